@@ -1,0 +1,57 @@
+# The two commands of README.md:
+#   make demo   install what is missing, build, and start the gateway on the embedded demo
+#   make test   install what is missing, build, and run every test (what CI runs)
+# Further targets: make build, make test-asan, make bench, make clean.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+CMAKE_ARGS ?=
+
+# Debian 12 packages the build and the tests need.
+DEB_PACKAGES = cmake ninja-build g++ pkg-config ccache \
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
+  librocksdb-dev libboost-dev libabsl-dev libyaml-cpp-dev libssl-dev libgtest-dev \
+  python3 python3-grpcio
+
+.PHONY: deps tools build demo test test-fast test-asan bench clean
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# Third-party clients for the tests (buf, from the npm registry, version pinned in the lock file).
+tools: deps
+	@cd tests/tools && { [ -x node_modules/.bin/buf ] || npm ci --no-audit --no-fund --silent; }
+
+build: deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/bin/civitas-gateway --data_dir=./state
+
+# Every test: the normal build, then unit and integration tests again under ASan+UBSan.
+test: build tools
+	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure
+	$(MAKE) test-asan
+
+test-fast: build tools
+	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure
+
+test-asan: deps tools
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DCIVITAS_SANITIZE=address,undefined $(CMAKE_ARGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD) -j $(JOBS) -L 'unit|integration' --output-on-failure
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

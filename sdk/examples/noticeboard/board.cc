@@ -1,0 +1,217 @@
+#include "board.h"
+
+#include <cstdio>
+#include <random>
+
+#include "civitas/text.h"
+
+namespace noticeboard {
+namespace {
+
+constexpr char kTopic[] = "notices";
+constexpr size_t kMaxTitle = 120;
+constexpr size_t kMaxBody = 2000;
+constexpr size_t kIdLength = 20;
+
+// Newest first: 16 hex digits of (max - microseconds) and 4 random hex digits.
+std::string NewId(int64_t now_micros) {
+  thread_local std::mt19937 rng(std::random_device{}());
+  char buf[kIdLength + 1];
+  std::snprintf(buf, sizeof(buf), "%016llx%04x",
+                static_cast<unsigned long long>(INT64_MAX - now_micros),
+                static_cast<unsigned>(rng() & 0xffff));
+  return buf;
+}
+
+bool IsId(const std::string& id) {
+  if (id.size() != kIdLength) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+civitas::Status IdFromName(const std::string& name, std::string* id) {
+  const std::string prefix = "notices/";
+  if (name.compare(0, prefix.size(), prefix) != 0 || !IsId(name.substr(prefix.size()))) {
+    return civitas::InvalidArgument("name must look like 'notices/{id}', got '" + name + "'");
+  }
+  *id = name.substr(prefix.size());
+  return civitas::OkStatus();
+}
+
+}  // namespace
+
+civitas::Status Board::Create(civitas::City city, std::unique_ptr<Board>* out) {
+  *out = std::make_unique<Board>(city);
+  return civitas::OkStatus();
+}
+
+civitas::Status Board::Load(const std::string& id, pb::Notice* notice, civitas::Transaction* txn) {
+  std::string bytes;
+  civitas::Status s = city_.store().Get("n/" + id, &bytes, txn);
+  if (s.code() == CIVITAS_NOT_FOUND)
+    return civitas::NotFound("notice 'notices/" + id + "' does not exist");
+  if (!s.ok()) return s;
+  if (!notice->ParseFromString(bytes)) return civitas::Internal("stored notice is corrupt");
+  std::string count;
+  s = city_.store().Get("t/" + id, &count, txn);
+  if (s.ok()) notice->set_thanks_count(static_cast<int64_t>(civitas::DecodeU64(count)));
+  return civitas::OkStatus();
+}
+
+civitas::Status Board::ListNotices(civitas::Call&, const pb::ListNoticesRequest& request,
+                                   pb::ListNoticesResponse* response) {
+  return ListPage(request, response);
+}
+
+civitas::Status Board::ListPage(const pb::ListNoticesRequest& request,
+                                pb::ListNoticesResponse* response) {
+  if (request.page_size() < 0 || request.page_size() > 100) {
+    return civitas::InvalidArgument("page_size must be between 0 and 100, got " +
+                                    std::to_string(request.page_size()));
+  }
+  const uint32_t size = request.page_size() == 0 ? 20 : request.page_size();
+  civitas::ScanOptions scan;
+  scan.prefix = "n/";
+  if (!request.page_token().empty()) {
+    if (!IsId(request.page_token())) {
+      return civitas::InvalidArgument("page_token is not one this server issued");
+    }
+    scan.start = "n/" + request.page_token() + '\x01';  // just after the last one returned
+  }
+  scan.limit = size + 1;  // one more tells whether there is a next page
+  std::vector<std::string> ids;
+  civitas::Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view) {
+    ids.emplace_back(key.substr(2));
+    return true;
+  });
+  if (!s.ok()) return s;
+  for (size_t i = 0; i < ids.size() && i < size; ++i) {
+    s = Load(ids[i], response->add_notices());
+    if (!s.ok()) return s;
+  }
+  if (ids.size() > size) response->set_next_page_token(ids[size - 1]);
+  return civitas::OkStatus();
+}
+
+civitas::Status Board::GetNotice(civitas::Call&, const pb::GetNoticeRequest& request,
+                                 pb::Notice* response) {
+  std::string id;
+  if (civitas::Status s = IdFromName(request.name(), &id); !s.ok()) return s;
+  return Load(id, response);
+}
+
+civitas::Status Board::CreateNotice(civitas::Call& call, const pb::CreateNoticeRequest& request,
+                                    pb::Notice* response) {
+  const pb::Notice& in = request.notice();
+  const std::optional<size_t> title_len = civitas::Utf8Length(in.title());
+  const std::optional<size_t> body_len = civitas::Utf8Length(in.body());
+  if (!title_len || !body_len)
+    return civitas::InvalidArgument("title and body must be valid UTF-8");
+  if (*title_len == 0 || *title_len > kMaxTitle) {
+    return civitas::InvalidArgument("notice.title must have 1 to 120 characters, got " +
+                                    std::to_string(*title_len));
+  }
+  if (*body_len > kMaxBody) {
+    return civitas::InvalidArgument("notice.body must have at most 2000 characters, got " +
+                                    std::to_string(*body_len));
+  }
+  if (in.has_location()) {
+    const auto& l = in.location();
+    if (!(l.latitude() >= -90 && l.latitude() <= 90) ||
+        !(l.longitude() >= -180 && l.longitude() <= 180)) {
+      return civitas::InvalidArgument(
+          "notice.location must have latitude in [-90, 90] and "
+          "longitude in [-180, 180]");
+    }
+  }
+  const int64_t now = city_.NowMicros();
+  const std::string id = NewId(now);
+  pb::Notice notice;
+  notice.set_name("notices/" + id);
+  notice.set_title(in.title());
+  notice.set_body(in.body());
+  if (in.has_location()) *notice.mutable_location() = in.location();
+  notice.set_author(std::string(call.subject()));
+  notice.mutable_create_time()->set_seconds(now / 1000000);
+  notice.mutable_create_time()->set_nanos(static_cast<int32_t>(now % 1000000) * 1000);
+  civitas::Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    std::string existing;
+    if (txn.Get("n/" + id, &existing).ok()) return civitas::Aborted("id collision");
+    return txn.Put("n/" + id, notice.SerializeAsString());
+  });
+  if (!s.ok()) return s;
+  *response = notice;
+  (void)city_.Publish(kTopic, notice);
+  return civitas::OkStatus();
+}
+
+civitas::Status Board::DeleteNotice(civitas::Call& call, const pb::DeleteNoticeRequest& request,
+                                    google::protobuf::Empty*) {
+  std::string id;
+  if (civitas::Status s = IdFromName(request.name(), &id); !s.ok()) return s;
+  return city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    std::string bytes;
+    civitas::Status s = txn.Get("n/" + id, &bytes, /*for_update=*/true);
+    if (s.code() == CIVITAS_NOT_FOUND)
+      return civitas::NotFound("notice '" + request.name() + "' does not exist");
+    if (!s.ok()) return s;
+    pb::Notice notice;
+    notice.ParseFromString(bytes);
+    if (notice.author() != call.subject() && !call.HasRole(civitas::Role::kEditor)) {
+      return civitas::PermissionDenied("only the author or an editor may delete this notice");
+    }
+    if (s = txn.Delete("n/" + id); !s.ok()) return s;
+    return txn.Delete("t/" + id);
+  });
+}
+
+civitas::Status Board::ThankNotice(civitas::Call&, const pb::ThankNoticeRequest& request,
+                                   pb::Notice* response) {
+  std::string id;
+  if (civitas::Status s = IdFromName(request.name(), &id); !s.ok()) return s;
+  civitas::Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    std::string bytes;
+    civitas::Status found = txn.Get("n/" + id, &bytes);
+    if (found.code() == CIVITAS_NOT_FOUND)
+      return civitas::NotFound("notice '" + request.name() + "' does not exist");
+    if (!found.ok()) return found;
+    return txn.AddU64("t/" + id, 1);
+  });
+  if (!s.ok()) return s;
+  return Load(id, response);
+}
+
+civitas::Status Board::WatchNotices(civitas::Call&, const pb::WatchNoticesRequest& request,
+                                    civitas::ServerWriter<pb::Notice>& writer) {
+  if (request.initial_count() < 0 || request.initial_count() > 100) {
+    return civitas::InvalidArgument("initial_count must be between 0 and 100, got " +
+                                    std::to_string(request.initial_count()));
+  }
+  // Follow first, then send the snapshot: nothing created in between is missed.
+  if (civitas::Status s = writer.Follow(kTopic); !s.ok()) return s;
+  if (request.initial_count() == 0) return civitas::OkStatus();
+  pb::ListNoticesRequest list;
+  list.set_page_size(request.initial_count());
+  pb::ListNoticesResponse page;
+  civitas::Status s = ListPage(list, &page);
+  if (!s.ok()) return s;
+  for (const pb::Notice& n : page.notices()) {
+    if (!writer.Write(n)) break;
+  }
+  return civitas::OkStatus();
+}
+
+}  // namespace noticeboard
+
+CIVITAS_MODULE(
+    civitas::ModuleBuilder<noticeboard::Board>("civitas.noticeboard", "1.0.0",
+                                               &noticeboard::Board::Create)
+        .Service("civitas.noticeboard.v1.NoticeboardService")
+        .Unary("ListNotices", civitas::Role::kAnonymous, &noticeboard::Board::ListNotices)
+        .Unary("GetNotice", civitas::Role::kAnonymous, &noticeboard::Board::GetNotice)
+        .Unary("CreateNotice", civitas::Role::kCitizen, &noticeboard::Board::CreateNotice)
+        .Unary("DeleteNotice", civitas::Role::kCitizen, &noticeboard::Board::DeleteNotice)
+        .Unary("ThankNotice", civitas::Role::kCitizen, &noticeboard::Board::ThankNotice)
+        .ServerStream("WatchNotices", civitas::Role::kAnonymous, &noticeboard::Board::WatchNotices))

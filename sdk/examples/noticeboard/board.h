@@ -1,0 +1,47 @@
+// The notice board: the SDK's example module. Keys (all inside this module's namespace):
+//   n/<id>  Notice (without thanks_count); <id> sorts newest first, so a page is one seek + N nexts
+//   t/<id>  thanks counter (uint64, merged without conflicts)
+#ifndef CIVITAS_EXAMPLES_NOTICEBOARD_BOARD_H_
+#define CIVITAS_EXAMPLES_NOTICEBOARD_BOARD_H_
+
+#include <memory>
+#include <string>
+
+#include "civitas/module.h"
+#include "civitas/noticeboard/v1/noticeboard.pb.h"
+
+namespace noticeboard {
+
+namespace pb = ::civitas::noticeboard::v1;
+
+class Board {
+ public:
+  static civitas::Status Create(civitas::City city, std::unique_ptr<Board>* out);
+  explicit Board(civitas::City city) : city_(city) {}
+
+  civitas::Status ListNotices(civitas::Call& call, const pb::ListNoticesRequest& request,
+                              pb::ListNoticesResponse* response);
+  civitas::Status GetNotice(civitas::Call& call, const pb::GetNoticeRequest& request,
+                            pb::Notice* response);
+  civitas::Status CreateNotice(civitas::Call& call, const pb::CreateNoticeRequest& request,
+                               pb::Notice* response);
+  civitas::Status DeleteNotice(civitas::Call& call, const pb::DeleteNoticeRequest& request,
+                               google::protobuf::Empty* response);
+  civitas::Status ThankNotice(civitas::Call& call, const pb::ThankNoticeRequest& request,
+                              pb::Notice* response);
+  civitas::Status WatchNotices(civitas::Call& call, const pb::WatchNoticesRequest& request,
+                               civitas::ServerWriter<pb::Notice>& writer);
+
+ private:
+  // One page, newest first; shared by ListNotices and the snapshot of WatchNotices.
+  civitas::Status ListPage(const pb::ListNoticesRequest& request,
+                           pb::ListNoticesResponse* response);
+  // Reads n/<id> and t/<id> into *notice.
+  civitas::Status Load(const std::string& id, pb::Notice* notice,
+                       civitas::Transaction* txn = nullptr);
+  civitas::City city_;
+};
+
+}  // namespace noticeboard
+
+#endif  // CIVITAS_EXAMPLES_NOTICEBOARD_BOARD_H_

@@ -1,0 +1,340 @@
+// civitas SDK: an in-memory host for unit tests of a module's logic.
+//
+// FakeHost implements the whole civitas_host_api over std::map and calls the module through its
+// real C definition (init / handle), so a unit test exercises exactly what the gateway will call.
+// It is deliberately simple: transactions buffer their writes and apply them under one lock at
+// commit, without conflict detection. Concurrency and durability are tested through the real
+// gateway (see tests/integration).
+#ifndef CIVITAS_TESTING_FAKE_HOST_H_
+#define CIVITAS_TESTING_FAKE_HOST_H_
+
+#include <civitas/abi.h>
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace civitas::testing {
+
+// Who is calling.
+struct Caller {
+  std::string subject;
+  uint32_t roles = 0;
+  std::map<std::string, std::string> metadata;
+
+  static Caller Anonymous() { return {}; }
+  static Caller Citizen(std::string subject) {
+    return {std::move(subject), CIVITAS_ROLE_BIT(CIVITAS_ROLE_CITIZEN), {}};
+  }
+  static Caller WithRole(std::string subject, civitas_role role) {
+    return {
+        std::move(subject), CIVITAS_ROLE_BIT(CIVITAS_ROLE_CITIZEN) | CIVITAS_ROLE_BIT(role), {}};
+  }
+};
+
+// What a call produced.
+struct CallResult {
+  int32_t code = CIVITAS_OK;
+  std::string error;
+  std::string reply;              // unary
+  std::vector<std::string> sent;  // streaming
+  std::string follow_topic;       // streaming, if the handler asked to follow
+};
+
+class FakeHost {
+ public:
+  // Instantiates `def` for one city. Check ok() / init_error() before calling.
+  explicit FakeHost(const civitas_module_def* def, std::string city_id = "testcity",
+                    std::string config_json = "{}")
+      : def_(def), city_{this, std::move(city_id), std::move(config_json)} {
+    api_ = MakeApi();
+    char error[512] = {0};
+    init_code_ = def_->init(&api_, reinterpret_cast<civitas_city_host*>(&city_), &instance_, error,
+                            sizeof(error));
+    init_error_ = error;
+  }
+  ~FakeHost() {
+    if (init_code_ == CIVITAS_OK && def_->destroy) def_->destroy(instance_);
+  }
+  FakeHost(const FakeHost&) = delete;
+  FakeHost& operator=(const FakeHost&) = delete;
+
+  bool ok() const { return init_code_ == CIVITAS_OK; }
+  int32_t init_code() const { return init_code_; }
+  const std::string& init_error() const { return init_error_; }
+
+  // Time seen by the module; 0 means the real clock.
+  void SetNowMicros(int64_t micros) { now_micros_ = micros; }
+
+  CallResult Call(std::string_view service, std::string_view method, const std::string& request,
+                  const Caller& caller = Caller::Anonymous()) {
+    CallResult result;
+    for (size_t s = 0; s < def_->service_count; ++s) {
+      const civitas_service_def& svc = def_->services[s];
+      if (service != svc.full_name) continue;
+      for (size_t m = 0; m < svc.method_count; ++m) {
+        if (method != svc.methods[m].name) continue;
+        FakeCall call{&caller, &result};
+        result.code =
+            def_->handle(instance_, reinterpret_cast<civitas_call_host*>(&call),
+                         static_cast<uint32_t>(s), static_cast<uint32_t>(m),
+                         reinterpret_cast<const uint8_t*>(request.data()), request.size());
+        return result;
+      }
+    }
+    result.code = CIVITAS_UNIMPLEMENTED;
+    result.error = "fake host: no such method";
+    return result;
+  }
+
+  // Typed unary call. Returns the status code; the error message goes to *error if given.
+  template <class Request, class Response>
+  int32_t Unary(std::string_view service, std::string_view method, const Request& request,
+                Response* response, const Caller& caller = Caller::Anonymous(),
+                std::string* error = nullptr) {
+    std::string bytes;
+    request.SerializeToString(&bytes);
+    CallResult r = Call(service, method, bytes, caller);
+    if (error) *error = r.error;
+    if (r.code == CIVITAS_OK && response) response->ParseFromString(r.reply);
+    return r.code;
+  }
+
+  // Everything published so far, as (topic, message bytes).
+  std::vector<std::pair<std::string, std::string>> published() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return published_;
+  }
+  // The module's keys and values as stored.
+  std::map<std::string, std::string> data() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return kv_;
+  }
+  std::vector<std::string> log_lines() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return logs_;
+  }
+
+ private:
+  struct FakeCity {
+    FakeHost* host;
+    std::string id;
+    std::string config_json;
+  };
+  struct FakeCall {
+    const Caller* caller;
+    CallResult* result;
+  };
+  struct FakeTxn {
+    FakeHost* host;
+    std::map<std::string, std::optional<std::string>> writes;  // nullopt = delete
+  };
+
+  static FakeHost* HostOf(civitas_city_host* c) { return reinterpret_cast<FakeCity*>(c)->host; }
+  static FakeCall* CallOf(civitas_call_host* c) { return reinterpret_cast<FakeCall*>(c); }
+  static FakeTxn* TxnOf(civitas_txn_host* t) { return reinterpret_cast<FakeTxn*>(t); }
+  static std::string Str(const uint8_t* d, size_t n) {
+    return std::string(reinterpret_cast<const char*>(d), n);
+  }
+  static void Emit(const std::string& v, void* ctx, civitas_bytes_sink sink) {
+    sink(ctx, reinterpret_cast<const uint8_t*>(v.data()), v.size());
+  }
+  static std::string EncodeU64(uint64_t v) {
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+    return out;
+  }
+  static uint64_t DecodeU64(const std::string& s) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < s.size() && i < 8; ++i) {
+      v |= static_cast<uint64_t>(static_cast<uint8_t>(s[i])) << (8 * i);
+    }
+    return v;
+  }
+
+  // Reads `key` as the transaction (if any) sees it.
+  std::optional<std::string> Read(FakeTxn* txn, const std::string& key) {
+    if (txn) {
+      auto w = txn->writes.find(key);
+      if (w != txn->writes.end()) return w->second;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = kv_.find(key);
+    if (it == kv_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  civitas_host_api MakeApi() {
+    civitas_host_api a{};
+    a.struct_size = sizeof(a);
+    a.abi_major = CIVITAS_ABI_MAJOR;
+    a.abi_minor = CIVITAS_ABI_MINOR;
+    a.log = [](civitas_city_host* c, int32_t, const char* msg, size_t n) {
+      FakeHost* h = HostOf(c);
+      std::lock_guard<std::mutex> lock(h->mu_);
+      h->logs_.emplace_back(msg, n);
+    };
+    a.now_unix_micros = [](civitas_city_host* c) -> int64_t {
+      FakeHost* h = HostOf(c);
+      if (h->now_micros_ != 0) return h->now_micros_;
+      return static_cast<int64_t>(std::time(nullptr)) * 1000000;
+    };
+    a.city_id = [](civitas_city_host* c) -> const char* {
+      return reinterpret_cast<FakeCity*>(c)->id.c_str();
+    };
+    a.module_config_json = [](civitas_city_host* c, void* ctx, civitas_bytes_sink sink) {
+      Emit(reinterpret_cast<FakeCity*>(c)->config_json, ctx, sink);
+    };
+    a.publish = [](civitas_city_host* c, const char* topic, size_t ts, const uint8_t* m,
+                   size_t ms) -> int32_t {
+      FakeHost* h = HostOf(c);
+      std::lock_guard<std::mutex> lock(h->mu_);
+      h->published_.emplace_back(std::string(topic, ts), Str(m, ms));
+      return CIVITAS_OK;
+    };
+    a.kv_get = [](civitas_city_host* c, civitas_txn_host* t, const uint8_t* k, size_t ks, void* ctx,
+                  civitas_bytes_sink sink) -> int32_t {
+      auto v = HostOf(c)->Read(t ? TxnOf(t) : nullptr, Str(k, ks));
+      if (!v) return CIVITAS_NOT_FOUND;
+      Emit(*v, ctx, sink);
+      return CIVITAS_OK;
+    };
+    a.kv_scan = [](civitas_city_host* c, civitas_txn_host* t, const civitas_scan_options* o,
+                   void* ctx, civitas_scan_visitor visit) -> int32_t {
+      if (o->limit == 0 || o->limit > CIVITAS_SCAN_MAX_LIMIT) return CIVITAS_INVALID_ARGUMENT;
+      FakeHost* h = HostOf(c);
+      std::string prefix = Str(o->prefix, o->prefix_size);
+      std::string start = Str(o->start, o->start_size);
+      // Merge the committed state with the transaction's own writes.
+      std::map<std::string, std::string> view;
+      {
+        std::lock_guard<std::mutex> lock(h->mu_);
+        for (auto it = h->kv_.lower_bound(prefix);
+             it != h->kv_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+          view.insert(*it);
+        }
+      }
+      if (t) {
+        for (auto& [k, v] : TxnOf(t)->writes) {
+          if (k.compare(0, prefix.size(), prefix) != 0) continue;
+          if (v)
+            view[k] = *v;
+          else
+            view.erase(k);
+        }
+      }
+      uint32_t n = 0;
+      auto emit = [&](const std::pair<const std::string, std::string>& e) {
+        ++n;
+        return visit(ctx, reinterpret_cast<const uint8_t*>(e.first.data()), e.first.size(),
+                     reinterpret_cast<const uint8_t*>(e.second.data()), e.second.size()) == 0;
+      };
+      if (!o->reverse) {
+        for (auto it = start.empty() ? view.begin() : view.lower_bound(start);
+             it != view.end() && n < o->limit; ++it) {
+          if (!emit(*it)) break;
+        }
+      } else {
+        auto it = start.empty() ? view.end() : view.upper_bound(start);
+        while (it != view.begin() && n < o->limit) {
+          --it;
+          if (!emit(*it)) break;
+        }
+      }
+      return CIVITAS_OK;
+    };
+    a.txn_begin = [](civitas_city_host* c) -> civitas_txn_host* {
+      return reinterpret_cast<civitas_txn_host*>(new FakeTxn{HostOf(c), {}});
+    };
+    a.txn_get = [](civitas_txn_host* t, const uint8_t* k, size_t ks, int32_t, void* ctx,
+                   civitas_bytes_sink sink) -> int32_t {
+      auto v = TxnOf(t)->host->Read(TxnOf(t), Str(k, ks));
+      if (!v) return CIVITAS_NOT_FOUND;
+      Emit(*v, ctx, sink);
+      return CIVITAS_OK;
+    };
+    a.txn_put = [](civitas_txn_host* t, const uint8_t* k, size_t ks, const uint8_t* v,
+                   size_t vs) -> int32_t {
+      TxnOf(t)->writes[Str(k, ks)] = Str(v, vs);
+      return CIVITAS_OK;
+    };
+    a.txn_delete = [](civitas_txn_host* t, const uint8_t* k, size_t ks) -> int32_t {
+      TxnOf(t)->writes[Str(k, ks)] = std::nullopt;
+      return CIVITAS_OK;
+    };
+    a.txn_add_u64 = [](civitas_txn_host* t, const uint8_t* k, size_t ks, int64_t delta) -> int32_t {
+      FakeTxn* txn = TxnOf(t);
+      std::string key = Str(k, ks);
+      auto current = txn->host->Read(txn, key);
+      uint64_t v = current ? DecodeU64(*current) : 0;
+      txn->writes[key] = EncodeU64(v + static_cast<uint64_t>(delta));
+      return CIVITAS_OK;
+    };
+    a.txn_commit = [](civitas_txn_host* t) -> int32_t {
+      std::unique_ptr<FakeTxn> txn(TxnOf(t));
+      std::lock_guard<std::mutex> lock(txn->host->mu_);
+      for (auto& [k, v] : txn->writes) {
+        if (v)
+          txn->host->kv_[k] = *v;
+        else
+          txn->host->kv_.erase(k);
+      }
+      return CIVITAS_OK;
+    };
+    a.txn_rollback = [](civitas_txn_host* t) { delete TxnOf(t); };
+    a.call_subject = [](civitas_call_host* c, size_t* size) -> const char* {
+      *size = CallOf(c)->caller->subject.size();
+      return CallOf(c)->caller->subject.data();
+    };
+    a.call_roles = [](civitas_call_host* c) -> uint32_t { return CallOf(c)->caller->roles; };
+    a.call_metadata = [](civitas_call_host* c, const char* key, size_t ks, void* ctx,
+                         civitas_bytes_sink sink) -> int32_t {
+      const auto& md = CallOf(c)->caller->metadata;
+      auto it = md.find(std::string(key, ks));
+      if (it == md.end()) return CIVITAS_NOT_FOUND;
+      Emit(it->second, ctx, sink);
+      return CIVITAS_OK;
+    };
+    a.call_deadline_unix_micros = [](civitas_call_host*) -> int64_t { return INT64_MAX; };
+    a.call_is_cancelled = [](civitas_call_host*) -> int32_t { return 0; };
+    a.call_reply = [](civitas_call_host* c, const uint8_t* m, size_t n) {
+      CallOf(c)->result->reply = Str(m, n);
+    };
+    a.call_error = [](civitas_call_host* c, const char* m, size_t n) {
+      CallOf(c)->result->error.assign(m, n);
+    };
+    a.call_send = [](civitas_call_host* c, const uint8_t* m, size_t n) -> int32_t {
+      CallOf(c)->result->sent.push_back(Str(m, n));
+      return CIVITAS_OK;
+    };
+    a.call_follow = [](civitas_call_host* c, const char* topic, size_t n) -> int32_t {
+      CallOf(c)->result->follow_topic.assign(topic, n);
+      return CIVITAS_OK;
+    };
+    return a;
+  }
+
+  const civitas_module_def* def_;
+  FakeCity city_;
+  civitas_host_api api_{};
+  void* instance_ = nullptr;
+  int32_t init_code_ = CIVITAS_INTERNAL;
+  std::string init_error_;
+  int64_t now_micros_ = 0;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> kv_;
+  std::vector<std::pair<std::string, std::string>> published_;
+  std::vector<std::string> logs_;
+};
+
+}  // namespace civitas::testing
+
+#endif  // CIVITAS_TESTING_FAKE_HOST_H_

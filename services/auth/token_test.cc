@@ -1,0 +1,175 @@
+#include "services/auth/token.h"
+
+#include <gtest/gtest.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
+#include "civitas/abi.h"
+
+namespace civitas::auth {
+namespace {
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream b;
+  b << in.rdbuf();
+  return b.str();
+}
+
+class TokenTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::TempDir() + "/token_test";
+    std::filesystem::create_directories(dir_);
+    ASSERT_TRUE(GenerateDevKeyPair(dir_ + "/key.pem", dir_ + "/jwks.json", "k1").ok());
+    auto signer = TokenSigner::FromPrivateKeyPem(Read(dir_ + "/key.pem"), "k1");
+    ASSERT_TRUE(signer.ok());
+    signer_ = std::move(*signer);
+    options_.jwks_json = Read(dir_ + "/jwks.json");
+    options_.issuer = "https://id.example";
+    options_.audience = "civitas";
+  }
+
+  MintRequest Request() {
+    MintRequest r;
+    r.subject = "anna";
+    r.roles_by_city["dortmund"] = {"editor"};
+    r.issuer = "https://id.example";
+    r.audience = "civitas";
+    r.now = now_;
+    return r;
+  }
+
+  absl::StatusOr<TokenClaims> Verify(const std::string& token) {
+    auto v = TokenVerifier::Create(options_);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return (*v)->Verify(token, now_);
+  }
+
+  std::string dir_;
+  std::unique_ptr<TokenSigner> signer_;
+  VerifierOptions options_;
+  absl::Time now_ = absl::FromUnixSeconds(1800000000);
+};
+
+TEST_F(TokenTest, Es256RoundTripWithRolesPerCity) {
+  auto token = signer_->Mint(Request());
+  ASSERT_TRUE(token.ok());
+  auto claims = Verify(*token);
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_EQ(claims->subject, "anna");
+  EXPECT_EQ(RolesIn(*claims, "dortmund"),
+            CIVITAS_ROLE_BIT(CIVITAS_ROLE_CITIZEN) | CIVITAS_ROLE_BIT(CIVITAS_ROLE_EDITOR));
+  // An editor of Dortmund is only a citizen in Schwerte.
+  EXPECT_EQ(RolesIn(*claims, "schwerte"), CIVITAS_ROLE_BIT(CIVITAS_ROLE_CITIZEN));
+}
+
+TEST_F(TokenTest, WildcardCityGrantsEverywhere) {
+  MintRequest r = Request();
+  r.roles_by_city = {{"*", {"admin"}}};
+  auto claims = Verify(*signer_->Mint(r));
+  ASSERT_TRUE(claims.ok());
+  EXPECT_TRUE(RolesIn(*claims, "hagen") & CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN));
+}
+
+TEST_F(TokenTest, Rs256FromJwks) {
+  EVP_PKEY* rsa = EVP_RSA_gen(2048);
+  ASSERT_NE(rsa, nullptr);
+  BIGNUM *n = nullptr, *e = nullptr;
+  ASSERT_EQ(EVP_PKEY_get_bn_param(rsa, OSSL_PKEY_PARAM_RSA_N, &n), 1);
+  ASSERT_EQ(EVP_PKEY_get_bn_param(rsa, OSSL_PKEY_PARAM_RSA_E, &e), 1);
+  auto bytes = [](BIGNUM* b) {
+    std::string s(BN_num_bytes(b), '\0');
+    BN_bn2bin(b, reinterpret_cast<unsigned char*>(s.data()));
+    return absl::WebSafeBase64Escape(s);
+  };
+  options_.jwks_json =
+      R"({"keys":[{"kty":"RSA","kid":"r1","n":")" + bytes(n) + R"(","e":")" + bytes(e) + R"("}]})";
+  BN_free(n);
+  BN_free(e);
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, rsa, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  auto signer = TokenSigner::FromPrivateKeyPem(std::string(data, len), "r1");
+  BIO_free(bio);
+  EVP_PKEY_free(rsa);
+  ASSERT_TRUE(signer.ok());
+  auto claims = Verify(*(*signer)->Mint(Request()));
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_EQ(claims->subject, "anna");
+}
+
+TEST_F(TokenTest, RefusesWithAReason) {
+  MintRequest expired = Request();
+  expired.now = now_ - absl::Hours(3);
+  MintRequest wrong_aud = Request();
+  wrong_aud.audience = "other-app";
+  MintRequest wrong_iss = Request();
+  wrong_iss.issuer = "https://evil.example";
+  MintRequest future = Request();
+  future.now = now_ + absl::Hours(1);
+
+  struct Case {
+    std::string token;
+    std::string reason;
+  };
+  std::string good = *signer_->Mint(Request());
+  std::vector<std::string> parts = absl::StrSplit(good, '.');
+  std::string tampered_payload;
+  absl::WebSafeBase64Unescape(parts[1], &tampered_payload);
+  tampered_payload.replace(tampered_payload.find("anna"), 4, "root");
+  std::string none_header = absl::WebSafeBase64Escape(R"({"alg":"none"})");
+
+  std::vector<Case> cases = {
+      {*signer_->Mint(expired), "expired"},
+      {*signer_->Mint(wrong_aud), "audience"},
+      {*signer_->Mint(wrong_iss), "issued by"},
+      {*signer_->Mint(future), "not valid yet"},
+      {parts[0] + "." + absl::WebSafeBase64Escape(tampered_payload) + "." + parts[2],
+       "signature does not match"},
+      {none_header + "." + parts[1] + ".", "algorithm 'none'"},
+      {"abc", "three base64url parts"},
+  };
+  for (const Case& c : cases) {
+    auto claims = Verify(c.token);
+    ASSERT_FALSE(claims.ok()) << c.reason;
+    EXPECT_EQ(claims.status().code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_NE(claims.status().message().find(c.reason), std::string::npos)
+        << claims.status().message();
+  }
+}
+
+TEST_F(TokenTest, Hs256OnlyWhenAllowed) {
+  auto hs = TokenSigner::Hs256("0123456789abcdef0123456789abcdef");
+  std::string token = *hs->Mint(Request());
+  auto refused = Verify(token);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("HS256"), std::string::npos);
+  options_.hs256_secret = "0123456789abcdef0123456789abcdef";
+  EXPECT_TRUE(Verify(token).ok());
+  options_.hs256_secret = "another secret of thirty-two bytes!";
+  EXPECT_FALSE(Verify(token).ok());
+}
+
+TEST(JwksTest, RejectsUnsupportedKeys) {
+  VerifierOptions o;
+  o.jwks_json = R"({"keys":[{"kty":"OKP","crv":"Ed25519","x":"abc"}]})";
+  auto v = TokenVerifier::Create(o);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("kty 'OKP'"), std::string::npos);
+  o.jwks_json = "[]";
+  EXPECT_FALSE(TokenVerifier::Create(o).ok());
+}
+
+}  // namespace
+}  // namespace civitas::auth

@@ -1,0 +1,91 @@
+#include "services/gateway/authenticator.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "civitas/module.h"
+
+namespace civitas::gateway {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", what, " '", path, "'"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthConfig& config) {
+  auth::VerifierOptions options;
+  options.issuer = config.issuer;
+  options.audience = config.audience;
+  options.roles_claim = config.roles_claim;
+  options.leeway = absl::Seconds(config.leeway_seconds);
+  if (!config.jwks_file.empty()) {
+    absl::StatusOr<std::string> jwks = ReadFile(config.jwks_file, "auth.jwks_file");
+    if (!jwks.ok()) return jwks.status();
+    options.jwks_json = *jwks;
+  }
+  if (config.allow_hs256) {
+    absl::StatusOr<std::string> secret =
+        ReadFile(config.hs256_secret_file, "auth.hs256_secret_file");
+    if (!secret.ok()) return secret.status();
+    std::string s(absl::StripTrailingAsciiWhitespace(*secret));
+    if (s.size() < 32) {
+      return absl::InvalidArgumentError(
+          "auth.hs256_secret_file: the secret must have at least "
+          "32 bytes");
+    }
+    options.hs256_secret = s;
+  }
+  absl::StatusOr<std::unique_ptr<auth::TokenVerifier>> verifier =
+      auth::TokenVerifier::Create(options);
+  if (!verifier.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("auth.jwks_file '", config.jwks_file, "': ", verifier.status().message()));
+  }
+  auto a = std::make_unique<Authenticator>();
+  a->verifier_ = std::move(*verifier);
+  return a;
+}
+
+grpc::Status Authenticator::Authenticate(absl::string_view authorization, absl::string_view city,
+                                         Caller* caller) const {
+  *caller = Caller{};
+  if (authorization.empty()) return grpc::Status::OK;
+  if (authorization.size() < 7 || !absl::EqualsIgnoreCase(authorization.substr(0, 7), "bearer ")) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "authorization metadata must be 'Bearer <token>'");
+  }
+  absl::StatusOr<auth::TokenClaims> claims =
+      verifier_->Verify(absl::StripAsciiWhitespace(authorization.substr(7)), absl::Now());
+  if (!claims.ok()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(claims.status().message()));
+  }
+  caller->subject = claims->subject;
+  caller->roles = auth::RolesIn(*claims, city);
+  return grpc::Status::OK;
+}
+
+grpc::Status Authenticator::CheckRole(const Caller& caller, civitas_role role,
+                                      absl::string_view method, absl::string_view city) {
+  if (RoleSatisfied(caller.roles, static_cast<Role>(role))) return grpc::Status::OK;
+  if (caller.subject.empty()) {
+    return grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        absl::StrCat(method, " needs a signed-in caller with role ", auth::RoleName(role),
+                     " in city '", city, "'; send 'authorization: Bearer <token>'"));
+  }
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      absl::StrCat(method, " needs role ", auth::RoleName(role), " in city '", city,
+                                   "'; '", caller.subject, "' does not have it"));
+}
+
+}  // namespace civitas::gateway

@@ -1,0 +1,134 @@
+#include "services/gateway/city_store.h"
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/table.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+
+namespace civitas::gateway {
+namespace {
+
+// Adds little-endian uint64 operands; a missing or malformed base counts as 0. Counters (votes,
+// supports, thanks) merge without read-modify-write, so concurrent increments never conflict.
+class U64AddOperator : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    uint64_t base = existing ? DecodeU64(existing->ToStringView()) : 0;
+    *new_value = EncodeU64(base + DecodeU64(value.ToStringView()));
+    return true;
+  }
+  const char* Name() const override { return "civitas.uint64add"; }
+};
+
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(std::string(what), ": ", s.ToString()));
+}
+
+}  // namespace
+
+std::string EncodeU64(uint64_t value) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  return out;
+}
+
+uint64_t DecodeU64(std::string_view bytes) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < bytes.size() && i < 8; ++i) {
+    v |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[i])) << (8 * i);
+  }
+  return v;
+}
+
+std::string ModuleKeyPrefix(std::string_view module_id) {
+  std::string p;
+  p.reserve(module_id.size() + 2);
+  p.push_back('\x01');
+  p.append(module_id);
+  p.push_back('\0');
+  return p;
+}
+
+std::string SystemKey(std::string_view key) {
+  return std::string(1, '\0') + "sys/" + std::string(key);
+}
+
+StorageEnvironment::StorageEnvironment(const StorageConfig& config)
+    : block_cache_(rocksdb::NewLRUCache(config.block_cache_bytes)),
+      // Memtables of all cities are charged to the block cache, so one number bounds both.
+      write_buffers_(
+          std::make_shared<rocksdb::WriteBufferManager>(config.write_buffer_bytes, block_cache_)),
+      merge_operator_(std::make_shared<U64AddOperator>()),
+      durability_(config.durability) {
+  write_options_.sync = config.durability == Durability::kSync;
+}
+
+rocksdb::Options StorageEnvironment::CityOptions() const {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.write_buffer_manager = write_buffers_;
+  o.merge_operator = merge_operator_;
+  o.write_buffer_size = 8 << 20;
+  o.max_write_buffer_number = 2;
+  o.max_open_files = 256;
+  o.keep_log_file_num = 3;
+  o.max_log_file_size = 4 << 20;
+  o.recycle_log_file_num = 0;
+  o.max_background_jobs = 2;  // RocksDB's thread pools are process-wide: shared by every city
+  o.compression = rocksdb::kNoCompression;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = block_cache_;
+  table.cache_index_and_filter_blocks = true;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<CityStore>> CityStore::Open(const StorageEnvironment& env,
+                                                           const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create city data directory '", dir, "': ", ec.message()));
+  }
+  rocksdb::TransactionDBOptions txn_options;
+  txn_options.transaction_lock_timeout = 2000;  // ms; a contended counter waits, then ABORTED
+  rocksdb::TransactionDB* raw = nullptr;
+  rocksdb::Status s = rocksdb::TransactionDB::Open(env.CityOptions(), txn_options, dir, &raw);
+  if (!s.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open city database '", dir, "': ", s.ToString()));
+  }
+  return std::unique_ptr<CityStore>(
+      new CityStore(env, dir, std::unique_ptr<rocksdb::TransactionDB>(raw)));
+}
+
+CityStore::~CityStore() { (void)Close(); }
+
+absl::StatusOr<bool> CityStore::GetSystem(std::string_view key, std::string* value) const {
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), SystemKey(key), value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocks(s, "read system key");
+  return true;
+}
+
+absl::Status CityStore::PutSystem(std::string_view key, std::string_view value) {
+  return FromRocks(db_->Put(write_options(), SystemKey(key), value), "write system key");
+}
+
+absl::Status CityStore::Close() {
+  if (!db_) return absl::OkStatus();
+  rocksdb::Status flush = db_->FlushWAL(/*sync=*/true);
+  rocksdb::Status close = db_->Close();
+  db_.reset();
+  if (!flush.ok()) return FromRocks(flush, "flush WAL");
+  return FromRocks(close, "close");
+}
+
+}  // namespace civitas::gateway

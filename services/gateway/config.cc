@@ -1,0 +1,365 @@
+#include "services/gateway/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace civitas::gateway {
+namespace {
+
+// Thrown inside the parser only; ParseConfig turns it into a Status.
+struct ConfigError {
+  std::string message;
+};
+
+class Parser {
+ public:
+  explicit Parser(std::string source) : source_(std::move(source)) {}
+
+  [[noreturn]] void Fail(const YAML::Node& node, const std::string& path,
+                         const std::string& what) const {
+    int line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
+    throw ConfigError{absl::StrCat(source_, ":", line, ": ", path, ": ", what)};
+  }
+
+  // Checks that `node` is a map whose keys are all in `allowed`.
+  void ExpectMap(const YAML::Node& node, const std::string& path,
+                 const std::set<std::string>& allowed) const {
+    if (!node.IsMap()) Fail(node, path, "must be a mapping (key: value)");
+    for (const auto& kv : node) {
+      std::string key = kv.first.as<std::string>();
+      if (!allowed.count(key)) {
+        Fail(kv.first, path.empty() ? key : path + "." + key,
+             absl::StrCat("unknown key; expected one of: ", absl::StrJoin(allowed, ", ")));
+      }
+    }
+  }
+
+  std::string String(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsScalar()) Fail(node, path, "must be a string");
+    return node.Scalar();
+  }
+
+  bool Bool(const YAML::Node& node, const std::string& path) const {
+    std::string v = absl::AsciiStrToLower(String(node, path));
+    if (v == "true" || v == "yes" || v == "on") return true;
+    if (v == "false" || v == "no" || v == "off") return false;
+    Fail(node, path, absl::StrCat("must be true or false, got '", v, "'"));
+  }
+
+  uint64_t Uint(const YAML::Node& node, const std::string& path, uint64_t min, uint64_t max) const {
+    std::string v = String(node, path);
+    uint64_t out = 0;
+    if (!absl::SimpleAtoi(v, &out) || out < min || out > max) {
+      Fail(node, path,
+           absl::StrCat("must be a whole number from ", min, " to ", max, ", got '", v, "'"));
+    }
+    return out;
+  }
+
+  std::string source_;
+};
+
+bool IsCityId(const std::string& id) {
+  if (id.empty() || id.size() > 63) return false;
+  for (char c : id) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-')) return false;
+  }
+  return true;
+}
+
+bool IsModuleId(const std::string& id) {
+  if (id.empty() || id.size() > 100) return false;
+  for (char c : id) {
+    if (!(absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-')) return false;
+  }
+  return id.front() != '.' && id.find("..") == std::string::npos;
+}
+
+// A module's config is free-form YAML handed to the module as JSON.
+void AppendJsonString(const std::string& s, std::string* out) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out->append(buf);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void YamlToJson(const YAML::Node& node, std::string* out) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      out->append("null");
+      return;
+    case YAML::NodeType::Scalar: {
+      const std::string& s = node.Scalar();
+      double number;
+      // Quoted scalars stay strings; plain ones that read as numbers or booleans are typed.
+      if (node.Tag() != "!") {
+        if (s == "true" || s == "false") {
+          out->append(s);
+          return;
+        }
+        if (absl::SimpleAtod(s, &number) && !s.empty() &&
+            s.find_first_not_of("0123456789+-.eE") == std::string::npos) {
+          out->append(s);
+          return;
+        }
+      }
+      AppendJsonString(s, out);
+      return;
+    }
+    case YAML::NodeType::Sequence: {
+      out->push_back('[');
+      bool first = true;
+      for (const auto& item : node) {
+        if (!first) out->push_back(',');
+        first = false;
+        YamlToJson(item, out);
+      }
+      out->push_back(']');
+      return;
+    }
+    case YAML::NodeType::Map: {
+      out->push_back('{');
+      bool first = true;
+      for (const auto& kv : node) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendJsonString(kv.first.as<std::string>(), out);
+        out->push_back(':');
+        YamlToJson(kv.second, out);
+      }
+      out->push_back('}');
+      return;
+    }
+  }
+}
+
+GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
+  GatewayConfig c;
+  p.ExpectMap(root, "",
+              {"listen", "data_dir", "module_dir", "storage", "limits", "auth", "admin", "cities"});
+  if (root["listen"]) {
+    c.listen = p.String(root["listen"], "listen");
+    if (c.listen.rfind(':') == std::string::npos) {
+      p.Fail(root["listen"], "listen", "must be HOST:PORT, e.g. 127.0.0.1:50051");
+    }
+  }
+  if (root["data_dir"]) c.data_dir = p.String(root["data_dir"], "data_dir");
+  if (root["module_dir"]) c.module_dir = p.String(root["module_dir"], "module_dir");
+
+  if (const YAML::Node s = root["storage"]) {
+    p.ExpectMap(s, "storage", {"durability", "block_cache_mb", "write_buffer_mb"});
+    if (s["durability"]) {
+      std::string d = p.String(s["durability"], "storage.durability");
+      if (d == "sync") {
+        c.storage.durability = Durability::kSync;
+      } else if (d == "async") {
+        c.storage.durability = Durability::kAsync;
+      } else {
+        p.Fail(s["durability"], "storage.durability",
+               absl::StrCat("must be 'sync' or 'async', got '", d, "'"));
+      }
+    }
+    if (s["block_cache_mb"]) {
+      c.storage.block_cache_bytes =
+          p.Uint(s["block_cache_mb"], "storage.block_cache_mb", 1, 1 << 20) << 20;
+    }
+    if (s["write_buffer_mb"]) {
+      c.storage.write_buffer_bytes =
+          p.Uint(s["write_buffer_mb"], "storage.write_buffer_mb", 1, 1 << 20) << 20;
+    }
+  }
+
+  if (const YAML::Node l = root["limits"]) {
+    p.ExpectMap(l, "limits",
+                {"max_request_bytes", "max_response_bytes", "handler_threads", "handler_queue",
+                 "completion_queues", "drain_seconds", "stream_buffer_messages"});
+    auto u32 = [&](const char* key, uint32_t* field, uint64_t min, uint64_t max) {
+      if (l[key])
+        *field = static_cast<uint32_t>(p.Uint(l[key], absl::StrCat("limits.", key), min, max));
+    };
+    u32("max_request_bytes", &c.limits.max_request_bytes, 1024, 1u << 30);
+    u32("max_response_bytes", &c.limits.max_response_bytes, 1024, 1u << 30);
+    u32("handler_threads", &c.limits.handler_threads, 1, 1024);
+    u32("handler_queue", &c.limits.handler_queue, 1, 1u << 20);
+    u32("completion_queues", &c.limits.completion_queues, 0, 64);
+    u32("drain_seconds", &c.limits.drain_seconds, 0, 3600);
+    u32("stream_buffer_messages", &c.limits.stream_buffer_messages, 1, 1u << 20);
+  }
+
+  if (const YAML::Node a = root["auth"]) {
+    p.ExpectMap(a, "auth",
+                {"jwks_file", "issuer", "audience", "roles_claim", "allow_hs256",
+                 "hs256_secret_file", "leeway_seconds"});
+    if (a["jwks_file"]) c.auth.jwks_file = p.String(a["jwks_file"], "auth.jwks_file");
+    if (a["issuer"]) c.auth.issuer = p.String(a["issuer"], "auth.issuer");
+    if (a["audience"]) c.auth.audience = p.String(a["audience"], "auth.audience");
+    if (a["roles_claim"]) c.auth.roles_claim = p.String(a["roles_claim"], "auth.roles_claim");
+    if (a["allow_hs256"]) c.auth.allow_hs256 = p.Bool(a["allow_hs256"], "auth.allow_hs256");
+    if (a["hs256_secret_file"]) {
+      c.auth.hs256_secret_file = p.String(a["hs256_secret_file"], "auth.hs256_secret_file");
+    }
+    if (a["leeway_seconds"]) {
+      c.auth.leeway_seconds =
+          static_cast<uint32_t>(p.Uint(a["leeway_seconds"], "auth.leeway_seconds", 0, 3600));
+    }
+    if (c.auth.allow_hs256 && c.auth.hs256_secret_file.empty()) {
+      p.Fail(a, "auth.hs256_secret_file", "is required when allow_hs256 is true");
+    }
+    if (!c.auth.allow_hs256 && !c.auth.hs256_secret_file.empty()) {
+      p.Fail(a["hs256_secret_file"], "auth.hs256_secret_file",
+             "is set but allow_hs256 is false; HS256 is for development and must be enabled "
+             "explicitly");
+    }
+  }
+
+  if (const YAML::Node a = root["admin"]) {
+    p.ExpectMap(a, "admin", {"trust_loopback"});
+    if (a["trust_loopback"]) {
+      c.admin.trust_loopback = p.Bool(a["trust_loopback"], "admin.trust_loopback");
+    }
+  }
+
+  const YAML::Node cities = root["cities"];
+  if (!cities || !cities.IsSequence() || cities.size() == 0) {
+    p.Fail(cities ? cities : root, "cities", "must list at least one city");
+  }
+  std::set<std::string> city_ids;
+  std::map<std::string, std::string> host_owner;
+  for (size_t i = 0; i < cities.size(); ++i) {
+    const YAML::Node n = cities[i];
+    const std::string path = absl::StrCat("cities[", i, "]");
+    p.ExpectMap(
+        n, path,
+        {"id", "display_name", "default_language", "time_zone", "hosts", "modules", "seed_file"});
+    CityConfig city;
+    if (!n["id"]) p.Fail(n, path + ".id", "is required");
+    city.id = p.String(n["id"], path + ".id");
+    if (!IsCityId(city.id)) {
+      p.Fail(n["id"], path + ".id",
+             absl::StrCat("must match [a-z0-9-]{1,63}, got '", city.id, "'"));
+    }
+    if (!city_ids.insert(city.id).second) {
+      p.Fail(n["id"], path + ".id", absl::StrCat("city '", city.id, "' is listed twice"));
+    }
+    city.display_name =
+        n["display_name"] ? p.String(n["display_name"], path + ".display_name") : city.id;
+    if (n["default_language"]) {
+      city.default_language = p.String(n["default_language"], path + ".default_language");
+    }
+    if (n["time_zone"]) city.time_zone = p.String(n["time_zone"], path + ".time_zone");
+    if (n["seed_file"]) city.seed_file = p.String(n["seed_file"], path + ".seed_file");
+    if (const YAML::Node hosts = n["hosts"]) {
+      if (!hosts.IsSequence()) p.Fail(hosts, path + ".hosts", "must be a list of host names");
+      for (size_t h = 0; h < hosts.size(); ++h) {
+        std::string host =
+            absl::AsciiStrToLower(p.String(hosts[h], absl::StrCat(path, ".hosts[", h, "]")));
+        auto [it, fresh] = host_owner.emplace(host, city.id);
+        if (!fresh) {
+          p.Fail(hosts[h], absl::StrCat(path, ".hosts[", h, "]"),
+                 absl::StrCat("host '", host, "' already selects city '", it->second, "'"));
+        }
+        city.hosts.push_back(host);
+      }
+    }
+    if (const YAML::Node mods = n["modules"]) {
+      if (!mods.IsSequence()) p.Fail(mods, path + ".modules", "must be a list of modules");
+      std::set<std::string> seen;
+      for (size_t m = 0; m < mods.size(); ++m) {
+        const std::string mpath = absl::StrCat(path, ".modules[", m, "]");
+        p.ExpectMap(mods[m], mpath, {"id", "path", "config"});
+        ModuleConfig mod;
+        mod.line = mods[m].Mark().line + 1;
+        if (!mods[m]["id"]) p.Fail(mods[m], mpath + ".id", "is required");
+        mod.id = p.String(mods[m]["id"], mpath + ".id");
+        if (!IsModuleId(mod.id)) {
+          p.Fail(mods[m]["id"], mpath + ".id",
+                 absl::StrCat("must be letters, digits, '.', '_' or '-', got '", mod.id, "'"));
+        }
+        if (!seen.insert(mod.id).second) {
+          p.Fail(mods[m]["id"], mpath + ".id",
+                 absl::StrCat("module '", mod.id, "' is enabled twice for this city"));
+        }
+        if (mods[m]["path"]) mod.path = p.String(mods[m]["path"], mpath + ".path");
+        if (const YAML::Node cfg = mods[m]["config"]) {
+          if (!cfg.IsMap()) p.Fail(cfg, mpath + ".config", "must be a mapping");
+          YamlToJson(cfg, &mod.config_json);
+        } else {
+          mod.config_json = "{}";
+        }
+        city.modules.push_back(std::move(mod));
+      }
+    }
+    c.cities.push_back(std::move(city));
+  }
+  return c;
+}
+
+}  // namespace
+
+absl::StatusOr<GatewayConfig> ParseConfig(const std::string& yaml_text,
+                                          const std::string& source_name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
+  }
+  Parser parser(source_name);
+  try {
+    GatewayConfig config = ParseRoot(parser, root);
+    config.source = source_name;
+    return config;
+  } catch (const ConfigError& e) {
+    return absl::InvalidArgumentError(e.message);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ":", e.mark.line + 1, ": ", e.msg));
+  }
+}
+
+absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file '", path, "'"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseConfig(buffer.str(), path);
+}
+
+}  // namespace civitas::gateway

@@ -1,0 +1,86 @@
+// The gateway's configuration: what a city's IT department writes in YAML, validated at start.
+#ifndef CIVITAS_GATEWAY_CONFIG_H_
+#define CIVITAS_GATEWAY_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace civitas::gateway {
+
+enum class Durability {
+  kSync,   // every acknowledged write is on disk (WAL fsync before the answer). The default.
+  kAsync,  // the WAL is written but not synced: a power cut can lose the last writes.
+};
+
+struct ModuleConfig {
+  std::string id;           // e.g. "civitas.noticeboard"; the file is <module_dir>/<id>.so
+  std::string path;         // explicit shared library path; empty = derived from id
+  std::string config_json;  // the module's own settings, as a JSON object
+  int line = 0;             // where it was configured, for messages
+};
+
+struct CityConfig {
+  std::string id;  // [a-z0-9-]{1,63}
+  std::string display_name;
+  std::string default_language = "de";
+  std::string time_zone = "Europe/Berlin";
+  std::vector<std::string> hosts;  // authorities that select this city without metadata
+  std::vector<ModuleConfig> modules;
+  std::string seed_file;  // JSON lines of calls run once when the city is first created
+  std::string seed_text;  // the same, inline (used by the embedded demo)
+};
+
+struct StorageConfig {
+  Durability durability = Durability::kSync;
+  uint64_t block_cache_bytes = 64ull << 20;   // shared by all cities
+  uint64_t write_buffer_bytes = 64ull << 20;  // memtables of all cities together
+};
+
+struct LimitsConfig {
+  uint32_t max_request_bytes = 4u << 20;
+  uint32_t max_response_bytes = 16u << 20;
+  uint32_t handler_threads = 8;    // the pool that runs module handlers (may block on disk)
+  uint32_t handler_queue = 1024;   // calls waiting for a handler thread; more -> RESOURCE_EXHAUSTED
+  uint32_t completion_queues = 0;  // gRPC polling threads; 0 = one per core
+  uint32_t drain_seconds = 10;     // SIGTERM: time for in-flight calls to finish
+  uint32_t stream_buffer_messages = 256;  // per streaming call, before a slow client is dropped
+};
+
+struct AuthConfig {
+  std::string jwks_file;                      // RS256 / ES256 public keys (JSON Web Key Set)
+  std::string issuer;                         // required `iss`, if set
+  std::string audience;                       // required in `aud`, if set
+  std::string roles_claim = "civitas_roles";  // {"<city>": ["editor", ...], "*": [...]}
+  bool allow_hs256 = false;                   // development only
+  std::string hs256_secret_file;
+  uint32_t leeway_seconds = 60;
+};
+
+struct AdminConfig {
+  bool trust_loopback = true;  // loopback callers may use AdminService without a token
+};
+
+struct GatewayConfig {
+  std::string source;  // file name, for messages
+  std::string listen = "127.0.0.1:50051";
+  std::string data_dir = "./state";
+  std::string module_dir;  // empty = <executable dir>/../lib/civitas/modules
+  StorageConfig storage;
+  LimitsConfig limits;
+  AuthConfig auth;
+  AdminConfig admin;
+  std::vector<CityConfig> cities;
+};
+
+// Parses and validates YAML text. Errors name the source, line and key, e.g.
+// "gateway.yaml:7: cities[0].id: must match [a-z0-9-]{1,63}, got 'Dortmund!'".
+absl::StatusOr<GatewayConfig> ParseConfig(const std::string& yaml_text,
+                                          const std::string& source_name);
+absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
+
+}  // namespace civitas::gateway
+
+#endif  // CIVITAS_GATEWAY_CONFIG_H_

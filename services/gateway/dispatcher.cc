@@ -1,0 +1,426 @@
+#include "services/gateway/dispatcher.h"
+
+#include <grpcpp/support/byte_buffer.h>
+
+#include <chrono>
+#include <deque>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/gateway/authenticator.h"
+#include "services/gateway/log.h"
+
+namespace civitas::gateway {
+
+namespace {
+
+// Calls the gateway keeps requested per completion queue, so a burst of new calls does not wait
+// for the previous one to be matched.
+constexpr int kRequestsInFlightPerQueue = 16;
+
+absl::string_view Ref(const grpc::string_ref& r) { return absl::string_view(r.data(), r.size()); }
+
+std::string Flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  out.reserve(buffer.Length());
+  for (const grpc::Slice& s : slices) {
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return out;
+}
+
+grpc::ByteBuffer ToBuffer(std::string bytes) {
+  grpc::Slice slice(std::move(bytes));
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+grpc::Status ModuleCallStatus(int32_t code, const std::string& message, const MethodInfo& method,
+                              const LoadedModule& module) {
+  if (code <= 0 || code > 16) {
+    return grpc::Status(grpc::StatusCode::UNKNOWN,
+                        absl::StrCat("module '", module.module_id(), "' answered ",
+                                     method.full_path, " with invalid status code ", code));
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(code),
+                      message.empty() ? absl::StrCat(method.full_path, " failed") : message);
+}
+
+}  // namespace
+
+// One RPC. Its lifetime is a reference count: every pending completion-queue operation, a
+// running handler and a registration on a change feed each hold one reference.
+class GenericCall final : public HostCall, public StreamFollower {
+ public:
+  GenericCall(Dispatcher* d, grpc::ServerCompletionQueue* cq) : d_(d), cq_(cq) {}
+
+  // Asks gRPC for the next call on `cq`.
+  void Request() {
+    ctx_.AsyncNotifyWhenDone(&done_tag_);
+    d_->service_->RequestCall(&ctx_, &stream_, cq_, cq_, &request_tag_);
+  }
+
+  enum class Op { kRequest, kRead, kWrite, kFinish, kDone };
+  struct Tag {
+    GenericCall* call;
+    Op op;
+  };
+
+  void Proceed(Op op, bool ok) {
+    switch (op) {
+      case Op::kRequest:
+        if (!ok) {  // the server is shutting down; this call never started
+          Unref();
+          return;
+        }
+        refs_.fetch_add(1);  // the done tag will come
+        if (!d_->shutting_down_.load()) d_->RequestCall(cq_);
+        d_->stats_.calls.fetch_add(1, std::memory_order_relaxed);
+        Start();
+        break;
+      case Op::kRead:
+        OnRead(ok);
+        break;
+      case Op::kWrite:
+        OnWriteDone(ok);
+        break;
+      case Op::kFinish:
+        OnFinishDone();
+        break;
+      case Op::kDone:
+        OnDone();
+        break;
+    }
+    Unref();
+  }
+
+  // ---- HostCall ------------------------------------------------------------------------------
+  std::optional<std::string> Metadata(std::string_view key) const override {
+    auto it = ctx_.client_metadata().find(grpc::string_ref(key.data(), key.size()));
+    if (it == ctx_.client_metadata().end()) return std::nullopt;
+    return std::string(Ref(it->second));
+  }
+
+  int64_t DeadlineMicros() const override { return deadline_micros_; }
+
+  bool IsCancelled() const override {
+    return cancelled_.load(std::memory_order_relaxed) ||
+           absl::ToUnixMicros(absl::Now()) > deadline_micros_;
+  }
+
+  int32_t Send(std::string message) override {
+    absl::MutexLock lock(&mu_);
+    const size_t limit = d_->limits_.stream_buffer_messages;
+    while (outbox_.size() >= limit && !broken_) {
+      if (IsCancelled()) return CIVITAS_CANCELLED;
+      cv_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
+    }
+    if (broken_ || IsCancelled()) return CIVITAS_CANCELLED;
+    EnqueueLocked(std::move(message));
+    return CIVITAS_OK;
+  }
+
+  int32_t Follow(std::string topic) override {
+    int32_t rc = HostCall::Follow(topic);
+    if (rc != CIVITAS_OK) return rc;
+    {
+      absl::MutexLock lock(&mu_);
+      if (following_ || !followed_topic_.empty()) return CIVITAS_FAILED_PRECONDITION;
+      following_ = true;
+      followed_topic_ = topic;
+    }
+    refs_.fetch_add(1);  // released when the finish completes
+    {
+      absl::MutexLock lock(&d_->followers_mu_);
+      d_->following_.insert(this);
+    }
+    d_->stats_.active_streams.fetch_add(1, std::memory_order_relaxed);
+    // Subscribe now, not when the handler returns: a handler that follows first and then sends
+    // its snapshot misses nothing in between.
+    route_.instance->Follow(topic, this);
+    return CIVITAS_OK;
+  }
+
+  // ---- StreamFollower ------------------------------------------------------------------------
+  bool Deliver(const std::string& message) override {
+    absl::MutexLock lock(&mu_);
+    if (!following_ || broken_ || finish_sent_) return true;
+    if (outbox_.size() >= d_->limits_.stream_buffer_messages) {
+      // A client that does not read must not hold the city's memory.
+      following_ = false;
+      broken_ = true;
+      outbox_.clear();
+      final_status_ = grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("this stream fell more than ", d_->limits_.stream_buffer_messages,
+                       " messages behind; reconnect and resynchronise"));
+      if (!writing_ && !handler_running_) StartFinishLocked();
+      cv_.SignalAll();
+      return true;
+    }
+    EnqueueLocked(message);
+    return true;
+  }
+
+  // Ends a following stream at shutdown.
+  void EndFollowing(const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    if (!following_) return;
+    following_ = false;
+    final_status_ = status;
+    if (!writing_ && !handler_running_ && !finish_sent_) StartFinishLocked();
+  }
+
+ private:
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  void Start() {
+    const auto deadline = ctx_.deadline();
+    deadline_micros_ =
+        deadline == std::chrono::system_clock::time_point::max()
+            ? INT64_MAX
+            : std::chrono::duration_cast<std::chrono::microseconds>(deadline.time_since_epoch())
+                  .count();
+    table_ = d_->routes_->Get();
+    const CityRoutes* city = nullptr;
+    absl::string_view city_md, authorization;
+    for (const auto& [k, v] : ctx_.client_metadata()) {
+      if (Ref(k) == "x-civitas-city") city_md = Ref(v);
+      if (Ref(k) == "authorization") authorization = Ref(v);
+    }
+    grpc::Status status = table_->ResolveCity(city_md, ctx_.host(), &city);
+    if (status.ok()) status = table_->ResolveMethod(*city, ctx_.method(), &route_);
+    Caller caller;
+    if (status.ok()) status = d_->auth_->Authenticate(authorization, city->config.id, &caller);
+    if (status.ok()) {
+      status = Authenticator::CheckRole(caller, route_.method->required_role, ctx_.method(),
+                                        city->config.id);
+    }
+    if (!status.ok()) {
+      absl::MutexLock lock(&mu_);
+      final_status_ = status;
+      StartFinishLocked();
+      return;
+    }
+    Bind(std::move(caller), route_.method->kind);
+    refs_.fetch_add(1);
+    stream_.Read(&request_buf_, &read_tag_);
+  }
+
+  void OnRead(bool ok) {
+    absl::MutexLock lock(&mu_);
+    if (!ok) {
+      final_status_ = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   "the client closed the call without sending a request message");
+      StartFinishLocked();
+      return;
+    }
+    request_ = Flatten(request_buf_);
+    request_buf_.Clear();
+    handler_running_ = true;
+    refs_.fetch_add(1);
+    if (!d_->pool_.TrySubmit([this] { RunHandler(); })) {
+      handler_running_ = false;
+      refs_.fetch_sub(1);
+      d_->stats_.rejected_busy.fetch_add(1, std::memory_order_relaxed);
+      final_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   "the gateway is at its limit of queued calls; retry with "
+                                   "backoff");
+      StartFinishLocked();
+    }
+  }
+
+  void RunHandler() {
+    int32_t code = CIVITAS_CANCELLED;
+    if (!IsCancelled()) code = route_.instance->Handle(this, *route_.method, request_);
+    {
+      absl::MutexLock lock(&mu_);
+      handler_running_ = false;
+      cv_.SignalAll();
+      if (kind() == CIVITAS_METHOD_UNARY) {
+        if (code == CIVITAS_OK && replied()) {
+          finish_sent_ = true;
+          refs_.fetch_add(1);
+          stream_.WriteAndFinish(ToBuffer(std::move(reply())), grpc::WriteOptions(),
+                                 grpc::Status::OK, &finish_tag_);
+        } else {
+          final_status_ =
+              code == CIVITAS_OK
+                  ? grpc::Status(
+                        grpc::StatusCode::INTERNAL,
+                        absl::StrCat("module '", route_.instance->module().module_id(),
+                                     "' returned no response for ", route_.method->full_path))
+                  : ModuleCallStatus(code, error(), *route_.method, route_.instance->module());
+          StartFinishLocked();
+        }
+      } else {
+        if (code != CIVITAS_OK) {
+          following_ = false;
+          final_status_ =
+              ModuleCallStatus(code, error(), *route_.method, route_.instance->module());
+        }
+        if (broken_ && code == CIVITAS_OK && final_status_.ok()) {
+          final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+        }
+        if (!following_ && !writing_ && !finish_sent_) StartFinishLocked();
+      }
+    }
+    Unref();
+  }
+
+  void EnqueueLocked(std::string message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    outbox_.push_back(std::move(message));
+    if (!writing_) StartWriteLocked();
+  }
+
+  void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    writing_ = true;
+    current_write_ = ToBuffer(std::move(outbox_.front()));
+    outbox_.pop_front();
+    refs_.fetch_add(1);
+    stream_.Write(current_write_, &write_tag_);
+  }
+
+  void StartFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finish_sent_) return;
+    finish_sent_ = true;
+    refs_.fetch_add(1);
+    stream_.Finish(final_status_, &finish_tag_);
+  }
+
+  void OnWriteDone(bool ok) {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    cv_.SignalAll();
+    if (!ok) {
+      broken_ = true;
+      following_ = false;
+      outbox_.clear();
+      if (final_status_.ok()) {
+        final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+      }
+    }
+    if (!outbox_.empty() && !broken_) {
+      StartWriteLocked();
+    } else if (!handler_running_ && !following_ && !finish_sent_) {
+      StartFinishLocked();
+    }
+  }
+
+  void OnFinishDone() {
+    std::string topic;
+    {
+      absl::MutexLock lock(&mu_);
+      following_ = false;
+      topic = followed_topic_;
+    }
+    if (!topic.empty()) {
+      route_.instance->Unfollow(topic, this);
+      {
+        absl::MutexLock lock(&d_->followers_mu_);
+        d_->following_.erase(this);
+      }
+      d_->stats_.active_streams.fetch_sub(1, std::memory_order_relaxed);
+      Unref();  // the follow reference
+    }
+  }
+
+  void OnDone() {
+    if (!ctx_.IsCancelled()) return;
+    cancelled_.store(true);
+    absl::MutexLock lock(&mu_);
+    broken_ = true;
+    following_ = false;
+    outbox_.clear();
+    cv_.SignalAll();
+    if (final_status_.ok()) final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    if (!writing_ && !handler_running_ && !finish_sent_) StartFinishLocked();
+  }
+
+  Dispatcher* const d_;
+  grpc::ServerCompletionQueue* const cq_;
+  grpc::GenericServerContext ctx_;
+  grpc::GenericServerAsyncReaderWriter stream_{&ctx_};
+  std::atomic<int> refs_{1};  // the request tag
+
+  Tag request_tag_{this, Op::kRequest};
+  Tag read_tag_{this, Op::kRead};
+  Tag write_tag_{this, Op::kWrite};
+  Tag finish_tag_{this, Op::kFinish};
+  Tag done_tag_{this, Op::kDone};
+
+  std::shared_ptr<const RouteTable> table_;  // keeps the module instance alive for this call
+  Route route_;
+  int64_t deadline_micros_ = INT64_MAX;
+  std::atomic<bool> cancelled_{false};
+  grpc::ByteBuffer request_buf_;
+  std::string request_;
+
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::deque<std::string> outbox_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer current_write_ ABSL_GUARDED_BY(mu_);
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool handler_running_ ABSL_GUARDED_BY(mu_) = false;
+  bool following_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_sent_ ABSL_GUARDED_BY(mu_) = false;
+  std::string followed_topic_ ABSL_GUARDED_BY(mu_);
+};
+
+Dispatcher::Dispatcher(grpc::AsyncGenericService* service,
+                       std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues,
+                       const RouteTableHolder* routes, const Authenticator* auth,
+                       const LimitsConfig& limits)
+    : service_(service),
+      queues_(std::move(queues)),
+      routes_(routes),
+      auth_(auth),
+      limits_(limits),
+      pool_(limits.handler_threads, limits.handler_queue) {}
+
+Dispatcher::~Dispatcher() { Stop(); }
+
+void Dispatcher::RequestCall(grpc::ServerCompletionQueue* cq) {
+  (new GenericCall(this, cq))->Request();
+}
+
+void Dispatcher::Start() {
+  for (auto& cq : queues_) {
+    for (int i = 0; i < kRequestsInFlightPerQueue; ++i) RequestCall(cq.get());
+    threads_.emplace_back([this, q = cq.get()] { Poll(q); });
+  }
+}
+
+void Dispatcher::Poll(grpc::ServerCompletionQueue* cq) {
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq->Next(&tag, &ok)) {
+    auto* t = static_cast<GenericCall::Tag*>(tag);
+    t->call->Proceed(t->op, ok);
+  }
+}
+
+void Dispatcher::EndFollowers() {
+  shutting_down_.store(true);
+  absl::MutexLock lock(&followers_mu_);
+  for (GenericCall* call : following_) {
+    call->EndFollowing(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down; reconnect"));
+  }
+}
+
+void Dispatcher::Stop() {
+  shutting_down_.store(true);
+  if (threads_.empty()) return;
+  pool_.Join();
+  for (auto& cq : queues_) cq->Shutdown();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace civitas::gateway

@@ -1,0 +1,66 @@
+// Every module call enters here: one AsyncGenericService on completion queues receives
+// "/pkg.Service/Method", the route table picks the city's module, the caller is authenticated and
+// checked against the method's role, and the handler runs on the bounded HandlerPool.
+#ifndef CIVITAS_GATEWAY_DISPATCHER_H_
+#define CIVITAS_GATEWAY_DISPATCHER_H_
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/server.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "services/gateway/config.h"
+#include "services/gateway/handler_pool.h"
+#include "services/gateway/route_table.h"
+
+namespace civitas::gateway {
+
+class Authenticator;
+
+struct DispatcherStats {
+  std::atomic<uint64_t> calls{0};
+  std::atomic<uint64_t> rejected_busy{0};
+  std::atomic<int64_t> active_streams{0};
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(grpc::AsyncGenericService* service,
+             std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues,
+             const RouteTableHolder* routes, const Authenticator* auth, const LimitsConfig& limits);
+  ~Dispatcher();
+
+  // Starts one polling thread per completion queue.
+  void Start();
+  // Ends every stream that follows a change feed (UNAVAILABLE, "server is shutting down").
+  void EndFollowers();
+  // After grpc::Server::Shutdown: waits for handlers, drains and joins the queues.
+  void Stop();
+
+  const DispatcherStats& stats() const { return stats_; }
+
+ private:
+  friend class GenericCall;
+  void Poll(grpc::ServerCompletionQueue* cq);
+  void RequestCall(grpc::ServerCompletionQueue* cq);
+
+  grpc::AsyncGenericService* service_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  const RouteTableHolder* routes_;
+  const Authenticator* auth_;
+  LimitsConfig limits_;
+  HandlerPool pool_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> shutting_down_{false};
+  DispatcherStats stats_;
+
+  absl::Mutex followers_mu_;
+  std::set<class GenericCall*> following_ ABSL_GUARDED_BY(followers_mu_);
+};
+
+}  // namespace civitas::gateway
+
+#endif  // CIVITAS_GATEWAY_DISPATCHER_H_

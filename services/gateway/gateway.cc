@@ -1,0 +1,212 @@
+#include "services/gateway/gateway.h"
+
+#include <grpc/grpc.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/gateway/log.h"
+#include "services/gateway/seed.h"
+
+namespace civitas::gateway {
+
+std::string DefaultModuleDir() {
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "lib/civitas/modules";
+  return (exe.parent_path().parent_path() / "lib" / "civitas" / "modules").string();
+}
+
+Gateway::Gateway(GatewayConfig config) : config_(std::move(config)) {}
+
+Gateway::~Gateway() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
+  std::unique_ptr<Gateway> g(new Gateway(std::move(config)));
+  if (g->config_.module_dir.empty()) g->config_.module_dir = DefaultModuleDir();
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth = Authenticator::Create(g->config_.auth);
+  if (!auth.ok()) return auth.status();
+  g->auth_ = std::move(*auth);
+  g->admin_ =
+      std::make_unique<AdminService>(&g->routes_, g->auth_.get(), g->config_.admin.trust_loopback);
+  g->storage_ = std::make_unique<StorageEnvironment>(g->config_.storage);
+  if (absl::Status s = g->OpenCities(); !s.ok()) return s;
+  g->SeedCities();
+  return g;
+}
+
+absl::Status Gateway::OpenCities() {
+  std::map<std::string, CityRoutes> cities;
+  for (const CityConfig& city : config_.cities) {
+    const std::string dir = absl::StrCat(config_.data_dir, "/cities/", city.id);
+    absl::StatusOr<std::unique_ptr<CityStore>> store = CityStore::Open(*storage_, dir);
+    if (!store.ok()) return store.status();
+    CityStore* raw = store->get();
+    stores_[city.id] = std::move(*store);
+    cities[city.id] = BuildCity(city, raw);
+  }
+  routes_.Set(std::make_shared<const RouteTable>(std::move(cities)));
+  return absl::OkStatus();
+}
+
+CityRoutes Gateway::BuildCity(const CityConfig& city, CityStore* store) {
+  CityRoutes routes;
+  routes.config = city;
+  for (const ModuleConfig& mc : city.modules) {
+    ModuleStatus status;
+    status.module_id = mc.id;
+    status.path = mc.path.empty() ? absl::StrCat(config_.module_dir, "/", mc.id, ".so") : mc.path;
+    auto refuse = [&](std::string why) {
+      status.error = std::move(why);
+      Log(LogLevel::kError, "module not serving",
+          {{"city", city.id}, {"module", mc.id}, {"path", status.path}, {"error", status.error}});
+      routes.modules.push_back(status);
+    };
+    absl::StatusOr<std::shared_ptr<const LoadedModule>> module = loader_.Load(status.path);
+    if (!module.ok()) {
+      refuse(std::string(module.status().message()));
+      continue;
+    }
+    status.module = *module;
+    if ((*module)->module_id() != mc.id) {
+      refuse(absl::StrCat("module '", status.path, "' refused: it is '", (*module)->module_id(),
+                          "', but the config enables '", mc.id, "'"));
+      continue;
+    }
+    std::string taken;
+    for (const ServiceInfo& s : (*module)->services()) {
+      if (auto it = routes.services.find(s.full_name); it != routes.services.end()) {
+        taken = absl::StrCat("module '", status.path, "' refused: service ", s.full_name,
+                             " is already served in city '", city.id, "' by module '",
+                             it->second->module().module_id(), "'");
+        break;
+      }
+    }
+    if (!taken.empty()) {
+      refuse(taken);
+      continue;
+    }
+    absl::StatusOr<std::shared_ptr<ModuleInstance>> instance =
+        ModuleInstance::Create(*module, city, mc, store);
+    if (!instance.ok()) {
+      refuse(std::string(instance.status().message()));
+      continue;
+    }
+    for (const ServiceInfo& s : (*module)->services()) {
+      routes.services[s.full_name] = instance->get();
+      status.services.push_back(s.full_name);
+      for (const MethodInfo& m : s.methods) {
+        routes.methods[m.full_path] = Route{instance->get(), &m};
+      }
+    }
+    routes.instances.push_back(*instance);
+    routes.modules.push_back(status);
+    Log(LogLevel::kInfo, "module serving",
+        {{"city", city.id},
+         {"module", mc.id},
+         {"version", (*module)->version()},
+         {"services", absl::StrJoin(status.services, ",")}});
+  }
+  return routes;
+}
+
+void Gateway::SeedCities() {
+  std::shared_ptr<const RouteTable> table = routes_.Get();
+  for (const CityConfig& city : config_.cities) {
+    std::string text = city.seed_text, source = "embedded seed of " + city.id;
+    if (!city.seed_file.empty()) {
+      std::ifstream in(city.seed_file);
+      if (!in) {
+        Log(LogLevel::kError, "cannot read seed file",
+            {{"city", city.id}, {"path", city.seed_file}});
+        continue;
+      }
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      text = buffer.str();
+      source = city.seed_file;
+    }
+    if (text.empty()) continue;
+    CityStore* store = stores_.at(city.id).get();
+    std::string marker;
+    absl::StatusOr<bool> seeded = store->GetSystem("seeded", &marker);
+    if (!seeded.ok() || *seeded) continue;
+    absl::Status s = RunSeed(table->cities().at(city.id), text, source);
+    if (!s.ok()) {
+      Log(LogLevel::kError, "seeding failed", {{"city", city.id}, {"error", s.ToString()}});
+      continue;
+    }
+    (void)store->PutSystem("seeded", "1");
+    Log(LogLevel::kInfo, "city seeded with sample data", {{"city", city.id}});
+  }
+}
+
+absl::Status Gateway::Start() {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port_);
+  // A second gateway on the same port must fail, not silently share it.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_request_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config_.limits.max_response_bytes));
+  builder.RegisterService(&health_);
+  builder.RegisterService(&reflection_v1_);
+  builder.RegisterService(&reflection_v1alpha_);
+  builder.RegisterService(admin_.get());
+  builder.RegisterAsyncGenericService(&generic_);
+  unsigned queues = config_.limits.completion_queues;
+  if (queues == 0) queues = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs;
+  for (unsigned i = 0; i < queues; ++i) cqs.push_back(builder.AddCompletionQueue());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config_.listen,
+                     ": the address is in use or not valid (another gateway running?)"));
+  }
+  dispatcher_ = std::make_unique<Dispatcher>(&generic_, std::move(cqs), &routes_, auth_.get(),
+                                             config_.limits);
+  dispatcher_->Start();
+  std::vector<std::string> ids;
+  for (const CityConfig& c : config_.cities) ids.push_back(c.id);
+  Log(LogLevel::kInfo, "serving",
+      {{"listen", config_.listen},
+       {"port", std::to_string(port_)},
+       {"cities", absl::StrJoin(ids, ",")}});
+  return absl::OkStatus();
+}
+
+void Gateway::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  health_.SetDraining();
+  if (server_) {
+    Log(LogLevel::kInfo, "draining",
+        {{"drain_seconds", std::to_string(config_.limits.drain_seconds)}});
+    dispatcher_->EndFollowers();
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(config_.limits.drain_seconds));
+    dispatcher_->Stop();
+    server_.reset();
+    dispatcher_.reset();
+  }
+  // Module instances go before the stores they write to.
+  routes_.Set(nullptr);
+  for (auto& [id, store] : stores_) {
+    if (absl::Status s = store->Close(); !s.ok()) {
+      Log(LogLevel::kError, "closing city store failed", {{"city", id}, {"error", s.ToString()}});
+    }
+  }
+  stores_.clear();
+  Log(LogLevel::kInfo, "stopped");
+}
+
+}  // namespace civitas::gateway

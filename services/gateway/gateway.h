@@ -1,0 +1,71 @@
+// The gateway process: cities with their stores and modules, the gRPC server, and the orderly
+// drain on shutdown. Logic lives in the parts; this file only wires them.
+#ifndef CIVITAS_GATEWAY_GATEWAY_H_
+#define CIVITAS_GATEWAY_GATEWAY_H_
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/server.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "services/gateway/authenticator.h"
+#include "services/gateway/city_store.h"
+#include "services/gateway/config.h"
+#include "services/gateway/dispatcher.h"
+#include "services/gateway/module_loader.h"
+#include "services/gateway/route_table.h"
+#include "services/gateway/standard_services.h"
+
+namespace civitas::gateway {
+
+class Gateway {
+ public:
+  // Opens every city's store, loads and starts its modules, and seeds new cities. A module that
+  // is refused does not stop the gateway: its city serves the other modules, and AdminService
+  // reports why. A config or storage error does.
+  static absl::StatusOr<std::unique_ptr<Gateway>> Create(GatewayConfig config);
+  ~Gateway();
+
+  // Listens on config.listen. Fails loudly if the port is taken.
+  absl::Status Start();
+  int port() const { return port_; }
+  const GatewayConfig& config() const { return config_; }
+  std::shared_ptr<const RouteTable> routes() const { return routes_.Get(); }
+
+  // Reports NOT_SERVING, ends streams, lets calls in flight finish within drain_seconds, then
+  // closes every city's database.
+  void Shutdown();
+
+ private:
+  explicit Gateway(GatewayConfig config);
+  absl::Status OpenCities();
+  CityRoutes BuildCity(const CityConfig& city, CityStore* store);
+  void SeedCities();
+
+  GatewayConfig config_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<StorageEnvironment> storage_;
+  std::map<std::string, std::unique_ptr<CityStore>> stores_;
+  ModuleLoader loader_;
+  RouteTableHolder routes_;
+
+  HealthService health_{&routes_};
+  ReflectionV1Service reflection_v1_{&routes_};
+  ReflectionV1AlphaService reflection_v1alpha_{&routes_};
+  std::unique_ptr<AdminService> admin_;
+  grpc::AsyncGenericService generic_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+// <directory of this executable>/../lib/civitas/modules
+std::string DefaultModuleDir();
+
+}  // namespace civitas::gateway
+
+#endif  // CIVITAS_GATEWAY_GATEWAY_H_

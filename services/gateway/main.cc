@@ -1,0 +1,106 @@
+// civitas-gateway: serves the citizen app's gRPC API for one or a few cities.
+//
+//   civitas-gateway                          the embedded demo (city "demo", data in ./state)
+//   civitas-gateway --config gateway.yaml    a real deployment
+//   civitas-gateway --config gateway.yaml --check-config
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "services/gateway/demo.h"
+#include "services/gateway/gateway.h"
+#include "services/gateway/log.h"
+
+ABSL_FLAG(std::string, config, "", "YAML config file; empty = the embedded demo");
+ABSL_FLAG(std::string, listen, "", "HOST:PORT to serve gRPC on (overrides the config)");
+ABSL_FLAG(std::string, data_dir, "", "where city databases live (overrides the config)");
+ABSL_FLAG(bool, check_config, false, "validate the config, print the result and exit");
+ABSL_FLAG(std::string, port_file, "", "write the bound port here once serving (for tests)");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+
+namespace {
+
+using civitas::gateway::Gateway;
+using civitas::gateway::GatewayConfig;
+
+int Fail(const std::string& message) {
+  std::cerr << "civitas-gateway: " << message << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("serves civitas modules over gRPC; see README.md");
+  absl::ParseCommandLine(argc, argv);
+
+  const std::string level = absl::GetFlag(FLAGS_log_level);
+  using civitas::gateway::LogLevel;
+  if (level == "debug")
+    civitas::gateway::SetLogLevel(LogLevel::kDebug);
+  else if (level == "warning")
+    civitas::gateway::SetLogLevel(LogLevel::kWarning);
+  else if (level == "error")
+    civitas::gateway::SetLogLevel(LogLevel::kError);
+  else if (level != "info")
+    return Fail("--log_level must be debug, info, warning or error");
+
+  const bool demo = absl::GetFlag(FLAGS_config).empty();
+  absl::StatusOr<GatewayConfig> config =
+      demo ? civitas::gateway::DemoConfig(
+                 absl::GetFlag(FLAGS_data_dir).empty() ? "./state" : absl::GetFlag(FLAGS_data_dir))
+           : civitas::gateway::LoadConfigFile(absl::GetFlag(FLAGS_config));
+  if (!config.ok()) return Fail(std::string(config.status().message()));
+  if (!absl::GetFlag(FLAGS_listen).empty()) config->listen = absl::GetFlag(FLAGS_listen);
+  if (!absl::GetFlag(FLAGS_data_dir).empty()) config->data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (absl::GetFlag(FLAGS_check_config)) {
+    std::cout << config->source << ": OK (" << config->cities.size() << " cities)\n";
+    return 0;
+  }
+
+  // SIGTERM/SIGINT are taken by this thread only (sigwait below); block them before any other
+  // thread exists so none of them inherits the default action.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Create(*std::move(config));
+  if (!gateway.ok()) return Fail(std::string(gateway.status().message()));
+  if (absl::Status s = (*gateway)->Start(); !s.ok()) return Fail(std::string(s.message()));
+
+  const int port = (*gateway)->port();
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    const std::string path = absl::GetFlag(FLAGS_port_file);
+    std::ofstream(path + ".tmp") << port << "\n";
+    std::rename((path + ".tmp").c_str(), path.c_str());
+  }
+  if (demo) {
+    const std::string& dir = (*gateway)->config().data_dir;
+    std::cout << "\ncivitas demo gateway is serving city 'demo' on 127.0.0.1:" << port
+              << " (data in " << dir << ")\n\n"
+              << "  list notices:   buf curl --protocol grpc --http2-prior-knowledge "
+                 "http://127.0.0.1:"
+              << port << "/civitas.noticeboard.v1.NoticeboardService/ListNotices\n"
+              << "  a token:        build/bin/civitasctl token mint --city demo --subject "
+                 "you --role editor --signing-key "
+              << dir << "/dev-signing-key.pem\n"
+              << "  modules:        build/bin/civitasctl modules --city demo\n\n"
+              << "Stop with Ctrl-C.\n"
+              << std::flush;
+  }
+
+  int received = 0;
+  sigwait(&signals, &received);
+  civitas::gateway::Log(LogLevel::kInfo, "signal received", {{"signal", strsignal(received)}});
+  (*gateway)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,122 @@
+// One module serving one city: the module's instance pointer, its scoped storage, its config and
+// the followers of its change feed. The host API table (civitas_host_api) is implemented here.
+#ifndef CIVITAS_GATEWAY_MODULE_INSTANCE_H_
+#define CIVITAS_GATEWAY_MODULE_INSTANCE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "services/gateway/city_store.h"
+#include "services/gateway/config.h"
+#include "services/gateway/module_loader.h"
+
+namespace civitas::gateway {
+
+// Who is calling, as established by the gateway's authentication.
+struct Caller {
+  std::string subject;  // empty = anonymous
+  uint32_t roles = 0;   // CIVITAS_ROLE_BIT set for the call's city
+};
+
+// The gateway's side of one call, as the host API's call_* entries see it.
+class HostCall {
+ public:
+  HostCall() = default;
+  HostCall(Caller caller, civitas_method_kind kind) : caller_(std::move(caller)), kind_(kind) {}
+  virtual ~HostCall() = default;
+
+  // Set once the call is routed and authenticated, before the handler runs.
+  void Bind(Caller caller, civitas_method_kind kind) {
+    caller_ = std::move(caller);
+    kind_ = kind;
+  }
+
+  const Caller& caller() const { return caller_; }
+  civitas_method_kind kind() const { return kind_; }
+
+  virtual std::optional<std::string> Metadata(std::string_view key) const = 0;
+  virtual int64_t DeadlineMicros() const = 0;
+  virtual bool IsCancelled() const = 0;
+  // Streaming only: queue one response message; may wait for the client.
+  virtual int32_t Send(std::string message) = 0;
+
+  void Reply(std::string message) {
+    reply_ = std::move(message);
+    replied_ = true;
+  }
+  void SetError(std::string message) { error_ = std::move(message); }
+  // Streaming: subscribes the call to `topic` of its module instance (see call_follow).
+  virtual int32_t Follow(std::string topic);
+
+  bool replied() const { return replied_; }
+  std::string& reply() { return reply_; }
+  const std::string& error() const { return error_; }
+  const std::string& follow_topic() const { return follow_topic_; }
+
+ private:
+  Caller caller_;
+  civitas_method_kind kind_ = CIVITAS_METHOD_UNARY;
+  bool replied_ = false;
+  std::string reply_;
+  std::string error_;
+  std::string follow_topic_;
+};
+
+// Receives what a module publishes on a topic it follows.
+class StreamFollower {
+ public:
+  virtual ~StreamFollower() = default;
+  // Returns false if the follower is done (gone or too slow) and must be dropped.
+  virtual bool Deliver(const std::string& message) = 0;
+};
+
+class ModuleInstance {
+ public:
+  // Runs the module's init for this city. `store` must outlive the instance.
+  static absl::StatusOr<std::shared_ptr<ModuleInstance>> Create(
+      std::shared_ptr<const LoadedModule> module, const CityConfig& city,
+      const ModuleConfig& config, CityStore* store);
+  ~ModuleInstance();
+  ModuleInstance(const ModuleInstance&) = delete;
+  ModuleInstance& operator=(const ModuleInstance&) = delete;
+
+  const LoadedModule& module() const { return *module_; }
+  const std::string& city_id() const { return city_id_; }
+
+  // Runs the module's handler for `method` on the calling thread; returns the status code.
+  int32_t Handle(HostCall* call, const MethodInfo& method, const std::string& request);
+
+  void Follow(const std::string& topic, StreamFollower* follower);
+  void Unfollow(const std::string& topic, StreamFollower* follower);
+  void Publish(const std::string& topic, const std::string& message);
+
+ private:
+  friend struct HostApi;
+  ModuleInstance(std::shared_ptr<const LoadedModule> module, const CityConfig& city,
+                 const ModuleConfig& config, CityStore* store);
+
+  std::shared_ptr<const LoadedModule> module_;
+  std::string city_id_;
+  std::string config_json_;
+  std::string key_prefix_;  // ModuleKeyPrefix(module id)
+  CityStore* store_;
+  void* instance_ = nullptr;  // the module's, handed back on every call
+
+  absl::Mutex feed_mu_;
+  std::map<std::string, std::set<StreamFollower*>> followers_ ABSL_GUARDED_BY(feed_mu_);
+};
+
+// The table handed to every module (immutable; the context travels in the handles).
+const civitas_host_api* HostApiTable();
+
+}  // namespace civitas::gateway
+
+#endif  // CIVITAS_GATEWAY_MODULE_INSTANCE_H_

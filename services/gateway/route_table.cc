@@ -1,0 +1,91 @@
+#include "services/gateway/route_table.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace civitas::gateway {
+
+RouteTable::RouteTable(std::map<std::string, CityRoutes> cities) : cities_(std::move(cities)) {
+  for (const auto& [id, city] : cities_) {
+    for (const std::string& host : city.config.hosts) host_to_city_[host] = id;
+    if (!city_list_.empty()) city_list_ += ", ";
+    city_list_ += id;
+  }
+}
+
+grpc::Status RouteTable::ResolveCity(absl::string_view city_metadata, absl::string_view authority,
+                                     const CityRoutes** city) const {
+  if (!city_metadata.empty()) {
+    auto it = cities_.find(std::string(city_metadata));
+    if (it == cities_.end()) {
+      return grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          absl::StrCat("city '", city_metadata,
+                       "' is not hosted by this gateway (x-civitas-city); it hosts: ", city_list_));
+    }
+    *city = &it->second;
+    return grpc::Status::OK;
+  }
+  if (!authority.empty()) {
+    std::string host = absl::AsciiStrToLower(authority);
+    if (size_t colon = host.rfind(':'); colon != std::string::npos && host.back() != ']') {
+      host.resize(colon);
+    }
+    if (auto it = host_to_city_.find(host); it != host_to_city_.end()) {
+      *city = &cities_.at(it->second);
+      return grpc::Status::OK;
+    }
+  }
+  if (cities_.size() == 1) {
+    *city = &cities_.begin()->second;
+    return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat("this gateway hosts several cities; send the x-civitas-city "
+                                   "metadata with one of: ",
+                                   city_list_));
+}
+
+grpc::Status RouteTable::ResolveMethod(const CityRoutes& city, absl::string_view path,
+                                       Route* route) const {
+  if (auto it = city.methods.find(std::string(path)); it != city.methods.end()) {
+    *route = it->second;
+    return grpc::Status::OK;
+  }
+  // Tell a service that exists elsewhere apart from a method nobody serves.
+  absl::string_view service = path;
+  if (!service.empty() && service.front() == '/') service.remove_prefix(1);
+  service = service.substr(0, service.find('/'));
+  if (city.services.contains(std::string(service))) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        absl::StrCat("method ", path, " does not exist in service ", service));
+  }
+  for (const ModuleStatus& m : city.modules) {
+    if (!m.error.empty() && m.module) {
+      for (const ServiceInfo& s : m.module->services()) {
+        if (s.full_name == service) {
+          return grpc::Status(
+              grpc::StatusCode::UNIMPLEMENTED,
+              absl::StrCat("service ", service, " of module '", m.module_id,
+                           "' is not serving in city '", city.config.id, "': ", m.error));
+        }
+      }
+    }
+  }
+  if (ServesAnywhere(service)) {
+    return grpc::Status(
+        grpc::StatusCode::UNIMPLEMENTED,
+        absl::StrCat("service ", service, " is not enabled for city '", city.config.id, "'"));
+  }
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      absl::StrCat("unknown method ", path, " (city '", city.config.id, "')"));
+}
+
+bool RouteTable::ServesAnywhere(absl::string_view service) const {
+  for (const auto& [id, city] : cities_) {
+    if (city.services.contains(std::string(service))) return true;
+  }
+  return false;
+}
+
+}  // namespace civitas::gateway

@@ -1,0 +1,79 @@
+// Which module serves "/pkg.Service/Method" for which city. A RouteTable never changes once built;
+// installing, upgrading or disabling a module builds a new one and swaps it in (RouteTableHolder),
+// so calls in flight finish on the snapshot they started with.
+#ifndef CIVITAS_GATEWAY_ROUTE_TABLE_H_
+#define CIVITAS_GATEWAY_ROUTE_TABLE_H_
+
+#include <grpcpp/support/status.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "services/gateway/config.h"
+#include "services/gateway/module_instance.h"
+
+namespace civitas::gateway {
+
+struct Route {
+  ModuleInstance* instance = nullptr;  // kept alive by the table
+  const MethodInfo* method = nullptr;  // owned by instance->module()
+};
+
+// The outcome of configuring one module for one city, for AdminService and health.
+struct ModuleStatus {
+  std::string module_id;
+  std::string path;
+  std::shared_ptr<const LoadedModule> module;  // null if the library was refused
+  std::string error;                           // empty = serving
+  std::vector<std::string> services;           // served in this city
+};
+
+struct CityRoutes {
+  CityConfig config;
+  absl::flat_hash_map<std::string, Route> methods;             // by full path
+  absl::flat_hash_map<std::string, ModuleInstance*> services;  // by service name
+  std::vector<std::shared_ptr<ModuleInstance>> instances;
+  std::vector<ModuleStatus> modules;
+};
+
+class RouteTable {
+ public:
+  explicit RouteTable(std::map<std::string, CityRoutes> cities);
+
+  // Picks the city of a call: explicit metadata first, then the authority, then the only city.
+  // Unknown city: NOT_FOUND; several cities and no hint: INVALID_ARGUMENT.
+  grpc::Status ResolveCity(absl::string_view city_metadata, absl::string_view authority,
+                           const CityRoutes** city) const;
+  // Finds the method in the city. Not enabled there (or unknown): UNIMPLEMENTED.
+  grpc::Status ResolveMethod(const CityRoutes& city, absl::string_view path, Route* route) const;
+
+  const std::map<std::string, CityRoutes>& cities() const { return cities_; }
+  // True if some city of this gateway serves `service`.
+  bool ServesAnywhere(absl::string_view service) const;
+
+ private:
+  std::map<std::string, CityRoutes> cities_;
+  absl::flat_hash_map<std::string, std::string> host_to_city_;
+  std::string city_list_;  // "a, b, c" for messages
+};
+
+class RouteTableHolder {
+ public:
+  std::shared_ptr<const RouteTable> Get() const { return table_.load(std::memory_order_acquire); }
+  void Set(std::shared_ptr<const RouteTable> table) {
+    table_.store(std::move(table), std::memory_order_release);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const RouteTable>> table_;
+};
+
+}  // namespace civitas::gateway
+
+#endif  // CIVITAS_GATEWAY_ROUTE_TABLE_H_

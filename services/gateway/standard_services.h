@@ -1,0 +1,83 @@
+// Services the gateway answers itself: grpc.health.v1, server reflection (v1 and v1alpha) built
+// from the modules' embedded descriptors, and civitas.gateway.v1.AdminService.
+#ifndef CIVITAS_GATEWAY_STANDARD_SERVICES_H_
+#define CIVITAS_GATEWAY_STANDARD_SERVICES_H_
+
+#include <atomic>
+#include <memory>
+
+#include "civitas/gateway/v1/admin.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "services/gateway/authenticator.h"
+#include "services/gateway/route_table.h"
+
+namespace civitas::gateway {
+
+class HealthService final : public grpc::health::v1::Health::Service {
+ public:
+  explicit HealthService(const RouteTableHolder* routes) : routes_(routes) {}
+  // From now on every service reports NOT_SERVING (drain before shutdown).
+  void SetDraining() { draining_.store(true); }
+
+  grpc::Status Check(grpc::ServerContext* ctx, const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::health::v1::HealthCheckResponse* response) override;
+  grpc::Status Watch(grpc::ServerContext* ctx, const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) override;
+
+ private:
+  // SERVING, NOT_SERVING, or SERVICE_UNKNOWN for a service nobody here serves.
+  grpc::health::v1::HealthCheckResponse::ServingStatus StatusOf(grpc::ServerContext* ctx,
+                                                                const std::string& service) const;
+  const RouteTableHolder* routes_;
+  std::atomic<bool> draining_{false};
+};
+
+// Answers both reflection protocol versions; they differ only in package.
+class ReflectionV1Service final : public grpc::reflection::v1::ServerReflection::Service {
+ public:
+  explicit ReflectionV1Service(const RouteTableHolder* routes) : routes_(routes) {}
+  grpc::Status ServerReflectionInfo(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<grpc::reflection::v1::ServerReflectionResponse,
+                               grpc::reflection::v1::ServerReflectionRequest>* stream) override;
+
+ private:
+  const RouteTableHolder* routes_;
+};
+
+class ReflectionV1AlphaService final : public grpc::reflection::v1alpha::ServerReflection::Service {
+ public:
+  explicit ReflectionV1AlphaService(const RouteTableHolder* routes) : routes_(routes) {}
+  grpc::Status ServerReflectionInfo(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<grpc::reflection::v1alpha::ServerReflectionResponse,
+                               grpc::reflection::v1alpha::ServerReflectionRequest>* stream)
+      override;
+
+ private:
+  const RouteTableHolder* routes_;
+};
+
+class AdminService final : public civitas::gateway::v1::AdminService::Service {
+ public:
+  AdminService(const RouteTableHolder* routes, const Authenticator* auth, bool trust_loopback)
+      : routes_(routes), auth_(auth), trust_loopback_(trust_loopback) {}
+
+  grpc::Status ListCities(grpc::ServerContext* ctx, const v1::ListCitiesRequest* request,
+                          v1::ListCitiesResponse* response) override;
+  grpc::Status ListModules(grpc::ServerContext* ctx, const v1::ListModulesRequest* request,
+                           v1::ListModulesResponse* response) override;
+
+ private:
+  // OK if the caller may administer `city` ("*" = the whole gateway).
+  grpc::Status Authorize(grpc::ServerContext* ctx, const std::string& city) const;
+  const RouteTableHolder* routes_;
+  const Authenticator* auth_;
+  bool trust_loopback_;
+};
+
+}  // namespace civitas::gateway
+
+#endif  // CIVITAS_GATEWAY_STANDARD_SERVICES_H_
