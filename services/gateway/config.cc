@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -359,7 +360,22 @@ absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file '", path, "'"));
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return ParseConfig(buffer.str(), path);
+  absl::StatusOr<GatewayConfig> config = ParseConfig(buffer.str(), path);
+  if (!config.ok()) return config;
+  // Relative paths in a config file mean: next to the config file.
+  const std::filesystem::path base = std::filesystem::path(path).parent_path();
+  auto resolve = [&](std::string* p) {
+    if (!p->empty() && std::filesystem::path(*p).is_relative()) *p = (base / *p).string();
+  };
+  resolve(&config->data_dir);
+  resolve(&config->module_dir);
+  resolve(&config->auth.jwks_file);
+  resolve(&config->auth.hs256_secret_file);
+  for (CityConfig& city : config->cities) {
+    resolve(&city.seed_file);
+    for (ModuleConfig& m : city.modules) resolve(&m.path);
+  }
+  return config;
 }
 
 }  // namespace civitas::gateway

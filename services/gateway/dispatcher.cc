@@ -77,6 +77,7 @@ class GenericCall final : public HostCall, public StreamFollower {
         refs_.fetch_add(1);  // the done tag will come
         if (!d_->shutting_down_.load()) d_->RequestCall(cq_);
         d_->stats_.calls.fetch_add(1, std::memory_order_relaxed);
+        d_->stats_.active_calls.fetch_add(1, std::memory_order_acq_rel);
         Start();
         break;
       case Op::kRead:
@@ -191,7 +192,11 @@ class GenericCall final : public HostCall, public StreamFollower {
       if (Ref(k) == "x-civitas-city") city_md = Ref(v);
       if (Ref(k) == "authorization") authorization = Ref(v);
     }
-    grpc::Status status = table_->ResolveCity(city_md, ctx_.host(), &city);
+    grpc::Status status =
+        d_->draining_.load()
+            ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           "the gateway is shutting down; retry on another instance")
+            : table_->ResolveCity(city_md, ctx_.host(), &city);
     if (status.ok()) status = table_->ResolveMethod(*city, ctx_.method(), &route_);
     Caller caller;
     if (status.ok()) status = d_->auth_->Authenticate(authorization, city->config.id, &caller);
@@ -311,6 +316,7 @@ class GenericCall final : public HostCall, public StreamFollower {
   }
 
   void OnFinishDone() {
+    d_->stats_.active_calls.fetch_sub(1, std::memory_order_acq_rel);
     std::string topic;
     {
       absl::MutexLock lock(&mu_);
@@ -405,13 +411,21 @@ void Dispatcher::Poll(grpc::ServerCompletionQueue* cq) {
   }
 }
 
-void Dispatcher::EndFollowers() {
-  shutting_down_.store(true);
-  absl::MutexLock lock(&followers_mu_);
-  for (GenericCall* call : following_) {
-    call->EndFollowing(
-        grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down; reconnect"));
+int64_t Dispatcher::Drain(absl::Time deadline) {
+  draining_.store(true);
+  {
+    absl::MutexLock lock(&followers_mu_);
+    for (GenericCall* call : following_) {
+      call->EndFollowing(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down; reconnect"));
+    }
   }
+  int64_t active = stats_.active_calls.load();
+  while (active > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+    active = stats_.active_calls.load();
+  }
+  return active;
 }
 
 void Dispatcher::Stop() {

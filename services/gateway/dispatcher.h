@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "services/gateway/config.h"
 #include "services/gateway/handler_pool.h"
 #include "services/gateway/route_table.h"
@@ -22,6 +23,7 @@ class Authenticator;
 
 struct DispatcherStats {
   std::atomic<uint64_t> calls{0};
+  std::atomic<int64_t> active_calls{0};  // started and not yet finished
   std::atomic<uint64_t> rejected_busy{0};
   std::atomic<int64_t> active_streams{0};
 };
@@ -35,8 +37,10 @@ class Dispatcher {
 
   // Starts one polling thread per completion queue.
   void Start();
-  // Ends every stream that follows a change feed (UNAVAILABLE, "server is shutting down").
-  void EndFollowers();
+  // Starts the drain: new calls are answered UNAVAILABLE, streams that follow a change feed end
+  // (UNAVAILABLE, "shutting down"), and this waits until no call is in flight or `deadline`.
+  // Returns the number of calls still in flight.
+  int64_t Drain(absl::Time deadline);
   // After grpc::Server::Shutdown: waits for handlers, drains and joins the queues.
   void Stop();
 
@@ -55,6 +59,7 @@ class Dispatcher {
   HandlerPool pool_;
   std::vector<std::thread> threads_;
   std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> draining_{false};
   DispatcherStats stats_;
 
   absl::Mutex followers_mu_;

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "services/gateway/log.h"
 #include "services/gateway/seed.h"
 
@@ -191,9 +192,14 @@ void Gateway::Shutdown() {
   if (server_) {
     Log(LogLevel::kInfo, "draining",
         {{"drain_seconds", std::to_string(config_.limits.drain_seconds)}});
-    dispatcher_->EndFollowers();
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      std::chrono::seconds(config_.limits.drain_seconds));
+    const int64_t left =
+        dispatcher_->Drain(absl::Now() + absl::Seconds(config_.limits.drain_seconds));
+    if (left > 0) {
+      Log(LogLevel::kWarning, "drain deadline passed; cancelling calls",
+          {{"calls", std::to_string(left)}});
+    }
+    // Module calls are done; whatever else is open (health watches, idle connections) is cut.
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
     dispatcher_->Stop();
     server_.reset();
     dispatcher_.reset();
