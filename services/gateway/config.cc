@@ -217,7 +217,7 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
     };
     u32("max_request_bytes", &c.limits.max_request_bytes, 1024, 1u << 30);
     u32("max_response_bytes", &c.limits.max_response_bytes, 1024, 1u << 30);
-    u32("handler_threads", &c.limits.handler_threads, 1, 1024);
+    u32("handler_threads", &c.limits.handler_threads, 0, 1024);
     u32("handler_queue", &c.limits.handler_queue, 1, 1u << 20);
     u32("completion_queues", &c.limits.completion_queues, 0, 64);
     u32("drain_seconds", &c.limits.drain_seconds, 0, 3600);

@@ -42,7 +42,9 @@ struct StorageConfig {
 struct LimitsConfig {
   uint32_t max_request_bytes = 4u << 20;
   uint32_t max_response_bytes = 16u << 20;
-  uint32_t handler_threads = 8;    // the pool that runs module handlers (may block on disk)
+  // Threads that run module handlers (they may block on disk); 0 = one per core. More threads
+  // overlap more synced writes but cost context switches: see docs/performance.md.
+  uint32_t handler_threads = 0;
   uint32_t handler_queue = 1024;   // calls waiting for a handler thread; more -> RESOURCE_EXHAUSTED
   uint32_t completion_queues = 0;  // gRPC polling threads; 0 = one per core
   uint32_t drain_seconds = 10;     // SIGTERM: time for in-flight calls to finish

@@ -16,7 +16,7 @@ namespace {
 
 // Calls the gateway keeps requested per completion queue, so a burst of new calls does not wait
 // for the previous one to be matched.
-constexpr int kRequestsInFlightPerQueue = 16;
+constexpr int kRequestsInFlightPerQueue = 128;
 
 absl::string_view Ref(const grpc::string_ref& r) { return absl::string_view(r.data(), r.size()); }
 
@@ -387,7 +387,9 @@ Dispatcher::Dispatcher(grpc::AsyncGenericService* service,
       routes_(routes),
       auth_(auth),
       limits_(limits),
-      pool_(limits.handler_threads, limits.handler_queue) {}
+      pool_(limits.handler_threads != 0 ? limits.handler_threads
+                                        : std::max(1u, std::thread::hardware_concurrency()),
+            limits.handler_queue) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
 

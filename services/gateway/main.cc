@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -38,7 +40,17 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("serves civitas modules over gRPC; see README.md");
-  absl::ParseCommandLine(argc, argv);
+  // Accept --data-dir as well as --data_dir: operators type both.
+  std::vector<std::string> args(argv, argv + argc);
+  for (std::string& a : args) {
+    if (a.rfind("--", 0) != 0) continue;
+    for (size_t i = 2; i < a.size() && a[i] != '='; ++i) {
+      if (a[i] == '-') a[i] = '_';
+    }
+  }
+  std::vector<char*> normalized;
+  for (std::string& a : args) normalized.push_back(a.data());
+  absl::ParseCommandLine(static_cast<int>(normalized.size()), normalized.data());
 
   const std::string level = absl::GetFlag(FLAGS_log_level);
   using civitas::gateway::LogLevel;

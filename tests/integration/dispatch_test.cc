@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
+#include "absl/strings/strip.h"
 #include "civitas/noticeboard/v1/noticeboard.grpc.pb.h"
 #include "civitas/testing/v1/places.grpc.pb.h"
 #include "tests/integration/gateway_process.h"
@@ -337,6 +339,108 @@ TEST_F(DispatchTest, ConcurrentReadModifyWriteLosesNothing) {
   ASSERT_TRUE(places_->Increment(&ctx, places::IncrementRequest(), &last).ok());
   EXPECT_EQ(last.value(), 8 * 25 + 1 - failures.load());
   EXPECT_EQ(failures.load(), 0);
+}
+
+}  // namespace
+}  // namespace civitas::testing
+
+namespace civitas::testing {
+namespace {
+
+TEST(AuthConfigTest, Hs256TokensOnlyWhenTheConfigAllowsThem) {
+  const std::string dir = NewTempDir("gw");
+  std::ofstream(dir + "/secret") << "a-development-secret-of-at-least-32-bytes\n";
+  auto gw = GatewayProcess::Start(dir, R"(
+data_dir: {dir}/data
+module_dir: {modules}
+auth:
+  allow_hs256: true
+  hs256_secret_file: secret
+cities:
+  - id: dev
+    modules:
+      - id: civitas.noticeboard
+)");
+  ASSERT_NE(gw, nullptr);
+  std::string token;
+  ASSERT_EQ(RunCommand({CtlBinary(), "token", "mint", "--city", "dev", "--subject", "dev-user",
+                        "--hs256-secret-file", dir + "/secret"},
+                       &token),
+            0)
+      << token;
+  token = std::string(absl::StripAsciiWhitespace(token));
+  auto board = nb::NoticeboardService::NewStub(gw->channel());
+  grpc::ClientContext ctx;
+  Prepare(&ctx, "", token);
+  nb::CreateNoticeRequest req;
+  req.mutable_notice()->set_title("hs256");
+  nb::Notice out;
+  grpc::Status s = board->CreateNotice(&ctx, req, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.author(), "dev-user");
+
+  // The same token against a gateway that does not allow HS256.
+  const std::string dir2 = NewTempDir("gw2");
+  TestKeys keys(dir2);
+  auto strict = GatewayProcess::Start(dir2, R"(
+data_dir: {dir}/data
+module_dir: {modules}
+auth:
+  jwks_file: jwks.json
+cities:
+  - id: dev
+    modules:
+      - id: civitas.noticeboard
+)");
+  ASSERT_NE(strict, nullptr);
+  auto board2 = nb::NoticeboardService::NewStub(strict->channel());
+  grpc::ClientContext ctx2;
+  Prepare(&ctx2, "", token);
+  s = board2->CreateNotice(&ctx2, req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(s.error_message().find("HS256"), std::string::npos) << s.error_message();
+}
+
+TEST(AuthConfigTest, AdminServiceNeedsAnAdminTokenWhenLoopbackIsNotTrusted) {
+  const std::string dir = NewTempDir("gw");
+  TestKeys keys(dir);
+  auto gw = GatewayProcess::Start(dir, R"(
+data_dir: {dir}/data
+module_dir: {modules}
+auth:
+  jwks_file: jwks.json
+admin:
+  trust_loopback: false
+cities:
+  - id: dev
+  - id: ops
+)");
+  ASSERT_NE(gw, nullptr);
+  std::string output;
+  EXPECT_NE(
+      RunCommand({CtlBinary(), "modules", "--city", "dev", "--gateway", gw->target()}, &output), 0);
+  EXPECT_NE(output.find("needs a signed-in caller with role admin"), std::string::npos) << output;
+  EXPECT_NE(RunCommand({CtlBinary(), "modules", "--city", "dev", "--gateway", gw->target(),
+                        "--token", keys.Mint("mayor", "dev", {"editor"})},
+                       &output),
+            0);
+  EXPECT_NE(output.find("needs role admin in city 'dev'"), std::string::npos) << output;
+  EXPECT_EQ(RunCommand({CtlBinary(), "modules", "--city", "dev", "--gateway", gw->target(),
+                        "--token", keys.Mint("it-dept", "dev", {"admin"})},
+                       &output),
+            0)
+      << output;
+  // A city admin of "dev" is not an operator of the whole gateway.
+  EXPECT_NE(RunCommand({CtlBinary(), "cities", "--gateway", gw->target(), "--token",
+                        keys.Mint("it-dept", "dev", {"admin"})},
+                       &output),
+            0);
+  EXPECT_EQ(RunCommand({CtlBinary(), "cities", "--gateway", gw->target(), "--token",
+                        keys.Mint("operator", "*", {"admin"})},
+                       &output),
+            0)
+      << output;
+  EXPECT_NE(output.find("ops"), std::string::npos);
 }
 
 }  // namespace

@@ -145,7 +145,7 @@ TEST(LifecycleTest, CheckConfigNamesTheLine) {
   const std::string dir = NewTempDir("cfg");
   std::ofstream(dir + "/bad.yaml") << "cities:\n  - id: witten\n    modulez: []\n";
   std::string output;
-  EXPECT_EQ(RunCommand({GatewayBinary(), "--config", dir + "/bad.yaml", "--check_config"}, &output),
+  EXPECT_EQ(RunCommand({GatewayBinary(), "--config", dir + "/bad.yaml", "--check-config"}, &output),
             1);
   EXPECT_NE(output.find("bad.yaml:3: cities[0].modulez: unknown key"), std::string::npos) << output;
   std::ofstream(dir + "/good.yaml") << "cities:\n  - id: witten\n";
