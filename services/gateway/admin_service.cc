@@ -1,6 +1,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "civitas/abi.h"
 #include "services/gateway/standard_services.h"
 
@@ -25,6 +26,26 @@ grpc::Status PageSize(int32_t requested, int32_t* size) {
   }
   *size = requested == 0 ? 100 : requested;
   return grpc::Status::OK;
+}
+
+void ToProto(const std::string& city, const ModuleStatus& m, v1::Module* out) {
+  out->set_name(absl::StrCat("cities/", city, "/modules/", m.module_id));
+  out->set_module_id(m.module_id);
+  out->set_path(m.path);
+  if (m.module) {
+    out->set_version(m.module->version());
+    out->set_abi_version(m.module->abi_version());
+    out->set_build_id(m.module->build_id());
+  }
+  out->set_state(m.error.empty() ? v1::MODULE_STATE_SERVING : v1::MODULE_STATE_FAILED);
+  out->set_error(m.error);
+  for (const std::string& svc : m.services) out->add_services(svc);
+  out->set_publisher(m.publisher);
+  out->set_previous_version(m.previous_version);
+}
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
 }  // namespace
@@ -91,21 +112,45 @@ grpc::Status AdminService::ListModules(grpc::ServerContext* ctx,
     ++i;
   }
   for (; i < modules.size() && response->modules_size() < size; ++i) {
-    const ModuleStatus& m = *modules[i];
-    v1::Module* out = response->add_modules();
-    out->set_name(absl::StrCat(parent, "/modules/", m.module_id));
-    out->set_module_id(m.module_id);
-    out->set_path(m.path);
-    if (m.module) {
-      out->set_version(m.module->version());
-      out->set_abi_version(m.module->abi_version());
-      out->set_build_id(m.module->build_id());
-    }
-    out->set_state(m.error.empty() ? v1::MODULE_STATE_SERVING : v1::MODULE_STATE_FAILED);
-    out->set_error(m.error);
-    for (const std::string& svc : m.services) out->add_services(svc);
+    ToProto(city_id, *modules[i], response->add_modules());
   }
   if (i < modules.size()) response->set_next_page_token(modules[i - 1]->module_id);
+  return grpc::Status::OK;
+}
+
+}  // namespace civitas::gateway
+
+namespace civitas::gateway {
+
+grpc::Status AdminService::InstallModule(grpc::ServerContext* ctx,
+                                         const v1::InstallModuleRequest* request,
+                                         v1::Module* response) {
+  const std::string& parent = request->parent();
+  if (!absl::StartsWith(parent, "cities/") || parent.size() <= 7) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "parent must be 'cities/{city_id}', got '" + parent + "'");
+  }
+  if (grpc::Status s = Authorize(ctx, parent.substr(7)); !s.ok()) return s;
+  absl::StatusOr<ModuleStatus> status = modules_->Install(*request);
+  if (!status.ok()) return ToGrpc(status.status());
+  ToProto(parent.substr(7), *status, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::RollbackModule(grpc::ServerContext* ctx,
+                                          const v1::RollbackModuleRequest* request,
+                                          v1::Module* response) {
+  std::vector<std::string> parts = absl::StrSplit(request->name(), '/');
+  if (parts.size() != 4 || parts[0] != "cities" || parts[2] != "modules" || parts[1].empty() ||
+      parts[3].empty()) {
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        "name must be 'cities/{city_id}/modules/{module_id}', got '" + request->name() + "'");
+  }
+  if (grpc::Status s = Authorize(ctx, parts[1]); !s.ok()) return s;
+  absl::StatusOr<ModuleStatus> status = modules_->Rollback(parts[1], parts[3]);
+  if (!status.ok()) return ToGrpc(status.status());
+  ToProto(parts[1], *status, response);
   return grpc::Status::OK;
 }
 

@@ -122,6 +122,19 @@ absl::Status CityStore::PutSystem(std::string_view key, std::string_view value) 
   return FromRocks(db_->Put(write_options(), SystemKey(key), value), "write system key");
 }
 
+absl::Status CityStore::ScanSystem(
+    std::string_view prefix,
+    const std::function<void(absl::string_view key, absl::string_view value)>& visit) const {
+  const std::string start = SystemKey(prefix);
+  const size_t skip = SystemKey("").size();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
+    visit(absl::string_view(it->key().data() + skip, it->key().size() - skip),
+          absl::string_view(it->value().data(), it->value().size()));
+  }
+  return FromRocks(it->status(), "scan system keys");
+}
+
 absl::Status CityStore::Close() {
   if (!db_) return absl::OkStatus();
   rocksdb::Status flush = db_->FlushWAL(/*sync=*/true);

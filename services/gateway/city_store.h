@@ -8,11 +8,13 @@
 #include <rocksdb/utilities/transaction_db.h>
 #include <rocksdb/write_buffer_manager.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "services/gateway/config.h"
 
 namespace civitas::gateway {
@@ -48,6 +50,10 @@ class CityStore {
   // The gateway's own bookkeeping keys (seed markers, versions), apart from every module.
   absl::StatusOr<bool> GetSystem(std::string_view key, std::string* value) const;
   absl::Status PutSystem(std::string_view key, std::string_view value);
+  // Visits every bookkeeping key starting with `prefix` (the key without its system prefix).
+  absl::Status ScanSystem(
+      std::string_view prefix,
+      const std::function<void(absl::string_view key, absl::string_view value)>& visit) const;
 
   // Flushes memtables and closes the database.
   absl::Status Close();

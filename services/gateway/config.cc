@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -297,6 +298,28 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
                  absl::StrCat("host '", host, "' already selects city '", it->second, "'"));
         }
         city.hosts.push_back(host);
+      }
+    }
+    if (const YAML::Node trusted = n["trusted_publishers"]) {
+      if (!trusted.IsSequence()) {
+        p.Fail(trusted, path + ".trusted_publishers", "must be a list of {name, key}");
+      }
+      for (size_t t = 0; t < trusted.size(); ++t) {
+        const std::string tpath = absl::StrCat(path, ".trusted_publishers[", t, "]");
+        p.ExpectMap(trusted[t], tpath, {"name", "key", "revoked"});
+        TrustedPublisher pub;
+        if (!trusted[t]["name"] || !trusted[t]["key"]) {
+          p.Fail(trusted[t], tpath, "needs a name and a key");
+        }
+        pub.name = p.String(trusted[t]["name"], tpath + ".name");
+        pub.public_key = p.String(trusted[t]["key"], tpath + ".key");
+        std::string raw;
+        if (!absl::Base64Unescape(pub.public_key, &raw) || raw.size() != 32) {
+          p.Fail(trusted[t]["key"], tpath + ".key",
+                 "must be the base64 of a 32-byte Ed25519 public key (civitasctl keys generate)");
+        }
+        if (trusted[t]["revoked"]) pub.revoked = p.Bool(trusted[t]["revoked"], tpath + ".revoked");
+        city.trusted_publishers.push_back(std::move(pub));
       }
     }
     if (const YAML::Node mods = n["modules"]) {

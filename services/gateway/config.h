@@ -22,6 +22,13 @@ struct ModuleConfig {
   int line = 0;             // where it was configured, for messages
 };
 
+// A publisher whose signed module bundles a city accepts.
+struct TrustedPublisher {
+  std::string name;        // as in the bundle manifest's `publisher`
+  std::string public_key;  // base64 of the 32-byte Ed25519 public key
+  bool revoked = false;    // bundles signed with this key are refused
+};
+
 struct CityConfig {
   std::string id;  // [a-z0-9-]{1,63}
   std::string display_name;
@@ -31,6 +38,7 @@ struct CityConfig {
   std::vector<ModuleConfig> modules;
   std::string seed_file;  // JSON lines of calls run once when the city is first created
   std::string seed_text;  // the same, inline (used by the embedded demo)
+  std::vector<TrustedPublisher> trusted_publishers;
 };
 
 struct StorageConfig {

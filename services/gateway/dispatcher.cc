@@ -164,6 +164,10 @@ class GenericCall final : public HostCall, public StreamFollower {
     return true;
   }
 
+  void Close(const std::string& reason) override {
+    EndFollowing(grpc::Status(grpc::StatusCode::UNAVAILABLE, reason));
+  }
+
   // Ends a following stream at shutdown.
   void EndFollowing(const grpc::Status& status) {
     absl::MutexLock lock(&mu_);

@@ -5,6 +5,7 @@
 #include <grpcpp/server_builder.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -36,9 +37,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
   absl::StatusOr<std::unique_ptr<Authenticator>> auth = Authenticator::Create(g->config_.auth);
   if (!auth.ok()) return auth.status();
   g->auth_ = std::move(*auth);
-  g->admin_ =
-      std::make_unique<AdminService>(&g->routes_, g->auth_.get(), g->config_.admin.trust_loopback);
+  g->admin_ = std::make_unique<AdminService>(&g->routes_, g->auth_.get(),
+                                             g->config_.admin.trust_loopback, g.get());
   g->storage_ = std::make_unique<StorageEnvironment>(g->config_.storage);
+  g->module_store_ = std::make_unique<ModuleStore>(g->config_.data_dir);
   if (absl::Status s = g->OpenCities(); !s.ok()) return s;
   g->SeedCities();
   return g;
@@ -58,63 +60,107 @@ absl::Status Gateway::OpenCities() {
   return absl::OkStatus();
 }
 
+ModuleStatus Gateway::StartModule(const CityConfig& city, CityStore* store, const ModuleSpec& spec,
+                                  CityRoutes& routes, std::shared_ptr<ModuleInstance>* started) {
+  ModuleStatus status;
+  status.module_id = spec.module_id;
+  status.path = spec.path;
+  status.publisher = spec.publisher;
+  status.previous_version = spec.previous_version;
+  auto refuse = [&](std::string why) {
+    status.error = std::move(why);
+    Log(LogLevel::kError, "module not serving",
+        {{"city", city.id},
+         {"module", spec.module_id},
+         {"path", spec.path},
+         {"error", status.error}});
+    return status;
+  };
+  absl::StatusOr<std::shared_ptr<const LoadedModule>> module = loader_.Load(spec.path);
+  if (!module.ok()) return refuse(std::string(module.status().message()));
+  status.module = *module;
+  if ((*module)->module_id() != spec.module_id) {
+    return refuse(absl::StrCat("module '", spec.path, "' refused: it is '", (*module)->module_id(),
+                               "', but '", spec.module_id, "' was expected"));
+  }
+  for (const ServiceInfo& s : (*module)->services()) {
+    if (auto it = routes.services.find(s.full_name); it != routes.services.end()) {
+      return refuse(absl::StrCat("module '", spec.path, "' refused: service ", s.full_name,
+                                 " is already served in city '", city.id, "' by module '",
+                                 it->second->module().module_id(), "'"));
+    }
+  }
+  ModuleConfig mc;
+  mc.id = spec.module_id;
+  mc.config_json = spec.config_json.empty() ? "{}" : spec.config_json;
+  absl::StatusOr<std::shared_ptr<ModuleInstance>> instance =
+      ModuleInstance::Create(*module, city, mc, store);
+  if (!instance.ok()) return refuse(std::string(instance.status().message()));
+  for (const ServiceInfo& s : (*module)->services()) status.services.push_back(s.full_name);
+  routes.instances.push_back(*instance);
+  routes.Index();
+  if (started) *started = *instance;
+  Log(LogLevel::kInfo, "module serving",
+      {{"city", city.id},
+       {"module", spec.module_id},
+       {"version", (*module)->version()},
+       {"services", absl::StrJoin(status.services, ",")}});
+  return status;
+}
+
+std::vector<bundle::TrustedKey> Gateway::TrustOf(const CityConfig& city) const {
+  std::vector<bundle::TrustedKey> keys;
+  for (const TrustedPublisher& p : city.trusted_publishers) {
+    keys.push_back({p.name, p.public_key, p.revoked});
+  }
+  return keys;
+}
+
 CityRoutes Gateway::BuildCity(const CityConfig& city, CityStore* store) {
   CityRoutes routes;
   routes.config = city;
+  std::vector<ModuleSpec> specs;
+  std::map<std::string, std::string> config_json;
   for (const ModuleConfig& mc : city.modules) {
-    ModuleStatus status;
-    status.module_id = mc.id;
-    status.path = mc.path.empty() ? absl::StrCat(config_.module_dir, "/", mc.id, ".so") : mc.path;
-    auto refuse = [&](std::string why) {
-      status.error = std::move(why);
+    config_json[mc.id] = mc.config_json;
+    specs.push_back(
+        {mc.id, mc.path.empty() ? absl::StrCat(config_.module_dir, "/", mc.id, ".so") : mc.path,
+         mc.config_json, "", ""});
+  }
+  // Bundles the city installed at runtime take the place of the config file's version.
+  absl::StatusOr<std::vector<ModulePin>> pins = ReadPins(*store);
+  if (!pins.ok()) {
+    Log(LogLevel::kError, "cannot read installed modules",
+        {{"city", city.id}, {"error", pins.status().ToString()}});
+  }
+  for (const ModulePin& pin : pins.ok() ? *pins : std::vector<ModulePin>{}) {
+    ModuleSpec spec{pin.module_id, module_store_->LibraryPath(pin.module_id, pin.version),
+                    pin.config_json.empty() ? config_json[pin.module_id] : pin.config_json,
+                    pin.publisher, pin.previous_version};
+    // Checked again at every start: a key may have been revoked since the install.
+    absl::StatusOr<bundle::OpenedBundle> stored = module_store_->Get(pin.module_id, pin.version);
+    absl::Status trust = stored.ok() ? bundle::CheckTrust(*stored, TrustOf(city)) : stored.status();
+    specs.erase(std::remove_if(specs.begin(), specs.end(),
+                               [&](const ModuleSpec& s) { return s.module_id == pin.module_id; }),
+                specs.end());
+    if (!trust.ok()) {
+      ModuleStatus refused{pin.module_id,
+                           spec.path,
+                           nullptr,
+                           absl::StrCat("installed ", pin.module_id, " ", pin.version,
+                                        " refused: ", trust.message()),
+                           {},
+                           pin.publisher,
+                           pin.previous_version};
       Log(LogLevel::kError, "module not serving",
-          {{"city", city.id}, {"module", mc.id}, {"path", status.path}, {"error", status.error}});
-      routes.modules.push_back(status);
-    };
-    absl::StatusOr<std::shared_ptr<const LoadedModule>> module = loader_.Load(status.path);
-    if (!module.ok()) {
-      refuse(std::string(module.status().message()));
+          {{"city", city.id}, {"module", pin.module_id}, {"error", refused.error}});
+      routes.modules.push_back(refused);
       continue;
     }
-    status.module = *module;
-    if ((*module)->module_id() != mc.id) {
-      refuse(absl::StrCat("module '", status.path, "' refused: it is '", (*module)->module_id(),
-                          "', but the config enables '", mc.id, "'"));
-      continue;
-    }
-    std::string taken;
-    for (const ServiceInfo& s : (*module)->services()) {
-      if (auto it = routes.services.find(s.full_name); it != routes.services.end()) {
-        taken = absl::StrCat("module '", status.path, "' refused: service ", s.full_name,
-                             " is already served in city '", city.id, "' by module '",
-                             it->second->module().module_id(), "'");
-        break;
-      }
-    }
-    if (!taken.empty()) {
-      refuse(taken);
-      continue;
-    }
-    absl::StatusOr<std::shared_ptr<ModuleInstance>> instance =
-        ModuleInstance::Create(*module, city, mc, store);
-    if (!instance.ok()) {
-      refuse(std::string(instance.status().message()));
-      continue;
-    }
-    for (const ServiceInfo& s : (*module)->services()) {
-      routes.services[s.full_name] = instance->get();
-      status.services.push_back(s.full_name);
-      for (const MethodInfo& m : s.methods) {
-        routes.methods[m.full_path] = Route{instance->get(), &m};
-      }
-    }
-    routes.instances.push_back(*instance);
-    routes.modules.push_back(status);
-    Log(LogLevel::kInfo, "module serving",
-        {{"city", city.id},
-         {"module", mc.id},
-         {"version", (*module)->version()},
-         {"services", absl::StrJoin(status.services, ",")}});
+    specs.push_back(spec);
+  }
+  for (const ModuleSpec& spec : specs) {
+    routes.modules.push_back(StartModule(city, store, spec, routes, nullptr));
   }
   return routes;
 }

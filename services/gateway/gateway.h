@@ -16,12 +16,13 @@
 #include "services/gateway/config.h"
 #include "services/gateway/dispatcher.h"
 #include "services/gateway/module_loader.h"
+#include "services/gateway/module_store.h"
 #include "services/gateway/route_table.h"
 #include "services/gateway/standard_services.h"
 
 namespace civitas::gateway {
 
-class Gateway {
+class Gateway final : public ModuleManager {
  public:
   // Opens every city's store, loads and starts its modules, and seeds new cities. A module that
   // is refused does not stop the gateway: its city serves the other modules, and AdminService
@@ -39,18 +40,42 @@ class Gateway {
   // closes every city's database.
   void Shutdown();
 
+  // ModuleManager (gateway_modules.cc).
+  absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request) override;
+  absl::StatusOr<ModuleStatus> Rollback(const std::string& city_id,
+                                        const std::string& module_id) override;
+
  private:
+  // A module to run in a city: from the config file, or a bundle the city installed.
+  struct ModuleSpec {
+    std::string module_id;
+    std::string path;
+    std::string config_json;
+    std::string publisher;
+    std::string previous_version;
+  };
+
   explicit Gateway(GatewayConfig config);
   absl::Status OpenCities();
   CityRoutes BuildCity(const CityConfig& city, CityStore* store);
+  // Loads and starts one module for a city whose other modules are `routes`; on success adds it
+  // to `routes`. The status says what happened either way.
+  ModuleStatus StartModule(const CityConfig& city, CityStore* store, const ModuleSpec& spec,
+                           CityRoutes& routes, std::shared_ptr<ModuleInstance>* started);
   void SeedCities();
+  // Swaps in a route table in which `city` has `routes`.
+  void Publish(const std::string& city, CityRoutes routes);
+  absl::StatusOr<std::string> FetchBundle(const v1::InstallModuleRequest& request) const;
+  std::vector<bundle::TrustedKey> TrustOf(const CityConfig& city) const;
 
   GatewayConfig config_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<StorageEnvironment> storage_;
   std::map<std::string, std::unique_ptr<CityStore>> stores_;
   ModuleLoader loader_;
+  std::unique_ptr<ModuleStore> module_store_;
   RouteTableHolder routes_;
+  absl::Mutex change_mu_;  // one install / upgrade / rollback at a time
 
   HealthService health_{&routes_};
   ReflectionV1Service reflection_v1_{&routes_};

@@ -308,11 +308,27 @@ ModuleInstance::~ModuleInstance() {
   }
 }
 
+absl::Status ModuleInstance::Migrate(const std::string& from_version) {
+  auto migrate = module_->migrate();
+  if (migrate == nullptr) return absl::OkStatus();
+  char error[1024] = {0};
+  int32_t rc = migrate(instance_, from_version.c_str(), error, sizeof(error));
+  if (rc == CIVITAS_OK) return absl::OkStatus();
+  error[sizeof(error) - 1] = '\0';
+  return absl::FailedPreconditionError(
+      absl::StrCat("module '", module_->module_id(), "' ", module_->version(),
+                   " failed to migrate city '", city_id_, "' from ", from_version, ": ",
+                   error[0] ? error : "migrate returned an error", " (code ", rc, ")"));
+}
+
 int32_t ModuleInstance::Handle(HostCall* call, const MethodInfo& method,
                                const std::string& request) {
-  return module_->def().handle(instance_, reinterpret_cast<civitas_call_host*>(call),
-                               method.service_index, method.method_index,
-                               reinterpret_cast<const uint8_t*>(request.data()), request.size());
+  in_flight_.fetch_add(1, std::memory_order_acq_rel);
+  int32_t code = module_->def().handle(
+      instance_, reinterpret_cast<civitas_call_host*>(call), method.service_index,
+      method.method_index, reinterpret_cast<const uint8_t*>(request.data()), request.size());
+  in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+  return code;
 }
 
 void ModuleInstance::Follow(const std::string& topic, StreamFollower* follower) {
@@ -326,6 +342,13 @@ void ModuleInstance::Unfollow(const std::string& topic, StreamFollower* follower
   if (it == followers_.end()) return;
   it->second.erase(follower);
   if (it->second.empty()) followers_.erase(it);
+}
+
+void ModuleInstance::CloseFollowers(const std::string& reason) {
+  absl::MutexLock lock(&feed_mu_);
+  for (auto& [topic, set] : followers_) {
+    for (StreamFollower* f : set) f->Close(reason);
+  }
 }
 
 void ModuleInstance::Publish(const std::string& topic, const std::string& message) {

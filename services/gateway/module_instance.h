@@ -3,6 +3,7 @@
 #ifndef CIVITAS_GATEWAY_MODULE_INSTANCE_H_
 #define CIVITAS_GATEWAY_MODULE_INSTANCE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -76,6 +77,8 @@ class StreamFollower {
   virtual ~StreamFollower() = default;
   // Returns false if the follower is done (gone or too slow) and must be dropped.
   virtual bool Deliver(const std::string& message) = 0;
+  // The instance is being replaced (upgrade, rollback): end the stream so the client reconnects.
+  virtual void Close(const std::string& reason) = 0;
 };
 
 class ModuleInstance {
@@ -91,12 +94,19 @@ class ModuleInstance {
   const LoadedModule& module() const { return *module_; }
   const std::string& city_id() const { return city_id_; }
 
+  // Runs the module's migration from `from_version`, if it declares one.
+  absl::Status Migrate(const std::string& from_version);
+
   // Runs the module's handler for `method` on the calling thread; returns the status code.
   int32_t Handle(HostCall* call, const MethodInfo& method, const std::string& request);
 
   void Follow(const std::string& topic, StreamFollower* follower);
   void Unfollow(const std::string& topic, StreamFollower* follower);
   void Publish(const std::string& topic, const std::string& message);
+  // Ends every following stream (this instance is being replaced).
+  void CloseFollowers(const std::string& reason);
+  // Handlers running right now.
+  int64_t in_flight() const { return in_flight_.load(std::memory_order_acquire); }
 
  private:
   friend struct HostApi;
@@ -109,6 +119,7 @@ class ModuleInstance {
   std::string key_prefix_;  // ModuleKeyPrefix(module id)
   CityStore* store_;
   void* instance_ = nullptr;  // the module's, handed back on every call
+  std::atomic<int64_t> in_flight_{0};
 
   absl::Mutex feed_mu_;
   std::map<std::string, std::set<StreamFollower*>> followers_ ABSL_GUARDED_BY(feed_mu_);

@@ -26,6 +26,11 @@ std::string LoadedModule::abi_version() const {
   return absl::StrCat(def_->abi_major, ".", def_->abi_minor);
 }
 
+decltype(civitas_module_def::migrate) LoadedModule::migrate() const {
+  if (def_->struct_size < offsetof(civitas_module_def, migrate) + sizeof(void*)) return nullptr;
+  return def_->migrate;
+}
+
 absl::StatusOr<std::shared_ptr<const LoadedModule>> ModuleLoader::Load(const std::string& path) {
   std::error_code ec;
   std::string canonical = std::filesystem::canonical(path, ec).string();

@@ -43,6 +43,8 @@ class LoadedModule {
   const std::string& version() const { return version_; }
   const std::string& build_id() const { return build_id_; }
   std::string abi_version() const;
+  // The module's migrate entry (ABI 1.1+), or null.
+  decltype(civitas_module_def::migrate) migrate() const;
   const std::vector<ServiceInfo>& services() const { return services_; }
   // The module's own descriptors, apart from every other module's.
   const google::protobuf::DescriptorPool& pool() const { return *pool_; }

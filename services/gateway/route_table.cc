@@ -46,16 +46,32 @@ grpc::Status RouteTable::ResolveCity(absl::string_view city_metadata, absl::stri
                                    city_list_));
 }
 
+void CityRoutes::Index() {
+  methods.clear();
+  services.clear();
+  for (const auto& instance : instances) {
+    for (const ServiceInfo& s : instance->module().services()) {
+      services[s.full_name] = instance.get();
+      for (const MethodInfo& m : s.methods) methods[m.full_path] = Route{instance.get(), &m};
+    }
+  }
+}
+
 grpc::Status RouteTable::ResolveMethod(const CityRoutes& city, absl::string_view path,
                                        Route* route) const {
-  if (auto it = city.methods.find(std::string(path)); it != city.methods.end()) {
-    *route = it->second;
-    return grpc::Status::OK;
-  }
   // Tell a service that exists elsewhere apart from a method nobody serves.
   absl::string_view service = path;
   if (!service.empty() && service.front() == '/') service.remove_prefix(1);
   service = service.substr(0, service.find('/'));
+  if (!city.paused.empty()) {
+    if (auto it = city.paused.find(std::string(service)); it != city.paused.end()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, it->second);
+    }
+  }
+  if (auto it = city.methods.find(std::string(path)); it != city.methods.end()) {
+    *route = it->second;
+    return grpc::Status::OK;
+  }
   if (city.services.contains(std::string(service))) {
     return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                         absl::StrCat("method ", path, " does not exist in service ", service));
@@ -73,9 +89,9 @@ grpc::Status RouteTable::ResolveMethod(const CityRoutes& city, absl::string_view
     }
   }
   if (ServesAnywhere(service)) {
-    return grpc::Status(
-        grpc::StatusCode::UNIMPLEMENTED,
-        absl::StrCat("service ", service, " is not enabled for city '", city.config.id, "'"));
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        absl::StrCat("method ", path, ": service ", service,
+                                     " is not enabled for city '", city.config.id, "'"));
   }
   return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                       absl::StrCat("unknown method ", path, " (city '", city.config.id, "')"));

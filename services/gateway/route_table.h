@@ -32,6 +32,8 @@ struct ModuleStatus {
   std::shared_ptr<const LoadedModule> module;  // null if the library was refused
   std::string error;                           // empty = serving
   std::vector<std::string> services;           // served in this city
+  std::string publisher;                       // installed bundles only
+  std::string previous_version;                // what a rollback returns to
 };
 
 struct CityRoutes {
@@ -40,6 +42,11 @@ struct CityRoutes {
   absl::flat_hash_map<std::string, ModuleInstance*> services;  // by service name
   std::vector<std::shared_ptr<ModuleInstance>> instances;
   std::vector<ModuleStatus> modules;
+  // Services briefly unavailable (a module's data being restored), with the reason.
+  absl::flat_hash_map<std::string, std::string> paused;
+
+  // Rebuilds `methods` and `services` from `instances`.
+  void Index();
 };
 
 class RouteTable {

@@ -60,15 +60,29 @@ class ReflectionV1AlphaService final : public grpc::reflection::v1alpha::ServerR
   const RouteTableHolder* routes_;
 };
 
+// Installs, upgrades and rolls back modules for a city (implemented by the Gateway).
+class ModuleManager {
+ public:
+  virtual ~ModuleManager() = default;
+  virtual absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request) = 0;
+  virtual absl::StatusOr<ModuleStatus> Rollback(const std::string& city_id,
+                                                const std::string& module_id) = 0;
+};
+
 class AdminService final : public civitas::gateway::v1::AdminService::Service {
  public:
-  AdminService(const RouteTableHolder* routes, const Authenticator* auth, bool trust_loopback)
-      : routes_(routes), auth_(auth), trust_loopback_(trust_loopback) {}
+  AdminService(const RouteTableHolder* routes, const Authenticator* auth, bool trust_loopback,
+               ModuleManager* modules)
+      : routes_(routes), auth_(auth), trust_loopback_(trust_loopback), modules_(modules) {}
 
   grpc::Status ListCities(grpc::ServerContext* ctx, const v1::ListCitiesRequest* request,
                           v1::ListCitiesResponse* response) override;
   grpc::Status ListModules(grpc::ServerContext* ctx, const v1::ListModulesRequest* request,
                            v1::ListModulesResponse* response) override;
+  grpc::Status InstallModule(grpc::ServerContext* ctx, const v1::InstallModuleRequest* request,
+                             v1::Module* response) override;
+  grpc::Status RollbackModule(grpc::ServerContext* ctx, const v1::RollbackModuleRequest* request,
+                              v1::Module* response) override;
 
  private:
   // OK if the caller may administer `city` ("*" = the whole gateway).
@@ -76,6 +90,7 @@ class AdminService final : public civitas::gateway::v1::AdminService::Service {
   const RouteTableHolder* routes_;
   const Authenticator* auth_;
   bool trust_loopback_;
+  ModuleManager* modules_;
 };
 
 }  // namespace civitas::gateway

@@ -12,8 +12,10 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "civitas/abi.h"
 #include "civitas/noticeboard/v1/noticeboard.grpc.pb.h"
 #include "civitas/testing/v1/places.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -292,7 +294,9 @@ TEST(LifecycleTest, DemoServesSampleDataAndAcceptsCtlTokens) {
   EXPECT_NE(output.find("demo\tDemo-Stadt"), std::string::npos) << output;
   ASSERT_EQ(RunCommand({CtlBinary(), "modules", "--city", "demo", "--gateway", target}, &output), 0)
       << output;
-  EXPECT_NE(output.find("civitas.noticeboard\t1.0.0\tABI 1.0\tserving"), std::string::npos)
+  EXPECT_NE(output.find(absl::StrCat("civitas.noticeboard\t1.0.0\tABI ", CIVITAS_ABI_MAJOR, ".",
+                                     CIVITAS_ABI_MINOR, "\tserving")),
+            std::string::npos)
       << output;
   EXPECT_NE(RunCommand({CtlBinary(), "modules", "--city", "nowhere", "--gateway", target}, &output),
             0);

@@ -3,6 +3,8 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+#include "civitas/abi.h"
 #include "civitas/gateway/v1/admin.grpc.pb.h"
 #include "civitas/noticeboard/v1/noticeboard.grpc.pb.h"
 #include "civitas/testing/v1/places.grpc.pb.h"
@@ -65,13 +67,16 @@ cities:
   // The two that share civitas/type/v1/geo.proto both serve.
   EXPECT_EQ(modules["civitas.noticeboard"].state(), admin::MODULE_STATE_SERVING);
   EXPECT_EQ(modules["civitas.noticeboard"].version(), "1.0.0");
-  EXPECT_EQ(modules["civitas.noticeboard"].abi_version(), "1.0");
+  EXPECT_EQ(modules["civitas.noticeboard"].abi_version(),
+            absl::StrCat(CIVITAS_ABI_MAJOR, ".", CIVITAS_ABI_MINOR));
   EXPECT_EQ(modules["civitas.testing.places"].state(), admin::MODULE_STATE_SERVING);
 
   const std::map<std::string, std::string> expected = {
       {"civitas.testing.no_entry", "does not export civitas_module_entry_v1"},
       {"civitas.testing.abi_major", "built for civitas ABI 99.0 but this gateway speaks ABI 1.x"},
-      {"civitas.testing.newer_minor", "needs civitas ABI 1.1 but this gateway offers only 1.0"},
+      {"civitas.testing.newer_minor",
+       absl::StrCat("needs civitas ABI 1.", CIVITAS_ABI_MINOR + 1,
+                    " but this gateway offers only 1.", CIVITAS_ABI_MINOR)},
       {"civitas.testing.bad_descriptors", "embedded descriptor set is not a valid"},
       {"civitas.testing.init_fails",
        "failed to start for city 'unna': the city's schema version 7 is newer than this module"},

@@ -7,7 +7,8 @@
  * Versioning
  *   - CIVITAS_ABI_MAJOR changes only when an existing entry changes meaning; the host refuses a
  *     module whose major differs.
- *   - CIVITAS_ABI_MINOR grows when entries are appended to civitas_host_api or civitas_module_def.
+ *   - CIVITAS_ABI_MINOR grows when entries are appended to civitas_host_api or civitas_module_def
+ *     (1.1 added civitas_module_def.migrate).
  *     The host refuses a module whose minor is newer than its own. A module built for minor N may
  *     check `host->struct_size` before calling an entry added after N (see CIVITAS_HOST_HAS).
  *
@@ -41,7 +42,7 @@ extern "C" {
 #endif
 
 #define CIVITAS_ABI_MAJOR 1
-#define CIVITAS_ABI_MINOR 0
+#define CIVITAS_ABI_MINOR 1
 
 /* The single symbol every module exports. */
 #define CIVITAS_MODULE_ENTRY_SYMBOL "civitas_module_entry_v1"
@@ -254,6 +255,16 @@ typedef struct civitas_module_def {
 
   /* Releases the instance. Called at orderly shutdown, after the last call returned. */
   void (*destroy)(void* instance_module_ptr);
+
+  /* ---- ABI 1.1 ------------------------------------------------------------------------------ */
+
+  /* Optional (NULL: nothing to migrate). Runs once per city when this version replaces another
+   * one, after init and before the instance receives calls. The gateway takes a checkpoint of the
+   * city's data first; if migrate fails, or the city later rolls back, the module's keys are
+   * restored from it. `from_version` is the version the city ran before (borrowed, NUL-terminated).
+   * On failure return a non-OK code and write a NUL-terminated reason into error. */
+  int32_t (*migrate)(void* instance_module_ptr, const char* from_version, char* error,
+                     size_t error_size);
 } civitas_module_def;
 
 typedef const civitas_module_def* (*civitas_module_entry_fn)(void);

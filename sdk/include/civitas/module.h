@@ -363,6 +363,13 @@ class ModuleBuilder {
     return Add(method, CIVITAS_METHOD_SERVER_STREAMING, role, std::move(h));
   }
 
+  // Declares a migration step: runs once per city when this version replaces `from_version`,
+  // after a checkpoint of the city's data (see civitas_module_def.migrate).
+  ModuleBuilder& Migration(Status (Instance::*fn)(std::string_view from_version)) {
+    runtime_->migration = fn;
+    return *this;
+  }
+
   // Builds the C definition. The runtime is kept for the life of the process, as the ABI asks.
   const civitas_module_def* Release() {
     Runtime* rt = runtime_.release();
@@ -385,6 +392,7 @@ class ModuleBuilder {
     d.init = &Runtime::Init;
     d.handle = &Runtime::Handle;
     d.destroy = &Runtime::Destroy;
+    d.migrate = rt->migration ? &Runtime::Migrate : nullptr;
     Runtime::Self() = rt;
     return &rt->def;
   }
@@ -405,6 +413,7 @@ class ModuleBuilder {
     const char* module_id = "";
     const char* version = "";
     Factory factory = nullptr;
+    Status (Instance::*migration)(std::string_view) = nullptr;
     std::vector<ServiceEntry> services;
     std::vector<civitas_service_def> service_defs;
     civitas_module_def def{};
@@ -462,6 +471,23 @@ class ModuleBuilder {
     }
 
     static void Destroy(void* bound_ptr) { delete static_cast<Bound*>(bound_ptr); }
+
+    static int32_t Migrate(void* bound_ptr, const char* from_version, char* error,
+                           size_t error_size) {
+      Bound* bound = static_cast<Bound*>(bound_ptr);
+      Status s;
+      try {
+        s = ((*bound->instance).*(Self()->migration))(from_version ? from_version : "");
+      } catch (const std::exception& e) {
+        s = Internal(std::string("migration threw: ") + e.what());
+      }
+      if (!s.ok() && error && error_size > 0) {
+        size_t n = std::min(s.message().size(), error_size - 1);
+        std::memcpy(error, s.message().data(), n);
+        error[n] = '\0';
+      }
+      return static_cast<int32_t>(s.code());
+    }
   };
 
   ModuleBuilder& Add(const char* method, civitas_method_kind kind, Role role, Handler handler) {

@@ -1,0 +1,124 @@
+// civitasctl commands that talk to a gateway's AdminService.
+#include <iostream>
+
+#include "absl/strings/str_split.h"
+#include "civitas/gateway/v1/admin.grpc.pb.h"
+#include "services/ctl/commands.h"
+
+namespace civitas::ctl {
+namespace {
+
+namespace v1 = civitas::gateway::v1;
+
+void PrintModule(const v1::Module& m) {
+  const bool serving = m.state() == v1::MODULE_STATE_SERVING;
+  std::cout << m.module_id() << "\t" << (m.version().empty() ? "-" : m.version()) << "\tABI "
+            << (m.abi_version().empty() ? "-" : m.abi_version()) << "\t"
+            << (serving ? "serving" : "FAILED");
+  if (!m.publisher().empty()) std::cout << "\tpublisher " << m.publisher();
+  if (!m.previous_version().empty()) std::cout << "\t(rollback to " << m.previous_version() << ")";
+  std::cout << "\n";
+  for (const std::string& svc : m.services()) std::cout << "    " << svc << "\n";
+  if (!serving) std::cout << "    error: " << m.error() << "\n";
+}
+
+}  // namespace
+
+int Cities(const Args& args) {
+  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  std::string token;
+  do {
+    grpc::ClientContext ctx;
+    Prepare(args, &ctx);
+    v1::ListCitiesRequest request;
+    request.set_page_token(token);
+    v1::ListCitiesResponse response;
+    grpc::Status s = stub->ListCities(&ctx, request, &response);
+    if (!s.ok()) return Failed(s);
+    for (const v1::City& c : response.cities()) {
+      std::cout << c.city_id() << "\t" << c.display_name() << "\t" << c.time_zone() << "\t"
+                << c.module_ids_size() << " modules\n";
+    }
+    token = response.next_page_token();
+  } while (!token.empty());
+  return 0;
+}
+
+int Modules(const Args& args) {
+  const std::string city = args.Get("city");
+  if (city.empty()) return Usage("modules needs --city");
+  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  std::string token;
+  int failed = 0;
+  do {
+    grpc::ClientContext ctx;
+    Prepare(args, &ctx);
+    v1::ListModulesRequest request;
+    request.set_parent("cities/" + city);
+    request.set_page_token(token);
+    v1::ListModulesResponse response;
+    grpc::Status s = stub->ListModules(&ctx, request, &response);
+    if (!s.ok()) return Failed(s);
+    for (const v1::Module& m : response.modules()) {
+      failed += m.state() == v1::MODULE_STATE_SERVING ? 0 : 1;
+      PrintModule(m);
+    }
+    token = response.next_page_token();
+  } while (!token.empty());
+  return failed == 0 ? 0 : 3;
+}
+
+// civitasctl module install|upgrade ID@VERSION --city C (--registry HOST:PORT | --bundle FILE)
+int ModuleInstall(const Args& args, bool upgrade) {
+  const std::string city = args.Get("city");
+  if (args.words.size() < 3 || city.empty()) {
+    return Usage(std::string("module ") + (upgrade ? "upgrade" : "install") +
+                 " needs MODULE@VERSION (or --bundle FILE) and --city");
+  }
+  v1::InstallModuleRequest request;
+  request.set_parent("cities/" + city);
+  const std::string& ref = args.words[2];
+  if (args.Has("bundle")) {
+    request.set_bundle_path(args.Get("bundle"));
+  } else {
+    std::vector<std::string> parts = absl::StrSplit(ref, '@');
+    if (parts.size() != 2 || parts[0].empty() || parts[1].empty() || !args.Has("registry")) {
+      return Usage("give MODULE@VERSION with --registry HOST:PORT, or --bundle FILE");
+    }
+    request.mutable_registry()->set_target(args.Get("registry"));
+    request.mutable_registry()->set_module_id(parts[0]);
+    request.mutable_registry()->set_version(parts[1]);
+  }
+  request.set_config_json(args.Get("config"));
+  request.set_force(args.Has("force"));
+  request.set_require_installed(upgrade);
+  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  grpc::ClientContext ctx;
+  Prepare(args, &ctx, 120);
+  std::cerr << (upgrade ? "upgrading " : "installing ") << ref << " in city " << city
+            << ": downloading, verifying the signature and hashes, loading...\n";
+  v1::Module module;
+  grpc::Status s = stub->InstallModule(&ctx, request, &module);
+  if (!s.ok()) return Failed(s);
+  PrintModule(module);
+  return 0;
+}
+
+// civitasctl module rollback ID --city C
+int ModuleRollback(const Args& args) {
+  const std::string city = args.Get("city");
+  if (args.words.size() < 3 || city.empty())
+    return Usage("module rollback needs MODULE and --city");
+  v1::RollbackModuleRequest request;
+  request.set_name("cities/" + city + "/modules/" + args.words[2]);
+  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  grpc::ClientContext ctx;
+  Prepare(args, &ctx, 120);
+  v1::Module module;
+  grpc::Status s = stub->RollbackModule(&ctx, request, &module);
+  if (!s.ok()) return Failed(s);
+  PrintModule(module);
+  return 0;
+}
+
+}  // namespace civitas::ctl

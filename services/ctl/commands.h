@@ -1,0 +1,51 @@
+// civitasctl's command groups and what they share.
+#ifndef CIVITAS_CTL_COMMANDS_H_
+#define CIVITAS_CTL_COMMANDS_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace civitas::ctl {
+
+struct Args {
+  std::vector<std::string> words;  // positional words, command first
+  std::multimap<std::string, std::string> flags;
+  std::string Get(const std::string& name, const std::string& fallback = "") const;
+  bool Has(const std::string& name) const { return flags.count(name) > 0; }
+};
+
+// Prints the problem and the usage; returns the exit code 2.
+int Usage(const std::string& error);
+// Prints a gRPC failure; returns the exit code 1.
+int Failed(const grpc::Status& status);
+int Failed(const std::string& message);
+
+bool ReadFile(const std::string& path, std::string* out);
+bool WriteFile(const std::string& path, const std::string& data, bool private_file = false);
+
+// Gateway address: --gateway, $CIVITAS_GATEWAY, or 127.0.0.1:50051; adds --token if given.
+std::shared_ptr<grpc::Channel> GatewayChannel(const Args& args);
+void Prepare(const Args& args, grpc::ClientContext* ctx, int timeout_seconds = 30);
+
+int Cities(const Args& args);
+int Modules(const Args& args);
+int ModuleInstall(const Args& args, bool upgrade);
+int ModuleRollback(const Args& args);
+
+int KeysGenerate(const Args& args);
+int ModulePack(const Args& args);
+int ModuleSign(const Args& args);
+int ModuleVerify(const Args& args);
+int ModuleInspect(const Args& args);
+int ModulePublish(const Args& args);
+int RegistryList(const Args& args);
+int RegistryToken(const Args& args);
+
+int TokenMint(const Args& args);
+
+}  // namespace civitas::ctl
+
+#endif  // CIVITAS_CTL_COMMANDS_H_

@@ -1,0 +1,220 @@
+#include "services/gateway/module_store.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace civitas::gateway {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kPinPrefix[] = "module/";
+
+absl::StatusOr<std::string> ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path.string(), "'"));
+  std::stringstream b;
+  b << in.rdbuf();
+  return b.str();
+}
+
+absl::Status WriteFile(const fs::path& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+  out.flush();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write '", path.string(), "'"));
+  return absl::OkStatus();
+}
+
+std::string PinToJson(const ModulePin& pin) {
+  google::protobuf::Struct s;
+  auto& f = *s.mutable_fields();
+  f["module_id"].set_string_value(pin.module_id);
+  f["version"].set_string_value(pin.version);
+  f["publisher"].set_string_value(pin.publisher);
+  f["previous_version"].set_string_value(pin.previous_version);
+  f["checkpoint"].set_string_value(pin.checkpoint);
+  f["config_json"].set_string_value(pin.config_json);
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(s, &json);
+  return json;
+}
+
+bool PinFromJson(const std::string& json, ModulePin* pin) {
+  google::protobuf::Struct s;
+  if (!google::protobuf::util::JsonStringToMessage(json, &s).ok()) return false;
+  auto get = [&](const char* key) {
+    auto it = s.fields().find(key);
+    return it == s.fields().end() ? std::string() : it->second.string_value();
+  };
+  pin->module_id = get("module_id");
+  pin->version = get("version");
+  pin->publisher = get("publisher");
+  pin->previous_version = get("previous_version");
+  pin->checkpoint = get("checkpoint");
+  pin->config_json = get("config_json");
+  return !pin->module_id.empty() && !pin->version.empty();
+}
+
+}  // namespace
+
+ModuleStore::ModuleStore(std::string data_dir)
+    : root_(data_dir + "/modules"), checkpoints_(data_dir + "/checkpoints") {}
+
+std::string ModuleStore::LibraryPath(const std::string& module_id,
+                                     const std::string& version) const {
+  return (fs::path(root_) / module_id / version / bundle::kModuleFile).string();
+}
+
+absl::StatusOr<std::string> ModuleStore::Put(const bundle::OpenedBundle& opened) {
+  const std::string& id = opened.manifest.module_id();
+  const std::string& version = opened.manifest.version();
+  const fs::path final_dir = fs::path(root_) / id / version;
+  std::error_code ec;
+  if (fs::exists(final_dir / bundle::kManifestFile, ec)) {
+    absl::StatusOr<std::string> existing = ReadFile(final_dir / bundle::kManifestFile);
+    if (existing.ok() && *existing == opened.manifest_json) {
+      absl::StatusOr<bundle::OpenedBundle> again = Get(id, version);
+      if (!again.ok()) return again.status();
+      return LibraryPath(id, version);
+    }
+    return absl::AlreadyExistsError(
+        absl::StrCat(id, " ", version,
+                     " is already installed here with a different manifest; a published "
+                     "version must never change (publish a new version)"));
+  }
+  fs::create_directories(fs::path(root_) / id, ec);
+  std::mt19937_64 rng(std::random_device{}());
+  const fs::path tmp = fs::path(root_) / id / absl::StrCat(".incoming-", getpid(), "-", rng());
+  fs::create_directories(tmp, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create '", tmp.string(), "': ", ec.message()));
+  }
+  for (const auto& [name, data] : opened.files) {
+    if (absl::Status s = WriteFile(tmp / name, data); !s.ok()) {
+      fs::remove_all(tmp, ec);
+      return s;
+    }
+  }
+  fs::permissions(tmp / bundle::kModuleFile,
+                  fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read, ec);
+  fs::rename(tmp, final_dir, ec);
+  if (ec) {
+    fs::remove_all(tmp, ec);
+    return absl::FailedPreconditionError(absl::StrCat("cannot store ", id, " ", version));
+  }
+  // What is loaded is what was verified: read the copy back and check it again.
+  absl::StatusOr<bundle::OpenedBundle> stored = Get(id, version);
+  if (!stored.ok()) return stored.status();
+  return LibraryPath(id, version);
+}
+
+absl::StatusOr<bundle::OpenedBundle> ModuleStore::Get(const std::string& module_id,
+                                                      const std::string& version) const {
+  const fs::path dir = fs::path(root_) / module_id / version;
+  std::map<std::string, std::string> files;
+  for (const char* name : {bundle::kManifestFile, bundle::kModuleFile, bundle::kDescriptorsFile,
+                           bundle::kSignatureFile}) {
+    absl::StatusOr<std::string> data = ReadFile(dir / name);
+    if (!data.ok()) {
+      return absl::NotFoundError(absl::StrCat(module_id, " ", version,
+                                              " is not in the module store (", dir.string(), ")"));
+    }
+    files[name] = *std::move(data);
+  }
+  absl::StatusOr<bundle::OpenedBundle> opened = bundle::OpenBundle(bundle::WriteTar(files));
+  if (!opened.ok()) {
+    return absl::DataLossError(absl::StrCat("stored ", module_id, " ", version,
+                                            " fails its check: ", opened.status().message()));
+  }
+  return opened;
+}
+
+std::string ModuleStore::NewCheckpointPath(const std::string& city, const std::string& module_id,
+                                           const std::string& from, const std::string& to) const {
+  std::error_code ec;
+  fs::create_directories(fs::path(checkpoints_) / city, ec);
+  return (fs::path(checkpoints_) / city /
+          absl::StrCat(module_id, "-", from, "-to-", to, "-", absl::ToUnixMillis(absl::Now())))
+      .string();
+}
+
+absl::StatusOr<std::vector<ModulePin>> ReadPins(const CityStore& store) {
+  std::vector<ModulePin> pins;
+  absl::Status s = store.ScanSystem(kPinPrefix, [&](absl::string_view, absl::string_view value) {
+    ModulePin pin;
+    if (PinFromJson(std::string(value), &pin)) pins.push_back(pin);
+  });
+  if (!s.ok()) return s;
+  return pins;
+}
+
+absl::StatusOr<std::optional<ModulePin>> ReadPin(const CityStore& store,
+                                                 const std::string& module_id) {
+  std::string json;
+  absl::StatusOr<bool> found = store.GetSystem(absl::StrCat(kPinPrefix, module_id), &json);
+  if (!found.ok()) return found.status();
+  if (!*found) return std::optional<ModulePin>();
+  ModulePin pin;
+  if (!PinFromJson(json, &pin)) return absl::DataLossError("unreadable module pin " + module_id);
+  return std::optional<ModulePin>(pin);
+}
+
+absl::Status WritePin(CityStore& store, const ModulePin& pin) {
+  return store.PutSystem(absl::StrCat(kPinPrefix, pin.module_id), PinToJson(pin));
+}
+
+absl::Status CheckpointCity(CityStore& store, const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(store.db(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  if (s.ok()) s = checkpoint->CreateCheckpoint(dir);
+  if (!s.ok()) {
+    return absl::InternalError(absl::StrCat("cannot checkpoint the city: ", s.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RestoreModuleKeys(CityStore& store, const StorageEnvironment& env,
+                               const std::string& checkpoint_dir, const std::string& module_id) {
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(env.CityOptions(), checkpoint_dir, &raw);
+  if (!s.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("cannot open checkpoint '", checkpoint_dir, "': ", s.ToString()));
+  }
+  std::unique_ptr<rocksdb::DB> checkpoint(raw);
+  const std::string lower = ModuleKeyPrefix(module_id);
+  std::string upper = lower;
+  upper.back() = '\x01';  // the prefix ends in 0x00
+  rocksdb::Slice lo(lower), hi(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &hi;
+  rocksdb::WriteBatch batch;
+  {
+    std::unique_ptr<rocksdb::Iterator> live(store.db()->NewIterator(ro));
+    for (live->SeekToFirst(); live->Valid(); live->Next()) batch.Delete(live->key());
+    if (!live->status().ok()) return absl::InternalError(live->status().ToString());
+    std::unique_ptr<rocksdb::Iterator> old(checkpoint->NewIterator(ro));
+    for (old->SeekToFirst(); old->Valid(); old->Next()) batch.Put(old->key(), old->value());
+    if (!old->status().ok()) return absl::DataLossError(old->status().ToString());
+  }
+  s = store.db()->Write(store.write_options(), &batch);
+  if (!s.ok()) return absl::InternalError(absl::StrCat("restore failed: ", s.ToString()));
+  return absl::OkStatus();
+}
+
+}  // namespace civitas::gateway
