@@ -1,4 +1,5 @@
 // civitasctl commands that talk to a gateway's AdminService.
+#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/str_split.h"
@@ -71,15 +72,18 @@ int Modules(const Args& args) {
 // civitasctl module install|upgrade ID@VERSION --city C (--registry HOST:PORT | --bundle FILE)
 int ModuleInstall(const Args& args, bool upgrade) {
   const std::string city = args.Get("city");
-  if (args.words.size() < 3 || city.empty()) {
+  if ((args.words.size() < 3 && !args.Has("bundle")) || city.empty()) {
     return Usage(std::string("module ") + (upgrade ? "upgrade" : "install") +
                  " needs MODULE@VERSION (or --bundle FILE) and --city");
   }
   v1::InstallModuleRequest request;
   request.set_parent("cities/" + city);
-  const std::string& ref = args.words[2];
+  const std::string ref = args.Has("bundle") ? args.Get("bundle") : args.words[2];
   if (args.Has("bundle")) {
-    request.set_bundle_path(args.Get("bundle"));
+    // The gateway reads the file itself: pass a path it can see.
+    std::error_code ec;
+    std::string path = std::filesystem::absolute(args.Get("bundle"), ec).string();
+    request.set_bundle_path(ec ? args.Get("bundle") : path);
   } else {
     std::vector<std::string> parts = absl::StrSplit(ref, '@');
     if (parts.size() != 2 || parts[0].empty() || parts[1].empty() || !args.Has("registry")) {

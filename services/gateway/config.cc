@@ -267,9 +267,9 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   for (size_t i = 0; i < cities.size(); ++i) {
     const YAML::Node n = cities[i];
     const std::string path = absl::StrCat("cities[", i, "]");
-    p.ExpectMap(
-        n, path,
-        {"id", "display_name", "default_language", "time_zone", "hosts", "modules", "seed_file"});
+    p.ExpectMap(n, path,
+                {"id", "display_name", "default_language", "time_zone", "hosts", "modules",
+                 "seed_file", "trusted_publishers"});
     CityConfig city;
     if (!n["id"]) p.Fail(n, path + ".id", "is required");
     city.id = p.String(n["id"], path + ".id");

@@ -27,6 +27,7 @@ std::string ReadFile(const std::string& path) {
 }  // namespace
 
 std::string GatewayBinary() { return CIVITAS_GATEWAY_BIN; }
+std::string RegistryBinary() { return CIVITAS_REGISTRY_BIN; }
 std::string CtlBinary() { return CIVITAS_CTL_BIN; }
 std::string ModuleDir() { return CIVITAS_MODULE_DIR; }
 std::string FixtureDir() { return CIVITAS_FIXTURE_DIR; }
@@ -64,6 +65,13 @@ std::string TestKeys::Mint(const std::string& subject, const std::string& city,
 std::unique_ptr<GatewayProcess> GatewayProcess::Start(const std::string& dir,
                                                       const std::string& config_yaml,
                                                       std::vector<std::string> extra_args) {
+  return StartBinary(GatewayBinary(), dir, config_yaml, std::move(extra_args));
+}
+
+std::unique_ptr<GatewayProcess> GatewayProcess::StartBinary(const std::string& binary,
+                                                            const std::string& dir,
+                                                            const std::string& config_yaml,
+                                                            std::vector<std::string> extra_args) {
   const std::string config_path = dir + "/gateway.yaml";
   const std::string port_file = dir + "/port";
   const std::string log_path = dir + "/gateway.log";
@@ -71,8 +79,8 @@ std::unique_ptr<GatewayProcess> GatewayProcess::Start(const std::string& dir,
   std::ofstream(config_path) << absl::StrReplaceAll(
       config_yaml, {{"{dir}", dir}, {"{modules}", ModuleDir()}, {"{fixtures}", FixtureDir()}});
 
-  std::vector<std::string> args = {GatewayBinary(), "--config",    config_path, "--listen",
-                                   "127.0.0.1:0",   "--port_file", port_file};
+  std::vector<std::string> args = {binary,        "--config",    config_path, "--listen",
+                                   "127.0.0.1:0", "--port_file", port_file};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::unique_ptr<GatewayProcess> p(new GatewayProcess());
   p->dir_ = dir;
@@ -91,6 +99,7 @@ std::unique_ptr<GatewayProcess> GatewayProcess::Start(const std::string& dir,
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(port_file);
     if (in >> p->port_ && p->port_ > 0) return p;
+    p->port_ = 0;
     int status = 0;
     if (waitpid(p->pid_, &status, WNOHANG) == p->pid_) {
       p->pid_ = -1;

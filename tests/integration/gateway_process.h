@@ -41,6 +41,12 @@ class GatewayProcess {
   static std::unique_ptr<GatewayProcess> Start(const std::string& dir,
                                                const std::string& config_yaml,
                                                std::vector<std::string> extra_args = {});
+  // The same for another server binary that takes --config, --listen and --port_file
+  // (civitas-registry).
+  static std::unique_ptr<GatewayProcess> StartBinary(const std::string& binary,
+                                                     const std::string& dir,
+                                                     const std::string& config_yaml,
+                                                     std::vector<std::string> extra_args = {});
   ~GatewayProcess();
 
   int port() const { return port_; }
@@ -70,6 +76,7 @@ void Prepare(grpc::ClientContext* ctx, const std::string& city = "", const std::
              absl::Duration timeout = absl::Seconds(10));
 
 std::string GatewayBinary();
+std::string RegistryBinary();
 std::string CtlBinary();
 std::string ModuleDir();
 std::string FixtureDir();

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "civitas/text.h"
 
@@ -203,11 +205,48 @@ civitas::Status Board::WatchNotices(civitas::Call&, const pb::WatchNoticesReques
   return civitas::OkStatus();
 }
 
+civitas::Status Board::Migrate(std::string_view from_version) {
+  // Versions before 1.1 stored titles as sent; 1.1 shows them trimmed.
+  if (from_version.rfind("1.0.", 0) != 0 && from_version.rfind("0.", 0) != 0) {
+    return civitas::OkStatus();
+  }
+  std::vector<std::pair<std::string, pb::Notice>> changed;
+  civitas::ScanOptions all;
+  all.prefix = "n/";
+  all.limit = CIVITAS_SCAN_MAX_LIMIT;
+  civitas::Status s = city_.store().Scan(all, [&](std::string_view key, std::string_view value) {
+    pb::Notice n;
+    if (!n.ParseFromArray(value.data(), static_cast<int>(value.size()))) return true;
+    const std::string& t = n.title();
+    size_t begin = t.find_first_not_of(" \t\n");
+    size_t end = t.find_last_not_of(" \t\n");
+    std::string trimmed = begin == std::string::npos ? "" : t.substr(begin, end - begin + 1);
+    if (trimmed != t && !trimmed.empty()) {
+      n.set_title(trimmed);
+      changed.emplace_back(std::string(key), n);
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  return city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    for (const auto& [key, notice] : changed) {
+      if (civitas::Status put = txn.Put(key, notice.SerializeAsString()); !put.ok()) return put;
+    }
+    return civitas::OkStatus();
+  });
+}
+
 }  // namespace noticeboard
 
+// The version comes from the build, so one source can be published as several versions.
+#ifndef NOTICEBOARD_VERSION
+#define NOTICEBOARD_VERSION "1.0.0"
+#endif
+
 CIVITAS_MODULE(
-    civitas::ModuleBuilder<noticeboard::Board>("civitas.noticeboard", "1.0.0",
+    civitas::ModuleBuilder<noticeboard::Board>("civitas.noticeboard", NOTICEBOARD_VERSION,
                                                &noticeboard::Board::Create)
+        .Migration(&noticeboard::Board::Migrate)
         .Service("civitas.noticeboard.v1.NoticeboardService")
         .Unary("ListNotices", civitas::Role::kAnonymous, &noticeboard::Board::ListNotices)
         .Unary("GetNotice", civitas::Role::kAnonymous, &noticeboard::Board::GetNotice)

@@ -31,6 +31,8 @@ class Board {
                               pb::Notice* response);
   civitas::Status WatchNotices(civitas::Call& call, const pb::WatchNoticesRequest& request,
                                civitas::ServerWriter<pb::Notice>& writer);
+  // Upgrading from a version before 1.1: trims stray whitespace from stored titles.
+  civitas::Status Migrate(std::string_view from_version);
 
  private:
   // One page, newest first; shared by ListNotices and the snapshot of WatchNotices.

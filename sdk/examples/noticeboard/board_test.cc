@@ -123,6 +123,24 @@ TEST(NoticeboardTest, WatchFollowsThenSendsSnapshotAndCreatePublishes) {
   EXPECT_EQ(first.title(), "one");
 }
 
+TEST(NoticeboardTest, MigrationFrom10TrimsTitlesOnlyOnce) {
+  FakeHost host(civitas_module_entry_v1());
+  pb::Notice spaced = Create(host, "  Flohmarkt  ", Caller::Citizen("anna"));
+  pb::Notice clean = Create(host, "Clean", Caller::Citizen("anna"));
+  const auto before = host.data();
+  ASSERT_EQ(host.Migrate("1.1.0"), CIVITAS_OK);
+  EXPECT_EQ(host.data(), before) << "nothing to do when coming from 1.1";
+  ASSERT_EQ(host.Migrate("1.0.0"), CIVITAS_OK);
+  pb::GetNoticeRequest get;
+  get.set_name(spaced.name());
+  pb::Notice got;
+  ASSERT_EQ(host.Unary(kService, "GetNotice", get, &got), CIVITAS_OK);
+  EXPECT_EQ(got.title(), "Flohmarkt");
+  get.set_name(clean.name());
+  ASSERT_EQ(host.Unary(kService, "GetNotice", get, &got), CIVITAS_OK);
+  EXPECT_EQ(got.title(), "Clean");
+}
+
 TEST(NoticeboardTest, MalformedRequestIsInvalidArgument) {
   FakeHost host(civitas_module_entry_v1());
   civitas::testing::CallResult r = host.Call(kService, "GetNotice", std::string("\xff\xff\xff", 3));

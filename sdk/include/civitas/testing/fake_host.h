@@ -10,8 +10,10 @@
 
 #include <civitas/abi.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -72,6 +74,19 @@ class FakeHost {
 
   // Time seen by the module; 0 means the real clock.
   void SetNowMicros(int64_t micros) { now_micros_ = micros; }
+
+  // Runs the module's migration from `from_version` (ABI 1.1); CIVITAS_OK if it has none.
+  // Sets *error to the module's reason on failure.
+  int32_t Migrate(const std::string& from_version, std::string* error = nullptr) {
+    if (def_->struct_size < offsetof(civitas_module_def, migrate) + sizeof(void*) ||
+        def_->migrate == nullptr) {
+      return CIVITAS_OK;
+    }
+    char buffer[512] = {0};
+    int32_t rc = def_->migrate(instance_, from_version.c_str(), buffer, sizeof(buffer));
+    if (error) *error = buffer;
+    return rc;
+  }
 
   CallResult Call(std::string_view service, std::string_view method, const std::string& request,
                   const Caller& caller = Caller::Anonymous()) {
