@@ -4,7 +4,9 @@
 #     MODULE_ID  civitas.noticeboard          # file name of the module: <MODULE_ID>.so
 #     SOURCES    board.cc ...
 #     PROTOS     civitas/noticeboard/v1/noticeboard.proto   # relative to PROTO_PATH
-#     [PROTO_PATH dir ...])                   # import roots; the civitas proto tree is always one
+#     [PROTO_PATH dir ...]                    # import roots; the civitas proto tree is always one
+#     [BUNDLE_PUBLISHER name                  # also write <MODULE_ID>.civmod (civitasctl pack)
+#      [BUNDLE_LICENSE spdx] [BUNDLE_DESCRIPTION text] [BUNDLE_SIGNING_KEY file.key]])
 #
 # What it does:
 #   - compiles the protos and everything they import (well-known types included) with protoc's
@@ -15,7 +17,9 @@
 #     kDescriptorSet), which the gateway serves as reflection;
 #   - builds <target>_lib (a static library, for unit tests with the SDK's fake host) and
 #     <target> (the loadable module: -fvisibility=hidden, -Wl,--no-undefined, and a version script
-#     that exports civitas_module_entry_v1 only).
+#     that exports civitas_module_entry_v1 only);
+#   - with BUNDLE_PUBLISHER, packs the module into a bundle next to the build files, signed if a
+#     BUNDLE_SIGNING_KEY is given (target <target>_bundle, part of `all`).
 
 set(CIVITAS_SDK_DIR ${CMAKE_CURRENT_LIST_DIR}/.. CACHE INTERNAL "civitas SDK root")
 if(NOT CIVITAS_MODULE_OUTPUT_DIR)
@@ -98,7 +102,8 @@ function(_civitas_lite_proto out_target rel proto_path)
 endfunction()
 
 function(civitas_add_module target)
-  cmake_parse_arguments(ARG "" "MODULE_ID" "SOURCES;PROTOS;PROTO_PATH" ${ARGN})
+  cmake_parse_arguments(ARG "" "MODULE_ID;BUNDLE_PUBLISHER;BUNDLE_LICENSE;BUNDLE_DESCRIPTION;BUNDLE_SIGNING_KEY"
+                        "SOURCES;PROTOS;PROTO_PATH" ${ARGN})
   if(NOT ARG_MODULE_ID OR NOT ARG_SOURCES OR NOT ARG_PROTOS)
     message(FATAL_ERROR "civitas_add_module(${target}): MODULE_ID, SOURCES and PROTOS are required")
   endif()
@@ -168,4 +173,30 @@ function(civitas_add_module target)
   target_link_options(${target} PRIVATE -Wl,--no-undefined
                       -Wl,--version-script=${CIVITAS_SDK_DIR}/cmake/module.map)
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${CIVITAS_SDK_DIR}/cmake/module.map)
+
+  if(ARG_BUNDLE_PUBLISHER)
+    if(TARGET civitasctl)
+      set(ctl $<TARGET_FILE:civitasctl>)
+      set(ctl_dep civitasctl)
+    else()
+      find_program(CIVITAS_CTL civitasctl REQUIRED)
+      set(ctl ${CIVITAS_CTL})
+      set(ctl_dep)
+    endif()
+    set(bundle ${CMAKE_CURRENT_BINARY_DIR}/${ARG_MODULE_ID}.civmod)
+    set(sign_command)
+    if(ARG_BUNDLE_SIGNING_KEY)
+      set(sign_command COMMAND ${ctl} module sign ${bundle} --key ${ARG_BUNDLE_SIGNING_KEY})
+    endif()
+    add_custom_command(
+      OUTPUT ${bundle}
+      COMMAND ${ctl} module pack $<TARGET_FILE:${target}> --publisher ${ARG_BUNDLE_PUBLISHER}
+              --license "${ARG_BUNDLE_LICENSE}" --description "${ARG_BUNDLE_DESCRIPTION}"
+              --out ${bundle}
+      ${sign_command}
+      DEPENDS ${target} ${ctl_dep}
+      COMMENT "bundle ${ARG_MODULE_ID}.civmod"
+      VERBATIM)
+    add_custom_target(${target}_bundle ALL DEPENDS ${bundle})
+  endif()
 endfunction()

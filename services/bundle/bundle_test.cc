@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 namespace civitas::bundle {
 namespace {
 
@@ -138,6 +140,19 @@ TEST_F(PackedBundleTest, RefusesWithTheReason) {
             std::string::npos);
   (*files)["payload.sh"] = "rm -rf /";
   EXPECT_FALSE(OpenBundle(WriteTar(*files)).ok());
+}
+
+TEST(BuildBundleTest, TheModuleBuildProducesItsBundle) {
+  std::ifstream in(CIVITAS_NOTICEBOARD_BUNDLE, std::ios::binary);
+  ASSERT_TRUE(in) << "civitas_add_module(... BUNDLE_PUBLISHER ...) wrote no bundle";
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto opened = OpenBundle(data);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->manifest.publisher(), "civitas");
+  EXPECT_EQ(opened->manifest.license(), "EUPL-1.2");
+  std::ifstream so(CIVITAS_NOTICEBOARD_MODULE, std::ios::binary);
+  std::string library((std::istreambuf_iterator<char>(so)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(opened->files.at(kModuleFile), library) << "the bundle holds the built library";
 }
 
 }  // namespace
