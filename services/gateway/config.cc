@@ -175,12 +175,31 @@ void YamlToJson(const YAML::Node& node, std::string* out) {
 GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   GatewayConfig c;
   p.ExpectMap(root, "",
-              {"listen", "data_dir", "module_dir", "storage", "limits", "auth", "admin", "cities"});
+              {"listen", "http_listen", "data_dir", "module_dir", "storage", "limits", "auth",
+               "admin", "logging", "cities"});
   if (root["listen"]) {
     c.listen = p.String(root["listen"], "listen");
     if (c.listen.rfind(':') == std::string::npos) {
       p.Fail(root["listen"], "listen", "must be HOST:PORT, e.g. 127.0.0.1:50051");
     }
+  }
+  if (root["http_listen"]) {
+    c.http_listen = p.String(root["http_listen"], "http_listen");
+    if (c.http_listen.rfind(':') == std::string::npos) {
+      p.Fail(root["http_listen"], "http_listen", "must be HOST:PORT, e.g. 127.0.0.1:8080");
+    }
+  }
+  if (const YAML::Node l = root["logging"]) {
+    p.ExpectMap(l, "logging", {"level", "access_log"});
+    if (l["level"]) {
+      c.logging.level = p.String(l["level"], "logging.level");
+      if (c.logging.level != "debug" && c.logging.level != "info" && c.logging.level != "warning" &&
+          c.logging.level != "error") {
+        p.Fail(l["level"], "logging.level",
+               "must be debug, info, warning or error, got '" + c.logging.level + "'");
+      }
+    }
+    if (l["access_log"]) c.logging.access_log = p.Bool(l["access_log"], "logging.access_log");
   }
   if (root["data_dir"]) c.data_dir = p.String(root["data_dir"], "data_dir");
   if (root["module_dir"]) c.module_dir = p.String(root["module_dir"], "module_dir");

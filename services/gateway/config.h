@@ -73,15 +73,22 @@ struct AdminConfig {
   bool trust_loopback = true;  // loopback callers may use AdminService without a token
 };
 
+struct LoggingConfig {
+  std::string level = "info";  // debug, info, warning, error
+  bool access_log = true;      // one line per call (info level)
+};
+
 struct GatewayConfig {
   std::string source;  // file name, for messages
   std::string listen = "127.0.0.1:50051";
+  std::string http_listen = "127.0.0.1:8080";  // /healthz, /readyz, /metrics
   std::string data_dir = "./state";
   std::string module_dir;  // empty = <executable dir>/../lib/civitas/modules
   StorageConfig storage;
   LimitsConfig limits;
   AuthConfig auth;
   AdminConfig admin;
+  LoggingConfig logging;
   std::vector<CityConfig> cities;
 };
 

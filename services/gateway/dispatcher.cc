@@ -1,11 +1,14 @@
 #include "services/gateway/dispatcher.h"
 
 #include <grpcpp/support/byte_buffer.h>
+#include <openssl/sha.h>
 
 #include <chrono>
 #include <deque>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "services/gateway/authenticator.h"
 #include "services/gateway/log.h"
@@ -34,6 +37,14 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
 grpc::ByteBuffer ToBuffer(std::string bytes) {
   grpc::Slice slice(std::move(bytes));
   return grpc::ByteBuffer(&slice, 1);
+}
+
+// Who called, for the access log, without writing down who it was: the first 16 hex digits of
+// SHA-256(subject).
+std::string SubjectHash(const std::string& subject) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(subject.data()), subject.size(), digest);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), 8));
 }
 
 grpc::Status ModuleCallStatus(int32_t code, const std::string& message, const MethodInfo& method,
@@ -183,6 +194,7 @@ class GenericCall final : public HostCall, public StreamFollower {
   }
 
   void Start() {
+    start_time_ = absl::Now();
     const auto deadline = ctx_.deadline();
     deadline_micros_ =
         deadline == std::chrono::system_clock::time_point::max()
@@ -196,12 +208,16 @@ class GenericCall final : public HostCall, public StreamFollower {
       if (Ref(k) == "x-civitas-city") city_md = Ref(v);
       if (Ref(k) == "authorization") authorization = Ref(v);
     }
+    city_id_ = std::string(city_md);
     grpc::Status status =
         d_->draining_.load()
             ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
                            "the gateway is shutting down; retry on another instance")
             : table_->ResolveCity(city_md, ctx_.host(), &city);
-    if (status.ok()) status = table_->ResolveMethod(*city, ctx_.method(), &route_);
+    if (status.ok()) {
+      city_id_ = city->config.id;
+      status = table_->ResolveMethod(*city, ctx_.method(), &route_);
+    }
     Caller caller;
     if (status.ok()) status = d_->auth_->Authenticate(authorization, city->config.id, &caller);
     if (status.ok()) {
@@ -245,6 +261,14 @@ class GenericCall final : public HostCall, public StreamFollower {
   void RunHandler() {
     int32_t code = CIVITAS_CANCELLED;
     if (!IsCancelled()) code = route_.instance->Handle(this, *route_.method, request_);
+    // A handler that gave up because the deadline passed says so in its own words (often
+    // CANCELLED); the client should see what happened: DEADLINE_EXCEEDED.
+    if (code != CIVITAS_OK && !cancelled_.load() &&
+        absl::ToUnixMicros(absl::Now()) > deadline_micros_) {
+      code = CIVITAS_DEADLINE_EXCEEDED;
+      SetError(absl::StrCat("the call's deadline passed while ", route_.method->full_path,
+                            " was running"));
+    }
     {
       absl::MutexLock lock(&mu_);
       handler_running_ = false;
@@ -252,6 +276,7 @@ class GenericCall final : public HostCall, public StreamFollower {
       if (kind() == CIVITAS_METHOD_UNARY) {
         if (code == CIVITAS_OK && replied()) {
           finish_sent_ = true;
+          RecordOutcome(0);
           refs_.fetch_add(1);
           stream_.WriteAndFinish(ToBuffer(std::move(reply())), grpc::WriteOptions(),
                                  grpc::Status::OK, &finish_tag_);
@@ -296,8 +321,37 @@ class GenericCall final : public HostCall, public StreamFollower {
   void StartFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finish_sent_) return;
     finish_sent_ = true;
+    RecordOutcome(final_status_.error_code());
     refs_.fetch_add(1);
     stream_.Finish(final_status_, &finish_tag_);
+  }
+
+  // Metrics and the access log, once per call, when its status is known.
+  void RecordOutcome(int code) {
+    const absl::Duration latency = absl::Now() - start_time_;
+    if (route_.stats != nullptr) {
+      route_.stats->Record(code, latency);
+    } else if (d_->metrics_ != nullptr) {
+      d_->metrics_->RecordRejected(code);
+    }
+    if (!d_->access_log_ || !LogEnabled(LogLevel::kInfo)) return;
+    // The client's x-request-id, or one of ours, so a log line can be matched to a report.
+    std::string request_id;
+    if (auto it = ctx_.client_metadata().find("x-request-id"); it != ctx_.client_metadata().end()) {
+      request_id.assign(it->second.data(), std::min<size_t>(it->second.size(), 128));
+    } else {
+      request_id = absl::StrFormat("gw-%x", d_->next_request_id_.fetch_add(1));
+    }
+    const std::string latency_ms = absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(latency));
+    const std::string& subject = caller().subject;
+    const std::string subject_hash = subject.empty() ? std::string() : SubjectHash(subject);
+    Log(LogLevel::kInfo, "call",
+        {{"request_id", request_id},
+         {"city", city_id_},
+         {"method", ctx_.method()},
+         {"code", CodeName(code)},
+         {"latency_ms", latency_ms},
+         {"subject", subject_hash}});
   }
 
   void OnWriteDone(bool ok) {
@@ -365,6 +419,8 @@ class GenericCall final : public HostCall, public StreamFollower {
   std::shared_ptr<const RouteTable> table_;  // keeps the module instance alive for this call
   Route route_;
   int64_t deadline_micros_ = INT64_MAX;
+  absl::Time start_time_;
+  std::string city_id_;  // as configured once resolved; as sent until then (logs only)
   std::atomic<bool> cancelled_{false};
   grpc::ByteBuffer request_buf_;
   std::string request_;
@@ -385,12 +441,14 @@ class GenericCall final : public HostCall, public StreamFollower {
 Dispatcher::Dispatcher(grpc::AsyncGenericService* service,
                        std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues,
                        const RouteTableHolder* routes, const Authenticator* auth,
-                       const LimitsConfig& limits)
+                       const LimitsConfig& limits, Metrics* metrics, bool access_log)
     : service_(service),
       queues_(std::move(queues)),
       routes_(routes),
       auth_(auth),
       limits_(limits),
+      metrics_(metrics),
+      access_log_(access_log),
       pool_(limits.handler_threads != 0 ? limits.handler_threads
                                         : std::max(1u, std::thread::hardware_concurrency()),
             limits.handler_queue) {}

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "services/gateway/config.h"
 #include "services/gateway/handler_pool.h"
+#include "services/gateway/metrics.h"
 #include "services/gateway/route_table.h"
 
 namespace civitas::gateway {
@@ -32,7 +33,8 @@ class Dispatcher {
  public:
   Dispatcher(grpc::AsyncGenericService* service,
              std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues,
-             const RouteTableHolder* routes, const Authenticator* auth, const LimitsConfig& limits);
+             const RouteTableHolder* routes, const Authenticator* auth, const LimitsConfig& limits,
+             Metrics* metrics, bool access_log);
   ~Dispatcher();
 
   // Starts one polling thread per completion queue.
@@ -45,6 +47,7 @@ class Dispatcher {
   void Stop();
 
   const DispatcherStats& stats() const { return stats_; }
+  int64_t queued_handlers() const { return pool_.pending(); }
 
  private:
   friend class GenericCall;
@@ -56,10 +59,13 @@ class Dispatcher {
   const RouteTableHolder* routes_;
   const Authenticator* auth_;
   LimitsConfig limits_;
+  Metrics* metrics_;
+  bool access_log_;
   HandlerPool pool_;
   std::vector<std::thread> threads_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> draining_{false};
+  std::atomic<uint64_t> next_request_id_{1};
   DispatcherStats stats_;
 
   absl::Mutex followers_mu_;

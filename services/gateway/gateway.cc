@@ -119,6 +119,7 @@ std::vector<bundle::TrustedKey> Gateway::TrustOf(const CityConfig& city) const {
 CityRoutes Gateway::BuildCity(const CityConfig& city, CityStore* store) {
   CityRoutes routes;
   routes.config = city;
+  routes.metrics = &metrics_;
   std::vector<ModuleSpec> specs;
   std::map<std::string, std::string> config_json;
   for (const ModuleConfig& mc : city.modules) {
@@ -220,8 +221,16 @@ absl::Status Gateway::Start() {
                      ": the address is in use or not valid (another gateway running?)"));
   }
   dispatcher_ = std::make_unique<Dispatcher>(&generic_, std::move(cqs), &routes_, auth_.get(),
-                                             config_.limits);
+                                             config_.limits, &metrics_, config_.logging.access_log);
   dispatcher_->Start();
+  absl::StatusOr<std::unique_ptr<HttpServer>> http =
+      HttpServer::Start(config_.http_listen, [this](const HttpRequest& r) { return ServeHttp(r); });
+  if (!http.ok()) {
+    Shutdown();
+    return http.status();
+  }
+  http_ = std::move(*http);
+  ready_ = true;
   std::vector<std::string> ids;
   for (const CityConfig& c : config_.cities) ids.push_back(c.id);
   Log(LogLevel::kInfo, "serving",
@@ -234,6 +243,7 @@ absl::Status Gateway::Start() {
 void Gateway::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  ready_ = false;
   health_.SetDraining();
   if (server_) {
     Log(LogLevel::kInfo, "draining",
@@ -250,6 +260,7 @@ void Gateway::Shutdown() {
     server_.reset();
     dispatcher_.reset();
   }
+  if (http_) http_->Stop();
   // Module instances go before the stores they write to.
   routes_.Set(nullptr);
   for (auto& [id, store] : stores_) {
@@ -259,6 +270,52 @@ void Gateway::Shutdown() {
   }
   stores_.clear();
   Log(LogLevel::kInfo, "stopped");
+}
+
+}  // namespace civitas::gateway
+
+namespace civitas::gateway {
+
+HttpResponse Gateway::ServeHttp(const HttpRequest& request) {
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (request.method != "GET" && request.method != "HEAD") {
+    return {405, "text/plain; charset=utf-8", "only GET\n"};
+  }
+  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+  if (path == "/readyz") {
+    if (ready_.load()) return {200, "text/plain; charset=utf-8", "ready\n"};
+    return {503, "text/plain; charset=utf-8", shut_down_ ? "draining\n" : "starting\n"};
+  }
+  if (path == "/metrics") {
+    std::string extra;
+    absl::StrAppend(
+        &extra,
+        "# HELP civitas_active_calls Calls in flight (streams included).\n"
+        "# TYPE civitas_active_calls gauge\n"
+        "civitas_active_calls ",
+        dispatcher_ ? dispatcher_->stats().active_calls.load() : 0, "\n",
+        "# HELP civitas_handler_queue Module handlers running or waiting for a thread.\n"
+        "# TYPE civitas_handler_queue gauge\n"
+        "civitas_handler_queue ",
+        dispatcher_ ? dispatcher_->queued_handlers() : 0, "\n",
+        "# HELP civitas_following_streams Streams following a module's change feed.\n"
+        "# TYPE civitas_following_streams gauge\n"
+        "civitas_following_streams ",
+        dispatcher_ ? dispatcher_->stats().active_streams.load() : 0, "\n",
+        "# HELP civitas_module_up 1 if the module serves in the city, 0 if refused.\n"
+        "# TYPE civitas_module_up gauge\n");
+    if (std::shared_ptr<const RouteTable> table = routes_.Get()) {
+      for (const auto& [id, city] : table->cities()) {
+        for (const ModuleStatus& m : city.modules) {
+          absl::StrAppend(&extra, "civitas_module_up{city=\"", id, "\",module=\"", m.module_id,
+                          "\",version=\"", m.module ? m.module->version() : "", "\"} ",
+                          m.error.empty() ? 1 : 0, "\n");
+        }
+      }
+    }
+    return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(extra)};
+  }
+  return {404, "text/plain; charset=utf-8", "not found; try /healthz, /readyz or /metrics\n"};
 }
 
 }  // namespace civitas::gateway

@@ -15,6 +15,8 @@
 #include "services/gateway/city_store.h"
 #include "services/gateway/config.h"
 #include "services/gateway/dispatcher.h"
+#include "services/gateway/http_server.h"
+#include "services/gateway/metrics.h"
 #include "services/gateway/module_loader.h"
 #include "services/gateway/module_store.h"
 #include "services/gateway/route_table.h"
@@ -33,6 +35,7 @@ class Gateway final : public ModuleManager {
   // Listens on config.listen. Fails loudly if the port is taken.
   absl::Status Start();
   int port() const { return port_; }
+  int http_port() const { return http_ ? http_->port() : 0; }
   const GatewayConfig& config() const { return config_; }
   std::shared_ptr<const RouteTable> routes() const { return routes_.Get(); }
 
@@ -67,6 +70,7 @@ class Gateway final : public ModuleManager {
   void Publish(const std::string& city, CityRoutes routes);
   absl::StatusOr<std::string> FetchBundle(const v1::InstallModuleRequest& request) const;
   std::vector<bundle::TrustedKey> TrustOf(const CityConfig& city) const;
+  HttpResponse ServeHttp(const HttpRequest& request);
 
   GatewayConfig config_;
   std::unique_ptr<Authenticator> auth_;
@@ -84,6 +88,9 @@ class Gateway final : public ModuleManager {
   grpc::AsyncGenericService generic_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  Metrics metrics_;
+  std::unique_ptr<HttpServer> http_;
+  std::atomic<bool> ready_{false};
   int port_ = 0;
   bool shut_down_ = false;
 };

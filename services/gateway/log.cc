@@ -45,6 +45,10 @@ const char* LevelName(LogLevel level) {
 
 void SetLogLevel(LogLevel level) { g_min_level = static_cast<int>(level); }
 
+bool LogEnabled(LogLevel level) {
+  return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
+}
+
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
   if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
   std::string line = "{\"ts\":\"";

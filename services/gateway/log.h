@@ -14,6 +14,8 @@ using LogField = std::pair<std::string_view, std::string_view>;
 
 // Lines below `level` are dropped. Set once at start.
 void SetLogLevel(LogLevel level);
+// False if lines of `level` are dropped (skip building them).
+bool LogEnabled(LogLevel level);
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {});
 
 }  // namespace civitas::gateway

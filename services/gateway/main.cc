@@ -21,10 +21,13 @@
 
 ABSL_FLAG(std::string, config, "", "YAML config file; empty = the embedded demo");
 ABSL_FLAG(std::string, listen, "", "HOST:PORT to serve gRPC on (overrides the config)");
+ABSL_FLAG(std::string, http_listen, "",
+          "HOST:PORT for /healthz, /readyz and /metrics (overrides the config)");
 ABSL_FLAG(std::string, data_dir, "", "where city databases live (overrides the config)");
 ABSL_FLAG(bool, check_config, false, "validate the config, print the result and exit");
-ABSL_FLAG(std::string, port_file, "", "write the bound port here once serving (for tests)");
-ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+ABSL_FLAG(std::string, port_file, "",
+          "once serving, write the gRPC port and the HTTP port here, one per line (for tests)");
+ABSL_FLAG(std::string, log_level, "", "debug, info, warning or error (overrides the config)");
 
 namespace {
 
@@ -52,17 +55,6 @@ int main(int argc, char** argv) {
   for (std::string& a : args) normalized.push_back(a.data());
   absl::ParseCommandLine(static_cast<int>(normalized.size()), normalized.data());
 
-  const std::string level = absl::GetFlag(FLAGS_log_level);
-  using civitas::gateway::LogLevel;
-  if (level == "debug")
-    civitas::gateway::SetLogLevel(LogLevel::kDebug);
-  else if (level == "warning")
-    civitas::gateway::SetLogLevel(LogLevel::kWarning);
-  else if (level == "error")
-    civitas::gateway::SetLogLevel(LogLevel::kError);
-  else if (level != "info")
-    return Fail("--log_level must be debug, info, warning or error");
-
   const bool demo = absl::GetFlag(FLAGS_config).empty();
   absl::StatusOr<GatewayConfig> config =
       demo ? civitas::gateway::DemoConfig(
@@ -71,6 +63,23 @@ int main(int argc, char** argv) {
   if (!config.ok()) return Fail(std::string(config.status().message()));
   if (!absl::GetFlag(FLAGS_listen).empty()) config->listen = absl::GetFlag(FLAGS_listen);
   if (!absl::GetFlag(FLAGS_data_dir).empty()) config->data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (!absl::GetFlag(FLAGS_http_listen).empty()) {
+    config->http_listen = absl::GetFlag(FLAGS_http_listen);
+  }
+  if (!absl::GetFlag(FLAGS_log_level).empty())
+    config->logging.level = absl::GetFlag(FLAGS_log_level);
+  using civitas::gateway::LogLevel;
+  const std::string& level = config->logging.level;
+  if (level == "debug")
+    civitas::gateway::SetLogLevel(LogLevel::kDebug);
+  else if (level == "info")
+    civitas::gateway::SetLogLevel(LogLevel::kInfo);
+  else if (level == "warning")
+    civitas::gateway::SetLogLevel(LogLevel::kWarning);
+  else if (level == "error")
+    civitas::gateway::SetLogLevel(LogLevel::kError);
+  else
+    return Fail("--log_level must be debug, info, warning or error");
   if (absl::GetFlag(FLAGS_check_config)) {
     std::cout << config->source << ": OK (" << config->cities.size() << " cities)\n";
     return 0;
@@ -92,7 +101,7 @@ int main(int argc, char** argv) {
   const int port = (*gateway)->port();
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
     const std::string path = absl::GetFlag(FLAGS_port_file);
-    std::ofstream(path + ".tmp") << port << "\n";
+    std::ofstream(path + ".tmp") << port << "\n" << (*gateway)->http_port() << "\n";
     std::rename((path + ".tmp").c_str(), path.c_str());
   }
   if (demo) {
@@ -105,7 +114,11 @@ int main(int argc, char** argv) {
               << "  a token:        build/bin/civitasctl token mint --city demo --subject "
                  "you --role editor --signing-key "
               << dir << "/dev-signing-key.pem\n"
-              << "  modules:        build/bin/civitasctl modules --city demo\n\n"
+              << "  modules:        build/bin/civitasctl modules --city demo\n"
+              << "  health:         curl http://"
+              << (*gateway)->config().http_listen.substr(
+                     0, (*gateway)->config().http_listen.rfind(':'))
+              << ":" << (*gateway)->http_port() << "/readyz   (metrics: /metrics)\n\n"
               << "Stop with Ctrl-C.\n"
               << std::flush;
   }

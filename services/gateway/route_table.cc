@@ -52,7 +52,10 @@ void CityRoutes::Index() {
   for (const auto& instance : instances) {
     for (const ServiceInfo& s : instance->module().services()) {
       services[s.full_name] = instance.get();
-      for (const MethodInfo& m : s.methods) methods[m.full_path] = Route{instance.get(), &m};
+      for (const MethodInfo& m : s.methods) {
+        methods[m.full_path] =
+            Route{instance.get(), &m, metrics ? metrics->For(config.id, m.full_path) : nullptr};
+      }
     }
   }
 }

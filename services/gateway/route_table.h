@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "services/gateway/config.h"
+#include "services/gateway/metrics.h"
 #include "services/gateway/module_instance.h"
 
 namespace civitas::gateway {
@@ -23,6 +24,7 @@ namespace civitas::gateway {
 struct Route {
   ModuleInstance* instance = nullptr;  // kept alive by the table
   const MethodInfo* method = nullptr;  // owned by instance->module()
+  MethodStats* stats = nullptr;        // owned by Metrics, outlives every table
 };
 
 // The outcome of configuring one module for one city, for AdminService and health.
@@ -38,7 +40,8 @@ struct ModuleStatus {
 
 struct CityRoutes {
   CityConfig config;
-  absl::flat_hash_map<std::string, Route> methods;             // by full path
+  Metrics* metrics = nullptr;                       // where Index() finds each method's stats
+  absl::flat_hash_map<std::string, Route> methods;  // by full path
   absl::flat_hash_map<std::string, ModuleInstance*> services;  // by service name
   std::vector<std::shared_ptr<ModuleInstance>> instances;
   std::vector<ModuleStatus> modules;

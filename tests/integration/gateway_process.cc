@@ -81,6 +81,10 @@ std::unique_ptr<GatewayProcess> GatewayProcess::StartBinary(const std::string& b
 
   std::vector<std::string> args = {binary,        "--config",    config_path, "--listen",
                                    "127.0.0.1:0", "--port_file", port_file};
+  if (binary == GatewayBinary()) {
+    args.push_back("--http_listen");
+    args.push_back("127.0.0.1:0");
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::unique_ptr<GatewayProcess> p(new GatewayProcess());
   p->dir_ = dir;
@@ -98,7 +102,10 @@ std::unique_ptr<GatewayProcess> GatewayProcess::StartBinary(const std::string& b
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(port_file);
-    if (in >> p->port_ && p->port_ > 0) return p;
+    if (in >> p->port_ && p->port_ > 0) {
+      in >> p->http_port_;
+      return p;
+    }
     p->port_ = 0;
     int status = 0;
     if (waitpid(p->pid_, &status, WNOHANG) == p->pid_) {
@@ -135,6 +142,10 @@ int GatewayProcess::Terminate() {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
   return Wait();
+}
+
+void GatewayProcess::Signal(int signal) {
+  if (pid_ > 0) kill(pid_, signal);
 }
 
 void GatewayProcess::Kill() {

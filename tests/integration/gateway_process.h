@@ -50,6 +50,7 @@ class GatewayProcess {
   ~GatewayProcess();
 
   int port() const { return port_; }
+  int http_port() const { return http_port_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& dir() const { return dir_; }
   std::shared_ptr<grpc::Channel> channel() const;
@@ -57,14 +58,18 @@ class GatewayProcess {
 
   // SIGTERM and wait; returns the exit status (or -signal).
   int Terminate();
+  // Sends a signal without waiting (see Terminate for the wait).
+  void Signal(int signal);
+  // Waits for the process to end; returns the exit status (or -signal).
+  int Wait();
   void Kill();
   bool running() const { return pid_ > 0; }
 
  private:
   GatewayProcess() = default;
-  int Wait();
   pid_t pid_ = -1;
   int port_ = 0;
+  int http_port_ = 0;
   std::string dir_;
 };
 

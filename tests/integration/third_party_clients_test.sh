@@ -10,11 +10,12 @@ dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
-"$gateway" --data_dir="$dir/state" --listen=127.0.0.1:0 --port_file="$dir/port" >"$dir/log" 2>&1 &
+"$gateway" --data_dir="$dir/state" --listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
+  --port_file="$dir/port" >"$dir/log" 2>&1 &
 pid=$!
 for _ in $(seq 1 500); do [ -s "$dir/port" ] && break; sleep 0.02; done
 [ -s "$dir/port" ] || { echo "FAIL: gateway did not start"; cat "$dir/log"; exit 1; }
-url="http://127.0.0.1:$(cat "$dir/port")"
+url="http://127.0.0.1:$(head -1 "$dir/port")"
 svc=civitas.noticeboard.v1.NoticeboardService
 passed=0 failed=0
 check() {  # check NAME EXPECTED_SUBSTRING OUTPUT
@@ -41,7 +42,7 @@ check "buf curl sees NOT_FOUND for an unknown city" '"code": "not_found"' \
 check "buf curl sees INVALID_ARGUMENT with the module's message" 'page_size must be between 0 and 100' \
   "$(curl_grpc -d '{"page_size": 5000}' "$url/$svc/ListNotices")"
 
-python_out=$(/usr/bin/python3 - "$(cat "$dir/port")" <<'PY' 2>&1 || true
+python_out=$(/usr/bin/python3 - "$(head -1 "$dir/port")" <<'PY' 2>&1 || true
 import sys, grpc
 channel = grpc.insecure_channel(f"127.0.0.1:{sys.argv[1]}")
 check = channel.unary_unary("/grpc.health.v1.Health/Check")
