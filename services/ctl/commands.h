@@ -46,6 +46,11 @@ int RegistryToken(const Args& args);
 
 int TokenMint(const Args& args);
 
+int BackupCreate(const Args& args);
+int BackupList(const Args& args);
+int BackupVerify(const Args& args);
+int BackupRestore(const Args& args);
+
 }  // namespace civitas::ctl
 
 #endif  // CIVITAS_CTL_COMMANDS_H_

@@ -18,6 +18,11 @@ constexpr char kUsage[] = R"(usage:
     civitasctl module install --bundle FILE --city CITY [--force]
     civitasctl module upgrade MODULE@VERSION --city CITY --registry HOST:PORT [--force]
     civitasctl module rollback MODULE --city CITY
+  backups (create/list/verify through the gateway while it serves; restore offline):
+    civitasctl backup create --city CITY
+    civitasctl backup list --city CITY
+    civitasctl backup verify --city CITY --id N
+    civitasctl backup restore --city CITY --backup-dir DIR --data-dir DIR [--id N] [--overwrite]
   bundles and the registry:
     civitasctl keys generate --out PREFIX              (PREFIX.key private, PREFIX.pub public)
     civitasctl module pack MODULE.so --publisher NAME --out FILE [--license SPDX]
@@ -113,7 +118,7 @@ void Prepare(const Args& args, grpc::ClientContext* ctx, int timeout_seconds) {
 namespace {
 
 // Flags that take no value.
-bool IsSwitch(const std::string& name) { return name == "force"; }
+bool IsSwitch(const std::string& name) { return name == "force" || name == "overwrite"; }
 
 bool Parse(int argc, char** argv, Args* args, std::string* error) {
   for (int i = 1; i < argc; ++i) {
@@ -164,5 +169,9 @@ int main(int argc, char** argv) {
   if (is("registry", "list")) return RegistryList(args);
   if (is("registry", "token")) return RegistryToken(args);
   if (is("token", "mint")) return TokenMint(args);
+  if (is("backup", "create")) return BackupCreate(args);
+  if (is("backup", "list")) return BackupList(args);
+  if (is("backup", "verify")) return BackupVerify(args);
+  if (is("backup", "restore")) return BackupRestore(args);
   return Usage(w.empty() ? "" : "unknown command '" + w[0] + "'");
 }

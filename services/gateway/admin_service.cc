@@ -44,6 +44,23 @@ void ToProto(const std::string& city, const ModuleStatus& m, v1::Module* out) {
   out->set_previous_version(m.previous_version);
 }
 
+void ToProto(const std::string& city, const std::string& dir, const BackupInfo& b,
+             v1::Backup* out) {
+  out->set_name(absl::StrCat("cities/", city, "/backups/", b.id));
+  out->set_backup_id(b.id);
+  out->set_create_time_unix(b.timestamp);
+  out->set_size_bytes(static_cast<int64_t>(b.size_bytes));
+  out->set_file_count(static_cast<int32_t>(b.file_count));
+  out->set_backup_dir(dir);
+}
+
+// "cities/{city}" -> city, or empty.
+std::string CityOf(const std::string& parent) {
+  if (!absl::StartsWith(parent, "cities/") || parent.size() <= 7) return "";
+  std::string city = parent.substr(7);
+  return city.find('/') == std::string::npos ? city : "";
+}
+
 grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
@@ -151,6 +168,70 @@ grpc::Status AdminService::RollbackModule(grpc::ServerContext* ctx,
   absl::StatusOr<ModuleStatus> status = modules_->Rollback(parts[1], parts[3]);
   if (!status.ok()) return ToGrpc(status.status());
   ToProto(parts[1], *status, response);
+  return grpc::Status::OK;
+}
+
+}  // namespace civitas::gateway
+
+namespace civitas::gateway {
+
+grpc::Status AdminService::CreateBackup(grpc::ServerContext* ctx,
+                                        const v1::CreateBackupRequest* request,
+                                        grpc::ServerWriter<v1::BackupProgress>* writer) {
+  const std::string city = CityOf(request->parent());
+  if (city.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "parent must be 'cities/{city_id}', got '" + request->parent() + "'");
+  }
+  if (grpc::Status s = Authorize(ctx, city); !s.ok()) return s;
+  absl::StatusOr<BackupInfo> backup = modules_->Backup(city, [&](int64_t copied) {
+    v1::BackupProgress progress;
+    progress.set_bytes_copied(copied);
+    writer->Write(progress);
+  });
+  if (!backup.ok()) return ToGrpc(backup.status());
+  v1::BackupProgress done;
+  done.set_bytes_copied(static_cast<int64_t>(backup->size_bytes));
+  ToProto(city, modules_->BackupDir(city), *backup, done.mutable_backup());
+  writer->Write(done);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListBackups(grpc::ServerContext* ctx,
+                                       const v1::ListBackupsRequest* request,
+                                       v1::ListBackupsResponse* response) {
+  const std::string city = CityOf(request->parent());
+  if (city.empty() || !routes_->Get()->cities().count(city)) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "no city '" + request->parent() + "' is hosted by this gateway");
+  }
+  if (grpc::Status s = Authorize(ctx, city); !s.ok()) return s;
+  absl::StatusOr<std::vector<BackupInfo>> backups =
+      civitas::gateway::ListBackups(modules_->BackupDir(city));
+  if (!backups.ok()) return ToGrpc(backups.status());
+  for (const BackupInfo& b : *backups) {
+    ToProto(city, modules_->BackupDir(city), b, response->add_backups());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::VerifyBackup(grpc::ServerContext* ctx,
+                                        const v1::VerifyBackupRequest* request,
+                                        v1::Backup* response) {
+  std::vector<std::string> parts = absl::StrSplit(request->name(), '/');
+  uint32_t id = 0;
+  if (parts.size() != 4 || parts[0] != "cities" || parts[2] != "backups" ||
+      !absl::SimpleAtoi(parts[3], &id) || !routes_->Get()->cities().count(parts[1])) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "name must be 'cities/{city_id}/backups/{backup_id}' of a hosted city, "
+                        "got '" +
+                            request->name() + "'");
+  }
+  if (grpc::Status s = Authorize(ctx, parts[1]); !s.ok()) return s;
+  absl::StatusOr<BackupInfo> backup =
+      civitas::gateway::VerifyBackup(modules_->BackupDir(parts[1]), id);
+  if (!backup.ok()) return ToGrpc(backup.status());
+  ToProto(parts[1], modules_->BackupDir(parts[1]), *backup, response);
   return grpc::Status::OK;
 }
 

@@ -176,7 +176,7 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   GatewayConfig c;
   p.ExpectMap(root, "",
               {"listen", "http_listen", "data_dir", "module_dir", "storage", "limits", "auth",
-               "admin", "logging", "cities"});
+               "admin", "logging", "backup_dir", "cities"});
   if (root["listen"]) {
     c.listen = p.String(root["listen"], "listen");
     if (c.listen.rfind(':') == std::string::npos) {
@@ -203,6 +203,7 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   }
   if (root["data_dir"]) c.data_dir = p.String(root["data_dir"], "data_dir");
   if (root["module_dir"]) c.module_dir = p.String(root["module_dir"], "module_dir");
+  if (root["backup_dir"]) c.backup_dir = p.String(root["backup_dir"], "backup_dir");
 
   if (const YAML::Node s = root["storage"]) {
     p.ExpectMap(s, "storage", {"durability", "block_cache_mb", "write_buffer_mb"});
@@ -411,6 +412,7 @@ absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
   };
   resolve(&config->data_dir);
   resolve(&config->module_dir);
+  resolve(&config->backup_dir);
   resolve(&config->auth.jwks_file);
   resolve(&config->auth.hs256_secret_file);
   for (CityConfig& city : config->cities) {

@@ -84,6 +84,7 @@ struct GatewayConfig {
   std::string http_listen = "127.0.0.1:8080";  // /healthz, /readyz, /metrics
   std::string data_dir = "./state";
   std::string module_dir;  // empty = <executable dir>/../lib/civitas/modules
+  std::string backup_dir;  // empty = <data_dir>/backups; one folder per city below it
   StorageConfig storage;
   LimitsConfig limits;
   AuthConfig auth;

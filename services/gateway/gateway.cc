@@ -319,3 +319,32 @@ HttpResponse Gateway::ServeHttp(const HttpRequest& request) {
 }
 
 }  // namespace civitas::gateway
+
+namespace civitas::gateway {
+
+std::string Gateway::BackupDir(const std::string& city_id) const {
+  return absl::StrCat(
+      config_.backup_dir.empty() ? config_.data_dir + "/backups" : config_.backup_dir, "/",
+      city_id);
+}
+
+absl::StatusOr<BackupInfo> Gateway::Backup(const std::string& city_id,
+                                           const std::function<void(int64_t)>& progress) {
+  auto it = stores_.find(city_id);
+  if (it == stores_.end()) {
+    return absl::NotFoundError("city '" + city_id + "' is not hosted by this gateway");
+  }
+  absl::MutexLock lock(&backup_mu_);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<BackupInfo> backup = CreateBackup(it->second->db(), BackupDir(city_id), progress);
+  if (backup.ok()) {
+    Log(LogLevel::kInfo, "backup created",
+        {{"city", city_id},
+         {"backup_id", std::to_string(backup->id)},
+         {"bytes", std::to_string(backup->size_bytes)},
+         {"seconds", absl::StrCat(absl::ToDoubleSeconds(absl::Now() - start))}});
+  }
+  return backup;
+}
+
+}  // namespace civitas::gateway

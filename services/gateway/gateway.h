@@ -24,7 +24,7 @@
 
 namespace civitas::gateway {
 
-class Gateway final : public ModuleManager {
+class Gateway final : public CityOperations {
  public:
   // Opens every city's store, loads and starts its modules, and seeds new cities. A module that
   // is refused does not stop the gateway: its city serves the other modules, and AdminService
@@ -43,10 +43,13 @@ class Gateway final : public ModuleManager {
   // closes every city's database.
   void Shutdown();
 
-  // ModuleManager (gateway_modules.cc).
+  // CityOperations (gateway_modules.cc).
   absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request) override;
   absl::StatusOr<ModuleStatus> Rollback(const std::string& city_id,
                                         const std::string& module_id) override;
+  absl::StatusOr<BackupInfo> Backup(const std::string& city_id,
+                                    const std::function<void(int64_t)>& progress) override;
+  std::string BackupDir(const std::string& city_id) const override;
 
  private:
   // A module to run in a city: from the config file, or a bundle the city installed.
@@ -80,6 +83,7 @@ class Gateway final : public ModuleManager {
   std::unique_ptr<ModuleStore> module_store_;
   RouteTableHolder routes_;
   absl::Mutex change_mu_;  // one install / upgrade / rollback at a time
+  absl::Mutex backup_mu_;  // one backup at a time (BackupEngine is single-writer)
 
   HealthService health_{&routes_};
   ReflectionV1Service reflection_v1_{&routes_};

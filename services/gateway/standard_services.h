@@ -11,6 +11,7 @@
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "services/gateway/authenticator.h"
+#include "services/gateway/backups.h"
 #include "services/gateway/route_table.h"
 
 namespace civitas::gateway {
@@ -60,10 +61,15 @@ class ReflectionV1AlphaService final : public grpc::reflection::v1alpha::ServerR
   const RouteTableHolder* routes_;
 };
 
-// Installs, upgrades and rolls back modules for a city (implemented by the Gateway).
-class ModuleManager {
+// What an operator does to a city while it serves: install, upgrade and roll back modules, back
+// it up (implemented by the Gateway).
+class CityOperations {
  public:
-  virtual ~ModuleManager() = default;
+  virtual ~CityOperations() = default;
+  // NOT_FOUND for an unknown city.
+  virtual absl::StatusOr<BackupInfo> Backup(const std::string& city_id,
+                                            const std::function<void(int64_t)>& progress) = 0;
+  virtual std::string BackupDir(const std::string& city_id) const = 0;
   virtual absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request) = 0;
   virtual absl::StatusOr<ModuleStatus> Rollback(const std::string& city_id,
                                                 const std::string& module_id) = 0;
@@ -72,7 +78,7 @@ class ModuleManager {
 class AdminService final : public civitas::gateway::v1::AdminService::Service {
  public:
   AdminService(const RouteTableHolder* routes, const Authenticator* auth, bool trust_loopback,
-               ModuleManager* modules)
+               CityOperations* modules)
       : routes_(routes), auth_(auth), trust_loopback_(trust_loopback), modules_(modules) {}
 
   grpc::Status ListCities(grpc::ServerContext* ctx, const v1::ListCitiesRequest* request,
@@ -83,6 +89,12 @@ class AdminService final : public civitas::gateway::v1::AdminService::Service {
                              v1::Module* response) override;
   grpc::Status RollbackModule(grpc::ServerContext* ctx, const v1::RollbackModuleRequest* request,
                               v1::Module* response) override;
+  grpc::Status CreateBackup(grpc::ServerContext* ctx, const v1::CreateBackupRequest* request,
+                            grpc::ServerWriter<v1::BackupProgress>* writer) override;
+  grpc::Status ListBackups(grpc::ServerContext* ctx, const v1::ListBackupsRequest* request,
+                           v1::ListBackupsResponse* response) override;
+  grpc::Status VerifyBackup(grpc::ServerContext* ctx, const v1::VerifyBackupRequest* request,
+                            v1::Backup* response) override;
 
  private:
   // OK if the caller may administer `city` ("*" = the whole gateway).
@@ -90,7 +102,7 @@ class AdminService final : public civitas::gateway::v1::AdminService::Service {
   const RouteTableHolder* routes_;
   const Authenticator* auth_;
   bool trust_loopback_;
-  ModuleManager* modules_;
+  CityOperations* modules_;
 };
 
 }  // namespace civitas::gateway

@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -166,6 +170,115 @@ TEST(OperationsTest, ReadinessFailsWhileDraining) {
   call.join();
   EXPECT_TRUE(slow.ok()) << slow.error_message();
   EXPECT_EQ(gw->Wait(), 0);
+}
+
+TEST(OperationsTest, BackupWhileServingAndRestoreIntoAFreshInstance) {
+  const std::string dir = NewTempDir("gw");
+  TestKeys keys(dir);
+  auto gw = GatewayProcess::Start(dir, kConfig);
+  ASSERT_NE(gw, nullptr);
+  auto board = nb::NoticeboardService::NewStub(gw->channel());
+  const std::string token = keys.Mint("anna", "dortmund", {});
+  auto create = [&](const std::string& title) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "dortmund", token);
+    nb::CreateNoticeRequest req;
+    req.mutable_notice()->set_title(title);
+    nb::Notice out;
+    EXPECT_TRUE(board->CreateNotice(&ctx, req, &out).ok());
+    return out;
+  };
+  nb::Notice first = create("vor dem Backup 0");
+  for (int i = 1; i < 20; ++i) create("vor dem Backup " + std::to_string(i));
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "dortmund", token);
+    nb::ThankNoticeRequest thank;
+    thank.set_name(first.name());
+    nb::Notice out;
+    ASSERT_TRUE(board->ThankNotice(&ctx, thank, &out).ok());
+  }
+  // Writes keep coming while the backup runs.
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i) create("während des Backups " + std::to_string(i));
+  });
+  const std::vector<std::string> at = {"--gateway", gw->target()};
+  std::string out;
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), CtlBinary());
+    args.insert(args.end(), at.begin(), at.end());
+    return RunCommand(args, &out);
+  };
+  ASSERT_EQ(ctl({"backup", "create", "--city", "dortmund"}), 0) << out;
+  stop = true;
+  writer.join();
+  EXPECT_NE(out.find("backup 1 of city dortmund"), std::string::npos) << out;
+  for (int i = 0; i < 5; ++i) create("nach dem Backup " + std::to_string(i));
+  ASSERT_EQ(ctl({"backup", "create", "--city", "dortmund"}), 0) << out;
+  ASSERT_EQ(ctl({"backup", "list", "--city", "dortmund"}), 0) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex("^1\t.*\n2\t"))) << out;
+  ASSERT_EQ(ctl({"backup", "verify", "--city", "dortmund", "--id", "1"}), 0) << out;
+
+  // Restore backup 1 into a fresh instance: the city as it was then.
+  const std::string fresh = NewTempDir("fresh");
+  TestKeys fresh_keys(fresh);
+  const std::string backups = dir + "/data/backups/dortmund";
+  ASSERT_EQ(RunCommand({CtlBinary(), "backup", "restore", "--city", "dortmund", "--backup-dir",
+                        backups, "--id", "1", "--data-dir", fresh + "/data"},
+                       &out),
+            0)
+      << out;
+  auto restored = GatewayProcess::Start(fresh, kConfig);
+  ASSERT_NE(restored, nullptr);
+  auto restored_board = nb::NoticeboardService::NewStub(restored->channel());
+  std::set<std::string> titles;
+  std::string page_token;
+  do {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "dortmund");
+    nb::ListNoticesRequest req;
+    req.set_page_size(100);
+    req.set_page_token(page_token);
+    nb::ListNoticesResponse resp;
+    ASSERT_TRUE(restored_board->ListNotices(&ctx, req, &resp).ok());
+    for (const auto& n : resp.notices()) titles.insert(n.title());
+    page_token = resp.next_page_token();
+  } while (!page_token.empty());
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(titles.count("vor dem Backup " + std::to_string(i)));
+  for (const std::string& t : titles) EXPECT_EQ(t.find("nach dem Backup"), std::string::npos) << t;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "dortmund");
+    nb::GetNoticeRequest get;
+    get.set_name(first.name());
+    nb::Notice n;
+    ASSERT_TRUE(restored_board->GetNotice(&ctx, get, &n).ok());
+    EXPECT_EQ(n.thanks_count(), 3);
+  }
+
+  // Never over a live database without being told.
+  EXPECT_NE(RunCommand({CtlBinary(), "backup", "restore", "--city", "dortmund", "--backup-dir",
+                        backups, "--data-dir", fresh + "/data"},
+                       &out),
+            0);
+  EXPECT_NE(out.find("already holds a database"), std::string::npos) << out;
+
+  // Damaged backup files are found by verify (every table file, so backup 1's are among them).
+  int damaged = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(backups)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".sst" && entry.file_size() > 100) {
+      std::fstream f(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(50);
+      const char c = static_cast<char>(f.get());
+      f.seekp(50);
+      f.put(static_cast<char>(c ^ 0x5a));
+      ++damaged;
+    }
+  }
+  ASSERT_GT(damaged, 0);
+  EXPECT_NE(ctl({"backup", "verify", "--city", "dortmund", "--id", "1"}), 0);
+  EXPECT_NE(out.find("damaged"), std::string::npos) << out;
 }
 
 }  // namespace
