@@ -12,7 +12,7 @@ CMAKE_ARGS ?=
 DEB_PACKAGES = cmake ninja-build g++ pkg-config ccache \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   librocksdb-dev libboost-dev libabsl-dev libyaml-cpp-dev libssl-dev libgtest-dev \
-  python3 python3-grpcio curl
+  python3 python3-grpcio python3-yaml curl nginx-light
 
 # Compiler cache keyed on paths relative to this checkout, so a fresh clone reuses earlier builds.
 export CCACHE_BASEDIR := $(CURDIR)
