@@ -125,4 +125,68 @@ int ModuleRollback(const Args& args) {
   return 0;
 }
 
+// civitasctl city create --file CITY.yaml
+int CityCreate(const Args& args) {
+  std::string yaml;
+  if (!args.Has("file") || !ReadFile(args.Get("file"), &yaml)) {
+    return Usage("city create needs --file CITY.yaml (one entry of the config's cities:)");
+  }
+  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  grpc::ClientContext ctx;
+  Prepare(args, &ctx, 60);
+  v1::CreateCityRequest request;
+  request.set_city_yaml(yaml);
+  v1::City city;
+  grpc::Status s = stub->CreateCity(&ctx, request, &city);
+  if (!s.ok()) return Failed(s);
+  std::cout << "added city " << city.city_id() << " (" << city.display_name() << ") with "
+            << city.module_ids_size() << " modules\n";
+  return 0;
+}
+
+// civitasctl city export --city C --to DIR
+int CityExport(const Args& args) {
+  const std::string city = args.Get("city"), to = args.Get("to");
+  if (city.empty() || to.empty()) return Usage("city export needs --city and --to DIR");
+  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  grpc::ClientContext ctx;
+  Prepare(args, &ctx, 3600);
+  v1::ExportCityRequest request;
+  request.set_parent("cities/" + city);
+  request.set_export_dir(to);
+  auto reader = stub->ExportCity(&ctx, request);
+  v1::BackupProgress progress;
+  while (reader->Read(&progress)) {
+    if (!progress.has_backup()) {
+      std::cerr << "\rexporting city " << city << ": " << (progress.bytes_copied() >> 20) << " MiB"
+                << std::flush;
+    }
+  }
+  std::cerr << "\n";
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return Failed(s);
+  std::cout << "exported city " << city << " to " << to << "; on the new instance run:\n"
+            << "  civitasctl backup restore --city " << city << " --backup-dir " << to
+            << " --data-dir <its data_dir>\n";
+  return 0;
+}
+
+// civitasctl city delete --city C --confirm C [--delete-backups]
+int CityDelete(const Args& args) {
+  const std::string city = args.Get("city");
+  if (city.empty()) return Usage("city delete needs --city and --confirm CITY");
+  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  grpc::ClientContext ctx;
+  Prepare(args, &ctx, 120);
+  v1::DeleteCityRequest request;
+  request.set_name("cities/" + city);
+  request.set_confirm(args.Get("confirm"));
+  request.set_delete_backups(args.Has("delete-backups"));
+  v1::DeleteCityResponse response;
+  grpc::Status s = stub->DeleteCity(&ctx, request, &response);
+  if (!s.ok()) return Failed(s);
+  std::cout << "deleted city " << city << " and its data (" << response.deleted_data_dir() << ")\n";
+  return 0;
+}
+
 }  // namespace civitas::ctl

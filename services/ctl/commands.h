@@ -34,6 +34,9 @@ int Cities(const Args& args);
 int Modules(const Args& args);
 int ModuleInstall(const Args& args, bool upgrade);
 int ModuleRollback(const Args& args);
+int CityCreate(const Args& args);
+int CityExport(const Args& args);
+int CityDelete(const Args& args);
 
 int KeysGenerate(const Args& args);
 int ModulePack(const Args& args);

@@ -18,6 +18,9 @@ constexpr char kUsage[] = R"(usage:
     civitasctl module install --bundle FILE --city CITY [--force]
     civitasctl module upgrade MODULE@VERSION --city CITY --registry HOST:PORT [--force]
     civitasctl module rollback MODULE --city CITY
+    civitasctl city create --file CITY.yaml           (one entry of the config's cities:)
+    civitasctl city export --city CITY --to DIR        (then backup restore on the new instance)
+    civitasctl city delete --city CITY --confirm CITY [--delete-backups]
   backups (create/list/verify through the gateway while it serves; restore offline):
     civitasctl backup create --city CITY
     civitasctl backup list --city CITY
@@ -118,7 +121,9 @@ void Prepare(const Args& args, grpc::ClientContext* ctx, int timeout_seconds) {
 namespace {
 
 // Flags that take no value.
-bool IsSwitch(const std::string& name) { return name == "force" || name == "overwrite"; }
+bool IsSwitch(const std::string& name) {
+  return name == "force" || name == "overwrite" || name == "delete-backups";
+}
 
 bool Parse(int argc, char** argv, Args* args, std::string* error) {
   for (int i = 1; i < argc; ++i) {
@@ -169,6 +174,9 @@ int main(int argc, char** argv) {
   if (is("registry", "list")) return RegistryList(args);
   if (is("registry", "token")) return RegistryToken(args);
   if (is("token", "mint")) return TokenMint(args);
+  if (is("city", "create")) return CityCreate(args);
+  if (is("city", "export")) return CityExport(args);
+  if (is("city", "delete")) return CityDelete(args);
   if (is("backup", "create")) return BackupCreate(args);
   if (is("backup", "list")) return BackupList(args);
   if (is("backup", "verify")) return BackupVerify(args);

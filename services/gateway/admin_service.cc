@@ -61,6 +61,15 @@ std::string CityOf(const std::string& parent) {
   return city.find('/') == std::string::npos ? city : "";
 }
 
+void ToProto(const CityConfig& c, v1::City* city) {
+  city->set_name("cities/" + c.id);
+  city->set_city_id(c.id);
+  city->set_display_name(c.display_name);
+  city->set_default_language(c.default_language);
+  city->set_time_zone(c.time_zone);
+  for (const ModuleConfig& m : c.modules) city->add_module_ids(m.id);
+}
+
 grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
@@ -86,14 +95,7 @@ grpc::Status AdminService::ListCities(grpc::ServerContext* ctx,
   std::shared_ptr<const RouteTable> table = routes_->Get();
   auto it = table->cities().upper_bound(request->page_token());
   for (; it != table->cities().end() && response->cities_size() < size; ++it) {
-    const CityConfig& c = it->second.config;
-    v1::City* city = response->add_cities();
-    city->set_name("cities/" + c.id);
-    city->set_city_id(c.id);
-    city->set_display_name(c.display_name);
-    city->set_default_language(c.default_language);
-    city->set_time_zone(c.time_zone);
-    for (const ModuleConfig& m : c.modules) city->add_module_ids(m.id);
+    ToProto(it->second.config, response->add_cities());
   }
   if (it != table->cities().end()) response->set_next_page_token(std::prev(it)->first);
   return grpc::Status::OK;
@@ -232,6 +234,58 @@ grpc::Status AdminService::VerifyBackup(grpc::ServerContext* ctx,
       civitas::gateway::VerifyBackup(modules_->BackupDir(parts[1]), id);
   if (!backup.ok()) return ToGrpc(backup.status());
   ToProto(parts[1], modules_->BackupDir(parts[1]), *backup, response);
+  return grpc::Status::OK;
+}
+
+}  // namespace civitas::gateway
+
+namespace civitas::gateway {
+
+grpc::Status AdminService::CreateCity(grpc::ServerContext* ctx,
+                                      const v1::CreateCityRequest* request, v1::City* response) {
+  if (grpc::Status s = Authorize(ctx, "*"); !s.ok()) return s;
+  absl::StatusOr<CityConfig> city = modules_->CreateCity(request->city_yaml());
+  if (!city.ok()) return ToGrpc(city.status());
+  ToProto(*city, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ExportCity(grpc::ServerContext* ctx,
+                                      const v1::ExportCityRequest* request,
+                                      grpc::ServerWriter<v1::BackupProgress>* writer) {
+  const std::string city = CityOf(request->parent());
+  if (city.empty() || request->export_dir().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "give parent 'cities/{city_id}' and an export_dir");
+  }
+  if (grpc::Status s = Authorize(ctx, city); !s.ok()) return s;
+  absl::StatusOr<BackupInfo> backup =
+      modules_->ExportCity(city, request->export_dir(), [&](int64_t copied) {
+        v1::BackupProgress progress;
+        progress.set_bytes_copied(copied);
+        writer->Write(progress);
+      });
+  if (!backup.ok()) return ToGrpc(backup.status());
+  v1::BackupProgress done;
+  done.set_bytes_copied(static_cast<int64_t>(backup->size_bytes));
+  ToProto(city, request->export_dir(), *backup, done.mutable_backup());
+  writer->Write(done);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::DeleteCity(grpc::ServerContext* ctx,
+                                      const v1::DeleteCityRequest* request,
+                                      v1::DeleteCityResponse* response) {
+  const std::string city = CityOf(request->name());
+  if (city.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "name must be 'cities/{city_id}', got '" + request->name() + "'");
+  }
+  if (grpc::Status s = Authorize(ctx, "*"); !s.ok()) return s;
+  absl::StatusOr<std::string> deleted =
+      modules_->DeleteCity(city, request->confirm(), request->delete_backups());
+  if (!deleted.ok()) return ToGrpc(deleted.status());
+  response->set_deleted_data_dir(*deleted);
   return grpc::Status::OK;
 }
 

@@ -172,6 +172,95 @@ void YamlToJson(const YAML::Node& node, std::string* out) {
   }
 }
 
+// One entry of `cities:`. `city_ids` and `host_owner` catch duplicates across entries.
+CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& path,
+                     std::set<std::string>* city_ids,
+                     std::map<std::string, std::string>* host_owner) {
+  p.ExpectMap(n, path,
+              {"id", "display_name", "default_language", "time_zone", "hosts", "modules",
+               "seed_file", "trusted_publishers"});
+  CityConfig city;
+  if (!n["id"]) p.Fail(n, path + ".id", "is required");
+  city.id = p.String(n["id"], path + ".id");
+  if (!IsCityId(city.id)) {
+    p.Fail(n["id"], path + ".id", absl::StrCat("must match [a-z0-9-]{1,63}, got '", city.id, "'"));
+  }
+  if (!city_ids->insert(city.id).second) {
+    p.Fail(n["id"], path + ".id", absl::StrCat("city '", city.id, "' is listed twice"));
+  }
+  city.display_name =
+      n["display_name"] ? p.String(n["display_name"], path + ".display_name") : city.id;
+  if (n["default_language"]) {
+    city.default_language = p.String(n["default_language"], path + ".default_language");
+  }
+  if (n["time_zone"]) city.time_zone = p.String(n["time_zone"], path + ".time_zone");
+  if (n["seed_file"]) city.seed_file = p.String(n["seed_file"], path + ".seed_file");
+  if (const YAML::Node hosts = n["hosts"]) {
+    if (!hosts.IsSequence()) p.Fail(hosts, path + ".hosts", "must be a list of host names");
+    for (size_t h = 0; h < hosts.size(); ++h) {
+      std::string host =
+          absl::AsciiStrToLower(p.String(hosts[h], absl::StrCat(path, ".hosts[", h, "]")));
+      auto [it, fresh] = host_owner->emplace(host, city.id);
+      if (!fresh) {
+        p.Fail(hosts[h], absl::StrCat(path, ".hosts[", h, "]"),
+               absl::StrCat("host '", host, "' already selects city '", it->second, "'"));
+      }
+      city.hosts.push_back(host);
+    }
+  }
+  if (const YAML::Node trusted = n["trusted_publishers"]) {
+    if (!trusted.IsSequence()) {
+      p.Fail(trusted, path + ".trusted_publishers", "must be a list of {name, key}");
+    }
+    for (size_t t = 0; t < trusted.size(); ++t) {
+      const std::string tpath = absl::StrCat(path, ".trusted_publishers[", t, "]");
+      p.ExpectMap(trusted[t], tpath, {"name", "key", "revoked"});
+      TrustedPublisher pub;
+      if (!trusted[t]["name"] || !trusted[t]["key"]) {
+        p.Fail(trusted[t], tpath, "needs a name and a key");
+      }
+      pub.name = p.String(trusted[t]["name"], tpath + ".name");
+      pub.public_key = p.String(trusted[t]["key"], tpath + ".key");
+      std::string raw;
+      if (!absl::Base64Unescape(pub.public_key, &raw) || raw.size() != 32) {
+        p.Fail(trusted[t]["key"], tpath + ".key",
+               "must be the base64 of a 32-byte Ed25519 public key (civitasctl keys generate)");
+      }
+      if (trusted[t]["revoked"]) pub.revoked = p.Bool(trusted[t]["revoked"], tpath + ".revoked");
+      city.trusted_publishers.push_back(std::move(pub));
+    }
+  }
+  if (const YAML::Node mods = n["modules"]) {
+    if (!mods.IsSequence()) p.Fail(mods, path + ".modules", "must be a list of modules");
+    std::set<std::string> seen;
+    for (size_t m = 0; m < mods.size(); ++m) {
+      const std::string mpath = absl::StrCat(path, ".modules[", m, "]");
+      p.ExpectMap(mods[m], mpath, {"id", "path", "config"});
+      ModuleConfig mod;
+      mod.line = mods[m].Mark().line + 1;
+      if (!mods[m]["id"]) p.Fail(mods[m], mpath + ".id", "is required");
+      mod.id = p.String(mods[m]["id"], mpath + ".id");
+      if (!IsModuleId(mod.id)) {
+        p.Fail(mods[m]["id"], mpath + ".id",
+               absl::StrCat("must be letters, digits, '.', '_' or '-', got '", mod.id, "'"));
+      }
+      if (!seen.insert(mod.id).second) {
+        p.Fail(mods[m]["id"], mpath + ".id",
+               absl::StrCat("module '", mod.id, "' is enabled twice for this city"));
+      }
+      if (mods[m]["path"]) mod.path = p.String(mods[m]["path"], mpath + ".path");
+      if (const YAML::Node cfg = mods[m]["config"]) {
+        if (!cfg.IsMap()) p.Fail(cfg, mpath + ".config", "must be a mapping");
+        YamlToJson(cfg, &mod.config_json);
+      } else {
+        mod.config_json = "{}";
+      }
+      city.modules.push_back(std::move(mod));
+    }
+  }
+  return city;
+}
+
 GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   GatewayConfig c;
   p.ExpectMap(root, "",
@@ -285,92 +374,8 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   std::set<std::string> city_ids;
   std::map<std::string, std::string> host_owner;
   for (size_t i = 0; i < cities.size(); ++i) {
-    const YAML::Node n = cities[i];
-    const std::string path = absl::StrCat("cities[", i, "]");
-    p.ExpectMap(n, path,
-                {"id", "display_name", "default_language", "time_zone", "hosts", "modules",
-                 "seed_file", "trusted_publishers"});
-    CityConfig city;
-    if (!n["id"]) p.Fail(n, path + ".id", "is required");
-    city.id = p.String(n["id"], path + ".id");
-    if (!IsCityId(city.id)) {
-      p.Fail(n["id"], path + ".id",
-             absl::StrCat("must match [a-z0-9-]{1,63}, got '", city.id, "'"));
-    }
-    if (!city_ids.insert(city.id).second) {
-      p.Fail(n["id"], path + ".id", absl::StrCat("city '", city.id, "' is listed twice"));
-    }
-    city.display_name =
-        n["display_name"] ? p.String(n["display_name"], path + ".display_name") : city.id;
-    if (n["default_language"]) {
-      city.default_language = p.String(n["default_language"], path + ".default_language");
-    }
-    if (n["time_zone"]) city.time_zone = p.String(n["time_zone"], path + ".time_zone");
-    if (n["seed_file"]) city.seed_file = p.String(n["seed_file"], path + ".seed_file");
-    if (const YAML::Node hosts = n["hosts"]) {
-      if (!hosts.IsSequence()) p.Fail(hosts, path + ".hosts", "must be a list of host names");
-      for (size_t h = 0; h < hosts.size(); ++h) {
-        std::string host =
-            absl::AsciiStrToLower(p.String(hosts[h], absl::StrCat(path, ".hosts[", h, "]")));
-        auto [it, fresh] = host_owner.emplace(host, city.id);
-        if (!fresh) {
-          p.Fail(hosts[h], absl::StrCat(path, ".hosts[", h, "]"),
-                 absl::StrCat("host '", host, "' already selects city '", it->second, "'"));
-        }
-        city.hosts.push_back(host);
-      }
-    }
-    if (const YAML::Node trusted = n["trusted_publishers"]) {
-      if (!trusted.IsSequence()) {
-        p.Fail(trusted, path + ".trusted_publishers", "must be a list of {name, key}");
-      }
-      for (size_t t = 0; t < trusted.size(); ++t) {
-        const std::string tpath = absl::StrCat(path, ".trusted_publishers[", t, "]");
-        p.ExpectMap(trusted[t], tpath, {"name", "key", "revoked"});
-        TrustedPublisher pub;
-        if (!trusted[t]["name"] || !trusted[t]["key"]) {
-          p.Fail(trusted[t], tpath, "needs a name and a key");
-        }
-        pub.name = p.String(trusted[t]["name"], tpath + ".name");
-        pub.public_key = p.String(trusted[t]["key"], tpath + ".key");
-        std::string raw;
-        if (!absl::Base64Unescape(pub.public_key, &raw) || raw.size() != 32) {
-          p.Fail(trusted[t]["key"], tpath + ".key",
-                 "must be the base64 of a 32-byte Ed25519 public key (civitasctl keys generate)");
-        }
-        if (trusted[t]["revoked"]) pub.revoked = p.Bool(trusted[t]["revoked"], tpath + ".revoked");
-        city.trusted_publishers.push_back(std::move(pub));
-      }
-    }
-    if (const YAML::Node mods = n["modules"]) {
-      if (!mods.IsSequence()) p.Fail(mods, path + ".modules", "must be a list of modules");
-      std::set<std::string> seen;
-      for (size_t m = 0; m < mods.size(); ++m) {
-        const std::string mpath = absl::StrCat(path, ".modules[", m, "]");
-        p.ExpectMap(mods[m], mpath, {"id", "path", "config"});
-        ModuleConfig mod;
-        mod.line = mods[m].Mark().line + 1;
-        if (!mods[m]["id"]) p.Fail(mods[m], mpath + ".id", "is required");
-        mod.id = p.String(mods[m]["id"], mpath + ".id");
-        if (!IsModuleId(mod.id)) {
-          p.Fail(mods[m]["id"], mpath + ".id",
-                 absl::StrCat("must be letters, digits, '.', '_' or '-', got '", mod.id, "'"));
-        }
-        if (!seen.insert(mod.id).second) {
-          p.Fail(mods[m]["id"], mpath + ".id",
-                 absl::StrCat("module '", mod.id, "' is enabled twice for this city"));
-        }
-        if (mods[m]["path"]) mod.path = p.String(mods[m]["path"], mpath + ".path");
-        if (const YAML::Node cfg = mods[m]["config"]) {
-          if (!cfg.IsMap()) p.Fail(cfg, mpath + ".config", "must be a mapping");
-          YamlToJson(cfg, &mod.config_json);
-        } else {
-          mod.config_json = "{}";
-        }
-        city.modules.push_back(std::move(mod));
-      }
-    }
-    c.cities.push_back(std::move(city));
+    c.cities.push_back(
+        ParseCity(p, cities[i], absl::StrCat("cities[", i, "]"), &city_ids, &host_owner));
   }
   return c;
 }
@@ -391,6 +396,27 @@ absl::StatusOr<GatewayConfig> ParseConfig(const std::string& yaml_text,
     GatewayConfig config = ParseRoot(parser, root);
     config.source = source_name;
     return config;
+  } catch (const ConfigError& e) {
+    return absl::InvalidArgumentError(e.message);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ":", e.mark.line + 1, ": ", e.msg));
+  }
+}
+
+absl::StatusOr<CityConfig> ParseCityConfig(const std::string& yaml_text,
+                                           const std::string& source_name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
+  }
+  Parser parser(source_name);
+  std::set<std::string> ids;
+  std::map<std::string, std::string> hosts;
+  try {
+    return ParseCity(parser, root, "city", &ids, &hosts);
   } catch (const ConfigError& e) {
     return absl::InvalidArgumentError(e.message);
   } catch (const YAML::Exception& e) {

@@ -98,6 +98,9 @@ struct GatewayConfig {
 absl::StatusOr<GatewayConfig> ParseConfig(const std::string& yaml_text,
                                           const std::string& source_name);
 absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
+// One city, as one entry of `cities:` (used for cities added at runtime).
+absl::StatusOr<CityConfig> ParseCityConfig(const std::string& yaml_text,
+                                           const std::string& source_name);
 
 }  // namespace civitas::gateway
 

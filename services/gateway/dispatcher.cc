@@ -190,7 +190,10 @@ class GenericCall final : public HostCall, public StreamFollower {
 
  private:
   void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      if (entered_ != nullptr) entered_->Leave();
+      delete this;
+    }
   }
 
   void Start() {
@@ -217,6 +220,16 @@ class GenericCall final : public HostCall, public StreamFollower {
     if (status.ok()) {
       city_id_ = city->config.id;
       status = table_->ResolveMethod(*city, ctx_.method(), &route_);
+      if (status.ok()) {
+        if (route_.instance->Enter()) {
+          entered_ = route_.instance;
+        } else {
+          route_ = Route{};
+          status = grpc::Status(
+              grpc::StatusCode::UNAVAILABLE,
+              absl::StrCat("city '", city->config.id, "' is being removed from this gateway"));
+        }
+      }
     }
     Caller caller;
     if (status.ok()) status = d_->auth_->Authenticate(authorization, city->config.id, &caller);
@@ -418,6 +431,7 @@ class GenericCall final : public HostCall, public StreamFollower {
 
   std::shared_ptr<const RouteTable> table_;  // keeps the module instance alive for this call
   Route route_;
+  ModuleInstance* entered_ = nullptr;  // Enter()ed at routing, Leave()s when the call is deleted
   int64_t deadline_micros_ = INT64_MAX;
   absl::Time start_time_;
   std::string city_id_;  // as configured once resolved; as sent until then (logs only)

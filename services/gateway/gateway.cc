@@ -41,6 +41,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
                                              g->config_.admin.trust_loopback, g.get());
   g->storage_ = std::make_unique<StorageEnvironment>(g->config_.storage);
   g->module_store_ = std::make_unique<ModuleStore>(g->config_.data_dir);
+  if (absl::Status s = g->LoadRuntimeCities(); !s.ok()) return s;
   if (absl::Status s = g->OpenCities(); !s.ok()) return s;
   g->SeedCities();
   return g;
@@ -330,11 +331,11 @@ std::string Gateway::BackupDir(const std::string& city_id) const {
 
 absl::StatusOr<BackupInfo> Gateway::Backup(const std::string& city_id,
                                            const std::function<void(int64_t)>& progress) {
+  absl::MutexLock lock(&backup_mu_);
   auto it = stores_.find(city_id);
   if (it == stores_.end()) {
     return absl::NotFoundError("city '" + city_id + "' is not hosted by this gateway");
   }
-  absl::MutexLock lock(&backup_mu_);
   const absl::Time start = absl::Now();
   absl::StatusOr<BackupInfo> backup = CreateBackup(it->second->db(), BackupDir(city_id), progress);
   if (backup.ok()) {

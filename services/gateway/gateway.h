@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -50,6 +51,12 @@ class Gateway final : public CityOperations {
   absl::StatusOr<BackupInfo> Backup(const std::string& city_id,
                                     const std::function<void(int64_t)>& progress) override;
   std::string BackupDir(const std::string& city_id) const override;
+  // City lifecycle (gateway_cities.cc).
+  absl::StatusOr<CityConfig> CreateCity(const std::string& city_yaml) override;
+  absl::StatusOr<BackupInfo> ExportCity(const std::string& city_id, const std::string& dir,
+                                        const std::function<void(int64_t)>& progress) override;
+  absl::StatusOr<std::string> DeleteCity(const std::string& city_id, const std::string& confirm,
+                                         bool delete_backups) override;
 
  private:
   // A module to run in a city: from the config file, or a bundle the city installed.
@@ -63,6 +70,9 @@ class Gateway final : public CityOperations {
 
   explicit Gateway(GatewayConfig config);
   absl::Status OpenCities();
+  // Cities added at runtime, from <data_dir>/cities.d/*.yaml.
+  absl::Status LoadRuntimeCities();
+  std::string RuntimeCityFile(const std::string& city_id) const;
   CityRoutes BuildCity(const CityConfig& city, CityStore* store);
   // Loads and starts one module for a city whose other modules are `routes`; on success adds it
   // to `routes`. The status says what happened either way.
@@ -83,7 +93,9 @@ class Gateway final : public CityOperations {
   std::unique_ptr<ModuleStore> module_store_;
   RouteTableHolder routes_;
   absl::Mutex change_mu_;  // one install / upgrade / rollback at a time
-  absl::Mutex backup_mu_;  // one backup at a time (BackupEngine is single-writer)
+  absl::Mutex backup_mu_;  // one backup at a time (BackupEngine is single-writer); guards stores_
+                           // against a city being removed
+  std::set<std::string> runtime_cities_;  // added through CreateCity (deletable)
 
   HealthService health_{&routes_};
   ReflectionV1Service reflection_v1_{&routes_};

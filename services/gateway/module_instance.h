@@ -108,6 +108,21 @@ class ModuleInstance {
   // Handlers running right now.
   int64_t in_flight() const { return in_flight_.load(std::memory_order_acquire); }
 
+  // Calls routed to this instance, from routing to their end. Enter() fails once the instance is
+  // retired (its city is being removed); Retire() + waiting for calls() == 0 then guarantees no
+  // call touches the instance's storage any more.
+  bool Enter() {
+    calls_.fetch_add(1);
+    if (retired_.load()) {
+      calls_.fetch_sub(1);
+      return false;
+    }
+    return true;
+  }
+  void Leave() { calls_.fetch_sub(1); }
+  void Retire() { retired_.store(true); }
+  int64_t calls() const { return calls_.load(); }
+
  private:
   friend struct HostApi;
   ModuleInstance(std::shared_ptr<const LoadedModule> module, const CityConfig& city,
@@ -120,6 +135,8 @@ class ModuleInstance {
   CityStore* store_;
   void* instance_ = nullptr;  // the module's, handed back on every call
   std::atomic<int64_t> in_flight_{0};
+  std::atomic<int64_t> calls_{0};
+  std::atomic<bool> retired_{false};
 
   absl::Mutex feed_mu_;
   std::map<std::string, std::set<StreamFollower*>> followers_ ABSL_GUARDED_BY(feed_mu_);

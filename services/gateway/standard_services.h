@@ -70,6 +70,15 @@ class CityOperations {
   virtual absl::StatusOr<BackupInfo> Backup(const std::string& city_id,
                                             const std::function<void(int64_t)>& progress) = 0;
   virtual std::string BackupDir(const std::string& city_id) const = 0;
+  // Adds a city from YAML (one entry of `cities:`), kept across restarts.
+  virtual absl::StatusOr<CityConfig> CreateCity(const std::string& city_yaml) = 0;
+  // Writes a backup of the city into `dir`.
+  virtual absl::StatusOr<BackupInfo> ExportCity(const std::string& city_id, const std::string& dir,
+                                                const std::function<void(int64_t)>& progress) = 0;
+  // Removes a runtime-added city and its data; returns the deleted data folder.
+  virtual absl::StatusOr<std::string> DeleteCity(const std::string& city_id,
+                                                 const std::string& confirm,
+                                                 bool delete_backups) = 0;
   virtual absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request) = 0;
   virtual absl::StatusOr<ModuleStatus> Rollback(const std::string& city_id,
                                                 const std::string& module_id) = 0;
@@ -95,6 +104,12 @@ class AdminService final : public civitas::gateway::v1::AdminService::Service {
                            v1::ListBackupsResponse* response) override;
   grpc::Status VerifyBackup(grpc::ServerContext* ctx, const v1::VerifyBackupRequest* request,
                             v1::Backup* response) override;
+  grpc::Status CreateCity(grpc::ServerContext* ctx, const v1::CreateCityRequest* request,
+                          v1::City* response) override;
+  grpc::Status ExportCity(grpc::ServerContext* ctx, const v1::ExportCityRequest* request,
+                          grpc::ServerWriter<v1::BackupProgress>* writer) override;
+  grpc::Status DeleteCity(grpc::ServerContext* ctx, const v1::DeleteCityRequest* request,
+                          v1::DeleteCityResponse* response) override;
 
  private:
   // OK if the caller may administer `city` ("*" = the whole gateway).

@@ -281,5 +281,96 @@ TEST(OperationsTest, BackupWhileServingAndRestoreIntoAFreshInstance) {
   EXPECT_NE(out.find("damaged"), std::string::npos) << out;
 }
 
+TEST(OperationsTest, CitiesAreAddedExportedAndDeletedWhileServing) {
+  const std::string dir = NewTempDir("gw");
+  TestKeys keys(dir);
+  const std::string config = R"(
+data_dir: {dir}/data
+module_dir: {modules}
+auth:
+  jwks_file: jwks.json
+cities:
+  - id: dortmund
+    modules:
+      - id: civitas.noticeboard
+)";
+  auto gw = GatewayProcess::Start(dir, config);
+  ASSERT_NE(gw, nullptr);
+  std::string out;
+  auto ctl = [&](const GatewayProcess& g, std::vector<std::string> args) {
+    args.insert(args.begin(), CtlBinary());
+    args.push_back("--gateway");
+    args.push_back(g.target());
+    return RunCommand(args, &out);
+  };
+  std::ofstream(dir + "/hagen.yaml")
+      << "id: hagen\ndisplay_name: Stadt Hagen\nmodules:\n  - id: civitas.noticeboard\n";
+  ASSERT_EQ(ctl(*gw, {"city", "create", "--file", dir + "/hagen.yaml"}), 0) << out;
+  EXPECT_NE(out.find("added city hagen (Stadt Hagen) with 1 modules"), std::string::npos) << out;
+  EXPECT_NE(ctl(*gw, {"city", "create", "--file", dir + "/hagen.yaml"}), 0);
+  EXPECT_NE(out.find("already hosted"), std::string::npos) << out;
+
+  auto notices = [&](const GatewayProcess& g, const std::string& city) {
+    auto board = nb::NoticeboardService::NewStub(g.channel());
+    grpc::ClientContext ctx;
+    Prepare(&ctx, city);
+    nb::ListNoticesResponse resp;
+    grpc::Status s = board->ListNotices(&ctx, nb::ListNoticesRequest(), &resp);
+    return s.ok() ? resp.notices_size() : -static_cast<int>(s.error_code());
+  };
+  {
+    auto board = nb::NoticeboardService::NewStub(gw->channel());
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "hagen", keys.Mint("anna", "hagen", {}));
+    nb::CreateNoticeRequest req;
+    req.mutable_notice()->set_title("Hagen ist dabei");
+    nb::Notice n;
+    ASSERT_TRUE(board->CreateNotice(&ctx, req, &n).ok());
+  }
+  EXPECT_EQ(notices(*gw, "hagen"), 1);
+  EXPECT_EQ(notices(*gw, "dortmund"), 0);
+
+  // Back after a restart.
+  ASSERT_EQ(gw->Terminate(), 0);
+  gw = GatewayProcess::Start(dir, config);
+  ASSERT_NE(gw, nullptr);
+  EXPECT_EQ(notices(*gw, "hagen"), 1);
+
+  // Export, and restore on another instance.
+  ASSERT_EQ(ctl(*gw, {"city", "export", "--city", "hagen", "--to", dir + "/hagen-export"}), 0)
+      << out;
+  const std::string other = NewTempDir("other");
+  TestKeys other_keys(other);
+  ASSERT_EQ(RunCommand({CtlBinary(), "backup", "restore", "--city", "hagen", "--backup-dir",
+                        dir + "/hagen-export", "--data-dir", other + "/data"},
+                       &out),
+            0)
+      << out;
+  auto moved = GatewayProcess::Start(other, R"(
+data_dir: {dir}/data
+module_dir: {modules}
+cities:
+  - id: hagen
+    modules:
+      - id: civitas.noticeboard
+)");
+  ASSERT_NE(moved, nullptr);
+  EXPECT_EQ(notices(*moved, "hagen"), 1);
+
+  // Deleting needs the city's name twice, and only runtime cities can be deleted this way.
+  EXPECT_NE(ctl(*gw, {"city", "delete", "--city", "hagen"}), 0);
+  EXPECT_NE(out.find("set confirm to 'hagen'"), std::string::npos) << out;
+  EXPECT_NE(ctl(*gw, {"city", "delete", "--city", "dortmund", "--confirm", "dortmund"}), 0);
+  EXPECT_NE(out.find("comes from the config file"), std::string::npos) << out;
+  ASSERT_EQ(ctl(*gw, {"city", "delete", "--city", "hagen", "--confirm", "hagen"}), 0) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/data/cities/hagen"));
+  EXPECT_EQ(notices(*gw, "hagen"), -static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_EQ(notices(*gw, "dortmund"), 0) << "the other city keeps serving";
+  ASSERT_EQ(gw->Terminate(), 0);
+  gw = GatewayProcess::Start(dir, config);
+  ASSERT_NE(gw, nullptr);
+  EXPECT_EQ(notices(*gw, "hagen"), -static_cast<int>(grpc::StatusCode::NOT_FOUND));
+}
+
 }  // namespace
 }  // namespace civitas::testing

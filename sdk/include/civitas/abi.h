@@ -253,7 +253,8 @@ typedef struct civitas_module_def {
                     uint32_t service_index, uint32_t method_index, const uint8_t* request,
                     size_t request_size);
 
-  /* Releases the instance. Called at orderly shutdown, after the last call returned. */
+  /* Releases the instance. Called at orderly shutdown or after the city was removed, once the
+   * last call returned. The city's storage may already be closed: do not call kv_ or txn_ here. */
   void (*destroy)(void* instance_module_ptr);
 
   /* ---- ABI 1.1 ------------------------------------------------------------------------------ */
