@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "civitas/abi.h"
+#include "services/auth/token.h"
 
 namespace civitas::bundle {
 namespace {
@@ -50,22 +51,6 @@ bool ParseOctal(const char* field, size_t width, uint64_t* out) {
   }
   *out = v;
   return any;
-}
-
-const char* RoleName(int32_t role) {
-  switch (role) {
-    case CIVITAS_ROLE_ANONYMOUS:
-      return "anonymous";
-    case CIVITAS_ROLE_CITIZEN:
-      return "citizen";
-    case CIVITAS_ROLE_EDITOR:
-      return "editor";
-    case CIVITAS_ROLE_MODERATOR:
-      return "moderator";
-    case CIVITAS_ROLE_ADMIN:
-      return "admin";
-  }
-  return "unknown";
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -307,7 +292,7 @@ absl::StatusOr<std::string> Pack(const std::string& module_path, const PackOptio
       auto* method = service->add_methods();
       method->set_name(md.name ? md.name : "");
       method->set_server_streaming(md.kind == CIVITAS_METHOD_SERVER_STREAMING);
-      method->set_required_role(RoleName(md.required_role));
+      method->set_required_role(auth::RoleName(md.required_role));
     }
   }
   m.mutable_storage()->set_key_namespace(def->module_id);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "services/ctl/commands.h"
+#include "services/gateway/code_names.h"
 
 namespace civitas::ctl {
 
@@ -55,26 +56,8 @@ int Usage(const std::string& error) {
 }
 
 int Failed(const grpc::Status& s) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
   const int code = static_cast<int>(s.error_code());
-  std::cerr << "civitasctl: " << s.error_message() << " ("
-            << (code >= 0 && code <= 16 ? kNames[code] : "gRPC code " + std::to_string(code))
+  std::cerr << "civitasctl: " << s.error_message() << " (" << civitas::gateway::CodeName(code)
             << ")\n";
   return 1;
 }

@@ -382,8 +382,12 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
 
 }  // namespace
 
-absl::StatusOr<GatewayConfig> ParseConfig(const std::string& yaml_text,
-                                          const std::string& source_name) {
+namespace {
+
+// Loads YAML and runs `parse` on it; every error becomes INVALID_ARGUMENT naming file and line.
+template <class Result, class Parse>
+absl::StatusOr<Result> ParseYaml(const std::string& yaml_text, const std::string& source_name,
+                                 Parse parse) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -393,9 +397,7 @@ absl::StatusOr<GatewayConfig> ParseConfig(const std::string& yaml_text,
   }
   Parser parser(source_name);
   try {
-    GatewayConfig config = ParseRoot(parser, root);
-    config.source = source_name;
-    return config;
+    return parse(parser, root);
   } catch (const ConfigError& e) {
     return absl::InvalidArgumentError(e.message);
   } catch (const YAML::Exception& e) {
@@ -403,25 +405,25 @@ absl::StatusOr<GatewayConfig> ParseConfig(const std::string& yaml_text,
   }
 }
 
+}  // namespace
+
+absl::StatusOr<GatewayConfig> ParseConfig(const std::string& yaml_text,
+                                          const std::string& source_name) {
+  return ParseYaml<GatewayConfig>(yaml_text, source_name,
+                                  [&](const Parser& p, const YAML::Node& root) {
+                                    GatewayConfig config = ParseRoot(p, root);
+                                    config.source = source_name;
+                                    return config;
+                                  });
+}
+
 absl::StatusOr<CityConfig> ParseCityConfig(const std::string& yaml_text,
                                            const std::string& source_name) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source_name, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
-  }
-  Parser parser(source_name);
-  std::set<std::string> ids;
-  std::map<std::string, std::string> hosts;
-  try {
-    return ParseCity(parser, root, "city", &ids, &hosts);
-  } catch (const ConfigError& e) {
-    return absl::InvalidArgumentError(e.message);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source_name, ":", e.mark.line + 1, ": ", e.msg));
-  }
+  return ParseYaml<CityConfig>(yaml_text, source_name, [](const Parser& p, const YAML::Node& root) {
+    std::set<std::string> ids;
+    std::map<std::string, std::string> hosts;
+    return ParseCity(p, root, "city", &ids, &hosts);
+  });
 }
 
 absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/gateway/code_names.h"
 
 namespace civitas::gateway {
 
@@ -51,9 +52,6 @@ class Metrics {
       ABSL_GUARDED_BY(mu_);
   std::array<std::atomic<uint64_t>, 17> rejected_{};
 };
-
-// The gRPC code's canonical name, e.g. "NOT_FOUND".
-const char* CodeName(int code);
 
 }  // namespace civitas::gateway
 

@@ -180,6 +180,21 @@ int RunCommand(const std::vector<std::string>& argv_in, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+std::map<std::string, civitas::gateway::v1::Module> ListModules(const GatewayProcess& gw,
+                                                                const std::string& city) {
+  auto stub = civitas::gateway::v1::AdminService::NewStub(gw.channel());
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  civitas::gateway::v1::ListModulesRequest req;
+  req.set_parent("cities/" + city);
+  civitas::gateway::v1::ListModulesResponse resp;
+  grpc::Status s = stub->ListModules(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  std::map<std::string, civitas::gateway::v1::Module> out;
+  for (const auto& m : resp.modules()) out[m.module_id()] = m;
+  return out;
+}
+
 void Prepare(grpc::ClientContext* ctx, const std::string& city, const std::string& token,
              absl::Duration timeout) {
   ctx->set_deadline(std::chrono::system_clock::now() +

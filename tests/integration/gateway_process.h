@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "civitas/gateway/v1/admin.grpc.pb.h"
 #include "services/auth/token.h"
 
 namespace civitas::testing {
@@ -79,6 +80,10 @@ int RunCommand(const std::vector<std::string>& argv, std::string* output);
 // Adds x-civitas-city and, if token is set, authorization to a client context.
 void Prepare(grpc::ClientContext* ctx, const std::string& city = "", const std::string& token = "",
              absl::Duration timeout = absl::Seconds(10));
+
+// AdminService.ListModules of `city`, by module id.
+std::map<std::string, civitas::gateway::v1::Module> ListModules(const GatewayProcess& gw,
+                                                                const std::string& city);
 
 std::string GatewayBinary();
 std::string RegistryBinary();

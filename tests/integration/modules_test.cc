@@ -17,20 +17,6 @@ namespace admin = civitas::gateway::v1;
 namespace nb = civitas::noticeboard::v1;
 namespace places = civitas::testing::v1;
 
-std::map<std::string, admin::Module> Modules(GatewayProcess& gw, const std::string& city) {
-  auto stub = admin::AdminService::NewStub(gw.channel());
-  grpc::ClientContext ctx;
-  Prepare(&ctx);
-  admin::ListModulesRequest req;
-  req.set_parent("cities/" + city);
-  admin::ListModulesResponse resp;
-  grpc::Status s = stub->ListModules(&ctx, req, &resp);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  std::map<std::string, admin::Module> out;
-  for (const auto& m : resp.modules()) out[m.module_id()] = m;
-  return out;
-}
-
 TEST(ModulesTest, BrokenModulesAreRefusedClearlyAndTheCityKeepsServing) {
   const std::string dir = NewTempDir("gw");
   auto gw = GatewayProcess::Start(dir, R"(
@@ -60,9 +46,9 @@ cities:
         path: {fixtures}/civitas.testing.init_fails.so
 )");
   ASSERT_NE(gw, nullptr);
-  auto modules = Modules(*gw, "hagen");
+  auto modules = ListModules(*gw, "hagen");
   ASSERT_EQ(modules.size(), 8u);
-  modules["civitas.testing.init_fails"] = Modules(*gw, "unna")["civitas.testing.init_fails"];
+  modules["civitas.testing.init_fails"] = ListModules(*gw, "unna")["civitas.testing.init_fails"];
 
   // The two that share civitas/type/v1/geo.proto both serve.
   EXPECT_EQ(modules["civitas.noticeboard"].state(), admin::MODULE_STATE_SERVING);

@@ -96,19 +96,6 @@ cities:
                                                    trust, "  - id: unna\n", trust));
   }
 
-  std::map<std::string, admin::Module> Modules(GatewayProcess& gw, const std::string& city) {
-    auto stub = admin::AdminService::NewStub(gw.channel());
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
-    admin::ListModulesRequest req;
-    req.set_parent("cities/" + city);
-    admin::ListModulesResponse resp;
-    EXPECT_TRUE(stub->ListModules(&ctx, req, &resp).ok());
-    std::map<std::string, admin::Module> out;
-    for (const auto& m : resp.modules()) out[m.module_id()] = m;
-    return out;
-  }
-
   std::vector<nb::Notice> Notices(GatewayProcess& gw, const std::string& city) {
     auto board = nb::NoticeboardService::NewStub(gw.channel());
     grpc::ClientContext ctx;
@@ -178,8 +165,8 @@ cities:
     return Ctl(args, expect);
   };
   install("install", "civitas.noticeboard@1.0.0", "schwerte");
-  EXPECT_EQ(Modules(*b, "schwerte")["civitas.noticeboard"].version(), "1.0.0");
-  EXPECT_EQ(Modules(*b, "schwerte")["civitas.noticeboard"].publisher(), "dortmund");
+  EXPECT_EQ(ListModules(*b, "schwerte")["civitas.noticeboard"].version(), "1.0.0");
+  EXPECT_EQ(ListModules(*b, "schwerte")["civitas.noticeboard"].publisher(), "dortmund");
   const nb::Notice flohmarkt = Create(*b, "schwerte", "  Flohmarkt am Sonntag  ");
   Create(*b, "schwerte", "Repair Café");
   ASSERT_EQ(Notices(*b, "schwerte").size(), 2u);
@@ -220,7 +207,7 @@ cities:
   EXPECT_GT(before_upgrade, 0);
   EXPECT_GT(ok.load(), before_upgrade);
 
-  auto modules = Modules(*b, "schwerte");
+  auto modules = ListModules(*b, "schwerte");
   EXPECT_EQ(modules["civitas.noticeboard"].version(), "1.1.0");
   EXPECT_EQ(modules["civitas.noticeboard"].previous_version(), "1.0.0");
   // 1.1's migration ran once for the city's existing data.
@@ -232,8 +219,8 @@ cities:
 
   // Two versions of one module serve two cities of one gateway at the same time.
   install("install", "civitas.noticeboard@1.0.0", "unna");
-  EXPECT_EQ(Modules(*b, "unna")["civitas.noticeboard"].version(), "1.0.0");
-  EXPECT_EQ(Modules(*b, "schwerte")["civitas.noticeboard"].version(), "1.1.0");
+  EXPECT_EQ(ListModules(*b, "unna")["civitas.noticeboard"].version(), "1.0.0");
+  EXPECT_EQ(ListModules(*b, "schwerte")["civitas.noticeboard"].version(), "1.1.0");
   Create(*b, "unna", "Unna hat auch ein Brett");
   EXPECT_EQ(Notices(*b, "unna").size(), 1u);
 
@@ -245,7 +232,7 @@ cities:
                                        "schwerte"};
   rollback.insert(rollback.end(), at_b.begin(), at_b.end());
   Ctl(rollback);
-  modules = Modules(*b, "schwerte");
+  modules = ListModules(*b, "schwerte");
   EXPECT_EQ(modules["civitas.noticeboard"].version(), "1.0.0");
   // The module's data is back as it was before the migration.
   titles.clear();
@@ -259,8 +246,8 @@ cities:
   EXPECT_EQ(b->Terminate(), 0);
   auto again = GatewayProcess::Start(dir_b, Read(dir_b + "/gateway.yaml"));
   ASSERT_NE(again, nullptr);
-  EXPECT_EQ(Modules(*again, "schwerte")["civitas.noticeboard"].version(), "1.0.0");
-  EXPECT_EQ(Modules(*again, "unna")["civitas.noticeboard"].version(), "1.0.0");
+  EXPECT_EQ(ListModules(*again, "schwerte")["civitas.noticeboard"].version(), "1.0.0");
+  EXPECT_EQ(ListModules(*again, "unna")["civitas.noticeboard"].version(), "1.0.0");
   EXPECT_EQ(Notices(*again, "unna").size(), 1u);
 }
 
@@ -274,7 +261,7 @@ TEST_F(SharingTest, RefusalsAreClearAndChangeNothing) {
   ASSERT_NE(b, nullptr);
   const std::string v10 = Bundle(ModuleDir() + "/civitas.noticeboard.so", "nb10");
   Ctl({"module", "install", "--bundle", v10, "--city", "schwerte", "--gateway", b->target()});
-  const auto baseline = Modules(*b, "schwerte");
+  const auto baseline = ListModules(*b, "schwerte");
   ASSERT_EQ(baseline.at("civitas.noticeboard").version(), "1.0.0");
 
   auto refused = [&](const std::string& bundle_path, const std::string& reason) {
@@ -282,7 +269,7 @@ TEST_F(SharingTest, RefusalsAreClearAndChangeNothing) {
                            "--gateway", b->target()},
                           1);
     EXPECT_NE(out.find(reason), std::string::npos) << out;
-    auto now = Modules(*b, "schwerte");
+    auto now = ListModules(*b, "schwerte");
     EXPECT_EQ(now.size(), baseline.size());
     EXPECT_EQ(now["civitas.noticeboard"].version(), "1.0.0");
     EXPECT_EQ(now["civitas.noticeboard"].state(), admin::MODULE_STATE_SERVING);
