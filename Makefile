@@ -9,7 +9,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
 # Debian 12 packages the build and the tests need.
-DEB_PACKAGES = cmake ninja-build g++ pkg-config ccache \
+DEB_PACKAGES = cmake ninja-build g++ clang-14 libclang-rt-14-dev pkg-config ccache \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   librocksdb-dev libboost-dev libabsl-dev libyaml-cpp-dev libssl-dev libgtest-dev \
   python3 python3-grpcio python3-yaml curl nginx-light
@@ -17,7 +17,9 @@ DEB_PACKAGES = cmake ninja-build g++ pkg-config ccache \
 # Compiler cache keyed on paths relative to this checkout, so a fresh clone reuses earlier builds.
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: deps tools build demo test test-fast test-asan bench clean
+FUZZ_BUILD ?= build-fuzz
+
+.PHONY: deps tools build demo test test-fast test-asan test-fuzz fuzz-long bench clean
 
 deps:
 	@missing=""; \
@@ -41,10 +43,12 @@ build: deps
 demo: build
 	$(BUILD)/bin/civitas-gateway --data_dir=./state
 
-# Every test: the normal build, then unit and integration tests again under ASan+UBSan.
+# Every test: the normal build, then unit and integration tests again under ASan+UBSan, then a
+# short libFuzzer run of each fuzz target.
 test: build tools
 	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure
 	$(MAKE) test-asan
+	$(MAKE) test-fuzz
 
 test-fast: build tools
 	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure
@@ -65,5 +69,23 @@ bench: deps
 	cmake --build build-release -j $(JOBS)
 	tests/bench/run.sh build-release
 
+# libFuzzer (clang): config, bundle and token parsers, and the notice board's handlers.
+FUZZ_TARGETS = config_fuzz bundle_fuzz token_fuzz noticeboard_fuzz
+test-fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang-14 \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DCIVITAS_FUZZ=ON -DCIVITAS_SANITIZE=address,undefined \
+	  -DCIVITAS_WERROR=OFF $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(FUZZ_BUILD) -L fuzz --output-on-failure
+
+# A longer fuzzing session (not part of make test): FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 600
+fuzz-long: deps
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang-14 \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DCIVITAS_FUZZ=ON -DCIVITAS_SANITIZE=address,undefined \
+	  -DCIVITAS_WERROR=OFF -DCIVITAS_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	ctest --test-dir $(FUZZ_BUILD) -L fuzz --output-on-failure --timeout $$(( $(FUZZ_SECONDS) + 120 ))
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-release
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-release
