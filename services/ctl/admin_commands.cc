@@ -1,4 +1,5 @@
 // civitasctl commands that talk to a gateway's AdminService.
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -86,10 +87,14 @@ int ModuleInstall(const Args& args, bool upgrade) {
     request.set_bundle_path(ec ? args.Get("bundle") : path);
   } else {
     std::vector<std::string> parts = absl::StrSplit(ref, '@');
-    if (parts.size() != 2 || parts[0].empty() || parts[1].empty() || !args.Has("registry")) {
-      return Usage("give MODULE@VERSION with --registry HOST:PORT, or --bundle FILE");
+    const char* env = std::getenv("CIVITAS_REGISTRY");
+    const std::string registry = args.Get("registry", env ? env : "");
+    if (parts.size() != 2 || parts[0].empty() || parts[1].empty() || registry.empty()) {
+      return Usage(
+          "give MODULE@VERSION and a registry (--registry HOST:PORT or $CIVITAS_REGISTRY), "
+          "or --bundle FILE");
     }
-    request.mutable_registry()->set_target(args.Get("registry"));
+    request.mutable_registry()->set_target(registry);
     request.mutable_registry()->set_module_id(parts[0]);
     request.mutable_registry()->set_version(parts[1]);
   }

@@ -15,9 +15,10 @@ constexpr char kUsage[] = R"(usage:
   gateway (--gateway HOST:PORT, default $CIVITAS_GATEWAY or 127.0.0.1:50051; --token TOKEN):
     civitasctl cities
     civitasctl modules --city CITY
-    civitasctl module install MODULE@VERSION --city CITY --registry HOST:PORT [--config JSON]
+    civitasctl module install MODULE@VERSION --city CITY [--registry HOST:PORT] [--config JSON]
     civitasctl module install --bundle FILE --city CITY [--force]
-    civitasctl module upgrade MODULE@VERSION --city CITY --registry HOST:PORT [--force]
+    civitasctl module upgrade MODULE@VERSION --city CITY [--registry HOST:PORT] [--force]
+      (the registry defaults to $CIVITAS_REGISTRY)
     civitasctl module rollback MODULE --city CITY
     civitasctl city create --file CITY.yaml           (one entry of the config's cities:)
     civitasctl city export --city CITY --to DIR        (then backup restore on the new instance)

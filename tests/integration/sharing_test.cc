@@ -164,7 +164,14 @@ cities:
     args.insert(args.end(), at_b.begin(), at_b.end());
     return Ctl(args, expect);
   };
-  install("install", "civitas.noticeboard@1.0.0", "schwerte");
+  // As an operator types it: the registry comes from the environment.
+  {
+    std::string output;
+    const std::string command =
+        absl::StrCat("CIVITAS_REGISTRY=", registry_->target(), " CIVITAS_GATEWAY=", b->target(),
+                     " ", CtlBinary(), " module install civitas.noticeboard@1.0.0 --city schwerte");
+    ASSERT_EQ(RunCommand({"sh", "-c", command}, &output), 0) << output;
+  }
   EXPECT_EQ(ListModules(*b, "schwerte")["civitas.noticeboard"].version(), "1.0.0");
   EXPECT_EQ(ListModules(*b, "schwerte")["civitas.noticeboard"].publisher(), "dortmund");
   const nb::Notice flohmarkt = Create(*b, "schwerte", "  Flohmarkt am Sonntag  ");
