@@ -9,7 +9,8 @@
 extern "C" const civitas_module_def* civitas_module_entry_v1(void);
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static civitas::testing::FakeHost* host = new civitas::testing::FakeHost(civitas_module_entry_v1());
+  static civitas::testing::FakeHost* host =
+      new civitas::testing::FakeHost(civitas_module_entry_v1());
   if (size < 2) return 0;
   const civitas_module_def* def = civitas_module_entry_v1();
   const civitas_service_def& service = def->services[0];
