@@ -28,6 +28,15 @@ absl::Status Failed(const rocksdb::Status& s, const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
 }
 
+absl::StatusOr<std::unique_ptr<rocksdb::BackupEngineReadOnly>> OpenReadOnly(
+    const std::string& backup_dir) {
+  rocksdb::BackupEngineReadOnly* raw = nullptr;
+  rocksdb::IOStatus s =
+      rocksdb::BackupEngineReadOnly::Open(Options(backup_dir), rocksdb::Env::Default(), &raw);
+  if (!s.ok()) return Failed(s, absl::StrCat("cannot open backups in '", backup_dir, "'"));
+  return std::unique_ptr<rocksdb::BackupEngineReadOnly>(raw);
+}
+
 }  // namespace
 
 absl::StatusOr<BackupInfo> CreateBackup(rocksdb::DB* db, const std::string& backup_dir,
@@ -58,29 +67,23 @@ absl::StatusOr<BackupInfo> CreateBackup(rocksdb::DB* db, const std::string& back
 
 absl::StatusOr<std::vector<BackupInfo>> ListBackups(const std::string& backup_dir) {
   if (!std::filesystem::exists(backup_dir)) return std::vector<BackupInfo>{};
-  rocksdb::BackupEngineReadOnly* raw = nullptr;
-  rocksdb::IOStatus s =
-      rocksdb::BackupEngineReadOnly::Open(Options(backup_dir), rocksdb::Env::Default(), &raw);
-  if (!s.ok()) return Failed(s, absl::StrCat("cannot open backups in '", backup_dir, "'"));
-  std::unique_ptr<rocksdb::BackupEngineReadOnly> engine(raw);
+  absl::StatusOr<std::unique_ptr<rocksdb::BackupEngineReadOnly>> engine = OpenReadOnly(backup_dir);
+  if (!engine.ok()) return engine.status();
   std::vector<rocksdb::BackupInfo> infos;
-  engine->GetBackupInfo(&infos);
+  (*engine)->GetBackupInfo(&infos);
   std::vector<BackupInfo> out;
   for (const auto& i : infos) out.push_back(Convert(i));
   return out;
 }
 
 absl::StatusOr<BackupInfo> VerifyBackup(const std::string& backup_dir, uint32_t id) {
-  rocksdb::BackupEngineReadOnly* raw = nullptr;
-  rocksdb::IOStatus s =
-      rocksdb::BackupEngineReadOnly::Open(Options(backup_dir), rocksdb::Env::Default(), &raw);
-  if (!s.ok()) return Failed(s, absl::StrCat("cannot open backups in '", backup_dir, "'"));
-  std::unique_ptr<rocksdb::BackupEngineReadOnly> engine(raw);
+  absl::StatusOr<std::unique_ptr<rocksdb::BackupEngineReadOnly>> engine = OpenReadOnly(backup_dir);
+  if (!engine.ok()) return engine.status();
   rocksdb::BackupInfo info;
-  if (rocksdb::Status st = engine->GetBackupInfo(id, &info); !st.ok()) {
+  if (rocksdb::Status st = (*engine)->GetBackupInfo(id, &info); !st.ok()) {
     return absl::NotFoundError(absl::StrCat("no backup ", id, " in '", backup_dir, "'"));
   }
-  s = engine->VerifyBackup(id, /*verify_with_checksum=*/true);
+  rocksdb::IOStatus s = (*engine)->VerifyBackup(id, /*verify_with_checksum=*/true);
   if (!s.ok()) {
     return absl::DataLossError(absl::StrCat("backup ", id, " is damaged: ", s.ToString()));
   }
@@ -97,20 +100,18 @@ absl::StatusOr<BackupInfo> RestoreBackup(const std::string& backup_dir, uint32_t
                      "instance), or stop its gateway and allow overwriting"));
   }
   std::filesystem::create_directories(db_dir, ec);
-  rocksdb::BackupEngineReadOnly* raw = nullptr;
-  rocksdb::IOStatus s =
-      rocksdb::BackupEngineReadOnly::Open(Options(backup_dir), rocksdb::Env::Default(), &raw);
-  if (!s.ok()) return Failed(s, absl::StrCat("cannot open backups in '", backup_dir, "'"));
-  std::unique_ptr<rocksdb::BackupEngineReadOnly> engine(raw);
+  absl::StatusOr<std::unique_ptr<rocksdb::BackupEngineReadOnly>> engine = OpenReadOnly(backup_dir);
+  if (!engine.ok()) return engine.status();
   std::vector<rocksdb::BackupInfo> infos;
-  engine->GetBackupInfo(&infos);
+  (*engine)->GetBackupInfo(&infos);
   if (infos.empty()) return absl::NotFoundError(absl::StrCat("no backups in '", backup_dir, "'"));
   if (id == 0) id = infos.back().backup_id;
   rocksdb::BackupInfo info;
-  if (rocksdb::Status st = engine->GetBackupInfo(id, &info); !st.ok()) {
+  if (rocksdb::Status st = (*engine)->GetBackupInfo(id, &info); !st.ok()) {
     return absl::NotFoundError(absl::StrCat("no backup ", id, " in '", backup_dir, "'"));
   }
-  s = engine->RestoreDBFromBackup(rocksdb::RestoreOptions(), id, db_dir, db_dir);
+  rocksdb::IOStatus s =
+      (*engine)->RestoreDBFromBackup(rocksdb::RestoreOptions(), id, db_dir, db_dir);
   if (!s.ok()) return Failed(s, "restore failed");
   return Convert(info);
 }
