@@ -40,7 +40,10 @@ build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+# The demo needs the gateway, civitasctl and the bundled modules only.
+demo: deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j $(JOBS) --target civitas-gateway civitasctl noticeboard
 	$(BUILD)/bin/civitas-gateway --data_dir=./state
 
 # Every test: the normal build, then unit and integration tests again under ASan+UBSan, then a
