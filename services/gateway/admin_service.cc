@@ -70,6 +70,16 @@ void ToProto(const CityConfig& c, v1::City* city) {
   for (const ModuleConfig& m : c.modules) city->add_module_ids(m.id);
 }
 
+// "cities/{city}" -> OK and *city, or INVALID_ARGUMENT saying what a parent looks like.
+grpc::Status ParseParent(const std::string& parent, std::string* city) {
+  *city = CityOf(parent);
+  if (city->empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "parent must be 'cities/{city_id}', got '" + parent + "'");
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
@@ -105,12 +115,9 @@ grpc::Status AdminService::ListModules(grpc::ServerContext* ctx,
                                        const v1::ListModulesRequest* request,
                                        v1::ListModulesResponse* response) {
   const std::string& parent = request->parent();
-  if (!absl::StartsWith(parent, "cities/") || parent.size() <= 7) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "parent must be 'cities/{city_id}', got '" + parent + "'");
-  }
-  const std::string city_id = parent.substr(7);
-  grpc::Status s = Authorize(ctx, city_id);
+  std::string city_id;
+  grpc::Status s = ParseParent(parent, &city_id);
+  if (s.ok()) s = Authorize(ctx, city_id);
   if (!s.ok()) return s;
   int32_t size = 0;
   if (s = PageSize(request->page_size(), &size); !s.ok()) return s;
@@ -144,15 +151,13 @@ namespace civitas::gateway {
 grpc::Status AdminService::InstallModule(grpc::ServerContext* ctx,
                                          const v1::InstallModuleRequest* request,
                                          v1::Module* response) {
-  const std::string& parent = request->parent();
-  if (!absl::StartsWith(parent, "cities/") || parent.size() <= 7) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "parent must be 'cities/{city_id}', got '" + parent + "'");
-  }
-  if (grpc::Status s = Authorize(ctx, parent.substr(7)); !s.ok()) return s;
+  std::string city;
+  grpc::Status s = ParseParent(request->parent(), &city);
+  if (s.ok()) s = Authorize(ctx, city);
+  if (!s.ok()) return s;
   absl::StatusOr<ModuleStatus> status = modules_->Install(*request);
   if (!status.ok()) return ToGrpc(status.status());
-  ToProto(parent.substr(7), *status, response);
+  ToProto(city, *status, response);
   return grpc::Status::OK;
 }
 
@@ -180,12 +185,10 @@ namespace civitas::gateway {
 grpc::Status AdminService::CreateBackup(grpc::ServerContext* ctx,
                                         const v1::CreateBackupRequest* request,
                                         grpc::ServerWriter<v1::BackupProgress>* writer) {
-  const std::string city = CityOf(request->parent());
-  if (city.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "parent must be 'cities/{city_id}', got '" + request->parent() + "'");
-  }
-  if (grpc::Status s = Authorize(ctx, city); !s.ok()) return s;
+  std::string city;
+  grpc::Status s = ParseParent(request->parent(), &city);
+  if (s.ok()) s = Authorize(ctx, city);
+  if (!s.ok()) return s;
   absl::StatusOr<BackupInfo> backup = modules_->Backup(city, [&](int64_t copied) {
     v1::BackupProgress progress;
     progress.set_bytes_copied(copied);

@@ -79,6 +79,9 @@ class Gateway final : public CityOperations {
   ModuleStatus StartModule(const CityConfig& city, CityStore* store, const ModuleSpec& spec,
                            CityRoutes& routes, std::shared_ptr<ModuleInstance>* started);
   void SeedCities();
+  // The city's routes in `table` and its store; NOT_FOUND naming the city.
+  absl::StatusOr<const CityRoutes*> FindCity(const RouteTable& table, const std::string& city_id,
+                                             CityStore** store) const;
   // Swaps in a route table in which `city` has `routes`.
   void Publish(const std::string& city, CityRoutes routes);
   absl::StatusOr<std::string> FetchBundle(const v1::InstallModuleRequest& request) const;

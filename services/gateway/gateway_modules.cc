@@ -55,6 +55,17 @@ CityRoutes Without(const CityRoutes& routes, const std::string& module_id,
 
 }  // namespace
 
+absl::StatusOr<const CityRoutes*> Gateway::FindCity(const RouteTable& table,
+                                                    const std::string& city_id,
+                                                    CityStore** store) const {
+  auto it = table.cities().find(city_id);
+  if (it == table.cities().end()) {
+    return absl::NotFoundError("city '" + city_id + "' is not hosted by this gateway");
+  }
+  *store = stores_.at(city_id).get();
+  return &it->second;
+}
+
 void Gateway::Publish(const std::string& city, CityRoutes routes) {
   std::shared_ptr<const RouteTable> current = routes_.Get();
   std::map<std::string, CityRoutes> cities = current->cities();
@@ -104,12 +115,10 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
   const std::string city_id = parent.substr(7);
   absl::MutexLock lock(&change_mu_);
   std::shared_ptr<const RouteTable> table = routes_.Get();
-  auto city_it = table->cities().find(city_id);
-  if (city_it == table->cities().end()) {
-    return absl::NotFoundError("city '" + city_id + "' is not hosted by this gateway");
-  }
-  const CityRoutes& city = city_it->second;
-  CityStore* store = stores_.at(city_id).get();
+  CityStore* store = nullptr;
+  absl::StatusOr<const CityRoutes*> found = FindCity(*table, city_id, &store);
+  if (!found.ok()) return found.status();
+  const CityRoutes& city = **found;
 
   absl::StatusOr<std::string> bytes = FetchBundle(request);
   if (!bytes.ok()) return bytes.status();
@@ -217,12 +226,10 @@ absl::StatusOr<ModuleStatus> Gateway::Rollback(const std::string& city_id,
                                                const std::string& module_id) {
   absl::MutexLock lock(&change_mu_);
   std::shared_ptr<const RouteTable> table = routes_.Get();
-  auto city_it = table->cities().find(city_id);
-  if (city_it == table->cities().end()) {
-    return absl::NotFoundError("city '" + city_id + "' is not hosted by this gateway");
-  }
-  const CityRoutes& city = city_it->second;
-  CityStore* store = stores_.at(city_id).get();
+  CityStore* store = nullptr;
+  absl::StatusOr<const CityRoutes*> found = FindCity(*table, city_id, &store);
+  if (!found.ok()) return found.status();
+  const CityRoutes& city = **found;
   absl::StatusOr<std::optional<ModulePin>> pin = ReadPin(*store, module_id);
   if (!pin.ok()) return pin.status();
   if (!pin->has_value()) {
