@@ -5,6 +5,7 @@
 #     SOURCES    board.cc ...
 #     PROTOS     civitas/noticeboard/v1/noticeboard.proto   # relative to PROTO_PATH
 #     [PROTO_PATH dir ...]                    # import roots; the civitas proto tree is always one
+#     [LIBRARIES lib ...]                     # further libraries (shared ones stay a runtime need)
 #     [BUNDLE_PUBLISHER name                  # also write <MODULE_ID>.civmod (civitasctl pack)
 #      [BUNDLE_LICENSE spdx] [BUNDLE_DESCRIPTION text] [BUNDLE_SIGNING_KEY file.key]])
 #
@@ -103,7 +104,7 @@ endfunction()
 
 function(civitas_add_module target)
   cmake_parse_arguments(ARG "" "MODULE_ID;BUNDLE_PUBLISHER;BUNDLE_LICENSE;BUNDLE_DESCRIPTION;BUNDLE_SIGNING_KEY"
-                        "SOURCES;PROTOS;PROTO_PATH" ${ARGN})
+                        "SOURCES;PROTOS;PROTO_PATH;LIBRARIES" ${ARGN})
   if(NOT ARG_MODULE_ID OR NOT ARG_SOURCES OR NOT ARG_PROTOS)
     message(FATAL_ERROR "civitas_add_module(${target}): MODULE_ID, SOURCES and PROTOS are required")
   endif()
@@ -158,13 +159,15 @@ function(civitas_add_module target)
                                                      VISIBILITY_INLINES_HIDDEN ON)
   target_include_directories(${target}_objects PUBLIC ${CIVITAS_SDK_DIR}/include)
   target_include_directories(${target}_objects SYSTEM PUBLIC ${CIVITAS_LITE_GEN_DIR})
-  target_link_libraries(${target}_objects PUBLIC protobuf::libprotobuf-lite Threads::Threads)
+  target_link_libraries(${target}_objects PUBLIC protobuf::libprotobuf-lite Threads::Threads
+                        ${ARG_LIBRARIES})
 
   add_library(${target}_lib STATIC ${proto_objects})
   target_link_libraries(${target}_lib PUBLIC ${target}_objects)
 
   add_library(${target} MODULE $<TARGET_OBJECTS:${target}_objects> ${proto_objects})
-  target_link_libraries(${target} PRIVATE protobuf::libprotobuf-lite Threads::Threads)
+  target_link_libraries(${target} PRIVATE protobuf::libprotobuf-lite Threads::Threads
+                        ${ARG_LIBRARIES})
   set_target_properties(${target} PROPERTIES
     PREFIX ""
     OUTPUT_NAME ${ARG_MODULE_ID}

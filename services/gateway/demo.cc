@@ -6,6 +6,10 @@
 #include "services/auth/token.h"
 
 namespace civitas::gateway {
+
+// Fictional sample content from deploy/demo/seed.jsonl, embedded at build time.
+extern const char kDemoSeed[];
+
 namespace {
 
 constexpr char kDemoConfig[] = R"yaml(
@@ -20,19 +24,13 @@ cities:
     hosts: [demo.localhost]
     modules:
       - id: civitas.noticeboard
+      - id: civitas.news
+        config:
+          feed_title: Demo-Stadt – Nachrichten
+          feed_description: Neuigkeiten aus dem Rathaus der Demo-Stadt
+          site_url: https://www.demo-stadt.example
 )yaml";
 
-// Fictional sample content, created through the module like any client's call.
-constexpr char kDemoSeed[] = R"jsonl(
-{"method": "/civitas.noticeboard.v1.NoticeboardService/CreateNotice", "subject": "buergeramt", "roles": ["editor"], "request": {"notice": {"title": "Bürgeramt Mitte: neue Öffnungszeiten", "body": "Ab Montag ist das Bürgeramt Mitte dienstags und donnerstags bis 19 Uhr geöffnet. Termine gibt es online und am Telefon.", "location": {"latitude": 51.5136, "longitude": 7.4653}}}}
-{"method": "/civitas.noticeboard.v1.NoticeboardService/CreateNotice", "subject": "anna.k", "request": {"notice": {"title": "Katze zugelaufen in der Nordstadt", "body": "Grau getigert, sehr zutraulich, mit rotem Halsband. Seit Dienstag in der Mallinckrodtstraße. Wer vermisst sie?", "location": {"latitude": 51.5231, "longitude": 7.4588}}}}
-{"method": "/civitas.noticeboard.v1.NoticeboardService/CreateNotice", "subject": "nachbarschaft-ost", "request": {"notice": {"title": "Straßenfest Kaiserviertel am Samstag", "body": "Ab 14 Uhr Kuchen, Flohmarkt und Musik. Die Straße ist von 12 bis 22 Uhr für Autos gesperrt.", "location": {"latitude": 51.5155, "longitude": 7.4821}}}}
-{"method": "/civitas.noticeboard.v1.NoticeboardService/CreateNotice", "subject": "tiefbauamt", "roles": ["editor"], "request": {"notice": {"title": "Baustelle Rheinische Straße", "body": "Wegen Kanalarbeiten ist die Rheinische Straße zwischen Unionstraße und Dorstfelder Brücke bis Ende des Monats einspurig.", "location": {"latitude": 51.5118, "longitude": 7.4452}}}}
-{"method": "/civitas.noticeboard.v1.NoticeboardService/CreateNotice", "subject": "stadtbibliothek", "roles": ["editor"], "request": {"notice": {"title": "Vorlesestunde für Kinder", "body": "Jeden Mittwoch um 16 Uhr in der Stadtbibliothek, Eintritt frei. Diese Woche: Geschichten vom Phoenix-See."}}}
-{"method": "/civitas.noticeboard.v1.NoticeboardService/CreateNotice", "subject": "mehmet.y", "request": {"notice": {"title": "Repair Café sucht Helfer:innen", "body": "Wir reparieren Toaster, Fahrräder und Kleidung. Wer mitschrauben möchte: jeden ersten Samstag im Monat im Stadtteilzentrum."}}}
-{"method": "/civitas.noticeboard.v1.NoticeboardService/CreateNotice", "subject": "welcome-team", "request": {"notice": {"title": "Welcome café for newcomers", "body": "English and German, every Friday 3 pm at the town hall foyer. Ask us anything about registering, schools and buses."}}}
-{"method": "/civitas.noticeboard.v1.NoticeboardService/CreateNotice", "subject": "gruenflaechenamt", "roles": ["editor"], "request": {"notice": {"title": "Baumpflanzaktion im Westpark", "body": "Am Sonntag pflanzen wir 40 junge Linden. Spaten werden gestellt, festes Schuhwerk mitbringen.", "location": {"latitude": 51.5102, "longitude": 7.4489}}}}
-)jsonl";
 
 }  // namespace
 

@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/gateway/log.h"
 
 namespace civitas::gateway {
@@ -43,6 +45,25 @@ std::string PrefixSuccessor(std::string prefix) {
   while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xff) prefix.pop_back();
   if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
   return prefix;
+}
+
+// The module's config block plus the city's default language and time zone, unless the block
+// sets them itself (documented in sdk/include/civitas/json.h).
+std::string ConfigWithCityDefaults(const std::string& config_json, const CityConfig& city) {
+  google::protobuf::Struct config;
+  if (!google::protobuf::util::JsonStringToMessage(config_json.empty() ? "{}" : config_json,
+                                                   &config)
+           .ok()) {
+    return config_json;  // validated when the config was read; pass it on untouched
+  }
+  auto& fields = *config.mutable_fields();
+  if (!fields.contains("default_language")) {
+    fields["default_language"].set_string_value(city.default_language);
+  }
+  if (!fields.contains("time_zone")) fields["time_zone"].set_string_value(city.time_zone);
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(config, &json).ok()) return config_json;
+  return json;
 }
 
 }  // namespace
@@ -279,7 +300,7 @@ ModuleInstance::ModuleInstance(std::shared_ptr<const LoadedModule> module, const
                                const ModuleConfig& config, CityStore* store)
     : module_(std::move(module)),
       city_id_(city.id),
-      config_json_(config.config_json),
+      config_json_(ConfigWithCityDefaults(config.config_json, city)),
       key_prefix_(ModuleKeyPrefix(module_->module_id())),
       store_(store) {}
 

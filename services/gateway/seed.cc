@@ -4,9 +4,15 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "services/auth/token.h"
 
 namespace civitas::gateway {
@@ -21,10 +27,78 @@ class SeedCall final : public HostCall {
   int32_t Send(std::string) override { return CIVITAS_OK; }
 };
 
+// "@now", "@now+2d", "@now-90m" (units d, h, m) and "@day+3T18:30" (that wall-clock time in the
+// city's time zone, days from today) become RFC 3339 times, so sample data stays current.
+absl::StatusOr<std::string> RelativeTime(absl::string_view spec, const absl::TimeZone& zone,
+                                         absl::Time now) {
+  auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", spec, "' is not a relative time like @now, @now+2d, @now-3h or @day+1T18:30"));
+  };
+  auto offset = [&](absl::string_view digits, int sign) -> std::optional<int64_t> {
+    int64_t n = 0;
+    if (!absl::SimpleAtoi(digits, &n) || n < 0 || n > 100000) return std::nullopt;
+    return sign * n;
+  };
+  if (absl::ConsumePrefix(&spec, "@now")) {
+    if (spec.empty()) return absl::FormatTime(absl::RFC3339_sec, now, absl::UTCTimeZone());
+    const int sign = spec.front() == '-' ? -1 : spec.front() == '+' ? 1 : 0;
+    if (sign == 0 || spec.size() < 3) return bad();
+    const char unit = spec.back();
+    std::optional<int64_t> n = offset(spec.substr(1, spec.size() - 2), sign);
+    if (!n) return bad();
+    absl::Duration d = unit == 'd'   ? absl::Hours(24 * *n)
+                       : unit == 'h' ? absl::Hours(*n)
+                       : unit == 'm' ? absl::Minutes(*n)
+                                     : absl::ZeroDuration();
+    if (d == absl::ZeroDuration() && *n != 0) return bad();
+    return absl::FormatTime(absl::RFC3339_sec, now + d, absl::UTCTimeZone());
+  }
+  if (absl::ConsumePrefix(&spec, "@day")) {
+    const size_t t = spec.find('T');
+    if (t == absl::string_view::npos || t < 2 || (spec[0] != '+' && spec[0] != '-')) return bad();
+    std::optional<int64_t> days = offset(spec.substr(1, t - 1), spec[0] == '-' ? -1 : 1);
+    int hour = 0, minute = 0;
+    absl::string_view hm = spec.substr(t + 1);
+    if (!days || hm.size() != 5 || hm[2] != ':' || !absl::SimpleAtoi(hm.substr(0, 2), &hour) ||
+        !absl::SimpleAtoi(hm.substr(3, 2), &minute) || hour > 23 || minute > 59) {
+      return bad();
+    }
+    const absl::CivilDay today = absl::ToCivilDay(now, zone);
+    const absl::CivilDay day = today + *days;
+    absl::Time at = absl::FromCivil(absl::CivilMinute(day.year(), day.month(), day.day(), hour,
+                                                      minute),
+                                    zone);
+    return absl::FormatTime(absl::RFC3339_sec, at, absl::UTCTimeZone());
+  }
+  return std::string(spec);
+}
+
+absl::Status ResolveRelativeTimes(google::protobuf::Value* value, const absl::TimeZone& zone,
+                                  absl::Time now) {
+  if (value->has_string_value() && absl::StartsWith(value->string_value(), "@")) {
+    absl::StatusOr<std::string> t = RelativeTime(value->string_value(), zone, now);
+    if (!t.ok()) return t.status();
+    value->set_string_value(*t);
+  } else if (value->has_struct_value()) {
+    for (auto& [key, field] : *value->mutable_struct_value()->mutable_fields()) {
+      if (absl::Status s = ResolveRelativeTimes(&field, zone, now); !s.ok()) return s;
+    }
+  } else if (value->has_list_value()) {
+    for (auto& item : *value->mutable_list_value()->mutable_values()) {
+      if (absl::Status s = ResolveRelativeTimes(&item, zone, now); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RunSeed(const CityRoutes& city, const std::string& jsonl, const std::string& source) {
   int line_no = 0;
+  absl::TimeZone zone;
+  if (!absl::LoadTimeZone(city.config.time_zone, &zone)) zone = absl::UTCTimeZone();
+  const absl::Time now = absl::Now();
   for (absl::string_view line : absl::StrSplit(jsonl, '\n')) {
     ++line_no;
     line = absl::StripAsciiWhitespace(line);
@@ -35,6 +109,11 @@ absl::Status RunSeed(const CityRoutes& city, const std::string& jsonl, const std
     google::protobuf::Struct entry;
     if (!google::protobuf::util::JsonStringToMessage(std::string(line), &entry).ok()) {
       return fail("not a JSON object");
+    }
+    if (auto r = entry.mutable_fields()->find("request"); r != entry.mutable_fields()->end()) {
+      if (absl::Status s = ResolveRelativeTimes(&r->second, zone, now); !s.ok()) {
+        return fail(s.message());
+      }
     }
     const auto& f = entry.fields();
     auto method_it = f.find("method");

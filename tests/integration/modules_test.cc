@@ -1,5 +1,8 @@
 // Module loading through the real gateway: refusals with one clear sentence, modules that share a
 // proto file side by side, storage isolation between modules and cities, per-city config.
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
@@ -156,9 +159,21 @@ cities:
     EXPECT_TRUE(place->GetConfig(&ctx, places::GetConfigRequest(), &resp).ok());
     return resp;
   };
-  EXPECT_EQ(config("dortmund").json(), R"({"greeting":"Glück auf","limit":5})");
+  // Each module gets its own config block plus the city's language and time zone.
+  auto same_json = [](const std::string& a, const std::string& b) {
+    google::protobuf::Struct x, y;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(a, &x).ok()) << a;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(b, &y).ok()) << b;
+    return google::protobuf::util::MessageDifferencer::Equals(x, y);
+  };
+  EXPECT_TRUE(same_json(config("dortmund").json(),
+                        R"({"greeting":"Glück auf","limit":5,"default_language":"de",
+                            "time_zone":"Europe/Berlin"})"))
+      << config("dortmund").json();
   EXPECT_EQ(config("dortmund").city_id(), "dortmund");
-  EXPECT_EQ(config("schwerte").json(), "{}");
+  EXPECT_TRUE(same_json(config("schwerte").json(),
+                        R"({"default_language":"de","time_zone":"Europe/Berlin"})"))
+      << config("schwerte").json();
 }
 
 }  // namespace

@@ -335,7 +335,8 @@ class ModuleBuilder {
     Handler h = [fn](Instance& self, Call& call, const uint8_t* data, size_t size) -> Status {
       Request request;
       if (!request.ParseFromArray(data, static_cast<int>(size))) {
-        return InvalidArgument("request is not a valid " + request.GetTypeName());
+        return InvalidArgument("request is not a valid " + request.GetTypeName() +
+                               ": malformed protobuf, or a string field that is not valid UTF-8");
       }
       Response response;
       Status s = (self.*fn)(call, request, &response);
@@ -355,7 +356,8 @@ class ModuleBuilder {
     Handler h = [fn](Instance& self, Call& call, const uint8_t* data, size_t size) -> Status {
       Request request;
       if (!request.ParseFromArray(data, static_cast<int>(size))) {
-        return InvalidArgument("request is not a valid " + request.GetTypeName());
+        return InvalidArgument("request is not a valid " + request.GetTypeName() +
+                               ": malformed protobuf, or a string field that is not valid UTF-8");
       }
       ServerWriter<Response> writer(call);
       return (self.*fn)(call, request, writer);

@@ -1,0 +1,1005 @@
+#include "news.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <random>
+#include <set>
+#include <utility>
+
+#include "civitas/json.h"
+#include "civitas/text.h"
+#include "feed.h"
+
+namespace news {
+namespace {
+
+using civitas::InvalidArgument;
+using civitas::OkStatus;
+using civitas::Status;
+
+constexpr char kTopic[] = "articles";
+constexpr size_t kIdLength = 16;
+constexpr size_t kTailLength = 1 + 16 + kIdLength;  // <P><inv><id>
+constexpr int kMaxPage = 100;
+constexpr int kDefaultPage = 20;
+
+std::string Hex16(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
+  return buf;
+}
+
+uint64_t ParseHex(std::string_view s) {
+  uint64_t v = 0;
+  for (char c : s) v = (v << 4) | static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  return v;
+}
+
+bool IsHex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string NewId() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return Hex16(rng());
+}
+
+int64_t Micros(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000000 + t.nanos() / 1000;
+}
+
+void SetMicros(int64_t micros, google::protobuf::Timestamp* t) {
+  t->set_seconds(micros / 1000000);
+  t->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+}
+
+Status IdFromName(const std::string& name, std::string* id) {
+  const std::string prefix = "articles/";
+  if (name.compare(0, prefix.size(), prefix) != 0 || name.size() != prefix.size() + kIdLength ||
+      !IsHex(name.substr(prefix.size()))) {
+    return InvalidArgument("name must look like 'articles/{id}' with a 16-digit hex id, got '" +
+                           name + "'");
+  }
+  *id = name.substr(prefix.size());
+  return OkStatus();
+}
+
+bool Visible(const pb::Article& a, int64_t now) {
+  if (a.state() != pb::Article::PUBLISHED) return false;
+  if (a.has_publish_time() && Micros(a.publish_time()) > now) return false;
+  return !(a.has_expire_time() && Micros(a.expire_time()) <= now);
+}
+
+pb::Article::State EffectiveState(const pb::Article& a, int64_t now) {
+  if (a.state() != pb::Article::PUBLISHED) return a.state();
+  if (a.has_publish_time() && Micros(a.publish_time()) > now) return pb::Article::SCHEDULED;
+  if (a.has_expire_time() && Micros(a.expire_time()) <= now) return pb::Article::ARCHIVED;
+  return pb::Article::PUBLISHED;
+}
+
+// <P><inv publish><id>: the position of a published article in lists.
+std::string Tail(const pb::Article& a, const std::string& id) {
+  const int64_t publish = a.has_publish_time() ? Micros(a.publish_time()) : 0;
+  return std::string(a.pinned() ? "0" : "1") +
+         Hex16(static_cast<uint64_t>(INT64_MAX - publish)) + id;
+}
+
+// Index value: expire micros (16 hex, 0 = never), then the article's languages, comma-separated.
+std::string IndexValue(const pb::Article& a) {
+  std::string v = Hex16(a.has_expire_time() ? static_cast<uint64_t>(Micros(a.expire_time())) : 0);
+  v += civitas::PrimaryLanguage(a.language_code());
+  for (const pb::Localization& l : a.localizations()) {
+    v += ',';
+    v += civitas::PrimaryLanguage(l.language_code());
+  }
+  return v;
+}
+
+std::vector<std::string> IndexKeys(const pb::Article& a, const std::string& id) {
+  std::vector<std::string> keys;
+  if (a.state() != pb::Article::PUBLISHED) return keys;
+  const std::string tail = Tail(a, id);
+  keys.push_back("p/" + tail);
+  for (const std::string& c : a.categories()) keys.push_back("c/" + c + "/" + tail);
+  for (const std::string& t : a.tags()) keys.push_back("g/" + t + "/" + tail);
+  return keys;
+}
+
+std::string UpdateKey(const pb::Article& a, const std::string& id) {
+  return "u/" + Hex16(static_cast<uint64_t>(INT64_MAX - Micros(a.update_time()))) + id;
+}
+
+std::string NextEtag(const std::string& previous, int64_t now) {
+  uint64_t revision = 0;
+  size_t dash = previous.find('-');
+  if (dash != std::string::npos && IsHex(previous.substr(0, dash))) {
+    revision = ParseHex(previous.substr(0, dash));
+  }
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%" PRIx64 "-%" PRIx64, revision + 1,
+                static_cast<uint64_t>(now));
+  return buf;
+}
+
+Status CheckEtag(const std::string& given, const pb::Article& current) {
+  if (given.empty() || given == current.etag()) return OkStatus();
+  return civitas::Aborted("etag '" + given + "' is stale: the article was changed meanwhile (now '" +
+                          current.etag() + "'); read it again and reapply your change");
+}
+
+Status CheckUrl(const std::string& field, const std::string& url) {
+  if (std::string e = civitas::CheckLength(field, url, 0, 2048); !e.empty()) {
+    return InvalidArgument(e);
+  }
+  if (url.empty() || url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0) {
+    return OkStatus();
+  }
+  return InvalidArgument(field + " must be an http or https URL, got '" + url + "'");
+}
+
+bool IsCategoryId(const std::string& id) {
+  if (id.empty() || id.size() > 40) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+// The default categories of a German city's news, used when the city configures none.
+std::vector<Config::Category> DefaultCategories() {
+  return {{"rathaus", {{"de", "Rathaus"}, {"en", "City hall"}}},
+          {"verkehr", {{"de", "Verkehr"}, {"en", "Traffic"}}},
+          {"kultur", {{"de", "Kultur"}, {"en", "Culture"}}},
+          {"umwelt", {{"de", "Umwelt"}, {"en", "Environment"}}},
+          {"soziales", {{"de", "Soziales"}, {"en", "Social affairs"}}},
+          {"bildung", {{"de", "Bildung"}, {"en", "Education"}}},
+          {"sport", {{"de", "Sport"}, {"en", "Sports"}}},
+          {"wirtschaft", {{"de", "Wirtschaft"}, {"en", "Economy"}}}};
+}
+
+// Field mask paths UpdateArticle accepts.
+const std::set<std::string>& WritablePaths() {
+  static const std::set<std::string> paths = {
+      "title",      "teaser",   "body",         "body_format", "language_code",
+      "localizations", "images", "categories",  "tags",        "department",
+      "link",       "pinned",   "publish_time", "expire_time", "state"};
+  return paths;
+}
+
+void CopyField(const std::string& path, const pb::Article& from, pb::Article* to) {
+  if (path == "title") to->set_title(from.title());
+  if (path == "teaser") to->set_teaser(from.teaser());
+  if (path == "body") to->set_body(from.body());
+  if (path == "body_format") to->set_body_format(from.body_format());
+  if (path == "language_code") to->set_language_code(from.language_code());
+  if (path == "localizations") *to->mutable_localizations() = from.localizations();
+  if (path == "images") *to->mutable_images() = from.images();
+  if (path == "categories") *to->mutable_categories() = from.categories();
+  if (path == "tags") *to->mutable_tags() = from.tags();
+  if (path == "department") to->set_department(from.department());
+  if (path == "link") to->set_link(from.link());
+  if (path == "pinned") to->set_pinned(from.pinned());
+  if (path == "state") to->set_state(from.state());
+  if (path == "publish_time") {
+    if (from.has_publish_time()) {
+      *to->mutable_publish_time() = from.publish_time();
+    } else {
+      to->clear_publish_time();
+    }
+  }
+  if (path == "expire_time") {
+    if (from.has_expire_time()) {
+      *to->mutable_expire_time() = from.expire_time();
+    } else {
+      to->clear_expire_time();
+    }
+  }
+}
+
+// Text as it is stored: HTML removed from every field; Markdown links made safe.
+void Sanitize(pb::Article* a) {
+  a->set_title(civitas::StripHtml(a->title()));
+  a->set_teaser(civitas::StripHtml(a->teaser()));
+  const bool markdown = a->body_format() == pb::Article::MARKDOWN;
+  a->set_body(markdown ? civitas::SafeMarkdown(a->body()) : civitas::StripHtml(a->body()));
+  for (pb::Localization& l : *a->mutable_localizations()) {
+    l.set_title(civitas::StripHtml(l.title()));
+    l.set_teaser(civitas::StripHtml(l.teaser()));
+    l.set_body(markdown ? civitas::SafeMarkdown(l.body()) : civitas::StripHtml(l.body()));
+  }
+  for (pb::Image& i : *a->mutable_images()) {
+    i.set_alt_text(civitas::StripHtml(i.alt_text()));
+    i.set_copyright(civitas::StripHtml(i.copyright()));
+  }
+}
+
+Status CheckPageSize(int32_t page_size, int max, const char* field = "page_size") {
+  if (page_size < 0 || page_size > max) {
+    return InvalidArgument(std::string(field) + " must be between 0 and " + std::to_string(max) +
+                           ", got " + std::to_string(page_size));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+const Config::Category* Config::FindCategory(const std::string& id) const {
+  for (const Category& c : categories) {
+    if (c.id == id) return &c;
+  }
+  return nullptr;
+}
+
+Status ParseConfig(const std::string& json, const std::string& city_id, Config* config) {
+  civitas::JsonValue root;
+  std::string error;
+  if (!civitas::ParseJson(json, &root, &error)) {
+    return InvalidArgument("module config is not valid JSON: " + error);
+  }
+  config->default_language = root["default_language"].AsString("de");
+  if (!civitas::IsLanguageTag(config->default_language)) {
+    return InvalidArgument("default_language '" + config->default_language +
+                           "' is not a language tag like 'de' or 'en-GB'");
+  }
+  config->feed_title = root["feed_title"].AsString("News " + city_id);
+  config->feed_description = root["feed_description"].AsString("");
+  config->site_url = root["site_url"].AsString("");
+  while (!config->site_url.empty() && config->site_url.back() == '/') config->site_url.pop_back();
+  const civitas::JsonValue& categories = root["categories"];
+  if (categories.is_null()) {
+    config->categories = DefaultCategories();
+    return OkStatus();
+  }
+  if (!categories.is_array()) return InvalidArgument("categories must be a list");
+  for (size_t i = 0; i < categories.items().size(); ++i) {
+    const civitas::JsonValue& c = categories.items()[i];
+    const std::string where = "categories[" + std::to_string(i) + "]";
+    Config::Category category;
+    category.id = c["id"].AsString();
+    if (!IsCategoryId(category.id)) {
+      return InvalidArgument(where + ".id must be 1 to 40 of a-z, 0-9, '-', '_', got '" +
+                             category.id + "'");
+    }
+    if (config->FindCategory(category.id)) {
+      return InvalidArgument(where + ".id '" + category.id + "' appears twice");
+    }
+    if (c["name"].is_string()) category.names[config->default_language] = c["name"].AsString();
+    for (const auto& [language, name] : c["names"].members()) {
+      category.names[civitas::PrimaryLanguage(language)] = name.AsString();
+    }
+    if (category.names.empty()) category.names[config->default_language] = category.id;
+    config->categories.push_back(std::move(category));
+  }
+  return OkStatus();
+}
+
+Status Newsroom::Create(civitas::City city, std::unique_ptr<Newsroom>* out) {
+  Config config;
+  if (Status s = ParseConfig(city.ConfigJson(), std::string(city.id()), &config); !s.ok()) {
+    return s;
+  }
+  config.default_language = civitas::PrimaryLanguage(config.default_language);
+  *out = std::make_unique<Newsroom>(city, std::move(config));
+  return OkStatus();
+}
+
+Status Newsroom::CheckLanguage(const std::string& field, const std::string& tag) const {
+  if (tag.empty() || civitas::IsLanguageTag(tag)) return OkStatus();
+  return InvalidArgument(field + " '" + tag + "' is not a language tag like 'de' or 'en-GB'");
+}
+
+Status Newsroom::Load(const std::string& id, pb::Article* article, civitas::Transaction* txn,
+                      bool for_update) const {
+  std::string bytes;
+  Status s = txn ? txn->Get("a/" + id, &bytes, for_update) : city_.store().Get("a/" + id, &bytes);
+  if (s.code() == CIVITAS_NOT_FOUND) {
+    return civitas::NotFound("article 'articles/" + id + "' does not exist");
+  }
+  if (!s.ok()) return s;
+  if (!article->ParseFromString(bytes)) return civitas::Internal("stored article is corrupt");
+  return OkStatus();
+}
+
+pb::Article Newsroom::PublicView(const pb::Article& stored, const std::string& language,
+                                 int64_t now, bool keep_localizations) const {
+  pb::Article out = EditorView(stored, now);
+  out.clear_author();
+  if (keep_localizations) return out;
+  const std::string wanted[] = {civitas::PrimaryLanguage(language), config_.default_language};
+  for (const std::string& w : wanted) {
+    if (w.empty()) continue;
+    if (civitas::PrimaryLanguage(stored.language_code()) == w) break;
+    bool found = false;
+    for (const pb::Localization& l : stored.localizations()) {
+      if (civitas::PrimaryLanguage(l.language_code()) == w) {
+        out.set_language_code(l.language_code());
+        out.set_title(l.title());
+        out.set_teaser(l.teaser());
+        out.set_body(l.body());
+        found = true;
+        break;
+      }
+    }
+    if (found) break;
+  }
+  out.clear_localizations();
+  return out;
+}
+
+pb::Article Newsroom::EditorView(const pb::Article& stored, int64_t now) const {
+  pb::Article out = stored;
+  out.set_state(EffectiveState(stored, now));
+  out.add_available_languages(stored.language_code());
+  for (const pb::Localization& l : stored.localizations()) {
+    out.add_available_languages(l.language_code());
+  }
+  return out;
+}
+
+Status Newsroom::Validate(const pb::Article& a) const {
+  auto check = [](std::string_view field, std::string_view value, size_t min, size_t max) {
+    std::string e = civitas::CheckLength(field, value, min, max);
+    return e.empty() ? OkStatus() : InvalidArgument(e);
+  };
+  Status s;
+  if (s = check("article.title", a.title(), 1, 200); !s.ok()) return s;
+  if (s = check("article.teaser", a.teaser(), 0, 500); !s.ok()) return s;
+  if (s = check("article.body", a.body(), 0, 50000); !s.ok()) return s;
+  if (s = check("article.department", a.department(), 0, 100); !s.ok()) return s;
+  if (!pb::Article::BodyFormat_IsValid(a.body_format())) {
+    return InvalidArgument("article.body_format has an unknown value " +
+                           std::to_string(a.body_format()));
+  }
+  if (a.language_code().empty() || !civitas::IsLanguageTag(a.language_code())) {
+    return InvalidArgument("article.language_code '" + a.language_code() +
+                           "' is not a language tag like 'de' or 'en-GB'");
+  }
+  std::set<std::string> languages = {civitas::PrimaryLanguage(a.language_code())};
+  if (a.localizations_size() > 20) {
+    return InvalidArgument("article.localizations has at most 20 entries, got " +
+                           std::to_string(a.localizations_size()));
+  }
+  for (int i = 0; i < a.localizations_size(); ++i) {
+    const pb::Localization& l = a.localizations(i);
+    const std::string where = "article.localizations[" + std::to_string(i) + "]";
+    if (!civitas::IsLanguageTag(l.language_code())) {
+      return InvalidArgument(where + ".language_code '" + l.language_code() +
+                             "' is not a language tag like 'de' or 'en-GB'");
+    }
+    if (!languages.insert(civitas::PrimaryLanguage(l.language_code())).second) {
+      return InvalidArgument(where + ".language_code '" + l.language_code() +
+                             "' is already used by the article or another localization");
+    }
+    if (s = check(where + ".title", l.title(), 1, 200); !s.ok()) return s;
+    if (s = check(where + ".teaser", l.teaser(), 0, 500); !s.ok()) return s;
+    if (s = check(where + ".body", l.body(), 0, 50000); !s.ok()) return s;
+  }
+  if (a.images_size() > 10) {
+    return InvalidArgument("article.images has at most 10 entries, got " +
+                           std::to_string(a.images_size()));
+  }
+  for (int i = 0; i < a.images_size(); ++i) {
+    const pb::Image& img = a.images(i);
+    const std::string where = "article.images[" + std::to_string(i) + "]";
+    if (img.url().empty()) return InvalidArgument(where + ".url is required");
+    if (s = CheckUrl(where + ".url", img.url()); !s.ok()) return s;
+    if (s = check(where + ".alt_text", img.alt_text(), 1, 300); !s.ok()) return s;
+    if (s = check(where + ".copyright", img.copyright(), 0, 200); !s.ok()) return s;
+  }
+  if (a.categories_size() > 5) {
+    return InvalidArgument("article.categories has at most 5 entries, got " +
+                           std::to_string(a.categories_size()));
+  }
+  std::set<std::string> seen;
+  for (const std::string& c : a.categories()) {
+    if (!config_.FindCategory(c)) {
+      return InvalidArgument("article.categories: unknown category '" + c +
+                             "'; ListCategories shows this city's categories");
+    }
+    if (!seen.insert(c).second) return InvalidArgument("article.categories lists '" + c + "' twice");
+  }
+  if (a.tags_size() > 20) {
+    return InvalidArgument("article.tags has at most 20 entries, got " +
+                           std::to_string(a.tags_size()));
+  }
+  seen.clear();
+  for (const std::string& t : a.tags()) {
+    if (s = check("article.tags", t, 1, 40); !s.ok()) return s;
+    for (char c : t) {
+      if (c == '/' || static_cast<unsigned char>(c) < 0x20) {
+        return InvalidArgument("article.tags: '" + t + "' contains '/' or a control character");
+      }
+    }
+    if (!seen.insert(t).second) return InvalidArgument("article.tags lists '" + t + "' twice");
+  }
+  if (s = CheckUrl("article.link", a.link()); !s.ok()) return s;
+  if (a.has_publish_time() && a.has_expire_time() &&
+      Micros(a.expire_time()) <= Micros(a.publish_time())) {
+    return InvalidArgument("article.expire_time must be after article.publish_time");
+  }
+  for (const auto* t : {&a.publish_time(), &a.expire_time()}) {
+    if (t->nanos() < 0 || t->nanos() > 999999999 || t->seconds() < 0 ||
+        t->seconds() > 253402300799) {
+      return InvalidArgument("article times must lie between 1970 and 9999");
+    }
+  }
+  return OkStatus();
+}
+
+Status Newsroom::Save(civitas::Transaction& txn, const pb::Article* before,
+                      const pb::Article* after, int64_t now) const {
+  const std::string id = before ? before->name().substr(9) : after->name().substr(9);
+  Status s;
+  if (before) {
+    for (const std::string& k : IndexKeys(*before, id)) {
+      if (s = txn.Delete(k); !s.ok()) return s;
+    }
+    if (s = txn.Delete(UpdateKey(*before, id)); !s.ok()) return s;
+  }
+  std::initializer_list<int64_t> none = {};
+  if (!after) {
+    if (s = txn.Delete("a/" + id); !s.ok()) return s;
+    if (!before->source().empty()) {
+      if (s = txn.Delete("x/" + before->source() + '\0' + before->external_id()); !s.ok()) return s;
+    }
+    return changes_.Record(txn, id, now, none);
+  }
+  if (s = txn.Put("a/" + id, after->SerializeAsString()); !s.ok()) return s;
+  const std::string value = IndexValue(*after);
+  for (const std::string& k : IndexKeys(*after, id)) {
+    if (s = txn.Put(k, value); !s.ok()) return s;
+  }
+  if (s = txn.Put(UpdateKey(*after, id), ""); !s.ok()) return s;
+  const int64_t publish = after->has_publish_time() ? Micros(after->publish_time()) : 0;
+  const int64_t expire = after->has_expire_time() ? Micros(after->expire_time()) : 0;
+  return changes_.Record(txn, id, now, {publish, expire});
+}
+
+void Newsroom::Announce(const std::vector<Written>& writes, int64_t now) const {
+  for (const Written& w : writes) {
+    const bool visible = !w.article.name().empty() && Visible(w.article, now);
+    if (!visible && !w.was_visible) continue;
+    pb::ArticleEvent event;
+    if (visible) {
+      event.set_type(w.was_visible ? pb::ArticleEvent::CHANGED : pb::ArticleEvent::PUBLISHED);
+      *event.mutable_article() = PublicView(w.article, "", now, /*keep_localizations=*/true);
+    } else {
+      event.set_type(pb::ArticleEvent::REMOVED);
+      event.mutable_article()->set_name(w.article.name());
+    }
+    (void)city_.Publish(kTopic, event);
+  }
+}
+
+Status Newsroom::ListVisible(const std::string& category, const std::string& tag,
+                             const std::string& language, const std::string& after, int size,
+                             bool by_date, std::vector<pb::Article>* out,
+                             std::string* next) const {
+  const int64_t now = city_.NowMicros();
+  civitas::ScanOptions scan;
+  scan.prefix = !category.empty() ? "c/" + category + "/" : !tag.empty() ? "g/" + tag + "/" : "p/";
+  scan.limit = CIVITAS_SCAN_MAX_LIMIT;
+  if (!after.empty()) scan.start = scan.prefix + after + '\x01';
+  const std::string lang = civitas::PrimaryLanguage(language);
+  std::vector<std::string> tails;
+  // By date (feeds): both pinned groups merged, newest first.
+  std::vector<std::pair<int64_t, std::string>> dated;
+  Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view value) {
+    std::string_view tail = key.substr(scan.prefix.size());
+    if (tail.size() != kTailLength || value.size() < 16) return true;
+    const int64_t publish = INT64_MAX - static_cast<int64_t>(ParseHex(tail.substr(1, 16)));
+    const int64_t expire = static_cast<int64_t>(ParseHex(value.substr(0, 16)));
+    if (publish > now || (expire != 0 && expire <= now)) return true;
+    if (!lang.empty()) {
+      bool has = false;
+      std::string_view langs = value.substr(16);
+      size_t start = 0;
+      while (start <= langs.size()) {
+        size_t comma = langs.find(',', start);
+        if (comma == std::string_view::npos) comma = langs.size();
+        if (langs.substr(start, comma - start) == lang) has = true;
+        start = comma + 1;
+      }
+      if (!has) return true;
+    }
+    if (by_date) {
+      dated.emplace_back(publish, std::string(tail));
+      return true;
+    }
+    tails.emplace_back(tail);
+    return static_cast<int>(tails.size()) <= size;
+  });
+  if (!s.ok()) return s;
+  if (by_date) {
+    std::stable_sort(dated.begin(), dated.end(),
+                     [](const auto& x, const auto& y) { return x.first > y.first; });
+    for (size_t i = 0; i < dated.size() && static_cast<int>(i) < size; ++i) {
+      tails.push_back(dated[i].second);
+    }
+  }
+  for (size_t i = 0; i < tails.size() && static_cast<int>(i) < size; ++i) {
+    pb::Article stored;
+    s = Load(tails[i].substr(17), &stored);
+    if (s.code() == CIVITAS_NOT_FOUND) continue;  // deleted between the scan and the read
+    if (!s.ok()) return s;
+    out->push_back(PublicView(stored, language, now));
+  }
+  if (!by_date && static_cast<int>(tails.size()) > size) *next = "p" + tails[size - 1];
+  return OkStatus();
+}
+
+Status Newsroom::ListAll(const std::string& after, int size, std::vector<pb::Article>* out,
+                         std::string* next) const {
+  const int64_t now = city_.NowMicros();
+  civitas::ScanOptions scan;
+  scan.prefix = "u/";
+  scan.limit = static_cast<uint32_t>(size) + 1;
+  if (!after.empty()) scan.start = scan.prefix + after + '\x01';
+  std::vector<std::string> tails;
+  Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view) {
+    tails.emplace_back(key.substr(2));
+    return true;
+  });
+  if (!s.ok()) return s;
+  for (size_t i = 0; i < tails.size() && static_cast<int>(i) < size; ++i) {
+    pb::Article stored;
+    s = Load(tails[i].substr(16), &stored);
+    if (s.code() == CIVITAS_NOT_FOUND) continue;
+    if (!s.ok()) return s;
+    out->push_back(EditorView(stored, now));
+  }
+  if (static_cast<int>(tails.size()) > size) *next = "u" + tails[size - 1];
+  return OkStatus();
+}
+
+Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest& request,
+                              pb::ListArticlesResponse* response) {
+  if (Status s = CheckPageSize(request.page_size(), kMaxPage); !s.ok()) return s;
+  if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
+  if (!request.category().empty() && !config_.FindCategory(request.category())) {
+    return InvalidArgument("unknown category '" + request.category() +
+                           "'; ListCategories shows this city's categories");
+  }
+  if (request.tag().find('/') != std::string::npos || request.tag().size() > 160) {
+    return InvalidArgument("tag '" + request.tag() + "' cannot be an article tag");
+  }
+  const int size = request.page_size() == 0 ? kDefaultPage : request.page_size();
+  const std::string& token = request.page_token();
+  std::vector<pb::Article> articles;
+  std::string next;
+  if (request.show_unpublished()) {
+    if (!call.HasRole(civitas::Role::kEditor)) {
+      return civitas::PermissionDenied("show_unpublished needs the editor role");
+    }
+    if (!token.empty() && (token.size() != 33 || token[0] != 'u' || !IsHex(token.substr(1)))) {
+      return InvalidArgument("page_token is not one this server issued for this query");
+    }
+    if (Status s = ListAll(token.empty() ? "" : token.substr(1), size, &articles, &next); !s.ok()) {
+      return s;
+    }
+  } else {
+    if (!token.empty() && (token.size() != kTailLength + 1 || token[0] != 'p' ||
+                           (token[1] != '0' && token[1] != '1') || !IsHex(token.substr(2)))) {
+      return InvalidArgument("page_token is not one this server issued for this query");
+    }
+    Status s = ListVisible(request.category(), request.tag(), request.language_code(),
+                           token.empty() ? "" : token.substr(1), size, false, &articles, &next);
+    if (!s.ok()) return s;
+    if (!request.tag().empty() && !request.category().empty()) {
+      // Two filters: the category index was read; keep those with the tag too.
+      std::vector<pb::Article> both;
+      for (pb::Article& a : articles) {
+        for (const std::string& t : a.tags()) {
+          if (t == request.tag()) {
+            both.push_back(std::move(a));
+            break;
+          }
+        }
+      }
+      articles = std::move(both);
+    }
+  }
+  for (pb::Article& a : articles) *response->add_articles() = std::move(a);
+  response->set_next_page_token(next);
+  return OkStatus();
+}
+
+Status Newsroom::GetArticle(civitas::Call& call, const pb::GetArticleRequest& request,
+                            pb::Article* response) {
+  std::string id;
+  if (Status s = IdFromName(request.name(), &id); !s.ok()) return s;
+  if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
+  pb::Article stored;
+  if (Status s = Load(id, &stored); !s.ok()) return s;
+  const int64_t now = city_.NowMicros();
+  if (call.HasRole(civitas::Role::kEditor)) {
+    *response = EditorView(stored, now);
+    return OkStatus();
+  }
+  if (!Visible(stored, now)) {
+    return civitas::NotFound("article '" + request.name() + "' does not exist");
+  }
+  *response = PublicView(stored, request.language_code(), now);
+  return OkStatus();
+}
+
+Status Newsroom::CreateArticle(civitas::Call& call, const pb::CreateArticleRequest& request,
+                               pb::Article* response) {
+  if (!request.has_article()) return InvalidArgument("article is required");
+  const int64_t now = city_.NowMicros();
+  pb::Article a = request.article();
+  a.clear_name();
+  a.clear_author();
+  a.clear_source();
+  a.clear_external_id();
+  a.clear_create_time();
+  a.clear_update_time();
+  a.clear_etag();
+  a.clear_available_languages();
+  if (a.state() != pb::Article::STATE_UNSPECIFIED && a.state() != pb::Article::DRAFT &&
+      a.state() != pb::Article::PUBLISHED) {
+    return InvalidArgument("article.state may be DRAFT or PUBLISHED when creating, got " +
+                           pb::Article::State_Name(a.state()));
+  }
+  if (a.state() == pb::Article::STATE_UNSPECIFIED) a.set_state(pb::Article::DRAFT);
+  if (a.state() == pb::Article::PUBLISHED && !a.has_publish_time()) {
+    SetMicros(now, a.mutable_publish_time());
+  }
+  if (a.language_code().empty()) a.set_language_code(config_.default_language);
+  if (Status s = Validate(a); !s.ok()) return s;
+  Sanitize(&a);
+  if (a.title().empty()) return InvalidArgument("article.title is empty once HTML is removed");
+  const std::string id = NewId();
+  a.set_name("articles/" + id);
+  a.set_author(std::string(call.subject()));
+  SetMicros(now, a.mutable_create_time());
+  SetMicros(now, a.mutable_update_time());
+  a.set_etag(NextEtag("", now));
+  Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    std::string existing;
+    if (txn.Get("a/" + id, &existing).ok()) return civitas::Aborted("id collision, retry");
+    return Save(txn, nullptr, &a, now);
+  });
+  if (!s.ok()) return s;
+  Announce({{false, a}}, now);
+  *response = EditorView(a, now);
+  return OkStatus();
+}
+
+Status Newsroom::UpdateArticle(civitas::Call&, const pb::UpdateArticleRequest& request,
+                               pb::Article* response) {
+  std::string id;
+  if (Status s = IdFromName(request.article().name(), &id); !s.ok()) {
+    return InvalidArgument("article." + std::string(s.message()));
+  }
+  std::vector<std::string> paths(request.update_mask().paths().begin(),
+                                 request.update_mask().paths().end());
+  if (paths.empty()) paths.assign(WritablePaths().begin(), WritablePaths().end());
+  for (const std::string& p : paths) {
+    if (!WritablePaths().count(p)) {
+      return InvalidArgument("update_mask: '" + p + "' is not a writable field of Article");
+    }
+  }
+  const pb::Article& in = request.article();
+  const int64_t now = city_.NowMicros();
+  Written written;
+  Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    pb::Article before;
+    if (Status l = Load(id, &before, &txn, /*for_update=*/true); !l.ok()) return l;
+    if (Status e = CheckEtag(in.etag(), before); !e.ok()) return e;
+    pb::Article after = before;
+    for (const std::string& p : paths) CopyField(p, in, &after);
+    if (after.state() == pb::Article::STATE_UNSPECIFIED || after.state() == pb::Article::SCHEDULED) {
+      return InvalidArgument(
+          "article.state may be DRAFT, PUBLISHED or ARCHIVED; schedule with publish_time");
+    }
+    if (after.language_code().empty()) after.set_language_code(config_.default_language);
+    if (after.state() == pb::Article::PUBLISHED && !after.has_publish_time()) {
+      SetMicros(now, after.mutable_publish_time());
+    }
+    if (Status v = Validate(after); !v.ok()) return v;
+    Sanitize(&after);
+    if (after.title().empty()) return InvalidArgument("article.title is empty once HTML is removed");
+    SetMicros(now, after.mutable_update_time());
+    after.set_etag(NextEtag(before.etag(), now));
+    written = {Visible(before, now), after};
+    return Save(txn, &before, &after, now);
+  });
+  if (!s.ok()) return s;
+  Announce({written}, now);
+  *response = EditorView(written.article, now);
+  return OkStatus();
+}
+
+Status Newsroom::DeleteArticle(civitas::Call&, const pb::DeleteArticleRequest& request,
+                               google::protobuf::Empty*) {
+  std::string id;
+  if (Status s = IdFromName(request.name(), &id); !s.ok()) return s;
+  const int64_t now = city_.NowMicros();
+  Written written;
+  Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    pb::Article before;
+    if (Status l = Load(id, &before, &txn, /*for_update=*/true); !l.ok()) return l;
+    if (Status e = CheckEtag(request.etag(), before); !e.ok()) return e;
+    written.was_visible = Visible(before, now);
+    written.article.set_name(before.name());
+    return Save(txn, &before, nullptr, now);
+  });
+  if (!s.ok()) return s;
+  // A REMOVED event carries the name only.
+  if (written.was_visible) {
+    pb::ArticleEvent event;
+    event.set_type(pb::ArticleEvent::REMOVED);
+    event.mutable_article()->set_name(written.article.name());
+    (void)city_.Publish(kTopic, event);
+  }
+  return OkStatus();
+}
+
+Status Newsroom::PublishArticle(civitas::Call&, const pb::PublishArticleRequest& request,
+                                pb::Article* response) {
+  std::string id;
+  if (Status s = IdFromName(request.name(), &id); !s.ok()) return s;
+  const int64_t now = city_.NowMicros();
+  Written written;
+  Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    pb::Article before;
+    if (Status l = Load(id, &before, &txn, /*for_update=*/true); !l.ok()) return l;
+    if (Status e = CheckEtag(request.etag(), before); !e.ok()) return e;
+    pb::Article after = before;
+    after.set_state(pb::Article::PUBLISHED);
+    if (request.has_publish_time()) {
+      *after.mutable_publish_time() = request.publish_time();
+    } else {
+      SetMicros(now, after.mutable_publish_time());
+    }
+    if (after.has_expire_time() && Micros(after.expire_time()) <= now &&
+        !request.has_publish_time()) {
+      after.clear_expire_time();  // republishing an expired article: it stays up now
+    }
+    if (Status v = Validate(after); !v.ok()) return v;
+    SetMicros(now, after.mutable_update_time());
+    after.set_etag(NextEtag(before.etag(), now));
+    written = {Visible(before, now), after};
+    return Save(txn, &before, &after, now);
+  });
+  if (!s.ok()) return s;
+  Announce({written}, now);
+  *response = EditorView(written.article, now);
+  return OkStatus();
+}
+
+Status Newsroom::ListCategories(civitas::Call&, const pb::ListCategoriesRequest& request,
+                                pb::ListCategoriesResponse* response) {
+  if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
+  const std::string wanted = civitas::PrimaryLanguage(request.language_code());
+  for (const Config::Category& c : config_.categories) {
+    pb::Category* out = response->add_categories();
+    out->set_id(c.id);
+    auto it = c.names.find(wanted);
+    if (it == c.names.end()) it = c.names.find(config_.default_language);
+    if (it == c.names.end()) it = c.names.begin();
+    out->set_display_name(it->second);
+  }
+  return OkStatus();
+}
+
+Status Newsroom::WatchArticles(civitas::Call&, const pb::WatchArticlesRequest&,
+                               civitas::ServerWriter<pb::ArticleEvent>& writer) {
+  return writer.Follow(kTopic);
+}
+
+Status Newsroom::ListChanges(civitas::Call&, const pb::ListChangesRequest& request,
+                             pb::ListChangesResponse* response) {
+  if (Status s = CheckPageSize(request.page_size(), 500); !s.ok()) return s;
+  if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
+  const uint32_t size = request.page_size() == 0 ? 100 : request.page_size();
+  const int64_t now = city_.NowMicros();
+  civitas::ChangeLog::Page page;
+  if (Status s = changes_.Read(city_.store(), request.sync_token(), now, size, &page); !s.ok()) {
+    return s;
+  }
+  for (const std::string& id : page.ids) {
+    pb::Article stored;
+    Status s = Load(id, &stored);
+    if (s.ok() && Visible(stored, now)) {
+      *response->add_upserts() = PublicView(stored, request.language_code(), now);
+    } else if (s.ok() || s.code() == CIVITAS_NOT_FOUND) {
+      response->add_removed("articles/" + id);
+    } else {
+      return s;
+    }
+  }
+  response->set_next_sync_token(page.next_token);
+  response->set_has_more(page.has_more);
+  return OkStatus();
+}
+
+Status Newsroom::ExportFeed(civitas::Call&, const pb::ExportFeedRequest& request,
+                            google::api::HttpBody* response) {
+  if (!pb::ExportFeedRequest::Format_IsValid(request.format())) {
+    return InvalidArgument("format must be RSS or ATOM");
+  }
+  if (Status s = CheckPageSize(request.limit(), kMaxPage, "limit"); !s.ok()) return s;
+  if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
+  if (!request.category().empty() && !config_.FindCategory(request.category())) {
+    return InvalidArgument("unknown category '" + request.category() +
+                           "'; ListCategories shows this city's categories");
+  }
+  std::vector<pb::Article> articles;
+  std::string unused;
+  Status s = ListVisible(request.category(), "", request.language_code(), "",
+                         request.limit() == 0 ? kDefaultPage : request.limit(), true, &articles,
+                         &unused);
+  if (!s.ok()) return s;
+  const std::string city(city_.id());
+  FeedChannel channel;
+  channel.id = "urn:civitas:" + city + ":news";
+  channel.title = config_.feed_title;
+  channel.description = config_.feed_description;
+  channel.link = config_.site_url;
+  channel.language = request.language_code().empty() ? config_.default_language
+                                                     : request.language_code();
+  std::vector<FeedItem> items;
+  for (const pb::Article& a : articles) {
+    FeedItem item;
+    item.id = "urn:civitas:" + city + ":" + a.name();
+    item.title = a.title();
+    item.summary = !a.teaser().empty() ? a.teaser() : civitas::TruncateUtf8(a.body(), 300);
+    item.link = !a.link().empty()              ? a.link()
+                : !config_.site_url.empty()    ? config_.site_url + "/" + a.name()
+                                               : "";
+    for (const std::string& c : a.categories()) {
+      const Config::Category* cat = config_.FindCategory(c);
+      auto it = cat ? cat->names.find(config_.default_language) : decltype(cat->names.end()){};
+      item.categories.push_back(cat && it != cat->names.end() ? it->second : c);
+    }
+    item.published = Micros(a.publish_time());
+    item.updated = Micros(a.update_time());
+    channel.updated = std::max(channel.updated, item.updated);
+    items.push_back(std::move(item));
+  }
+  if (channel.updated == 0) channel.updated = city_.NowMicros();
+  if (request.format() == pb::ExportFeedRequest::ATOM) {
+    response->set_content_type("application/atom+xml; charset=utf-8");
+    response->set_data(RenderAtom(channel, items));
+  } else {
+    response->set_content_type("application/rss+xml; charset=utf-8");
+    response->set_data(RenderRss(channel, items));
+  }
+  return OkStatus();
+}
+
+Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& request,
+                            pb::ImportFeedResponse* response) {
+  if (request.document().empty()) return InvalidArgument("document is empty");
+  if (!request.category().empty() && !config_.FindCategory(request.category())) {
+    return InvalidArgument("unknown category '" + request.category() +
+                           "'; ListCategories shows this city's categories");
+  }
+  if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
+  FeedChannel channel;
+  std::vector<FeedItem> items;
+  std::string error;
+  if (!ParseFeed(request.document(), &channel, &items, &error)) {
+    return InvalidArgument("document: " + error);
+  }
+  std::string source = !request.source().empty() ? request.source()
+                       : !channel.link.empty()    ? channel.link
+                                                  : channel.id;
+  if (source.empty()) {
+    return InvalidArgument("source is required: the feed names neither its link nor its id");
+  }
+  if (std::string e = civitas::CheckLength("source", source, 1, 2048); !e.empty()) {
+    return InvalidArgument(e);
+  }
+  if (source.find('\0') != std::string::npos) return InvalidArgument("source contains NUL");
+  std::string language = !request.language_code().empty() ? request.language_code()
+                         : civitas::IsLanguageTag(channel.language) ? channel.language
+                                                                     : config_.default_language;
+  const int64_t now = city_.NowMicros();
+  // Everything the feed says, as articles; checked before anything is written.
+  std::vector<pb::Article> incoming;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const FeedItem& item = items[i];
+    const std::string where = "item " + std::to_string(i + 1);
+    pb::Article a;
+    a.set_external_id(!item.id.empty() ? item.id : item.link);
+    if (a.external_id().empty()) {
+      return InvalidArgument(where + " ('" + civitas::TruncateUtf8(item.title, 60) +
+                             "') has no guid, id or link, so it cannot be imported idempotently");
+    }
+    if (a.external_id().size() > 2048 || a.external_id().find('\0') != std::string::npos) {
+      return InvalidArgument(where + " has an id longer than 2048 bytes");
+    }
+    std::string title = !item.title.empty() ? item.title
+                                            : civitas::TruncateUtf8(item.summary, 120);
+    if (title.empty()) return InvalidArgument(where + " has neither a title nor a description");
+    const std::string& text = !item.content.empty() ? item.content : item.summary;
+    a.set_title(civitas::TruncateUtf8(title, 199));
+    a.set_teaser(civitas::TruncateUtf8(!item.summary.empty() ? item.summary : text, 499));
+    a.set_body(civitas::TruncateUtf8(text, 49999));
+    a.set_body_format(pb::Article::PLAIN_TEXT);
+    a.set_language_code(language);
+    if (CheckUrl("link", item.link).ok()) a.set_link(item.link);
+    if (!request.category().empty()) a.add_categories(request.category());
+    a.set_source(source);
+    a.set_state(pb::Article::PUBLISHED);
+    const int64_t published = item.published ? item.published : item.updated;
+    if (published > 0) SetMicros(published, a.mutable_publish_time());
+    if (Status v = Validate(a); !v.ok()) return InvalidArgument(where + ": " + v.message());
+    incoming.push_back(std::move(a));
+  }
+  std::vector<Written> written;
+  Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    written.clear();
+    response->Clear();
+    std::set<std::string> seen;
+    for (pb::Article& a : incoming) {
+      if (!seen.insert(a.external_id()).second) continue;  // a feed listing an item twice
+      const std::string xkey = "x/" + source + '\0' + a.external_id();
+      std::string id;
+      Status found = txn.Get(xkey, &id, /*for_update=*/true);
+      if (!found.ok() && found.code() != CIVITAS_NOT_FOUND) return found;
+      pb::Article before;
+      if (found.ok()) {
+        if (Status l = Load(id, &before, &txn, true); !l.ok()) return l;
+        pb::Article after = before;
+        after.set_title(a.title());
+        after.set_teaser(a.teaser());
+        after.set_body(a.body());
+        after.set_link(a.link());
+        if (a.has_publish_time()) *after.mutable_publish_time() = a.publish_time();
+        if (after.title() == before.title() && after.teaser() == before.teaser() &&
+            after.body() == before.body() && after.link() == before.link() &&
+            Micros(after.publish_time()) == Micros(before.publish_time())) {
+          response->set_unchanged(response->unchanged() + 1);
+          continue;
+        }
+        SetMicros(now, after.mutable_update_time());
+        after.set_etag(NextEtag(before.etag(), now));
+        if (Status w = Save(txn, &before, &after, now); !w.ok()) return w;
+        response->set_updated(response->updated() + 1);
+        response->add_names(after.name());
+        written.push_back({Visible(before, now), after});
+        continue;
+      }
+      id = NewId();
+      a.set_name("articles/" + id);
+      a.set_author(std::string(call.subject()));
+      if (!a.has_publish_time()) SetMicros(now, a.mutable_publish_time());
+      SetMicros(now, a.mutable_create_time());
+      SetMicros(now, a.mutable_update_time());
+      a.set_etag(NextEtag("", now));
+      if (Status w = txn.Put(xkey, id); !w.ok()) return w;
+      if (Status w = Save(txn, nullptr, &a, now); !w.ok()) return w;
+      response->set_created(response->created() + 1);
+      response->add_names(a.name());
+      written.push_back({false, a});
+    }
+    return OkStatus();
+  });
+  if (!s.ok()) return s;
+  Announce(written, now);
+  return OkStatus();
+}
+
+}  // namespace news
+
+CIVITAS_MODULE(
+    civitas::ModuleBuilder<news::Newsroom>("civitas.news", "1.0.0", &news::Newsroom::Create)
+        .Service("civitas.news.v1.NewsService")
+        .Unary("ListArticles", civitas::Role::kAnonymous, &news::Newsroom::ListArticles)
+        .Unary("GetArticle", civitas::Role::kAnonymous, &news::Newsroom::GetArticle)
+        .Unary("CreateArticle", civitas::Role::kEditor, &news::Newsroom::CreateArticle)
+        .Unary("UpdateArticle", civitas::Role::kEditor, &news::Newsroom::UpdateArticle)
+        .Unary("DeleteArticle", civitas::Role::kEditor, &news::Newsroom::DeleteArticle)
+        .Unary("PublishArticle", civitas::Role::kEditor, &news::Newsroom::PublishArticle)
+        .Unary("ListCategories", civitas::Role::kAnonymous, &news::Newsroom::ListCategories)
+        .ServerStream("WatchArticles", civitas::Role::kAnonymous, &news::Newsroom::WatchArticles)
+        .Unary("ListChanges", civitas::Role::kAnonymous, &news::Newsroom::ListChanges)
+        .Unary("ExportFeed", civitas::Role::kAnonymous, &news::Newsroom::ExportFeed)
+        .Unary("ImportFeed", civitas::Role::kEditor, &news::Newsroom::ImportFeed))

@@ -1,0 +1,107 @@
+// The news module: articles a city publishes, as a list, a live stream, a sync feed and RSS/Atom.
+//
+// Keys (inside the module's namespace; <id> is 16 hex digits, <P> is '0' for pinned, '1' not,
+// <inv> is 16 hex digits of INT64_MAX - publish micros, so a page is one seek and N nexts):
+//   a/<id>                     Article as stored (state DRAFT, PUBLISHED or ARCHIVED)
+//   p/<P><inv><id>             every PUBLISHED article (scheduled and expired ones included;
+//                              skipped by time when read). Value: IndexValue()
+//   c/<category>/<P><inv><id>  the same per category
+//   g/<tag>/<P><inv><id>       the same per tag
+//   u/<inv update><id>         every article, newest update first (editors' list)
+//   x/<source>\0<external id>  id of an imported article
+//   ~...                       change log (civitas/changes.h)
+#ifndef CIVITAS_MODULES_NEWS_NEWS_H_
+#define CIVITAS_MODULES_NEWS_NEWS_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "civitas/changes.h"
+#include "civitas/module.h"
+#include "civitas/news/v1/news.pb.h"
+
+namespace news {
+
+namespace pb = ::civitas::news::v1;
+
+struct Config {
+  struct Category {
+    std::string id;
+    std::map<std::string, std::string> names;  // language -> display name
+  };
+  std::string default_language = "de";
+  std::vector<Category> categories;
+  std::string feed_title;
+  std::string feed_description;
+  std::string site_url;  // links of exported items without their own: <site_url>/articles/<id>
+
+  const Category* FindCategory(const std::string& id) const;
+};
+
+// Reads the module's config block; INVALID_ARGUMENT naming the bad key.
+civitas::Status ParseConfig(const std::string& json, const std::string& city_id, Config* config);
+
+class Newsroom {
+ public:
+  static civitas::Status Create(civitas::City city, std::unique_ptr<Newsroom>* out);
+  Newsroom(civitas::City city, Config config) : city_(city), config_(std::move(config)) {}
+
+  civitas::Status ListArticles(civitas::Call& call, const pb::ListArticlesRequest& request,
+                               pb::ListArticlesResponse* response);
+  civitas::Status GetArticle(civitas::Call& call, const pb::GetArticleRequest& request,
+                             pb::Article* response);
+  civitas::Status CreateArticle(civitas::Call& call, const pb::CreateArticleRequest& request,
+                                pb::Article* response);
+  civitas::Status UpdateArticle(civitas::Call& call, const pb::UpdateArticleRequest& request,
+                                pb::Article* response);
+  civitas::Status DeleteArticle(civitas::Call& call, const pb::DeleteArticleRequest& request,
+                                google::protobuf::Empty* response);
+  civitas::Status PublishArticle(civitas::Call& call, const pb::PublishArticleRequest& request,
+                                 pb::Article* response);
+  civitas::Status ListCategories(civitas::Call& call, const pb::ListCategoriesRequest& request,
+                                 pb::ListCategoriesResponse* response);
+  civitas::Status WatchArticles(civitas::Call& call, const pb::WatchArticlesRequest& request,
+                                civitas::ServerWriter<pb::ArticleEvent>& writer);
+  civitas::Status ListChanges(civitas::Call& call, const pb::ListChangesRequest& request,
+                              pb::ListChangesResponse* response);
+  civitas::Status ExportFeed(civitas::Call& call, const pb::ExportFeedRequest& request,
+                             google::api::HttpBody* response);
+  civitas::Status ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& request,
+                             pb::ImportFeedResponse* response);
+
+ private:
+  struct Written {
+    bool was_visible = false;
+    pb::Article article;  // as stored after the write; empty name = deleted
+  };
+
+  civitas::Status Load(const std::string& id, pb::Article* article,
+                       civitas::Transaction* txn = nullptr, bool for_update = false) const;
+  // Visible articles in list order (pinned first unless `by_date`), starting after `after`.
+  civitas::Status ListVisible(const std::string& category, const std::string& tag,
+                              const std::string& language, const std::string& after, int size,
+                              bool by_date, std::vector<pb::Article>* out, std::string* next) const;
+  civitas::Status ListAll(const std::string& after, int size, std::vector<pb::Article>* out,
+                          std::string* next) const;
+  // Checks a whole article (as it would be stored) against the limits and the city's config.
+  civitas::Status Validate(const pb::Article& article) const;
+  // Writes `after` (or deletes `before` if after is null) with its index entries and change log.
+  civitas::Status Save(civitas::Transaction& txn, const pb::Article* before,
+                       const pb::Article* after, int64_t now) const;
+  // Tells WatchArticles followers what a committed write changed.
+  void Announce(const std::vector<Written>& writes, int64_t now) const;
+  pb::Article PublicView(const pb::Article& stored, const std::string& language, int64_t now,
+                         bool keep_localizations = false) const;
+  pb::Article EditorView(const pb::Article& stored, int64_t now) const;
+  civitas::Status CheckLanguage(const std::string& field, const std::string& tag) const;
+
+  civitas::City city_;
+  Config config_;
+  civitas::ChangeLog changes_{"~"};
+};
+
+}  // namespace news
+
+#endif  // CIVITAS_MODULES_NEWS_NEWS_H_

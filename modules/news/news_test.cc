@@ -1,0 +1,430 @@
+// Unit tests of the news module's logic against the SDK's fake host.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "civitas/news/v1/news.pb.h"
+#include "civitas/testing/fake_host.h"
+#include "feed.h"
+
+extern "C" const civitas_module_def* civitas_module_entry_v1(void);
+
+namespace {
+
+namespace pb = civitas::news::v1;
+using civitas::testing::Caller;
+using civitas::testing::FakeHost;
+
+constexpr char kService[] = "civitas.news.v1.NewsService";
+constexpr int64_t kNow = 1'790'000'000'000'000;  // 2026-09-21
+constexpr int64_t kHour = 3'600'000'000;
+
+const Caller kEditor = Caller::WithRole("presseamt", CIVITAS_ROLE_EDITOR);
+
+class NewsTest : public ::testing::Test {
+ protected:
+  NewsTest()
+      : host_(civitas_module_entry_v1(), "dortmund",
+              R"({"default_language": "de", "site_url": "https://www.dortmund.example/",
+                  "feed_title": "Stadt Dortmund - Nachrichten"})") {
+    host_.SetNowMicros(kNow);
+  }
+
+  template <class Req, class Resp>
+  int32_t Call(const char* method, const Req& req, Resp* resp, const Caller& caller = kEditor,
+               std::string* error = nullptr) {
+    std::string e;
+    int32_t rc = host_.Unary(kService, method, req, resp, caller, &e);
+    if (error) *error = e;
+    return rc;
+  }
+
+  pb::Article Create(const std::string& title, bool publish = true, int64_t publish_at = 0,
+                     bool pinned = false, const std::vector<std::string>& categories = {}) {
+    pb::CreateArticleRequest req;
+    pb::Article* a = req.mutable_article();
+    a->set_title(title);
+    a->set_teaser("Teaser " + title);
+    a->set_body("Body " + title);
+    a->set_pinned(pinned);
+    for (const auto& c : categories) a->add_categories(c);
+    if (publish) a->set_state(pb::Article::PUBLISHED);
+    if (publish_at) {
+      a->mutable_publish_time()->set_seconds(publish_at / 1000000);
+    }
+    pb::Article out;
+    std::string error;
+    EXPECT_EQ(Call("CreateArticle", req, &out, kEditor, &error), CIVITAS_OK) << error;
+    return out;
+  }
+
+  std::vector<std::string> Titles(const pb::ListArticlesRequest& req,
+                                  const Caller& caller = Caller::Anonymous()) {
+    pb::ListArticlesResponse resp;
+    std::string error;
+    EXPECT_EQ(Call("ListArticles", req, &resp, caller, &error), CIVITAS_OK) << error;
+    std::vector<std::string> titles;
+    for (const auto& a : resp.articles()) titles.push_back(a.title());
+    return titles;
+  }
+
+  FakeHost host_;
+};
+
+TEST_F(NewsTest, ListsPinnedFirstThenNewestAndPagesStayCorrectUnderInserts) {
+  for (int i = 0; i < 5; ++i) {
+    host_.SetNowMicros(kNow + i * kHour);
+    Create("A" + std::to_string(i));
+  }
+  host_.SetNowMicros(kNow + 10 * kHour);
+  Create("Pinned", true, kNow, /*pinned=*/true);
+  pb::ListArticlesRequest req;
+  req.set_page_size(3);
+  pb::ListArticlesResponse page;
+  ASSERT_EQ(Call("ListArticles", req, &page, Caller::Anonymous()), CIVITAS_OK);
+  ASSERT_EQ(page.articles_size(), 3);
+  EXPECT_EQ(page.articles(0).title(), "Pinned");
+  EXPECT_EQ(page.articles(1).title(), "A4");
+  EXPECT_EQ(page.articles(2).title(), "A3");
+  EXPECT_TRUE(page.articles(0).author().empty()) << "citizens do not see editors' subjects";
+  // Newer articles arrive between the pages: the next page continues where the first ended.
+  Create("Newer 1");
+  Create("Newer 2");
+  req.set_page_token(page.next_page_token());
+  pb::ListArticlesResponse rest;
+  ASSERT_EQ(Call("ListArticles", req, &rest, Caller::Anonymous()), CIVITAS_OK);
+  ASSERT_EQ(rest.articles_size(), 3);
+  EXPECT_EQ(rest.articles(0).title(), "A2");
+  EXPECT_EQ(rest.articles(2).title(), "A0");
+  EXPECT_TRUE(rest.next_page_token().empty());
+}
+
+TEST_F(NewsTest, ScheduledArticlesAppearAndExpiredOnesDisappearWithoutAJob) {
+  Create("Now");
+  host_.SetNowMicros(kNow + 1);
+  pb::Article later = Create("Later", true, kNow + 2 * kHour);
+  EXPECT_EQ(later.state(), pb::Article::SCHEDULED);
+  pb::Article draft = Create("Draft", false);
+  EXPECT_EQ(draft.state(), pb::Article::DRAFT);
+  pb::UpdateArticleRequest expire;
+  host_.SetNowMicros(kNow + 2);
+  *expire.mutable_article() = Create("Short-lived");
+  expire.mutable_article()->mutable_expire_time()->set_seconds((kNow + kHour) / 1000000);
+  expire.mutable_update_mask()->add_paths("expire_time");
+  pb::Article updated;
+  ASSERT_EQ(Call("UpdateArticle", expire, &updated), CIVITAS_OK);
+
+  pb::ListArticlesRequest req;
+  EXPECT_EQ(Titles(req), (std::vector<std::string>{"Short-lived", "Now"}));
+  pb::GetArticleRequest get;
+  get.set_name(later.name());
+  pb::Article out;
+  EXPECT_EQ(Call("GetArticle", get, &out, Caller::Anonymous()), CIVITAS_NOT_FOUND);
+  get.set_name(draft.name());
+  EXPECT_EQ(Call("GetArticle", get, &out, Caller::Anonymous()), CIVITAS_NOT_FOUND);
+  EXPECT_EQ(Call("GetArticle", get, &out, kEditor), CIVITAS_OK) << "editors see drafts";
+
+  host_.SetNowMicros(kNow + 3 * kHour);
+  EXPECT_EQ(Titles(req), (std::vector<std::string>{"Later", "Now"}));
+  get.set_name(updated.name());
+  ASSERT_EQ(Call("GetArticle", get, &out, kEditor), CIVITAS_OK);
+  EXPECT_EQ(out.state(), pb::Article::ARCHIVED);
+
+  pb::ListArticlesRequest all;
+  all.set_show_unpublished(true);
+  EXPECT_EQ(Titles(all, kEditor).size(), 4u);
+  std::string error;
+  pb::ListArticlesResponse resp;
+  EXPECT_EQ(Call("ListArticles", all, &resp, Caller::Citizen("anna"), &error),
+            CIVITAS_PERMISSION_DENIED);
+}
+
+TEST_F(NewsTest, LanguageVariantsFallBackToTheCityLanguage) {
+  pb::CreateArticleRequest req;
+  pb::Article* a = req.mutable_article();
+  a->set_title("Baustelle am Wall");
+  a->set_state(pb::Article::PUBLISHED);
+  pb::Localization* en = a->add_localizations();
+  en->set_language_code("en");
+  en->set_title("Roadworks on the Wall");
+  pb::Article created;
+  ASSERT_EQ(Call("CreateArticle", req, &created), CIVITAS_OK);
+  EXPECT_EQ(created.language_code(), "de");
+
+  pb::GetArticleRequest get;
+  get.set_name(created.name());
+  get.set_language_code("en-GB");
+  pb::Article out;
+  ASSERT_EQ(Call("GetArticle", get, &out, Caller::Anonymous()), CIVITAS_OK);
+  EXPECT_EQ(out.title(), "Roadworks on the Wall");
+  EXPECT_EQ(out.language_code(), "en");
+  EXPECT_EQ(out.available_languages_size(), 2);
+  get.set_language_code("fr");
+  ASSERT_EQ(Call("GetArticle", get, &out, Caller::Anonymous()), CIVITAS_OK);
+  EXPECT_EQ(out.title(), "Baustelle am Wall");
+
+  pb::ListArticlesRequest list;
+  list.set_language_code("en");
+  EXPECT_EQ(Titles(list), (std::vector<std::string>{"Roadworks on the Wall"}));
+  list.set_language_code("tr");
+  EXPECT_TRUE(Titles(list).empty()) << "the language filter keeps articles available in it";
+  list.set_language_code("not a tag");
+  pb::ListArticlesResponse resp;
+  std::string error;
+  EXPECT_EQ(Call("ListArticles", list, &resp, Caller::Anonymous(), &error),
+            CIVITAS_INVALID_ARGUMENT);
+  EXPECT_NE(error.find("language_code 'not a tag' is not a language tag"), std::string::npos);
+}
+
+TEST_F(NewsTest, UpdatesByFieldMaskAndRefusesStaleEtags) {
+  pb::Article a = Create("Original");
+  pb::UpdateArticleRequest req;
+  req.mutable_article()->set_name(a.name());
+  req.mutable_article()->set_etag(a.etag());
+  req.mutable_article()->set_title("Changed");
+  req.mutable_article()->set_teaser("not applied: not in the mask");
+  req.mutable_update_mask()->add_paths("title");
+  pb::Article out;
+  ASSERT_EQ(Call("UpdateArticle", req, &out), CIVITAS_OK);
+  EXPECT_EQ(out.title(), "Changed");
+  EXPECT_EQ(out.teaser(), "Teaser Original");
+  EXPECT_NE(out.etag(), a.etag());
+
+  std::string error;
+  EXPECT_EQ(Call("UpdateArticle", req, &out, kEditor, &error), CIVITAS_ABORTED) << "stale etag";
+  EXPECT_NE(error.find("stale"), std::string::npos);
+  pb::DeleteArticleRequest del;
+  del.set_name(a.name());
+  del.set_etag(a.etag());
+  google::protobuf::Empty empty;
+  EXPECT_EQ(Call("DeleteArticle", del, &empty), CIVITAS_ABORTED);
+
+  req.mutable_article()->set_etag("");
+  req.mutable_update_mask()->set_paths(0, "author");
+  EXPECT_EQ(Call("UpdateArticle", req, &out, kEditor, &error), CIVITAS_INVALID_ARGUMENT);
+  EXPECT_NE(error.find("'author' is not a writable field"), std::string::npos) << error;
+
+  del.set_etag("");
+  ASSERT_EQ(Call("DeleteArticle", del, &empty), CIVITAS_OK);
+  pb::GetArticleRequest get;
+  get.set_name(a.name());
+  EXPECT_EQ(Call("GetArticle", get, &out), CIVITAS_NOT_FOUND);
+}
+
+TEST_F(NewsTest, ValidatesWithPreciseMessagesAndWritesNothing) {
+  struct Case {
+    std::function<void(pb::Article*)> edit;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {[](pb::Article* a) { a->set_title(""); }, "article.title must have 1 to 200 characters, got 0"},
+      {[](pb::Article* a) { a->set_title(std::string(201, 'x')); }, "got 201"},
+      {[](pb::Article* a) { a->set_title("bad \xff utf8"); }, "a string field that is not valid UTF-8"},
+      {[](pb::Article* a) { a->add_categories("nope"); }, "unknown category 'nope'"},
+      {[](pb::Article* a) { a->set_language_code("deutsch!"); }, "is not a language tag"},
+      {[](pb::Article* a) { a->add_images()->set_url("https://x.example/a.jpg"); },
+       "article.images[0].alt_text must have 1 to 300 characters"},
+      {[](pb::Article* a) { a->set_link("javascript:alert(1)"); }, "must be an http or https URL"},
+      {[](pb::Article* a) {
+         a->mutable_publish_time()->set_seconds(2000);
+         a->mutable_expire_time()->set_seconds(1000);
+       },
+       "expire_time must be after article.publish_time"},
+      {[](pb::Article* a) { a->set_state(pb::Article::ARCHIVED); }, "may be DRAFT or PUBLISHED"},
+      {[](pb::Article* a) {
+         auto* l = a->add_localizations();
+         l->set_language_code("de");
+         l->set_title("Doppelt");
+       },
+       "localizations[0].language_code 'de' is already used"},
+  };
+  for (const Case& c : cases) {
+    pb::CreateArticleRequest req;
+    req.mutable_article()->set_title("Gültig");
+    c.edit(req.mutable_article());
+    pb::Article out;
+    std::string error;
+    EXPECT_EQ(Call("CreateArticle", req, &out, kEditor, &error), CIVITAS_INVALID_ARGUMENT)
+        << c.expected;
+    EXPECT_NE(error.find(c.expected), std::string::npos) << error;
+  }
+  EXPECT_TRUE(host_.data().empty()) << "a refused write leaves nothing behind";
+  pb::ListArticlesRequest list;
+  list.set_page_size(101);
+  pb::ListArticlesResponse resp;
+  std::string error;
+  EXPECT_EQ(Call("ListArticles", list, &resp, Caller::Anonymous(), &error),
+            CIVITAS_INVALID_ARGUMENT);
+  EXPECT_NE(error.find("page_size must be between 0 and 100, got 101"), std::string::npos);
+  list.set_page_size(0);
+  list.set_page_token("forged");
+  EXPECT_EQ(Call("ListArticles", list, &resp, Caller::Anonymous()), CIVITAS_INVALID_ARGUMENT);
+}
+
+TEST_F(NewsTest, StoresNoRawHtml) {
+  pb::CreateArticleRequest req;
+  pb::Article* a = req.mutable_article();
+  a->set_title("<b>Fett</b> & gut");
+  a->set_body_format(pb::Article::MARKDOWN);
+  a->set_body("Hallo<script>alert(1)</script> [klick](javascript:alert(2)) [ok](https://x.example)"
+              "<img src=x onerror=alert(3)>");
+  pb::Article out;
+  ASSERT_EQ(Call("CreateArticle", req, &out), CIVITAS_OK);
+  EXPECT_EQ(out.title(), "Fett & gut");
+  EXPECT_EQ(out.body(), "Hallo [klick](#) [ok](https://x.example)");
+}
+
+TEST_F(NewsTest, ReplayingChangesYieldsExactlyTheVisibleSet) {
+  std::mt19937 rng(7);
+  std::map<std::string, pb::Article> replica;
+  std::string token;
+  std::vector<std::string> names;
+  auto sync = [&] {
+    for (int guard = 0; guard < 100; ++guard) {
+      pb::ListChangesRequest req;
+      req.set_sync_token(token);
+      req.set_page_size(3);
+      pb::ListChangesResponse resp;
+      std::string error;
+      ASSERT_EQ(Call("ListChanges", req, &resp, Caller::Anonymous(), &error), CIVITAS_OK) << error;
+      for (const auto& a : resp.upserts()) replica[a.name()] = a;
+      for (const auto& n : resp.removed()) replica.erase(n);
+      token = resp.next_sync_token();
+      if (!resp.has_more()) return;
+    }
+    FAIL() << "sync did not converge";
+  };
+  int64_t now = kNow;
+  for (int step = 0; step < 120; ++step) {
+    now += kHour / 4;
+    host_.SetNowMicros(now);
+    const int op = static_cast<int>(rng() % 6);
+    if (op <= 1 || names.empty()) {
+      const bool scheduled = rng() % 3 == 0;
+      pb::Article a = Create("S" + std::to_string(step), rng() % 4 != 0,
+                             scheduled ? now + static_cast<int64_t>(rng() % 4) * kHour : 0);
+      names.push_back(a.name());
+    } else if (op == 2) {
+      pb::DeleteArticleRequest del;
+      del.set_name(names[rng() % names.size()]);
+      google::protobuf::Empty e;
+      Call("DeleteArticle", del, &e);  // may already be gone
+    } else if (op == 3) {
+      pb::UpdateArticleRequest up;
+      up.mutable_article()->set_name(names[rng() % names.size()]);
+      up.mutable_article()->set_title("U" + std::to_string(step));
+      up.mutable_article()->mutable_expire_time()->set_seconds((now + kHour) / 1000000);
+      up.mutable_update_mask()->add_paths("title");
+      up.mutable_update_mask()->add_paths("expire_time");
+      pb::Article out;
+      Call("UpdateArticle", up, &out);
+    } else if (op == 4) {
+      pb::PublishArticleRequest pub;
+      pub.set_name(names[rng() % names.size()]);
+      pb::Article out;
+      Call("PublishArticle", pub, &out);
+    } else if (rng() % 2 == 0) {
+      sync();
+    }
+  }
+  now += 10 * kHour;  // every schedule and expiry has passed
+  host_.SetNowMicros(now);
+  sync();
+  std::map<std::string, std::string> visible;
+  pb::ListArticlesRequest list;
+  list.set_page_size(100);
+  pb::ListArticlesResponse all;
+  ASSERT_EQ(Call("ListArticles", list, &all, Caller::Anonymous()), CIVITAS_OK);
+  ASSERT_TRUE(all.next_page_token().empty());
+  for (const auto& a : all.articles()) visible[a.name()] = a.title();
+  std::map<std::string, std::string> replayed;
+  for (const auto& [name, a] : replica) replayed[name] = a.title();
+  EXPECT_EQ(replayed, visible);
+  EXPECT_FALSE(visible.empty());
+
+  pb::ListChangesRequest bad;
+  bad.set_sync_token("garbage");
+  pb::ListChangesResponse resp;
+  EXPECT_EQ(Call("ListChanges", bad, &resp, Caller::Anonymous()), CIVITAS_INVALID_ARGUMENT);
+}
+
+TEST_F(NewsTest, ExportsRssAndAtomAndImportsIdempotently) {
+  Create("Neues Freibad", true, 0, false, {"sport"});
+  pb::ExportFeedRequest req;
+  google::api::HttpBody body;
+  ASSERT_EQ(Call("ExportFeed", req, &body, Caller::Anonymous()), CIVITAS_OK);
+  EXPECT_EQ(body.content_type(), "application/rss+xml; charset=utf-8");
+  EXPECT_NE(body.data().find("<title>Neues Freibad</title>"), std::string::npos) << body.data();
+  EXPECT_NE(body.data().find("<category>Sport</category>"), std::string::npos);
+  req.set_format(pb::ExportFeedRequest::ATOM);
+  ASSERT_EQ(Call("ExportFeed", req, &body, Caller::Anonymous()), CIVITAS_OK);
+  EXPECT_EQ(body.content_type(), "application/atom+xml; charset=utf-8");
+
+  // Our own Atom feed parses back into the same item.
+  news::FeedChannel channel;
+  std::vector<news::FeedItem> items;
+  std::string error;
+  ASSERT_TRUE(news::ParseFeed(body.data(), &channel, &items, &error)) << error;
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].title, "Neues Freibad");
+  EXPECT_EQ(items[0].published, kNow);
+
+  std::string rss = R"(<?xml version="1.0" encoding="ISO-8859-1"?>
+<rss version="2.0"><channel><title>Kreis</title><link>https://kreis.example/</link>
+<item><title>Müll &amp; Abfuhr</title><link>https://kreis.example/1</link><guid>k-1</guid>
+<description>&lt;p&gt;Die Abfuhr &amp;amp; mehr&lt;/p&gt;</description>
+<pubDate>Mon, 14 Sep 2026 10:00:00 +0200</pubDate></item>
+<item><title>Zweites</title><link>https://kreis.example/2</link></item>
+</channel></rss>)";
+  rss.replace(rss.find("Müll"), std::string("Müll").size(), "M\xfcll");  // Latin-1, as declared
+  pb::ImportFeedRequest imp;
+  imp.set_document(rss);
+  imp.set_category("umwelt");
+  pb::ImportFeedResponse result;
+  ASSERT_EQ(Call("ImportFeed", imp, &result, kEditor, &error), CIVITAS_OK) << error;
+  EXPECT_EQ(result.created(), 2);
+  ASSERT_EQ(Call("ImportFeed", imp, &result), CIVITAS_OK);
+  EXPECT_EQ(result.created(), 0);
+  EXPECT_EQ(result.unchanged(), 2);
+  imp.set_document(std::string(rss).replace(rss.find("Zweites"), 7, "Geaendert"));
+  ASSERT_EQ(Call("ImportFeed", imp, &result), CIVITAS_OK);
+  EXPECT_EQ(result.updated(), 1);
+  EXPECT_EQ(result.unchanged(), 1);
+
+  pb::ListArticlesRequest list;
+  list.set_category("umwelt");
+  pb::ListArticlesResponse page;
+  ASSERT_EQ(Call("ListArticles", list, &page, Caller::Anonymous()), CIVITAS_OK);
+  ASSERT_EQ(page.articles_size(), 2);
+  std::set<std::string> titles;
+  for (const auto& a : page.articles()) titles.insert(a.title());
+  EXPECT_EQ(titles, (std::set<std::string>{"Müll & Abfuhr", "Geaendert"}));
+  for (const auto& a : page.articles()) {
+    if (a.title() == "Müll & Abfuhr") {
+      EXPECT_EQ(a.body(), "Die Abfuhr & mehr");
+      EXPECT_EQ(a.publish_time().seconds(), 1789372800);  // 2026-09-14T08:00:00Z
+      EXPECT_EQ(a.source(), "https://kreis.example/");
+      EXPECT_EQ(a.external_id(), "k-1");
+    }
+  }
+
+  const auto before = host_.data();
+  for (const char* bad : {"<rss><channel><item>", "<html><body>no feed</body></html>", "",
+                          "<rss><channel><item><title>x</title></item></channel></rss>"}) {
+    imp.set_document(bad);
+    EXPECT_EQ(Call("ImportFeed", imp, &result, kEditor, &error), CIVITAS_INVALID_ARGUMENT) << bad;
+  }
+  EXPECT_EQ(host_.data(), before) << "a refused import writes nothing";
+}
+
+TEST(FeedTimeTest, ParsesTheDateFormatsFeedsUse) {
+  EXPECT_EQ(news::ParseFeedTime("Tue, 03 Nov 2026 10:00:00 +0100"), 1793696400LL * 1000000);
+  EXPECT_EQ(news::ParseFeedTime("Tue, 03 Nov 2026 09:00:00 GMT"), 1793696400LL * 1000000);
+  EXPECT_EQ(news::ParseFeedTime("2026-11-03T09:00:00Z"), 1793696400LL * 1000000);
+  EXPECT_EQ(news::ParseFeedTime("03 Nov 2026 10:00 CET"), 1793696400LL * 1000000);
+  EXPECT_EQ(news::ParseFeedTime("yesterday"), 0);
+}
+
+}  // namespace
