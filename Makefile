@@ -12,7 +12,8 @@ CMAKE_ARGS ?=
 DEB_PACKAGES = cmake ninja-build g++ clang-14 libclang-rt-14-dev pkg-config ccache \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   librocksdb-dev libboost-dev libabsl-dev libyaml-cpp-dev libssl-dev libgtest-dev \
-  python3 python3-grpcio python3-yaml curl nginx-light
+  libexpat1-dev python3 python3-grpcio python3-yaml python3-feedparser python3-icalendar \
+  curl nginx-light
 
 # Compiler cache keyed on paths relative to this checkout, so a fresh clone reuses earlier builds.
 export CCACHE_BASEDIR := $(CURDIR)

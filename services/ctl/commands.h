@@ -49,6 +49,8 @@ int RegistryToken(const Args& args);
 
 int TokenMint(const Args& args);
 
+int ImportNews(const Args& args);
+
 int BackupCreate(const Args& args);
 int BackupList(const Args& args);
 int BackupVerify(const Args& args);

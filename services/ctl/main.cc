@@ -38,6 +38,9 @@ constexpr char kUsage[] = R"(usage:
     civitasctl module publish BUNDLE --registry HOST:PORT --publisher-token TOKEN
     civitasctl registry list --registry HOST:PORT [--search TEXT]
     civitasctl registry token          (a new publisher token and the SHA-256 the registry needs)
+  importing content (a FILE or an http(s) URL; progress on stderr):
+    civitasctl import news --city CITY FILE|URL [--source ID] [--category ID] [--language TAG]
+                          (RSS 2.0 or Atom 1.0; importing again updates, never duplicates)
   tokens:
     civitasctl token mint --city CITY --subject SUBJECT [--role ROLE ...] [--ttl 1h]
                           [--signing-key FILE | --hs256-secret-file FILE] [--kid KID]
@@ -165,5 +168,6 @@ int main(int argc, char** argv) {
   if (is("backup", "list")) return BackupList(args);
   if (is("backup", "verify")) return BackupVerify(args);
   if (is("backup", "restore")) return BackupRestore(args);
+  if (is("import", "news")) return ImportNews(args);
   return Usage(w.empty() ? "" : "unknown command '" + w[0] + "'");
 }

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -178,7 +179,7 @@ CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& pa
                      std::map<std::string, std::string>* host_owner) {
   p.ExpectMap(n, path,
               {"id", "display_name", "default_language", "time_zone", "hosts", "modules",
-               "seed_file", "trusted_publishers"});
+               "seed_file", "trusted_publishers", "cors_origins"});
   CityConfig city;
   if (!n["id"]) p.Fail(n, path + ".id", "is required");
   city.id = p.String(n["id"], path + ".id");
@@ -195,6 +196,22 @@ CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& pa
   }
   if (n["time_zone"]) city.time_zone = p.String(n["time_zone"], path + ".time_zone");
   if (n["seed_file"]) city.seed_file = p.String(n["seed_file"], path + ".seed_file");
+  if (const YAML::Node origins = n["cors_origins"]) {
+    if (!origins.IsSequence()) {
+      p.Fail(origins, path + ".cors_origins", "must be a list of origins like https://app.example");
+    }
+    for (size_t o = 0; o < origins.size(); ++o) {
+      const std::string where = absl::StrCat(path, ".cors_origins[", o, "]");
+      std::string origin = p.String(origins[o], where);
+      const bool scheme = absl::StartsWith(origin, "https://") || absl::StartsWith(origin, "http://");
+      if (origin != "*" && (!scheme || absl::StrContains(origin.substr(8), "/"))) {
+        p.Fail(origins[o], where,
+               absl::StrCat("must be '*' or an origin like https://app.example (scheme and host, "
+                            "no path), got '", origin, "'"));
+      }
+      city.cors_origins.push_back(origin);
+    }
+  }
   if (const YAML::Node hosts = n["hosts"]) {
     if (!hosts.IsSequence()) p.Fail(hosts, path + ".hosts", "must be a list of host names");
     for (size_t h = 0; h < hosts.size(); ++h) {

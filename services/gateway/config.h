@@ -39,6 +39,8 @@ struct CityConfig {
   std::string seed_file;  // JSON lines of calls run once when the city is first created
   std::string seed_text;  // the same, inline (used by the embedded demo)
   std::vector<TrustedPublisher> trusted_publishers;
+  // Browser origins allowed to call the JSON/HTTP API (CORS); "*" = any. Empty = none.
+  std::vector<std::string> cors_origins;
 };
 
 struct StorageConfig {

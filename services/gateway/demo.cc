@@ -22,6 +22,7 @@ cities:
     default_language: de
     time_zone: Europe/Berlin
     hosts: [demo.localhost]
+    cors_origins: [http://localhost:3000]   # a web app in development may call the JSON API
     modules:
       - id: civitas.noticeboard
       - id: civitas.news

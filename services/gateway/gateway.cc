@@ -224,8 +224,16 @@ absl::Status Gateway::Start() {
   dispatcher_ = std::make_unique<Dispatcher>(&generic_, std::move(cqs), &routes_, auth_.get(),
                                              config_.limits, &metrics_, config_.logging.access_log);
   dispatcher_->Start();
-  absl::StatusOr<std::unique_ptr<HttpServer>> http =
-      HttpServer::Start(config_.http_listen, [this](const HttpRequest& r) { return ServeHttp(r); });
+  grpc::ChannelArguments in_process;
+  in_process.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_response_bytes));
+  in_process.SetMaxSendMessageSize(static_cast<int>(config_.limits.max_request_bytes));
+  transcoder_ = std::make_unique<HttpTranscoder>(&routes_, server_->InProcessChannel(in_process));
+  absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
+      config_.http_listen,
+      [this](HttpRequest r, HttpServer::Respond respond) {
+        ServeHttp(std::move(r), std::move(respond));
+      },
+      config_.limits.max_request_bytes);
   if (!http.ok()) {
     Shutdown();
     return http.status();
@@ -277,15 +285,11 @@ void Gateway::Shutdown() {
 
 namespace civitas::gateway {
 
-HttpResponse Gateway::ServeHttp(const HttpRequest& request) {
-  const std::string path = request.target.substr(0, request.target.find('?'));
-  if (request.method != "GET" && request.method != "HEAD") {
-    return {405, "text/plain; charset=utf-8", "only GET\n"};
-  }
-  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+HttpResponse Gateway::ServeOperations(const std::string& path) {
+  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
   if (path == "/readyz") {
-    if (ready_.load()) return {200, "text/plain; charset=utf-8", "ready\n"};
-    return {503, "text/plain; charset=utf-8", shut_down_ ? "draining\n" : "starting\n"};
+    if (ready_.load()) return {200, "text/plain; charset=utf-8", "ready\n", {}};
+    return {503, "text/plain; charset=utf-8", shut_down_ ? "draining\n" : "starting\n", {}};
   }
   if (path == "/metrics") {
     std::string extra;
@@ -314,9 +318,27 @@ HttpResponse Gateway::ServeHttp(const HttpRequest& request) {
         }
       }
     }
-    return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(extra)};
+    return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(extra), {}};
   }
-  return {404, "text/plain; charset=utf-8", "not found; try /healthz, /readyz or /metrics\n"};
+  return {404, "text/plain; charset=utf-8", "not found\n", {}};
+}
+
+void Gateway::ServeHttp(HttpRequest request, HttpServer::Respond respond) {
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+    if (request.method != "GET" && request.method != "HEAD") {
+      respond({405, "text/plain; charset=utf-8", "only GET\n", {{"Allow", "GET, HEAD"}}});
+      return;
+    }
+    respond(ServeOperations(path));
+    return;
+  }
+  // Everything else is the JSON/HTTP API of the modules.
+  if (!transcoder_ || shut_down_) {
+    respond(JsonError(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down"));
+    return;
+  }
+  transcoder_->Handle(std::move(request), std::move(respond));
 }
 
 }  // namespace civitas::gateway

@@ -17,6 +17,7 @@
 #include "services/gateway/config.h"
 #include "services/gateway/dispatcher.h"
 #include "services/gateway/http_server.h"
+#include "services/gateway/http_transcoder.h"
 #include "services/gateway/metrics.h"
 #include "services/gateway/module_loader.h"
 #include "services/gateway/module_store.h"
@@ -86,7 +87,8 @@ class Gateway final : public CityOperations {
   void Publish(const std::string& city, CityRoutes routes);
   absl::StatusOr<std::string> FetchBundle(const v1::InstallModuleRequest& request) const;
   std::vector<bundle::TrustedKey> TrustOf(const CityConfig& city) const;
-  HttpResponse ServeHttp(const HttpRequest& request);
+  void ServeHttp(HttpRequest request, HttpServer::Respond respond);
+  HttpResponse ServeOperations(const std::string& path);  // /healthz, /readyz, /metrics
 
   GatewayConfig config_;
   std::unique_ptr<Authenticator> auth_;
@@ -109,6 +111,7 @@ class Gateway final : public CityOperations {
   std::unique_ptr<Dispatcher> dispatcher_;
   Metrics metrics_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<HttpTranscoder> transcoder_;  // JSON/HTTP API through the in-process channel
   std::atomic<bool> ready_{false};
   int port_ = 0;
   bool shut_down_ = false;

@@ -1,9 +1,11 @@
 #include "services/gateway/http_server.h"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <optional>
 
 #include "absl/strings/numbers.h"
@@ -20,13 +22,13 @@ using tcp = asio::ip::tcp;
 // One keep-alive connection: read a request, answer it, repeat.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpServer::Handler& handler)
-      : stream_(std::move(socket)), handler_(handler) {}
+  Session(tcp::socket socket, const HttpServer::Handler& handler, size_t max_body)
+      : stream_(std::move(socket)), handler_(handler), max_body_(max_body) {}
 
   void Read() {
     request_ = {};
     parser_.emplace();
-    parser_->body_limit(64 * 1024);  // probes and scrapes send no bodies
+    parser_->body_limit(max_body_);
     stream_.expires_after(std::chrono::seconds(30));
     http::async_read(
         stream_, buffer_, *parser_,
@@ -35,17 +37,48 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void OnRead(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      keep_alive_ = false;
+      Write(HttpResponse{413, "application/json",
+                         "{\"error\":{\"code\":413,\"status\":\"RESOURCE_EXHAUSTED\",\"message\":"
+                         "\"request body larger than " + std::to_string(max_body_) +
+                             " bytes\"}}\n",
+                         {}});
+      return;
+    }
     if (ec) return;  // closed, timed out or malformed: drop the connection
     request_ = parser_->release();
-    HttpResponse r = handler_(
-        HttpRequest{std::string(request_.method_string()), std::string(request_.target())});
-    auto response = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(r.status), request_.version());
+    keep_alive_ = request_.keep_alive();
+    version_ = request_.version();
+    HttpRequest r;
+    r.method = std::string(request_.method_string());
+    r.target = std::string(request_.target());
+    for (const auto& field : request_) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[name] = std::string(field.value());
+    }
+    r.body = std::move(request_.body());
+    stream_.expires_never();  // the handler may take a while; its call has its own deadline
+    handler_(std::move(r), [self = shared_from_this()](HttpResponse response) {
+      asio::post(self->stream_.get_executor(),
+                 [self, response = std::move(response)]() mutable {
+                   self->Write(std::move(response));
+                 });
+    });
+  }
+
+  void Write(HttpResponse r) {
+    auto response =
+        std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status),
+                                                            version_ ? version_ : 11);
     response->set(http::field::server, "civitas");
     response->set(http::field::content_type, r.content_type);
-    response->keep_alive(request_.keep_alive());
+    for (const auto& [name, value] : r.headers) response->set(name, value);
+    response->keep_alive(keep_alive_);
     response->body() = std::move(r.body);
     response->prepare_payload();
+    stream_.expires_after(std::chrono::seconds(30));
     http::async_write(stream_, *response,
                       [self = shared_from_this(), response](beast::error_code ec, size_t) {
                         if (ec || !response->keep_alive()) {
@@ -62,6 +95,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::request<http::string_body> request_;
   const HttpServer::Handler& handler_;
+  size_t max_body_;
+  bool keep_alive_ = false;
+  unsigned version_ = 11;
 };
 
 }  // namespace
@@ -70,18 +106,20 @@ struct HttpServer::Impl {
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   Handler handler;
+  size_t max_body = 64 * 1024;
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(s), handler)->Read();
+      if (!ec) std::make_shared<Session>(std::move(s), handler, max_body)->Read();
       Accept();
     });
   }
 };
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen,
-                                                              Handler handler) {
+                                                              Handler handler,
+                                                              size_t max_body_bytes) {
   const size_t colon = listen.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
@@ -96,6 +134,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->impl_ = std::make_unique<Impl>();
   server->impl_->handler = std::move(handler);
+  server->impl_->max_body = max_body_bytes;
   beast::error_code ec;
   const auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("bad http listen host '", host, "'"));

@@ -1,35 +1,51 @@
-// The gateway's HTTP side (Boost.Asio/Beast): /healthz, /readyz, /metrics. Small, bounded requests
-// only; one I/O thread is plenty for probes and scrapes.
+// The gateway's HTTP side (Boost.Asio/Beast): probes, metrics and the JSON/HTTP API. One I/O
+// thread parses and writes; handlers answer asynchronously, so a slow module call never holds
+// up other connections.
 #ifndef CIVITAS_GATEWAY_HTTP_SERVER_H_
 #define CIVITAS_GATEWAY_HTTP_SERVER_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
 namespace civitas::gateway {
 
 struct HttpRequest {
-  std::string method;  // "GET"
-  std::string target;  // "/metrics?x=1"
+  std::string method;                         // "GET"
+  std::string target;                         // "/metrics?x=1"
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+
+  std::string Header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
 };
 
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // added as they are
 };
 
 class HttpServer {
  public:
-  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  // Called once per request; `respond` must be called exactly once, from any thread.
+  using Respond = std::function<void(HttpResponse)>;
+  using Handler = std::function<void(HttpRequest, Respond)>;
 
   // Listens on HOST:PORT (port 0 picks a free one) and serves `handler` on its own thread.
+  // Request bodies above max_body_bytes are answered 413.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& listen,
-                                                           Handler handler);
+                                                           Handler handler,
+                                                           size_t max_body_bytes = 64 * 1024);
   ~HttpServer();
   int port() const { return port_; }
   void Stop();

@@ -92,6 +92,7 @@ class ModuleInstance {
   ModuleInstance& operator=(const ModuleInstance&) = delete;
 
   const LoadedModule& module() const { return *module_; }
+  const std::shared_ptr<const LoadedModule>& shared_module() const { return module_; }
   const std::string& city_id() const { return city_id_; }
 
   // Runs the module's migration from `from_version`, if it declares one.

@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+"""The JSON/HTTP side of the gateway, with real HTTP clients: Python's urllib for the JSON API and
+CORS, and third-party feed parsers (python3-feedparser) for the RSS and Atom URLs a feed reader
+would subscribe to.
+
+Usage: http_api_test.py GATEWAY CIVITASCTL
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import feedparser
+
+GATEWAY, CTL = sys.argv[1], sys.argv[2]
+
+
+class Gateway:
+    def __init__(self):
+        self.dir = tempfile.TemporaryDirectory()
+        port_file = os.path.join(self.dir.name, "port")
+        self.log = open(os.path.join(self.dir.name, "log"), "w")
+        self.proc = subprocess.Popen(
+            [GATEWAY, f"--data_dir={self.dir.name}/state", "--listen=127.0.0.1:0",
+             "--http_listen=127.0.0.1:0", f"--port_file={port_file}"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(500):
+            if os.path.exists(port_file) and len(open(port_file).read().split()) == 2:
+                break
+            time.sleep(0.02)
+        self.grpc_port, self.http_port = open(port_file).read().split()
+        self.base = f"http://127.0.0.1:{self.http_port}"
+
+    def token(self, subject, role):
+        return subprocess.check_output(
+            [CTL, "token", "mint", "--city", "demo", "--subject", subject, "--role", role,
+             "--signing-key", f"{self.dir.name}/state/dev-signing-key.pem"], text=True).strip()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.log.close()
+        self.dir.cleanup()
+
+
+def call(method, path, body=None, headers=None):
+    """Returns (status, headers, body bytes); HTTP errors are answers too."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(gw.base + path, data=data, method=method, headers=headers or {})
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def call_json(method, path, body=None, headers=None):
+    status, h, raw = call(method, path, body, headers)
+    assert h["Content-Type"].startswith("application/json"), (h["Content-Type"], raw)
+    return status, json.loads(raw)
+
+
+class HttpApiTest(unittest.TestCase):
+    def test_lists_articles_as_json_with_query_parameters(self):
+        status, page = call_json("GET", "/v1/articles?page_size=5&language_code=en")
+        self.assertEqual(status, 200)
+        self.assertEqual(len(page["articles"]), 5)
+        self.assertTrue(page["nextPageToken"])
+        self.assertTrue(page["articles"][0]["pinned"])
+        self.assertEqual(page["articles"][0]["languageCode"], "en")
+        status, rest = call_json("GET", "/v1/articles?page_size=5&page_token=" + page["nextPageToken"])
+        self.assertEqual(status, 200)
+        names = {a["name"] for a in page["articles"]}
+        self.assertFalse(names & {a["name"] for a in rest["articles"]})
+        # The same resource by its name, in a path template.
+        status, one = call_json("GET", "/v1/" + page["articles"][1]["name"])
+        self.assertEqual((status, one["name"]), (200, page["articles"][1]["name"]))
+
+    def test_errors_are_json_with_the_grpc_code(self):
+        cases = [
+            ("GET", "/v1/articles?page_size=500", 400, "INVALID_ARGUMENT", "page_size must be between 0 and 100"),
+            ("GET", "/v1/articles?page_size=many", 400, "INVALID_ARGUMENT", "'many' is not a 32-bit integer"),
+            ("GET", "/v1/articles?colour=red", 400, "INVALID_ARGUMENT", "has no field 'colour'"),
+            ("GET", "/v1/articles/0000000000000000", 404, "NOT_FOUND", "does not exist"),
+            ("GET", "/v1/articles/not-an-id", 400, "INVALID_ARGUMENT", "16-digit hex id"),
+            ("GET", "/cities/atlantis/v1/articles", 404, "NOT_FOUND", "atlantis"),
+            ("GET", "/v1/no/such/thing", 404, "NOT_FOUND", "is mapped to GET /v1/no/such/thing"),
+            ("POST", "/v1/articles", 401, "UNAUTHENTICATED", "role editor"),
+            ("PUT", "/v1/articles", 405, "UNIMPLEMENTED", "use GET or POST"),
+        ]
+        for method, path, code, status_name, text in cases:
+            with self.subTest(path=path, method=method):
+                status, body = call_json(method, path, {} if method in ("POST", "PUT") else None)
+                self.assertEqual(status, code, body)
+                self.assertEqual(body["error"]["status"], status_name)
+                self.assertEqual(body["error"]["code"], code)
+                self.assertIn(text, body["error"]["message"])
+        status, _, raw = call("POST", "/v1/articles", headers={"Authorization": "Bearer " + gw.token("p", "editor")})
+        # urllib sends no body here: the empty body is an empty article, refused by the module.
+        self.assertEqual(status, 400, raw)
+
+    def test_editors_write_through_json_and_stale_etags_conflict(self):
+        auth = {"Authorization": "Bearer " + gw.token("presseamt", "editor")}
+        status, created = call_json("POST", "/v1/articles",
+                                    {"title": "Per HTTP angelegt", "state": "PUBLISHED", "categories": ["kultur"]},
+                                    auth)
+        self.assertEqual(status, 200, created)
+        name = created["name"]
+        status, updated = call_json("PATCH", f"/v1/{name}?update_mask=teaser",
+                                    {"teaser": "Kurz", "etag": created["etag"]}, auth)
+        self.assertEqual((status, updated["teaser"]), (200, "Kurz"))
+        status, conflict = call_json("PATCH", f"/v1/{name}?update_mask=teaser",
+                                     {"teaser": "Zu spät", "etag": created["etag"]}, auth)
+        self.assertEqual((status, conflict["error"]["status"]), (409, "ABORTED"))
+        citizen = {"Authorization": "Bearer " + gw.token("anna", "citizen")}
+        status, denied = call_json("DELETE", f"/v1/{name}", None, citizen)
+        self.assertEqual((status, denied["error"]["status"]), (403, "PERMISSION_DENIED"))
+        status, _ = call_json("DELETE", f"/v1/{name}", None, auth)
+        self.assertEqual(status, 200)
+        status, gone = call_json("GET", f"/v1/{name}")
+        self.assertEqual(status, 404, gone)
+
+    def test_rss_and_atom_urls_parse_in_a_feed_reader(self):
+        status, headers, raw = call("GET", "/cities/demo/v1/feed")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "application/rss+xml; charset=utf-8")
+        rss = feedparser.parse(raw)
+        self.assertFalse(rss.bozo, rss.get("bozo_exception"))
+        self.assertEqual(rss.version, "rss20")
+        self.assertEqual(rss.feed.title, "Demo-Stadt – Nachrichten")
+        self.assertEqual(len(rss.entries), 20)
+        # The newest published articles, newest first, as the JSON API has them.
+        _, page = call_json("GET", "/v1/articles?page_size=100")
+        visible = sorted(page["articles"], key=lambda a: a["publishTime"], reverse=True)
+        self.assertEqual([e.title for e in rss.entries[:5]], [a["title"] for a in visible[:5]])
+        self.assertTrue(all(e.published_parsed for e in rss.entries))
+        self.assertTrue(rss.entries[0].link.startswith("https://www.demo-stadt.example/articles/"))
+
+        status, headers, raw = call("GET", "/cities/demo/v1/feed?format=ATOM&limit=5&category=verkehr")
+        self.assertEqual(headers["Content-Type"], "application/atom+xml; charset=utf-8")
+        atom = feedparser.parse(raw)
+        self.assertFalse(atom.bozo, atom.get("bozo_exception"))
+        self.assertEqual(atom.version, "atom10")
+        self.assertGreaterEqual(len(atom.entries), 3)
+        for e in atom.entries:
+            self.assertEqual([t.term for t in e.tags], ["Verkehr"])
+            self.assertTrue(e.id.startswith("urn:civitas:demo:articles/"))
+        # Scheduled articles are not in the feed before their time.
+        self.assertNotIn("Weihnachtsmarkt: Aufbau beginnt", [e.title for e in rss.entries])
+
+    def test_cors_allows_only_the_configured_origins(self):
+        ok = {"Origin": "http://localhost:3000"}
+        status, headers, _ = call("GET", "/v1/categories", headers=ok)
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Access-Control-Allow-Origin"], "http://localhost:3000")
+        status, headers, _ = call("GET", "/v1/categories", headers={"Origin": "https://evil.example"})
+        self.assertEqual(status, 200)
+        self.assertIsNone(headers["Access-Control-Allow-Origin"])
+        status, headers, _ = call("OPTIONS", "/v1/articles",
+                                  headers={**ok, "Access-Control-Request-Method": "POST"})
+        self.assertEqual(status, 204)
+        self.assertIn("POST", headers["Access-Control-Allow-Methods"])
+        self.assertIn("authorization", headers["Access-Control-Allow-Headers"])
+        status, _, _ = call("OPTIONS", "/v1/articles",
+                            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        self.assertEqual(status, 403)
+
+    def test_probes_still_answer(self):
+        self.assertEqual(call("GET", "/healthz")[0], 200)
+        self.assertEqual(call("GET", "/readyz")[0], 200)
+        status, _, metrics = call("GET", "/metrics")
+        self.assertEqual(status, 200)
+        # Calls made over HTTP are counted like gRPC calls.
+        self.assertIn(b'method="/civitas.news.v1.NewsService/ListArticles"', metrics)
+
+
+if __name__ == "__main__":
+    gw = Gateway()
+    try:
+        result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
+    finally:
+        gw.stop()
+    sys.exit(0 if result.wasSuccessful() else 1)
