@@ -6,6 +6,7 @@
 #include <set>
 #include <utility>
 
+#include "civitas/content.h"
 #include "civitas/json.h"
 #include "civitas/text.h"
 #include "feed.h"
@@ -15,57 +16,27 @@ namespace {
 
 using civitas::InvalidArgument;
 using civitas::OkStatus;
+using civitas::CheckEtag;
+using civitas::CheckHttpUrl;
+using civitas::CheckPageSize;
+using civitas::Hex16;
+using civitas::IsLowerHex;
+using civitas::NextEtag;
+using civitas::ParseHex;
+using civitas::SetMicros;
 using civitas::Status;
+
+int64_t Micros(const google::protobuf::Timestamp& t) { return civitas::ToMicros(t); }
+
+Status IdFromName(const std::string& name, std::string* id) {
+  return civitas::IdFromName("articles", name, id);
+}
 
 constexpr char kTopic[] = "articles";
 constexpr size_t kIdLength = 16;
 constexpr size_t kTailLength = 1 + 16 + kIdLength;  // <P><inv><id>
 constexpr int kMaxPage = 100;
 constexpr int kDefaultPage = 20;
-
-std::string Hex16(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
-  return buf;
-}
-
-uint64_t ParseHex(std::string_view s) {
-  uint64_t v = 0;
-  for (char c : s) v = (v << 4) | static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
-  return v;
-}
-
-bool IsHex(std::string_view s) {
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-std::string NewId() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return Hex16(rng());
-}
-
-int64_t Micros(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1000000 + t.nanos() / 1000;
-}
-
-void SetMicros(int64_t micros, google::protobuf::Timestamp* t) {
-  t->set_seconds(micros / 1000000);
-  t->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
-}
-
-Status IdFromName(const std::string& name, std::string* id) {
-  const std::string prefix = "articles/";
-  if (name.compare(0, prefix.size(), prefix) != 0 || name.size() != prefix.size() + kIdLength ||
-      !IsHex(name.substr(prefix.size()))) {
-    return InvalidArgument("name must look like 'articles/{id}' with a 16-digit hex id, got '" +
-                           name + "'");
-  }
-  *id = name.substr(prefix.size());
-  return OkStatus();
-}
 
 bool Visible(const pb::Article& a, int64_t now) {
   if (a.state() != pb::Article::PUBLISHED) return false;
@@ -112,44 +83,8 @@ std::string UpdateKey(const pb::Article& a, const std::string& id) {
   return "u/" + Hex16(static_cast<uint64_t>(INT64_MAX - Micros(a.update_time()))) + id;
 }
 
-std::string NextEtag(const std::string& previous, int64_t now) {
-  uint64_t revision = 0;
-  size_t dash = previous.find('-');
-  if (dash != std::string::npos && IsHex(previous.substr(0, dash))) {
-    revision = ParseHex(previous.substr(0, dash));
-  }
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%" PRIx64 "-%" PRIx64, revision + 1,
-                static_cast<uint64_t>(now));
-  return buf;
-}
-
-Status CheckEtag(const std::string& given, const pb::Article& current) {
-  if (given.empty() || given == current.etag()) return OkStatus();
-  return civitas::Aborted("etag '" + given + "' is stale: the article was changed meanwhile (now '" +
-                          current.etag() + "'); read it again and reapply your change");
-}
-
-Status CheckUrl(const std::string& field, const std::string& url) {
-  if (std::string e = civitas::CheckLength(field, url, 0, 2048); !e.empty()) {
-    return InvalidArgument(e);
-  }
-  if (url.empty() || url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0) {
-    return OkStatus();
-  }
-  return InvalidArgument(field + " must be an http or https URL, got '" + url + "'");
-}
-
-bool IsCategoryId(const std::string& id) {
-  if (id.empty() || id.size() > 40) return false;
-  for (char c : id) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
-  }
-  return true;
-}
-
 // The default categories of a German city's news, used when the city configures none.
-std::vector<Config::Category> DefaultCategories() {
+std::vector<civitas::Categories::Category> DefaultCategories() {
   return {{"rathaus", {{"de", "Rathaus"}, {"en", "City hall"}}},
           {"verkehr", {{"de", "Verkehr"}, {"en", "Traffic"}}},
           {"kultur", {{"de", "Kultur"}, {"en", "Culture"}}},
@@ -216,22 +151,7 @@ void Sanitize(pb::Article* a) {
   }
 }
 
-Status CheckPageSize(int32_t page_size, int max, const char* field = "page_size") {
-  if (page_size < 0 || page_size > max) {
-    return InvalidArgument(std::string(field) + " must be between 0 and " + std::to_string(max) +
-                           ", got " + std::to_string(page_size));
-  }
-  return OkStatus();
-}
-
 }  // namespace
-
-const Config::Category* Config::FindCategory(const std::string& id) const {
-  for (const Category& c : categories) {
-    if (c.id == id) return &c;
-  }
-  return nullptr;
-}
 
 Status ParseConfig(const std::string& json, const std::string& city_id, Config* config) {
   civitas::JsonValue root;
@@ -248,32 +168,8 @@ Status ParseConfig(const std::string& json, const std::string& city_id, Config* 
   config->feed_description = root["feed_description"].AsString("");
   config->site_url = root["site_url"].AsString("");
   while (!config->site_url.empty() && config->site_url.back() == '/') config->site_url.pop_back();
-  const civitas::JsonValue& categories = root["categories"];
-  if (categories.is_null()) {
-    config->categories = DefaultCategories();
-    return OkStatus();
-  }
-  if (!categories.is_array()) return InvalidArgument("categories must be a list");
-  for (size_t i = 0; i < categories.items().size(); ++i) {
-    const civitas::JsonValue& c = categories.items()[i];
-    const std::string where = "categories[" + std::to_string(i) + "]";
-    Config::Category category;
-    category.id = c["id"].AsString();
-    if (!IsCategoryId(category.id)) {
-      return InvalidArgument(where + ".id must be 1 to 40 of a-z, 0-9, '-', '_', got '" +
-                             category.id + "'");
-    }
-    if (config->FindCategory(category.id)) {
-      return InvalidArgument(where + ".id '" + category.id + "' appears twice");
-    }
-    if (c["name"].is_string()) category.names[config->default_language] = c["name"].AsString();
-    for (const auto& [language, name] : c["names"].members()) {
-      category.names[civitas::PrimaryLanguage(language)] = name.AsString();
-    }
-    if (category.names.empty()) category.names[config->default_language] = category.id;
-    config->categories.push_back(std::move(category));
-  }
-  return OkStatus();
+  return civitas::Categories::Parse(root, config->default_language, DefaultCategories(),
+                                    &config->categories);
 }
 
 Status Newsroom::Create(civitas::City city, std::unique_ptr<Newsroom>* out) {
@@ -385,7 +281,7 @@ Status Newsroom::Validate(const pb::Article& a) const {
     const pb::Image& img = a.images(i);
     const std::string where = "article.images[" + std::to_string(i) + "]";
     if (img.url().empty()) return InvalidArgument(where + ".url is required");
-    if (s = CheckUrl(where + ".url", img.url()); !s.ok()) return s;
+    if (s = CheckHttpUrl(where + ".url", img.url()); !s.ok()) return s;
     if (s = check(where + ".alt_text", img.alt_text(), 1, 300); !s.ok()) return s;
     if (s = check(where + ".copyright", img.copyright(), 0, 200); !s.ok()) return s;
   }
@@ -395,7 +291,7 @@ Status Newsroom::Validate(const pb::Article& a) const {
   }
   std::set<std::string> seen;
   for (const std::string& c : a.categories()) {
-    if (!config_.FindCategory(c)) {
+    if (!config_.categories.Find(c)) {
       return InvalidArgument("article.categories: unknown category '" + c +
                              "'; ListCategories shows this city's categories");
     }
@@ -415,7 +311,7 @@ Status Newsroom::Validate(const pb::Article& a) const {
     }
     if (!seen.insert(t).second) return InvalidArgument("article.tags lists '" + t + "' twice");
   }
-  if (s = CheckUrl("article.link", a.link()); !s.ok()) return s;
+  if (s = CheckHttpUrl("article.link", a.link()); !s.ok()) return s;
   if (a.has_publish_time() && a.has_expire_time() &&
       Micros(a.expire_time()) <= Micros(a.publish_time())) {
     return InvalidArgument("article.expire_time must be after article.publish_time");
@@ -559,7 +455,7 @@ Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest
                               pb::ListArticlesResponse* response) {
   if (Status s = CheckPageSize(request.page_size(), kMaxPage); !s.ok()) return s;
   if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
-  if (!request.category().empty() && !config_.FindCategory(request.category())) {
+  if (!request.category().empty() && !config_.categories.Find(request.category())) {
     return InvalidArgument("unknown category '" + request.category() +
                            "'; ListCategories shows this city's categories");
   }
@@ -574,7 +470,7 @@ Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest
     if (!call.HasRole(civitas::Role::kEditor)) {
       return civitas::PermissionDenied("show_unpublished needs the editor role");
     }
-    if (!token.empty() && (token.size() != 33 || token[0] != 'u' || !IsHex(token.substr(1)))) {
+    if (!token.empty() && (token.size() != 33 || token[0] != 'u' || !IsLowerHex(token.substr(1)))) {
       return InvalidArgument("page_token is not one this server issued for this query");
     }
     if (Status s = ListAll(token.empty() ? "" : token.substr(1), size, &articles, &next); !s.ok()) {
@@ -582,7 +478,7 @@ Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest
     }
   } else {
     if (!token.empty() && (token.size() != kTailLength + 1 || token[0] != 'p' ||
-                           (token[1] != '0' && token[1] != '1') || !IsHex(token.substr(2)))) {
+                           (token[1] != '0' && token[1] != '1') || !IsLowerHex(token.substr(2)))) {
       return InvalidArgument("page_token is not one this server issued for this query");
     }
     Status s = ListVisible(request.category(), request.tag(), request.language_code(),
@@ -652,7 +548,7 @@ Status Newsroom::CreateArticle(civitas::Call& call, const pb::CreateArticleReque
   if (Status s = Validate(a); !s.ok()) return s;
   Sanitize(&a);
   if (a.title().empty()) return InvalidArgument("article.title is empty once HTML is removed");
-  const std::string id = NewId();
+  const std::string id = civitas::NewResourceId();
   a.set_name("articles/" + id);
   a.set_author(std::string(call.subject()));
   SetMicros(now, a.mutable_create_time());
@@ -689,7 +585,7 @@ Status Newsroom::UpdateArticle(civitas::Call&, const pb::UpdateArticleRequest& r
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     pb::Article before;
     if (Status l = Load(id, &before, &txn, /*for_update=*/true); !l.ok()) return l;
-    if (Status e = CheckEtag(in.etag(), before); !e.ok()) return e;
+    if (Status e = CheckEtag(in.etag(), before.etag(), "article"); !e.ok()) return e;
     pb::Article after = before;
     for (const std::string& p : paths) CopyField(p, in, &after);
     if (after.state() == pb::Article::STATE_UNSPECIFIED || after.state() == pb::Article::SCHEDULED) {
@@ -723,7 +619,7 @@ Status Newsroom::DeleteArticle(civitas::Call&, const pb::DeleteArticleRequest& r
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     pb::Article before;
     if (Status l = Load(id, &before, &txn, /*for_update=*/true); !l.ok()) return l;
-    if (Status e = CheckEtag(request.etag(), before); !e.ok()) return e;
+    if (Status e = CheckEtag(request.etag(), before.etag(), "article"); !e.ok()) return e;
     written.was_visible = Visible(before, now);
     written.article.set_name(before.name());
     return Save(txn, &before, nullptr, now);
@@ -748,7 +644,7 @@ Status Newsroom::PublishArticle(civitas::Call&, const pb::PublishArticleRequest&
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     pb::Article before;
     if (Status l = Load(id, &before, &txn, /*for_update=*/true); !l.ok()) return l;
-    if (Status e = CheckEtag(request.etag(), before); !e.ok()) return e;
+    if (Status e = CheckEtag(request.etag(), before.etag(), "article"); !e.ok()) return e;
     pb::Article after = before;
     after.set_state(pb::Article::PUBLISHED);
     if (request.has_publish_time()) {
@@ -776,13 +672,10 @@ Status Newsroom::ListCategories(civitas::Call&, const pb::ListCategoriesRequest&
                                 pb::ListCategoriesResponse* response) {
   if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
   const std::string wanted = civitas::PrimaryLanguage(request.language_code());
-  for (const Config::Category& c : config_.categories) {
+  for (const civitas::Categories::Category& c : config_.categories.list()) {
     pb::Category* out = response->add_categories();
     out->set_id(c.id);
-    auto it = c.names.find(wanted);
-    if (it == c.names.end()) it = c.names.find(config_.default_language);
-    if (it == c.names.end()) it = c.names.begin();
-    out->set_display_name(it->second);
+    out->set_display_name(config_.categories.DisplayName(c.id, wanted));
   }
   return OkStatus();
 }
@@ -825,7 +718,7 @@ Status Newsroom::ExportFeed(civitas::Call&, const pb::ExportFeedRequest& request
   }
   if (Status s = CheckPageSize(request.limit(), kMaxPage, "limit"); !s.ok()) return s;
   if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
-  if (!request.category().empty() && !config_.FindCategory(request.category())) {
+  if (!request.category().empty() && !config_.categories.Find(request.category())) {
     return InvalidArgument("unknown category '" + request.category() +
                            "'; ListCategories shows this city's categories");
   }
@@ -853,9 +746,7 @@ Status Newsroom::ExportFeed(civitas::Call&, const pb::ExportFeedRequest& request
                 : !config_.site_url.empty()    ? config_.site_url + "/" + a.name()
                                                : "";
     for (const std::string& c : a.categories()) {
-      const Config::Category* cat = config_.FindCategory(c);
-      auto it = cat ? cat->names.find(config_.default_language) : decltype(cat->names.end()){};
-      item.categories.push_back(cat && it != cat->names.end() ? it->second : c);
+      item.categories.push_back(config_.categories.DisplayName(c, config_.default_language));
     }
     item.published = Micros(a.publish_time());
     item.updated = Micros(a.update_time());
@@ -876,7 +767,7 @@ Status Newsroom::ExportFeed(civitas::Call&, const pb::ExportFeedRequest& request
 Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& request,
                             pb::ImportFeedResponse* response) {
   if (request.document().empty()) return InvalidArgument("document is empty");
-  if (!request.category().empty() && !config_.FindCategory(request.category())) {
+  if (!request.category().empty() && !config_.categories.Find(request.category())) {
     return InvalidArgument("unknown category '" + request.category() +
                            "'; ListCategories shows this city's categories");
   }
@@ -924,7 +815,7 @@ Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& re
     a.set_body(civitas::TruncateUtf8(text, 49999));
     a.set_body_format(pb::Article::PLAIN_TEXT);
     a.set_language_code(language);
-    if (CheckUrl("link", item.link).ok()) a.set_link(item.link);
+    if (CheckHttpUrl("link", item.link).ok()) a.set_link(item.link);
     if (!request.category().empty()) a.add_categories(request.category());
     a.set_source(source);
     a.set_state(pb::Article::PUBLISHED);
@@ -967,7 +858,7 @@ Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& re
         written.push_back({Visible(before, now), after});
         continue;
       }
-      id = NewId();
+      id = civitas::NewResourceId();
       a.set_name("articles/" + id);
       a.set_author(std::string(call.subject()));
       if (!a.has_publish_time()) SetMicros(now, a.mutable_publish_time());

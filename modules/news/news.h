@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "civitas/changes.h"
+#include "civitas/content.h"
 #include "civitas/module.h"
 #include "civitas/news/v1/news.pb.h"
 
@@ -27,17 +28,11 @@ namespace news {
 namespace pb = ::civitas::news::v1;
 
 struct Config {
-  struct Category {
-    std::string id;
-    std::map<std::string, std::string> names;  // language -> display name
-  };
   std::string default_language = "de";
-  std::vector<Category> categories;
+  civitas::Categories categories;
   std::string feed_title;
   std::string feed_description;
   std::string site_url;  // links of exported items without their own: <site_url>/articles/<id>
-
-  const Category* FindCategory(const std::string& id) const;
 };
 
 // Reads the module's config block; INVALID_ARGUMENT naming the bad key.

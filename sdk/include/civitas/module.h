@@ -115,11 +115,13 @@ class Transaction {
  public:
   Transaction(const civitas_host_api* host, civitas_txn_host* txn) : host_(host), txn_(txn) {}
   Transaction(Transaction&& other) noexcept
-      : host_(other.host_), txn_(std::exchange(other.txn_, nullptr)) {}
+      : host_(other.host_), txn_(std::exchange(other.txn_, nullptr)), conflicted_(other.conflicted_) {}
   Transaction& operator=(Transaction&&) = delete;
   ~Transaction() { Rollback(); }
 
   bool valid() const { return txn_ != nullptr; }
+  // True once storage reported a conflict (a lock wait timed out): the whole body may be retried.
+  bool conflicted() const { return conflicted_; }
   civitas_txn_host* raw() const { return txn_; }
 
   // NOT_FOUND if absent. With for_update the key stays locked until commit or rollback.
@@ -127,6 +129,10 @@ class Transaction {
     if (!txn_) return Internal("transaction already ended");
     int32_t rc = host_->txn_get(txn_, internal::Bytes(key), key.size(), for_update ? 1 : 0, value,
                                 &internal::AssignToString);
+    if (rc == CIVITAS_ABORTED) {
+      conflicted_ = true;
+      return Aborted("transaction conflict on a locked key, retry");
+    }
     return internal::FromCode(rc, "key not found");
   }
   Status Put(std::string_view key, std::string_view value) {
@@ -158,6 +164,7 @@ class Transaction {
  private:
   const civitas_host_api* host_;
   civitas_txn_host* txn_;
+  bool conflicted_ = false;
 };
 
 struct ScanOptions {
@@ -212,6 +219,10 @@ class Store {
       Transaction txn = Begin();
       if (!txn.valid()) return {CIVITAS_UNAVAILABLE, "storage is closed"};
       Status s = body(txn);
+      if (!s.ok() && s.code() == CIVITAS_ABORTED && txn.conflicted()) {
+        last = s;
+        continue;  // a lock timed out: start over
+      }
       if (!s.ok()) return s;
       last = txn.Commit();
       if (last.code() != CIVITAS_ABORTED) return last;

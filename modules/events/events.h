@@ -1,0 +1,111 @@
+// The events module: what happens in the city, with recurrences, seats and iCalendar.
+//
+// Keys (inside the module's namespace; <id> is 16 hex digits, times are 16 hex digits of unix
+// microseconds):
+//   e/<id>                          Event as stored
+//   w/<start><id>                   single events up to kShortEvent long, by start: a window is
+//                                   one range scan from (window start - kShortEvent)
+//   r/<id>                          recurring and longer events (few; scanned whole and expanded)
+//   x/<uid>                         id of an event imported from iCalendar
+//   s/<id>/<occurrence>/<subject>   Registration
+//   n/<id>/<occurrence>             seats taken (8-byte counter, read and written under a lock)
+//   m/<subject>\0<occurrence><id>   the subject's registrations, soonest first
+//   ~...                            change log (civitas/changes.h)
+#ifndef CIVITAS_MODULES_EVENTS_EVENTS_H_
+#define CIVITAS_MODULES_EVENTS_EVENTS_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "civitas/changes.h"
+#include "civitas/content.h"
+#include "civitas/events/v1/events.pb.h"
+#include "civitas/module.h"
+#include "rrule.h"
+
+namespace events {
+
+namespace pb = ::civitas::events::v1;
+
+struct Config {
+  std::string default_language = "de";
+  std::string time_zone = "Europe/Berlin";
+  absl::TimeZone zone;
+  civitas::Categories categories;
+  std::string calendar_name;
+};
+
+civitas::Status ParseConfig(const std::string& json, const std::string& city_id, Config* config);
+
+// One occurrence, in absolute time.
+struct Slot {
+  int64_t start = 0, end = 0;  // unix micros
+};
+
+// The occurrences of `event` that overlap [from, to), in order (EXDATEs removed).
+std::vector<Slot> Occurrences(const pb::Event& event, const absl::TimeZone& zone, int64_t from,
+                              int64_t to, size_t limit = 10000);
+
+class Calendar {
+ public:
+  static civitas::Status Create(civitas::City city, std::unique_ptr<Calendar>* out);
+  Calendar(civitas::City city, Config config) : city_(city), config_(std::move(config)) {}
+
+  civitas::Status ListEvents(civitas::Call& call, const pb::ListEventsRequest& request,
+                             pb::ListEventsResponse* response);
+  civitas::Status GetEvent(civitas::Call& call, const pb::GetEventRequest& request,
+                           pb::Event* response);
+  civitas::Status CreateEvent(civitas::Call& call, const pb::CreateEventRequest& request,
+                              pb::Event* response);
+  civitas::Status UpdateEvent(civitas::Call& call, const pb::UpdateEventRequest& request,
+                              pb::Event* response);
+  civitas::Status DeleteEvent(civitas::Call& call, const pb::DeleteEventRequest& request,
+                              google::protobuf::Empty* response);
+  civitas::Status RegisterForEvent(civitas::Call& call, const pb::RegisterForEventRequest& request,
+                                   pb::Registration* response);
+  civitas::Status CancelRegistration(civitas::Call& call,
+                                     const pb::CancelRegistrationRequest& request,
+                                     google::protobuf::Empty* response);
+  civitas::Status ListMyRegistrations(civitas::Call& call,
+                                      const pb::ListMyRegistrationsRequest& request,
+                                      pb::ListMyRegistrationsResponse* response);
+  civitas::Status ListCategories(civitas::Call& call, const pb::ListCategoriesRequest& request,
+                                 pb::ListCategoriesResponse* response);
+  civitas::Status WatchEvents(civitas::Call& call, const pb::WatchEventsRequest& request,
+                              civitas::ServerWriter<pb::EventChange>& writer);
+  civitas::Status ListChanges(civitas::Call& call, const pb::ListChangesRequest& request,
+                              pb::ListChangesResponse* response);
+  civitas::Status ExportCalendar(civitas::Call& call, const pb::ExportCalendarRequest& request,
+                                 google::api::HttpBody* response);
+  civitas::Status ImportCalendar(civitas::Call& call, const pb::ImportCalendarRequest& request,
+                                 pb::ImportCalendarResponse* response);
+
+ private:
+  civitas::Status Load(const std::string& id, pb::Event* event,
+                       civitas::Transaction* txn = nullptr, bool for_update = false) const;
+  // Ids of events that may have occurrences in [from, to).
+  civitas::Status Candidates(int64_t from, int64_t to, std::vector<std::string>* ids) const;
+  // Defaults filled in, then every field checked.
+  civitas::Status Normalize(pb::Event* event) const;
+  civitas::Status Save(civitas::Transaction& txn, const pb::Event* before, const pb::Event* after,
+                       int64_t now) const;
+  void Announce(pb::EventChange::Type type, const pb::Event& event) const;
+  pb::Event View(const pb::Event& stored, const std::string& language) const;
+  // Resolves an occurrence of `event` (unset = the first); NOT_FOUND if it is not one.
+  civitas::Status FindOccurrence(const pb::Event& event, const google::protobuf::Timestamp* start,
+                                 Slot* slot) const;
+  civitas::Status ChangeSeat(civitas::Call& call, const std::string& name,
+                             const google::protobuf::Timestamp* start, bool take,
+                             pb::Registration* out);
+
+  civitas::City city_;
+  Config config_;
+  civitas::ChangeLog changes_{"~"};
+};
+
+}  // namespace events
+
+#endif  // CIVITAS_MODULES_EVENTS_EVENTS_H_

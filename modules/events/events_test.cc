@@ -1,0 +1,318 @@
+// Unit tests of the events module against the SDK's fake host: recurrence in local time across
+// daylight saving changes, windows and paging, registrations, iCalendar both ways.
+#include <gtest/gtest.h>
+
+#include "absl/time/civil_time.h"
+#include "civitas/events/v1/events.pb.h"
+#include "civitas/testing/fake_host.h"
+#include "events.h"
+#include "ical.h"
+#include "rrule.h"
+
+extern "C" const civitas_module_def* civitas_module_entry_v1(void);
+
+namespace {
+
+namespace pb = civitas::events::v1;
+using civitas::testing::Caller;
+using civitas::testing::FakeHost;
+
+constexpr char kService[] = "civitas.events.v1.EventsService";
+const Caller kEditor = Caller::WithRole("kulturbuero", CIVITAS_ROLE_EDITOR);
+
+absl::TimeZone Berlin() {
+  absl::TimeZone z;
+  EXPECT_TRUE(absl::LoadTimeZone("Europe/Berlin", &z));
+  return z;
+}
+
+int64_t LocalMicros(int y, int m, int d, int hh, int mm = 0) {
+  return absl::ToUnixMicros(absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, 0), Berlin()));
+}
+
+void SetTime(int64_t micros, google::protobuf::Timestamp* t) { civitas::SetMicros(micros, t); }
+
+std::string LocalText(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M %Z", absl::FromUnixMicros(civitas::ToMicros(t)), Berlin());
+}
+
+class EventsTest : public ::testing::Test {
+ protected:
+  EventsTest() : host_(civitas_module_entry_v1(), "dortmund", R"({"time_zone": "Europe/Berlin"})") {
+    host_.SetNowMicros(LocalMicros(2026, 10, 1, 9));
+  }
+
+  template <class Req, class Resp>
+  int32_t Call(const char* method, const Req& req, Resp* resp, const Caller& caller = kEditor,
+               std::string* error = nullptr) {
+    std::string e;
+    int32_t rc = host_.Unary(kService, method, req, resp, caller, &e);
+    if (error) *error = e;
+    return rc;
+  }
+
+  pb::Event Create(pb::Event e) {
+    pb::CreateEventRequest req;
+    *req.mutable_event() = e;
+    pb::Event out;
+    std::string error;
+    EXPECT_EQ(Call("CreateEvent", req, &out, kEditor, &error), CIVITAS_OK) << error;
+    return out;
+  }
+
+  static pb::Event Simple(const std::string& title, int64_t start, int64_t minutes) {
+    pb::Event e;
+    e.set_title(title);
+    SetTime(start, e.mutable_start_time());
+    SetTime(start + minutes * 60'000'000, e.mutable_end_time());
+    return e;
+  }
+
+  std::vector<std::string> Window(int64_t from, int64_t to, pb::ListEventsRequest req = {}) {
+    SetTime(from, req.mutable_start_time());
+    SetTime(to, req.mutable_end_time());
+    req.set_page_size(100);
+    pb::ListEventsResponse resp;
+    std::string error;
+    EXPECT_EQ(Call("ListEvents", req, &resp, Caller::Anonymous(), &error), CIVITAS_OK) << error;
+    std::vector<std::string> out;
+    for (const auto& o : resp.occurrences()) {
+      out.push_back(o.event().title() + " " + LocalText(o.start_time()));
+    }
+    return out;
+  }
+
+  FakeHost host_;
+};
+
+TEST_F(EventsTest, WeeklyRecurrenceKeepsLocalTimeAcrossTheEndOfDaylightSavingTime) {
+  // Sundays 10:00-11:30 from 18 October 2026; DST ends on 25 October 2026 in Europe/Berlin.
+  pb::Event e = Simple("Stadtführung", LocalMicros(2026, 10, 18, 10), 90);
+  e.set_recurrence_rule("FREQ=WEEKLY;COUNT=4");
+  pb::Event created = Create(e);
+  EXPECT_EQ(Window(LocalMicros(2026, 10, 1, 0), LocalMicros(2026, 12, 1, 0)),
+            (std::vector<std::string>{"Stadtführung 2026-10-18 10:00 CEST",
+                                      "Stadtführung 2026-10-25 10:00 CET",
+                                      "Stadtführung 2026-11-01 10:00 CET",
+                                      "Stadtführung 2026-11-08 10:00 CET"}));
+  // Each occurrence ends 90 local minutes later, also on the day the clocks change.
+  pb::ListEventsRequest req;
+  SetTime(LocalMicros(2026, 10, 24, 0), req.mutable_start_time());
+  SetTime(LocalMicros(2026, 10, 26, 0), req.mutable_end_time());
+  pb::ListEventsResponse resp;
+  ASSERT_EQ(Call("ListEvents", req, &resp, Caller::Anonymous()), CIVITAS_OK);
+  ASSERT_EQ(resp.occurrences_size(), 1);
+  EXPECT_EQ(LocalText(resp.occurrences(0).end_time()), "2026-10-25 11:30 CET");
+}
+
+TEST_F(EventsTest, MonthlyRulesExceptionsAndUntil) {
+  pb::Event market = Simple("Trödelmarkt", LocalMicros(2026, 10, 1, 8), 360);
+  market.set_recurrence_rule("FREQ=MONTHLY;BYDAY=-1SA;UNTIL=20261231T235959Z");
+  SetTime(LocalMicros(2026, 11, 28, 8), market.add_excluded_starts());
+  Create(market);
+  pb::Event council = Simple("Ratssitzung", LocalMicros(2026, 10, 31, 15), 180);
+  council.set_recurrence_rule("FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=3");
+  Create(council);
+  EXPECT_EQ(Window(LocalMicros(2026, 10, 1, 0), LocalMicros(2027, 3, 1, 0)),
+            (std::vector<std::string>{"Trödelmarkt 2026-10-31 08:00 CET",
+                                      "Ratssitzung 2026-10-31 15:00 CET",
+                                      "Ratssitzung 2026-11-30 15:00 CET",
+                                      "Trödelmarkt 2026-12-26 08:00 CET",
+                                      "Ratssitzung 2026-12-31 15:00 CET"}));
+}
+
+TEST(RRuleTest, RefusesMalformedRulesPrecisely) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"FREQ=HOURLY", "FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY"},
+      {"COUNT=3", "FREQ is required"},
+      {"FREQ=DAILY;COUNT=0", "COUNT must be 1 to 5000"},
+      {"FREQ=DAILY;INTERVAL=x", "INTERVAL must be 1 to 1000"},
+      {"FREQ=WEEKLY;BYDAY=XX", "has no weekday"},
+      {"FREQ=WEEKLY;BYDAY=2MO", "ordinals like 2MO need FREQ=MONTHLY"},
+      {"FREQ=MONTHLY;BYMONTHDAY=32", "BYMONTHDAY entry '32'"},
+      {"FREQ=DAILY;COUNT=2;UNTIL=20270101", "COUNT and UNTIL cannot both"},
+      {"FREQ=DAILY;BYHOUR=3", "'BYHOUR' is not supported"},
+      {"FREQ=DAILY;UNTIL=tomorrow", "UNTIL must look like"},
+  };
+  for (const auto& [rule, expected] : cases) {
+    events::RRule r;
+    std::string error;
+    EXPECT_FALSE(events::RRule::Parse(rule, Berlin(), &r, &error)) << rule;
+    EXPECT_NE(error.find(expected), std::string::npos) << rule << ": " << error;
+  }
+}
+
+TEST_F(EventsTest, ValidatesAndWritesNothingOnRefusal) {
+  struct Case {
+    std::function<void(pb::Event*)> edit;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {[](pb::Event* e) { SetTime(civitas::ToMicros(e->start_time()) - 1, e->mutable_end_time()); },
+       "event.end_time must be after event.start_time"},
+      {[](pb::Event* e) { e->set_recurrence_rule("FREQ=SOMETIMES"); }, "event.recurrence_rule"},
+      {[](pb::Event* e) { e->mutable_location()->mutable_point()->set_latitude(123); },
+       "latitude in [-90, 90]"},
+      {[](pb::Event* e) { e->set_time_zone("Mars/Olympus"); }, "not an IANA time zone"},
+      {[](pb::Event* e) { e->add_categories("raves"); }, "unknown category 'raves'"},
+      {[](pb::Event* e) { e->set_capacity(-1); }, "capacity must be between 0 and 100000"},
+      {[](pb::Event* e) { e->set_registration_open(true); }, "registration_open needs a capacity"},
+      {[](pb::Event* e) { e->set_title(""); }, "event.title must have 1 to 200 characters, got 0"},
+      {[](pb::Event* e) { e->set_all_day(true); }, "starts and ends at local midnight"},
+  };
+  for (const Case& c : cases) {
+    pb::CreateEventRequest req;
+    *req.mutable_event() = Simple("Konzert", LocalMicros(2026, 10, 10, 20), 120);
+    c.edit(req.mutable_event());
+    pb::Event out;
+    std::string error;
+    EXPECT_EQ(Call("CreateEvent", req, &out, kEditor, &error), CIVITAS_INVALID_ARGUMENT) << c.expected;
+    EXPECT_NE(error.find(c.expected), std::string::npos) << error;
+  }
+  EXPECT_TRUE(host_.data().empty());
+  pb::ListEventsRequest req;
+  SetTime(LocalMicros(2026, 1, 1, 0), req.mutable_start_time());
+  SetTime(LocalMicros(2028, 1, 1, 0), req.mutable_end_time());
+  pb::ListEventsResponse resp;
+  std::string error;
+  EXPECT_EQ(Call("ListEvents", req, &resp, Caller::Anonymous(), &error), CIVITAS_INVALID_ARGUMENT);
+  EXPECT_NE(error.find("at most 366 days"), std::string::npos);
+}
+
+TEST_F(EventsTest, PagesByStartAndFindsEventsNearAPoint) {
+  for (int i = 0; i < 7; ++i) {
+    pb::Event e = Simple("E" + std::to_string(i), LocalMicros(2026, 10, 2 + i, 18), 60);
+    e.mutable_location()->mutable_point()->set_latitude(51.5136 + i * 0.01);  // ~1.1 km apart
+    e.mutable_location()->mutable_point()->set_longitude(7.4653);
+    Create(e);
+  }
+  pb::ListEventsRequest req;
+  req.set_page_size(3);
+  std::vector<std::string> titles;
+  std::string token;
+  do {
+    req.set_page_token(token);
+    pb::ListEventsResponse resp;
+    ASSERT_EQ(Call("ListEvents", req, &resp, Caller::Anonymous()), CIVITAS_OK);
+    for (const auto& o : resp.occurrences()) titles.push_back(o.event().title());
+    token = resp.next_page_token();
+  } while (!token.empty());
+  EXPECT_EQ(titles, (std::vector<std::string>{"E0", "E1", "E2", "E3", "E4", "E5", "E6"}));
+
+  pb::ListEventsRequest near;
+  near.mutable_near()->set_latitude(51.5136);
+  near.mutable_near()->set_longitude(7.4653);
+  near.set_radius_meters(2500);
+  EXPECT_EQ(Window(LocalMicros(2026, 10, 1, 0), LocalMicros(2026, 10, 31, 0), near).size(), 3u);
+}
+
+TEST_F(EventsTest, RegistrationsRespectCapacityAndAreOnePerUser) {
+  pb::Event e = Simple("Kochkurs", LocalMicros(2026, 10, 6, 18), 120);
+  e.set_recurrence_rule("FREQ=WEEKLY;COUNT=3");
+  e.set_capacity(2);
+  e.set_registration_open(true);
+  const pb::Event created = Create(e);
+  pb::RegisterForEventRequest reg;
+  reg.set_name(created.name());
+  SetTime(LocalMicros(2026, 10, 13, 18), reg.mutable_occurrence_start());
+  pb::Registration r;
+  std::string error;
+  ASSERT_EQ(Call("RegisterForEvent", reg, &r, Caller::Citizen("anna")), CIVITAS_OK);
+  EXPECT_EQ(Call("RegisterForEvent", reg, &r, Caller::Citizen("anna")), CIVITAS_ALREADY_EXISTS);
+  ASSERT_EQ(Call("RegisterForEvent", reg, &r, Caller::Citizen("ben")), CIVITAS_OK);
+  EXPECT_EQ(Call("RegisterForEvent", reg, &r, Caller::Citizen("cem"), &error),
+            CIVITAS_FAILED_PRECONDITION);
+  EXPECT_NE(error.find("no seats left"), std::string::npos) << error;
+  // Another occurrence has its own seats; a time that is no occurrence is NOT_FOUND.
+  SetTime(LocalMicros(2026, 10, 20, 18), reg.mutable_occurrence_start());
+  EXPECT_EQ(Call("RegisterForEvent", reg, &r, Caller::Citizen("cem")), CIVITAS_OK);
+  SetTime(LocalMicros(2026, 10, 21, 18), reg.mutable_occurrence_start());
+  EXPECT_EQ(Call("RegisterForEvent", reg, &r, Caller::Citizen("cem")), CIVITAS_NOT_FOUND);
+
+  pb::CancelRegistrationRequest cancel;
+  cancel.set_name(created.name());
+  SetTime(LocalMicros(2026, 10, 13, 18), cancel.mutable_occurrence_start());
+  google::protobuf::Empty empty;
+  ASSERT_EQ(Call("CancelRegistration", cancel, &empty, Caller::Citizen("anna")), CIVITAS_OK);
+  EXPECT_EQ(Call("CancelRegistration", cancel, &empty, Caller::Citizen("anna")), CIVITAS_NOT_FOUND);
+  SetTime(LocalMicros(2026, 10, 13, 18), reg.mutable_occurrence_start());
+  EXPECT_EQ(Call("RegisterForEvent", reg, &r, Caller::Citizen("cem")), CIVITAS_OK) << "a seat freed";
+
+  pb::ListMyRegistrationsResponse mine;
+  ASSERT_EQ(Call("ListMyRegistrations", pb::ListMyRegistrationsRequest(), &mine,
+                 Caller::Citizen("cem")),
+            CIVITAS_OK);
+  ASSERT_EQ(mine.registrations_size(), 2);
+  EXPECT_EQ(LocalText(mine.registrations(0).occurrence_start()), "2026-10-13 18:00 CEST");
+  EXPECT_EQ(mine.registrations(0).event_title(), "Kochkurs");
+
+  std::vector<std::string> seats;
+  pb::ListEventsRequest list;
+  pb::ListEventsResponse resp;
+  ASSERT_EQ(Call("ListEvents", list, &resp, Caller::Anonymous()), CIVITAS_OK);
+  for (const auto& o : resp.occurrences()) {
+    seats.push_back(std::to_string(o.registered()) + "/" + std::to_string(o.seats_left()));
+  }
+  EXPECT_EQ(seats, (std::vector<std::string>{"0/2", "2/0", "1/1"}));
+}
+
+TEST_F(EventsTest, ExportsICalendarAndImportsItIdempotently) {
+  pb::Event e = Simple("Lesung; mit Musik, Wein", LocalMicros(2026, 10, 18, 10), 90);
+  e.set_recurrence_rule("FREQ=WEEKLY;COUNT=4");
+  SetTime(LocalMicros(2026, 11, 1, 10), e.add_excluded_starts());
+  e.set_description("Zeile eins\nZeile zwei");
+  e.mutable_location()->set_name("Stadtbibliothek");
+  e.mutable_location()->mutable_point()->set_latitude(51.51);
+  e.mutable_location()->mutable_point()->set_longitude(7.46);
+  Create(e);
+  pb::ExportCalendarRequest req;
+  google::api::HttpBody body;
+  ASSERT_EQ(Call("ExportCalendar", req, &body, Caller::Anonymous()), CIVITAS_OK);
+  EXPECT_EQ(body.content_type(), "text/calendar; charset=utf-8");
+  const std::string& ics = body.data();
+  EXPECT_NE(ics.find("DTSTART;TZID=Europe/Berlin:20261018T100000\r\n"), std::string::npos) << ics;
+  EXPECT_NE(ics.find("RRULE:FREQ=WEEKLY;COUNT=4\r\n"), std::string::npos);
+  EXPECT_NE(ics.find("EXDATE;TZID=Europe/Berlin:20261101T100000\r\n"), std::string::npos);
+  EXPECT_NE(ics.find("SUMMARY:Lesung\\; mit Musik\\, Wein\r\n"), std::string::npos);
+  EXPECT_NE(ics.find("BEGIN:VTIMEZONE"), std::string::npos);
+  for (size_t start = 0, end; (end = ics.find("\r\n", start)) != std::string::npos; start = end + 2) {
+    EXPECT_LE(end - start, 75u) << "lines are folded at 75 octets";
+  }
+
+  // Into another city: the same events, and a second import changes nothing.
+  FakeHost other(civitas_module_entry_v1(), "schwerte", R"({"time_zone": "Europe/Berlin"})");
+  other.SetNowMicros(LocalMicros(2026, 10, 1, 9));
+  pb::ImportCalendarRequest imp;
+  imp.set_document(ics);
+  pb::ImportCalendarResponse result;
+  std::string error;
+  ASSERT_EQ(other.Unary(kService, "ImportCalendar", imp, &result, kEditor, &error), CIVITAS_OK)
+      << error;
+  EXPECT_EQ(result.created(), 1);
+  ASSERT_EQ(other.Unary(kService, "ImportCalendar", imp, &result, kEditor), CIVITAS_OK);
+  EXPECT_EQ(result.unchanged(), 1);
+  pb::ListEventsRequest list;
+  SetTime(LocalMicros(2026, 10, 1, 0), list.mutable_start_time());
+  SetTime(LocalMicros(2026, 12, 1, 0), list.mutable_end_time());
+  pb::ListEventsResponse resp;
+  ASSERT_EQ(other.Unary(kService, "ListEvents", list, &resp), CIVITAS_OK);
+  std::vector<std::string> got;
+  for (const auto& o : resp.occurrences()) got.push_back(LocalText(o.start_time()));
+  EXPECT_EQ(got, (std::vector<std::string>{"2026-10-18 10:00 CEST", "2026-10-25 10:00 CET",
+                                           "2026-11-08 10:00 CET"}));
+  EXPECT_EQ(resp.occurrences(0).event().title(), "Lesung; mit Musik, Wein");
+  EXPECT_EQ(resp.occurrences(0).event().description(), "Zeile eins\nZeile zwei");
+
+  const auto before = other.data();
+  for (const char* bad : {"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+                          "not a calendar",
+                          "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:2026\r\nEND:VEVENT\r\n"}) {
+    imp.set_document(bad);
+    EXPECT_EQ(other.Unary(kService, "ImportCalendar", imp, &result, kEditor, &error),
+              CIVITAS_INVALID_ARGUMENT)
+        << bad;
+  }
+  EXPECT_EQ(other.data(), before);
+}
+
+}  // namespace
