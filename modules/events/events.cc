@@ -67,13 +67,25 @@ void CopyField(const std::string& path, const pb::Event& from, pb::Event* to) {
   if (path == "all_day") to->set_all_day(from.all_day());
   if (path == "recurrence_rule") to->set_recurrence_rule(from.recurrence_rule());
   if (path == "excluded_starts") *to->mutable_excluded_starts() = from.excluded_starts();
-  if (path == "location") *to->mutable_location() = from.location();
+  if (path == "location") {
+    if (from.has_location()) {
+      *to->mutable_location() = from.location();
+    } else {
+      to->clear_location();
+    }
+  }
   if (path == "categories") *to->mutable_categories() = from.categories();
   if (path == "organizer") to->set_organizer(from.organizer());
   if (path == "free") to->set_free(from.free());
   if (path == "price_info") to->set_price_info(from.price_info());
   if (path == "accessibility_notes") to->set_accessibility_notes(from.accessibility_notes());
-  if (path == "image") *to->mutable_image() = from.image();
+  if (path == "image") {
+    if (from.has_image()) {
+      *to->mutable_image() = from.image();
+    } else {
+      to->clear_image();
+    }
+  }
   if (path == "url") to->set_url(from.url());
   if (path == "status") to->set_status(from.status());
   if (path == "capacity") to->set_capacity(from.capacity());

@@ -101,8 +101,10 @@ void AddTimezone(std::string* out, const std::string& tzid, absl::Time around) {
   absl::Time cursor = year_start;
   int added = 0;
   for (int i = 0; i < 2 && zone.NextTransition(cursor, &transition); ++i) {
-    const absl::Time at = absl::FromCivil(transition.to, zone);
-    const absl::TimeZone::CivilInfo before = zone.At(at - absl::Seconds(1));
+    // The offset holds from the cursor up to the transition, whose instant follows from it.
+    const absl::TimeZone::CivilInfo before = zone.At(cursor);
+    const absl::Time at =
+        absl::FromCivil(transition.from, absl::UTCTimeZone()) - absl::Seconds(before.offset);
     const absl::TimeZone::CivilInfo after = zone.At(at);
     const absl::CivilDay day(transition.from);
     const int days_in_month = static_cast<int>(absl::CivilDay(absl::CivilMonth(day) + 1) -

@@ -50,6 +50,7 @@ int RegistryToken(const Args& args);
 int TokenMint(const Args& args);
 
 int ImportNews(const Args& args);
+int ImportEvents(const Args& args);
 
 int BackupCreate(const Args& args);
 int BackupList(const Args& args);

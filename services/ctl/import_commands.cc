@@ -8,6 +8,7 @@
 #include <boost/beast/ssl.hpp>
 #include <iostream>
 
+#include "civitas/events/v1/events.grpc.pb.h"
 #include "civitas/news/v1/news.grpc.pb.h"
 #include "services/ctl/commands.h"
 
@@ -163,6 +164,29 @@ int ImportNews(const Args& args) {
   civitas::news::v1::ImportFeedResponse response;
   std::cerr << "importing into city '" << args.Get("city") << "' ...\n";
   grpc::Status s = stub->ImportFeed(&ctx, request, &response);
+  if (!s.ok()) return Failed(s);
+  std::cout << "created " << response.created() << ", updated " << response.updated()
+            << ", unchanged " << response.unchanged() << "\n";
+  for (const std::string& name : response.names()) std::cout << "  " << name << "\n";
+  return 0;
+}
+
+int ImportEvents(const Args& args) {
+  if (args.words.size() != 3 || !args.Has("city")) {
+    return Usage("import events needs --city CITY and one FILE or URL");
+  }
+  std::string document, error;
+  if (!ReadDocument(args.words[2], &document, &error)) return Failed(error);
+  civitas::events::v1::ImportCalendarRequest request;
+  request.set_document(document);
+  request.set_category(args.Get("category"));
+  auto stub = civitas::events::v1::EventsService::NewStub(GatewayChannel(args));
+  grpc::ClientContext ctx;
+  Prepare(args, &ctx, 120);
+  ctx.AddMetadata("x-civitas-city", args.Get("city"));
+  civitas::events::v1::ImportCalendarResponse response;
+  std::cerr << "importing into city '" << args.Get("city") << "' ...\n";
+  grpc::Status s = stub->ImportCalendar(&ctx, request, &response);
   if (!s.ok()) return Failed(s);
   std::cout << "created " << response.created() << ", updated " << response.updated()
             << ", unchanged " << response.unchanged() << "\n";

@@ -41,6 +41,7 @@ constexpr char kUsage[] = R"(usage:
   importing content (a FILE or an http(s) URL; progress on stderr):
     civitasctl import news --city CITY FILE|URL [--source ID] [--category ID] [--language TAG]
                           (RSS 2.0 or Atom 1.0; importing again updates, never duplicates)
+    civitasctl import events --city CITY FILE|URL [--category ID]   (iCalendar, by UID)
   tokens:
     civitasctl token mint --city CITY --subject SUBJECT [--role ROLE ...] [--ttl 1h]
                           [--signing-key FILE | --hs256-secret-file FILE] [--kid KID]
@@ -169,5 +170,6 @@ int main(int argc, char** argv) {
   if (is("backup", "verify")) return BackupVerify(args);
   if (is("backup", "restore")) return BackupRestore(args);
   if (is("import", "news")) return ImportNews(args);
+  if (is("import", "events")) return ImportEvents(args);
   return Usage(w.empty() ? "" : "unknown command '" + w[0] + "'");
 }

@@ -30,6 +30,9 @@ cities:
           feed_title: Demo-Stadt – Nachrichten
           feed_description: Neuigkeiten aus dem Rathaus der Demo-Stadt
           site_url: https://www.demo-stadt.example
+      - id: civitas.events
+        config:
+          calendar_name: Demo-Stadt – Veranstaltungen
 )yaml";
 
 

@@ -15,7 +15,12 @@ import unittest
 import urllib.error
 import urllib.request
 
+import datetime
+import zoneinfo
+
 import feedparser
+import icalendar
+from dateutil import rrule
 
 GATEWAY, CTL = sys.argv[1], sys.argv[2]
 
@@ -154,6 +159,56 @@ class HttpApiTest(unittest.TestCase):
             self.assertTrue(e.id.startswith("urn:civitas:demo:articles/"))
         # Scheduled articles are not in the feed before their time.
         self.assertNotIn("Weihnachtsmarkt: Aufbau beginnt", [e.title for e in rss.entries])
+
+    def test_calendar_url_parses_in_a_calendar_library(self):
+        status, headers, raw = call("GET", "/cities/demo/v1/calendar.ics")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "text/calendar; charset=utf-8")
+        cal = icalendar.Calendar.from_ical(raw)
+        events = cal.walk("VEVENT")
+        self.assertGreaterEqual(len(events), 20)
+        self.assertEqual(len(cal.walk("VTIMEZONE")), 1)
+        market = [e for e in events if str(e["SUMMARY"]) == "Wochenmarkt"][0]
+        self.assertEqual(market["RRULE"]["FREQ"], ["WEEKLY"])
+        self.assertEqual(market["RRULE"]["BYDAY"], ["WE", "SA"])
+        self.assertEqual(market.decoded("DTSTART").hour, 7)
+        status, headers, raw = call("GET", "/cities/demo/v1/calendar.ics?category=musik")
+        titles = {str(e["SUMMARY"]) for e in icalendar.Calendar.from_ical(raw).walk("VEVENT")}
+        self.assertIn("Jazz im Keller", titles)
+        self.assertNotIn("Wochenmarkt", titles)
+
+    def test_recurrence_across_the_end_of_daylight_saving_keeps_local_time(self):
+        berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+        # Sundays 10:00-11:00 from 17 October 2027; DST ends on 31 October 2027; one exception.
+        first = datetime.datetime(2027, 10, 17, 10, 0, tzinfo=berlin)
+        skipped = datetime.datetime(2027, 11, 7, 10, 0, tzinfo=berlin)
+        auth = {"Authorization": "Bearer " + gw.token("kulturbuero", "editor")}
+        iso = lambda d: d.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        status, created = call_json("POST", "/v1/events", {
+            "title": "Sonntagsführung", "startTime": iso(first),
+            "endTime": iso(first + datetime.timedelta(hours=1)),
+            "recurrenceRule": "FREQ=WEEKLY;BYDAY=SU;COUNT=5", "excludedStarts": [iso(skipped)],
+            "categories": ["kultur"]}, auth)
+        self.assertEqual(status, 200, created)
+        window = "start_time=2027-10-01T00:00:00Z&end_time=2027-12-31T00:00:00Z"
+        _, page = call_json("GET", f"/v1/events?{window}&category=kultur&page_size=100")
+        served = [o["startTime"] for o in page["occurrences"] if o["event"]["name"] == created["name"]]
+        _, _, raw = call("GET", f"/cities/demo/v1/calendar.ics?{window}&category=kultur")
+        vevent = [e for e in icalendar.Calendar.from_ical(raw).walk("VEVENT")
+                  if str(e["SUMMARY"]) == "Sonntagsführung"][0]
+        self.assertEqual(vevent["DTSTART"].params["TZID"], "Europe/Berlin")
+        start = vevent.decoded("DTSTART")
+        rule = rrule.rrulestr(vevent["RRULE"].to_ical().decode(), dtstart=start.replace(tzinfo=None))
+        exdates = {d.dt.replace(tzinfo=None) for d in vevent["EXDATE"].dts}
+        local = [d for d in rule if d not in exdates]
+        self.assertEqual([d.strftime("%m-%d %H:%M") for d in local],
+                         ["10-17 10:00", "10-24 10:00", "10-31 10:00", "11-14 10:00"])
+        offsets = [d.replace(tzinfo=berlin).utcoffset() for d in local]
+        self.assertEqual(offsets[:2], [datetime.timedelta(hours=2)] * 2)
+        self.assertEqual(offsets[2:], [datetime.timedelta(hours=1)] * 2)
+        # The JSON API serves the same instants the calendar app computes.
+        self.assertEqual(served, [iso(d.replace(tzinfo=berlin)) for d in local])
+        call_json("DELETE", "/v1/" + created["name"], None, auth)
 
     def test_cors_allows_only_the_configured_origins(self):
         ok = {"Origin": "http://localhost:3000"}
