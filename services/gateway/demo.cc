@@ -33,6 +33,7 @@ cities:
       - id: civitas.events
         config:
           calendar_name: Demo-Stadt – Veranstaltungen
+      - id: civitas.participation
 )yaml";
 
 

@@ -4,6 +4,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <map>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -75,18 +76,27 @@ absl::StatusOr<std::string> RelativeTime(absl::string_view spec, const absl::Tim
 }
 
 absl::Status ResolveRelativeTimes(google::protobuf::Value* value, const absl::TimeZone& zone,
-                                  absl::Time now) {
-  if (value->has_string_value() && absl::StartsWith(value->string_value(), "@")) {
+                                  absl::Time now,
+                                  const std::map<std::string, std::string>& names) {
+  if (value->has_string_value() && absl::StartsWith(value->string_value(), "@ref:")) {
+    auto it = names.find(value->string_value().substr(5));
+    if (it == names.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", value->string_value(), "' names no earlier line with \"as\": \"",
+          value->string_value().substr(5), "\""));
+    }
+    value->set_string_value(it->second);
+  } else if (value->has_string_value() && absl::StartsWith(value->string_value(), "@")) {
     absl::StatusOr<std::string> t = RelativeTime(value->string_value(), zone, now);
     if (!t.ok()) return t.status();
     value->set_string_value(*t);
   } else if (value->has_struct_value()) {
     for (auto& [key, field] : *value->mutable_struct_value()->mutable_fields()) {
-      if (absl::Status s = ResolveRelativeTimes(&field, zone, now); !s.ok()) return s;
+      if (absl::Status s = ResolveRelativeTimes(&field, zone, now, names); !s.ok()) return s;
     }
   } else if (value->has_list_value()) {
     for (auto& item : *value->mutable_list_value()->mutable_values()) {
-      if (absl::Status s = ResolveRelativeTimes(&item, zone, now); !s.ok()) return s;
+      if (absl::Status s = ResolveRelativeTimes(&item, zone, now, names); !s.ok()) return s;
     }
   }
   return absl::OkStatus();
@@ -99,6 +109,7 @@ absl::Status RunSeed(const CityRoutes& city, const std::string& jsonl, const std
   absl::TimeZone zone;
   if (!absl::LoadTimeZone(city.config.time_zone, &zone)) zone = absl::UTCTimeZone();
   const absl::Time now = absl::Now();
+  std::map<std::string, std::string> names;  // "as" label -> the created resource's name
   for (absl::string_view line : absl::StrSplit(jsonl, '\n')) {
     ++line_no;
     line = absl::StripAsciiWhitespace(line);
@@ -111,7 +122,7 @@ absl::Status RunSeed(const CityRoutes& city, const std::string& jsonl, const std
       return fail("not a JSON object");
     }
     if (auto r = entry.mutable_fields()->find("request"); r != entry.mutable_fields()->end()) {
-      if (absl::Status s = ResolveRelativeTimes(&r->second, zone, now); !s.ok()) {
+      if (absl::Status s = ResolveRelativeTimes(&r->second, zone, now, names); !s.ok()) {
         return fail(s.message());
       }
     }
@@ -155,6 +166,17 @@ absl::Status RunSeed(const CityRoutes& city, const std::string& jsonl, const std
     if (code != CIVITAS_OK) {
       return fail(
           absl::StrCat(route.method->full_path, " failed with code ", code, ": ", call.error()));
+    }
+    if (auto as = f.find("as"); as != f.end()) {
+      std::unique_ptr<google::protobuf::Message> response(
+          factory.GetPrototype(route.method->descriptor->output_type())->New());
+      const google::protobuf::FieldDescriptor* name =
+          response->GetDescriptor()->FindFieldByName("name");
+      if (!response->ParseFromString(call.reply()) || name == nullptr ||
+          name->type() != google::protobuf::FieldDescriptor::TYPE_STRING) {
+        return fail("\"as\" needs a response with a name field");
+      }
+      names[as->second.string_value()] = response->GetReflection()->GetString(*response, name);
     }
   }
   return absl::OkStatus();
