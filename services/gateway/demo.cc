@@ -34,6 +34,10 @@ cities:
         config:
           calendar_name: Demo-Stadt – Veranstaltungen
       - id: civitas.participation
+      - id: civitas.reports
+        config:
+          area: {min_latitude: 51.41, max_latitude: 51.60, min_longitude: 7.30, max_longitude: 7.64}
+          public_url: http://127.0.0.1:8080
 )yaml";
 
 

@@ -15,6 +15,7 @@ import unittest
 import urllib.error
 import urllib.request
 
+import base64
 import datetime
 import zoneinfo
 
@@ -209,6 +210,68 @@ class HttpApiTest(unittest.TestCase):
         # The JSON API serves the same instants the calendar app computes.
         self.assertEqual(served, [iso(d.replace(tzinfo=berlin)) for d in local])
         call_json("DELETE", "/v1/" + created["name"], None, auth)
+
+    def test_open311_georeport_v2_export(self):
+        # GeoReport v2: GET services, a service definition, requests (filtered), one request.
+        status, headers, raw = call("GET", "/open311/v2/services.json?jurisdiction_id=demo")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "application/json; charset=utf-8")
+        services = json.loads(raw)
+        self.assertEqual(len(services), 5)
+        for s in services:
+            self.assertEqual(set(s), {"service_code", "service_name", "description", "metadata",
+                                      "type", "keywords", "group"})
+            self.assertIn(s["type"], ("realtime", "batch", "blackbox"))
+            self.assertIsInstance(s["metadata"], bool)
+        pothole = [s for s in services if s["service_code"] == "schlagloch"][0]
+        self.assertTrue(pothole["metadata"])
+        _, _, raw = call("GET", "/open311/v2/services/schlagloch.json")
+        definition = json.loads(raw)
+        self.assertEqual(definition["service_code"], "schlagloch")
+        for a in definition["attributes"]:
+            self.assertEqual(set(a), {"variable", "code", "datatype", "required",
+                                      "datatype_description", "order", "description", "values"})
+            self.assertIn(a["datatype"], ("string", "number", "datetime", "text",
+                                          "singlevaluelist", "multivaluelist"))
+        self.assertEqual([v["key"] for v in definition["attributes"][0]["values"]],
+                         ["klein", "mittel", "gross"])
+        _, _, raw = call("GET", "/open311/v2/requests.json?jurisdiction_id=demo")
+        requests = json.loads(raw)
+        self.assertGreaterEqual(len(requests), 6)
+        fields = {"service_request_id", "status", "status_notes", "service_name", "service_code",
+                  "description", "agency_responsible", "service_notice", "requested_datetime",
+                  "updated_datetime", "expected_datetime", "address", "address_id", "zipcode",
+                  "lat", "long", "media_url"}
+        for r in requests:
+            self.assertEqual(set(r), fields)
+            self.assertIn(r["status"], ("open", "closed"))
+            datetime.datetime.strptime(r["requested_datetime"], "%Y-%m-%dT%H:%M:%SZ")
+            self.assertIsInstance(r["lat"], float)
+        resolved = [r for r in requests if r["status_notes"] == "Leuchtmittel getauscht."]
+        self.assertEqual([r["status"] for r in resolved], ["closed"])
+        _, _, raw = call("GET", "/open311/v2/requests.json?status=closed")
+        self.assertEqual({r["service_request_id"] for r in json.loads(raw)},
+                         {r["service_request_id"] for r in resolved})
+        _, _, raw = call("GET", "/open311/v2/requests.json?service_code=graffiti,muell")
+        self.assertEqual({r["service_code"] for r in json.loads(raw)}, {"graffiti", "muell"})
+        one = requests[0]["service_request_id"]
+        _, _, raw = call("GET", f"/open311/v2/requests/{one}.json")
+        self.assertEqual(json.loads(raw)[0]["service_request_id"], one)
+        status, body = call_json("GET", "/open311/v2/requests.json?jurisdiction_id=schwerte")
+        self.assertEqual((status, body["error"]["status"]), (404, "NOT_FOUND"))
+        # A photo uploaded with a report is reachable at its media_url.
+        auth = {"Authorization": "Bearer " + gw.token("anna", "citizen")}
+        jpeg = b"\xff\xd8\xff\xe0" + b"x" * 64
+        status, created = call_json("POST", "/v1/reports", {
+            "service": "services/graffiti", "description": "Neues Graffiti am Rathaus",
+            "location": {"latitude": 51.5128, "longitude": 7.466},
+            "photos": [{"data": base64.b64encode(jpeg).decode()}]}, auth)
+        self.assertEqual(status, 200, created)
+        _, _, raw = call("GET", f"/open311/v2/requests/{created['name'][8:]}.json")
+        media = json.loads(raw)[0]["media_url"]
+        self.assertTrue(media.startswith("http://127.0.0.1:8080/cities/demo/v1/reports/"), media)
+        status, headers, photo = call("GET", media[len("http://127.0.0.1:8080"):])
+        self.assertEqual((status, headers["Content-Type"], photo), (200, "image/jpeg", jpeg))
 
     def test_cors_allows_only_the_configured_origins(self):
         ok = {"Origin": "http://localhost:3000"}

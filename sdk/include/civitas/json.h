@@ -272,6 +272,40 @@ class JsonParser {
   std::string error_;
 };
 
+// `s` as a JSON string literal, quotes included (for modules that write JSON by hand).
+inline std::string JsonQuote(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          static const char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 15]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out + "\"";
+}
+
 inline bool ParseJson(std::string_view text, JsonValue* out, std::string* error = nullptr) {
   *out = JsonValue();
   return JsonParser(text).Parse(out, error);

@@ -1,0 +1,85 @@
+// The defect reports module ("Mängelmelder"), Open311 GeoReport v2 compatible.
+//
+// Keys (inside the module's namespace; <id> is 16 hex digits):
+//   s/<code>                           Service
+//   r/<id>                             Report (without photo bytes)
+//   rt/<inverted create><id>           reports, newest first
+//   rg/<cell>/<id>                     reports by 0.01° grid cell, for nearby queries
+//   rm/<subject>\0<inverted create><id> a signed-in reporter's reports
+//   ph/<id>/<n>                        Photo (bytes and checked content type)
+// A report and its photos are one transaction.
+#ifndef CIVITAS_MODULES_REPORTS_REPORTS_H_
+#define CIVITAS_MODULES_REPORTS_REPORTS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "civitas/content.h"
+#include "civitas/module.h"
+#include "civitas/reports/v1/reports.pb.h"
+
+namespace reports {
+
+namespace pb = ::civitas::reports::v1;
+
+struct Config {
+  // The city's area; locations outside are refused.
+  double min_latitude = -90, max_latitude = 90, min_longitude = -180, max_longitude = 180;
+  std::string public_url;  // base of media_url in Open311 exports, e.g. https://api.city.example
+  size_t max_photo_bytes = 1 << 20;
+  int max_photos = 3;
+};
+
+civitas::Status ParseConfig(const std::string& json, Config* config);
+
+// "image/jpeg", "image/png" or "image/webp" from the bytes' signature; "" for anything else.
+std::string SniffImageType(const std::string& bytes);
+
+// "open" or "closed", as Open311 knows it.
+const char* Open311Status(pb::Report::Status status);
+
+class Reports {
+ public:
+  static civitas::Status Create(civitas::City city, std::unique_ptr<Reports>* out);
+  Reports(civitas::City city, Config config) : city_(city), config_(std::move(config)) {}
+
+  civitas::Status ListServices(civitas::Call&, const pb::ListServicesRequest&,
+                               pb::ListServicesResponse*);
+  civitas::Status GetService(civitas::Call&, const pb::GetServiceRequest&, pb::Service*);
+  civitas::Status PutService(civitas::Call&, const pb::PutServiceRequest&, pb::Service*);
+  civitas::Status DeleteService(civitas::Call&, const pb::DeleteServiceRequest&,
+                                google::protobuf::Empty*);
+  civitas::Status CreateReport(civitas::Call&, const pb::CreateReportRequest&, pb::Report*);
+  civitas::Status GetReport(civitas::Call&, const pb::GetReportRequest&, pb::Report*);
+  civitas::Status ListReports(civitas::Call&, const pb::ListReportsRequest&,
+                              pb::ListReportsResponse*);
+  civitas::Status ListMyReports(civitas::Call&, const pb::ListMyReportsRequest&,
+                                pb::ListReportsResponse*);
+  civitas::Status WatchReport(civitas::Call&, const pb::WatchReportRequest&,
+                              civitas::ServerWriter<pb::Report>&);
+  civitas::Status UpdateReportStatus(civitas::Call&, const pb::UpdateReportStatusRequest&,
+                                     pb::Report*);
+  civitas::Status GetReportPhoto(civitas::Call&, const pb::GetReportPhotoRequest&,
+                                 google::api::HttpBody*);
+  civitas::Status GetOpen311(civitas::Call&, const pb::GetOpen311Request&,
+                             google::api::HttpBody*);
+
+ private:
+  civitas::Status LoadService(const std::string& code, pb::Service* service) const;
+  civitas::Status LoadReport(const std::string& id, pb::Report* report,
+                             civitas::Transaction* txn = nullptr, bool for_update = false) const;
+  // Attribute answers against the service's definitions; INVALID_ARGUMENT naming the attribute.
+  civitas::Status CheckAttributes(const pb::Service& service, const pb::Report& report) const;
+  // What `call` may see of `stored`: contact and device id only for editors and the reporter.
+  pb::Report View(const pb::Report& stored, civitas::Call& call) const;
+  std::string Open311Request(const pb::Report& r) const;
+  std::string Open311Service(const pb::Service& s) const;
+
+  civitas::City city_;
+  Config config_;
+};
+
+}  // namespace reports
+
+#endif  // CIVITAS_MODULES_REPORTS_REPORTS_H_
