@@ -73,8 +73,10 @@ bench: deps
 	cmake --build build-release -j $(JOBS)
 	tests/bench/run.sh build-release
 
-# libFuzzer (clang): config, bundle and token parsers, and the notice board's handlers.
-FUZZ_TARGETS = config_fuzz bundle_fuzz token_fuzz noticeboard_fuzz
+# libFuzzer (clang): config, bundle and token parsers, the JSON/HTTP transcoder, and every
+# module's handlers through the fake host.
+FUZZ_TARGETS = config_fuzz bundle_fuzz token_fuzz transcoder_fuzz noticeboard_fuzz news_fuzz events_fuzz \
+  participation_fuzz reports_fuzz
 test-fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang-14 \
 	  -DCMAKE_CXX_COMPILER=clang++-14 -DCIVITAS_FUZZ=ON -DCIVITAS_SANITIZE=address,undefined \

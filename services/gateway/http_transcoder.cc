@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "civitas/json.h"
 #include "civitas/text.h"
 #include "google/api/annotations.pb.h"
 #include "google/api/httpbody.pb.h"
@@ -58,37 +59,7 @@ int HttpStatusOf(grpc::StatusCode code) {
   }
 }
 
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string JsonString(absl::string_view s) { return civitas::JsonQuote(std::string_view(s.data(), s.size())); }
 
 bool PercentDecode(absl::string_view in, bool plus_is_space, std::string* out) {
   out->clear();
@@ -360,53 +331,106 @@ bool PathTemplate::Match(const std::string& path,
   return true;
 }
 
+absl::Status RulesOf(const google::protobuf::MethodDescriptor* descriptor, const MethodInfo* method,
+                     std::vector<HttpBinding>* out) {
+  // Re-parsed with the generated extension linked in, whatever the pool saw.
+  pb::MethodOptions options;
+  if (!options.ParseFromString(descriptor->options().SerializeAsString())) return absl::OkStatus();
+  if (!options.HasExtension(google::api::http)) return absl::OkStatus();
+  const google::api::HttpRule& top = options.GetExtension(google::api::http);
+  std::vector<const google::api::HttpRule*> rules = {&top};
+  for (const auto& extra : top.additional_bindings()) rules.push_back(&extra);
+  for (const google::api::HttpRule* rule : rules) {
+    HttpBinding b{"", PathTemplate(), rule->body(), rule->response_body(), method, descriptor};
+    std::string path;
+    switch (rule->pattern_case()) {
+      case google::api::HttpRule::kGet:
+        b.verb = "GET", path = rule->get();
+        break;
+      case google::api::HttpRule::kPost:
+        b.verb = "POST", path = rule->post();
+        break;
+      case google::api::HttpRule::kPatch:
+        b.verb = "PATCH", path = rule->patch();
+        break;
+      case google::api::HttpRule::kPut:
+        b.verb = "PUT", path = rule->put();
+        break;
+      case google::api::HttpRule::kDelete:
+        b.verb = "DELETE", path = rule->delete_();
+        break;
+      case google::api::HttpRule::kCustom:
+        b.verb = rule->custom().kind(), path = rule->custom().path();
+        break;
+      default:
+        continue;
+    }
+    absl::StatusOr<PathTemplate> parsed = PathTemplate::Parse(path);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(descriptor->full_name(), ": ", parsed.status().message()));
+    }
+    b.path = *std::move(parsed);
+    out->push_back(std::move(b));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<HttpBinding>> BindingsOf(const LoadedModule& module) {
   std::vector<HttpBinding> out;
   for (const ServiceInfo& service : module.services()) {
     for (const MethodInfo& method : service.methods) {
-      // Re-parsed with the generated extension linked in, whatever the pool saw.
-      pb::MethodOptions options;
-      if (!options.ParseFromString(method.descriptor->options().SerializeAsString())) continue;
-      if (!options.HasExtension(google::api::http)) continue;
-      const google::api::HttpRule& top = options.GetExtension(google::api::http);
-      std::vector<const google::api::HttpRule*> rules = {&top};
-      for (const auto& extra : top.additional_bindings()) rules.push_back(&extra);
-      for (const google::api::HttpRule* rule : rules) {
-        HttpBinding b{"", PathTemplate(), rule->body(), rule->response_body(), &method};
-        std::string path;
-        switch (rule->pattern_case()) {
-          case google::api::HttpRule::kGet:
-            b.verb = "GET", path = rule->get();
-            break;
-          case google::api::HttpRule::kPost:
-            b.verb = "POST", path = rule->post();
-            break;
-          case google::api::HttpRule::kPatch:
-            b.verb = "PATCH", path = rule->patch();
-            break;
-          case google::api::HttpRule::kPut:
-            b.verb = "PUT", path = rule->put();
-            break;
-          case google::api::HttpRule::kDelete:
-            b.verb = "DELETE", path = rule->delete_();
-            break;
-          case google::api::HttpRule::kCustom:
-            b.verb = rule->custom().kind(), path = rule->custom().path();
-            break;
-          default:
-            continue;
-        }
-        absl::StatusOr<PathTemplate> parsed = PathTemplate::Parse(path);
-        if (!parsed.ok()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(method.full_path, ": ", parsed.status().message()));
-        }
-        b.path = *std::move(parsed);
-        out.push_back(std::move(b));
-      }
+      if (absl::Status s = RulesOf(method.descriptor, &method, &out); !s.ok()) return s;
     }
   }
   return out;
+}
+
+absl::StatusOr<std::string> BuildRequest(const HttpBinding& binding,
+                                         const std::map<std::string, std::string>& variables,
+                                         const std::string& query, const std::string& body) {
+  const google::protobuf::MethodDescriptor* method = binding.descriptor;
+  pb::DynamicMessageFactory factory(method->file()->pool());
+  std::unique_ptr<pb::Message> message(factory.GetPrototype(method->input_type())->New());
+  pb::util::JsonParseOptions json_options;
+  json_options.ignore_unknown_fields = false;
+  if (!binding.body.empty()) {
+    pb::Message* target = message.get();
+    if (binding.body != "*") {
+      const pb::FieldDescriptor* f = message->GetDescriptor()->FindFieldByName(binding.body);
+      if (!f || f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE || f->is_repeated()) {
+        return absl::InternalError(absl::StrCat(method->full_name(), ": body field '",
+                                                binding.body, "' is not a message field"));
+      }
+      target = message->GetReflection()->MutableMessage(message.get(), f);
+    }
+    auto parsed = pb::util::JsonStringToMessage(body.empty() ? "{}" : body, target, json_options);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("the body is not a valid ",
+                                                     target->GetDescriptor()->full_name(),
+                                                     " in JSON: ", parsed.message().as_string()));
+    }
+  }
+  for (const auto& [field, value] : variables) {
+    if (absl::Status s = SetFieldFromText(message.get(), field, value); !s.ok()) return s;
+  }
+  if (binding.body != "*" && !query.empty()) {
+    for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+      const size_t eq = pair.find('=');
+      std::string key, value;
+      if (!PercentDecode(pair.substr(0, eq), true, &key) ||
+          !PercentDecode(eq == absl::string_view::npos ? "" : pair.substr(eq + 1), true, &value)) {
+        return absl::InvalidArgumentError("the query string has a bad % escape");
+      }
+      if (variables.contains(key)) continue;  // bound by the path
+      if (absl::Status s = SetFieldFromText(message.get(), key, value); !s.ok()) return s;
+    }
+  }
+  std::string bytes;
+  if (!message->SerializeToString(&bytes)) {
+    return absl::InvalidArgumentError("the request cannot be encoded (invalid UTF-8?)");
+  }
+  return bytes;
 }
 
 std::shared_ptr<const std::vector<HttpBinding>> HttpTranscoder::Bindings(
@@ -561,52 +585,10 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   }
 
   // The request message: body first, then path variables and query parameters on top.
-  pb::DynamicMessageFactory factory(method.descriptor->file()->pool());
-  std::unique_ptr<pb::Message> message(factory.GetPrototype(method.descriptor->input_type())->New());
-  pb::util::JsonParseOptions json_options;
-  json_options.ignore_unknown_fields = false;
-  if (!binding->body.empty()) {
-    std::string body = request.body.empty() ? "{}" : request.body;
-    pb::Message* target = message.get();
-    if (binding->body != "*") {
-      const pb::FieldDescriptor* f = message->GetDescriptor()->FindFieldByName(binding->body);
-      if (!f || f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE || f->is_repeated()) {
-        fail(grpc::StatusCode::INTERNAL,
-             absl::StrCat(method.full_path, ": body field '", binding->body,
-                          "' is not a message field"));
-        return;
-      }
-      target = message->GetReflection()->MutableMessage(message.get(), f);
-    }
-    auto parsed = pb::util::JsonStringToMessage(body, target, json_options);
-    if (!parsed.ok()) {
-      fail(grpc::StatusCode::INVALID_ARGUMENT,
-           absl::StrCat("the body is not a valid ", target->GetDescriptor()->full_name(),
-                        " in JSON: ", parsed.message().as_string()));
-      return;
-    }
-  }
-  for (const auto& [field, value] : variables) {
-    if (absl::Status s = SetFieldFromText(message.get(), field, value); !s.ok()) {
-      fail(grpc::StatusCode::INVALID_ARGUMENT, std::string(s.message()));
-      return;
-    }
-  }
-  if (binding->body != "*" && !query.empty()) {
-    for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
-      const size_t eq = pair.find('=');
-      std::string key, value;
-      if (!PercentDecode(pair.substr(0, eq), true, &key) ||
-          !PercentDecode(eq == absl::string_view::npos ? "" : pair.substr(eq + 1), true, &value)) {
-        fail(grpc::StatusCode::INVALID_ARGUMENT, "the query string has a bad % escape");
-        return;
-      }
-      if (variables.contains(key)) continue;  // bound by the path
-      if (absl::Status s = SetFieldFromText(message.get(), key, value); !s.ok()) {
-        fail(grpc::StatusCode::INVALID_ARGUMENT, std::string(s.message()));
-        return;
-      }
-    }
+  absl::StatusOr<std::string> bytes = BuildRequest(*binding, variables, query, request.body);
+  if (!bytes.ok()) {
+    fail(static_cast<grpc::StatusCode>(bytes.status().code()), std::string(bytes.status().message()));
+    return;
   }
 
   auto exchange = std::make_shared<Exchange>();
@@ -615,9 +597,7 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   exchange->bindings = owner;
   exchange->cors = std::move(cors);
   exchange->respond = std::move(respond);
-  std::string bytes;
-  message->SerializeToString(&bytes);
-  grpc::Slice slice(bytes);
+  grpc::Slice slice(*bytes);
   exchange->request = grpc::ByteBuffer(&slice, 1);
   exchange->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   exchange->context.AddMetadata("x-civitas-city", city->config.id);

@@ -56,7 +56,18 @@ struct HttpBinding {
   std::string body;           // "", "*" or a field name
   std::string response_body;  // "" or a field name
   const MethodInfo* method;   // owned by the LoadedModule the bindings were made from
+  const google::protobuf::MethodDescriptor* descriptor;
 };
+
+// The bindings of one method's google.api.http option (and its additional_bindings).
+absl::Status RulesOf(const google::protobuf::MethodDescriptor* descriptor, const MethodInfo* method,
+                     std::vector<HttpBinding>* out);
+
+// The binary request for `binding` from the path variables, the query string (not decoded) and
+// the JSON body. INVALID_ARGUMENT with a message for the client if they do not fit the message.
+absl::StatusOr<std::string> BuildRequest(const HttpBinding& binding,
+                                         const std::map<std::string, std::string>& variables,
+                                         const std::string& query, const std::string& body);
 
 // The bindings a module declares; INVALID_ARGUMENT naming the method for a bad annotation.
 absl::StatusOr<std::vector<HttpBinding>> BindingsOf(const LoadedModule& module);
