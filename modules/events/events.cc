@@ -162,6 +162,37 @@ Status Calendar::Create(civitas::City city, std::unique_ptr<Calendar>* out) {
   return OkStatus();
 }
 
+Status Calendar::LoadLongEvents(std::shared_ptr<const LongEvents>* out) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  const uint64_t generation = generation_.load();
+  if (long_events_ && cached_generation_ == generation) {
+    *out = long_events_;
+    return OkStatus();
+  }
+  auto fresh = std::make_shared<LongEvents>();
+  civitas::ScanOptions scan;
+  scan.prefix = "r/";
+  scan.limit = CIVITAS_SCAN_MAX_LIMIT;
+  std::vector<std::string> ids;
+  Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view) {
+    ids.emplace_back(key.substr(2));
+    return true;
+  });
+  if (!s.ok()) return s;
+  for (const std::string& id : ids) {
+    auto e = std::make_shared<pb::Event>();
+    s = Load(id, e.get());
+    if (s.code() == CIVITAS_NOT_FOUND) continue;
+    if (!s.ok()) return s;
+    (*fresh)[id] = std::move(e);
+  }
+  // Writes that committed while this was read bump the generation: the next reader reloads.
+  long_events_ = fresh;
+  cached_generation_ = generation;
+  *out = fresh;
+  return OkStatus();
+}
+
 Status Calendar::Load(const std::string& id, pb::Event* event, civitas::Transaction* txn,
                       bool for_update) const {
   std::string bytes;
@@ -264,6 +295,11 @@ Status Calendar::Normalize(pb::Event* e) const {
     }
   }
   if (e->excluded_starts_size() > 1000) return InvalidArgument("event.excluded_starts has at most 1000 entries");
+  for (const auto& x : e->excluded_starts()) {
+    if (!civitas::ValidTimestamp(x)) {
+      return InvalidArgument("event.excluded_starts must lie between the years 1 and 9999");
+    }
+  }
   if (e->has_location()) {
     const pb::Location& l = e->location();
     if (s = CheckText("event.location.name", l.name(), 0, 200); !s.ok()) return s;
@@ -325,6 +361,7 @@ Status Calendar::Save(civitas::Transaction& txn, const pb::Event* before, const 
 }
 
 void Calendar::Announce(pb::EventChange::Type type, const pb::Event& event) const {
+  Invalidate();  // called after every committed write
   pb::EventChange change;
   change.set_type(type);
   if (type == pb::EventChange::DELETED) {
@@ -364,13 +401,13 @@ Status Calendar::ListEvents(civitas::Call&, const pb::ListEventsRequest& request
   if (!request.category().empty()) {
     if (s = config_.categories.Check("category", request.category()); !s.ok()) return s;
   }
-  const int64_t now = city_.NowMicros();
-  const int64_t from = request.has_start_time() ? Micros(request.start_time()) : now;
-  const int64_t to = request.has_end_time() ? Micros(request.end_time()) : from + 30 * kDay;
   if ((request.has_start_time() && !civitas::ValidTimestamp(request.start_time())) ||
       (request.has_end_time() && !civitas::ValidTimestamp(request.end_time()))) {
     return InvalidArgument("start_time and end_time must lie between the years 1 and 9999");
   }
+  const int64_t now = city_.NowMicros();
+  const int64_t from = request.has_start_time() ? Micros(request.start_time()) : now;
+  const int64_t to = request.has_end_time() ? Micros(request.end_time()) : from + 30 * kDay;
   if (to <= from) return InvalidArgument("end_time must be after start_time");
   if (to - from > 366 * kDay) return InvalidArgument("the window is at most 366 days long");
   const bool near = request.has_near();
@@ -389,39 +426,63 @@ Status Calendar::ListEvents(civitas::Call&, const pb::ListEventsRequest& request
     return InvalidArgument("page_token is not one this server issued for this query");
   }
   const int size = request.page_size() == 0 ? 20 : request.page_size();
-  std::vector<std::string> ids;
-  if (s = Candidates(from, to, &ids); !s.ok()) return s;
   struct Hit {
     std::string key;  // <start><id>
     Slot slot;
-    const pb::Event* event;
+    std::shared_ptr<const pb::Event> event;
     double distance;
   };
-  std::vector<pb::Event> loaded(ids.size());
   std::vector<Hit> hits;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    s = Load(ids[i], &loaded[i]);
-    if (s.code() == CIVITAS_NOT_FOUND) continue;
-    if (!s.ok()) return s;
-    const pb::Event& e = loaded[i];
+  // Adds the event's occurrences in the window that pass the filters; returns how many.
+  auto consider = [&](std::shared_ptr<const pb::Event> e, const std::string& id) {
     if (!request.category().empty() &&
-        std::find(e.categories().begin(), e.categories().end(), request.category()) ==
-            e.categories().end()) {
-      continue;
+        std::find(e->categories().begin(), e->categories().end(), request.category()) ==
+            e->categories().end()) {
+      return 0;
     }
     double distance = 0;
     if (near) {
-      if (!e.location().has_point()) continue;
+      if (!e->location().has_point()) return 0;
       distance = civitas::DistanceMeters(request.near().latitude(), request.near().longitude(),
-                                         e.location().point().latitude(),
-                                         e.location().point().longitude());
-      if (distance > request.radius_meters()) continue;
+                                         e->location().point().latitude(),
+                                         e->location().point().longitude());
+      if (distance > request.radius_meters()) return 0;
     }
-    for (const Slot& slot : Occurrences(e, config_.zone, from, to)) {
-      std::string key = Hex(slot.start) + ids[i];
+    int added = 0;
+    for (const Slot& slot : Occurrences(*e, config_.zone, from, to)) {
+      std::string key = Hex(slot.start) + id;
       if (!token.empty() && key <= token) continue;
-      hits.push_back({std::move(key), slot, &e, distance});
+      hits.push_back({std::move(key), slot, e, distance});
+      ++added;
     }
+    return added;
+  };
+  // Recurring and long events, from memory.
+  std::shared_ptr<const LongEvents> longs;
+  if (s = LoadLongEvents(&longs); !s.ok()) return s;
+  for (const auto& [id, e] : *longs) consider(e, id);
+  // Single events in start order: once size + 1 of them are in, later ones cannot make the page.
+  civitas::ScanOptions shorts;
+  shorts.prefix = "w/";
+  shorts.start = "w/" + Hex(std::max<int64_t>(0, from - kShortEvent));
+  if (!token.empty()) shorts.start = std::max(shorts.start, "w/" + token.substr(0, 16));
+  shorts.limit = CIVITAS_SCAN_MAX_LIMIT;
+  std::vector<std::string> ids;
+  s = city_.store().Scan(shorts, [&](std::string_view key, std::string_view) {
+    if (key.size() != 2 + 32) return true;
+    if (static_cast<int64_t>(civitas::ParseHex(key.substr(2, 16))) >= to) return false;
+    ids.emplace_back(key.substr(18));
+    return true;
+  });
+  if (!s.ok()) return s;
+  int singles = 0;
+  for (const std::string& id : ids) {
+    auto e = std::make_shared<pb::Event>();
+    s = Load(id, e.get());
+    if (s.code() == CIVITAS_NOT_FOUND) continue;
+    if (!s.ok()) return s;
+    singles += consider(e, id);
+    if (singles > size) break;
   }
   std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.key < b.key; });
   for (size_t i = 0; i < hits.size() && static_cast<int>(i) < size; ++i) {
@@ -560,6 +621,9 @@ Status Calendar::DeleteEvent(civitas::Call&, const pb::DeleteEventRequest& reque
 
 Status Calendar::FindOccurrence(const pb::Event& event, const google::protobuf::Timestamp* start,
                                 Slot* slot) const {
+  if (start && !civitas::ValidTimestamp(*start)) {
+    return InvalidArgument("occurrence_start must lie between the years 1 and 9999");
+  }
   const int64_t wanted = start ? Micros(*start) : Micros(event.start_time());
   for (const Slot& s : Occurrences(event, config_.zone, wanted, wanted + 1, 1)) {
     if (s.start == wanted) {
@@ -741,6 +805,10 @@ Status Calendar::ExportCalendar(civitas::Call&, const pb::ExportCalendarRequest&
   if (s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
   if (!request.category().empty()) {
     if (s = config_.categories.Check("category", request.category()); !s.ok()) return s;
+  }
+  if ((request.has_start_time() && !civitas::ValidTimestamp(request.start_time())) ||
+      (request.has_end_time() && !civitas::ValidTimestamp(request.end_time()))) {
+    return InvalidArgument("start_time and end_time must lie between the years 1 and 9999");
   }
   const int64_t from = request.has_start_time() ? Micros(request.start_time()) : city_.NowMicros();
   const int64_t to = request.has_end_time() ? Micros(request.end_time()) : from + 366 * kDay;

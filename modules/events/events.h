@@ -14,7 +14,10 @@
 #ifndef CIVITAS_MODULES_EVENTS_EVENTS_H_
 #define CIVITAS_MODULES_EVENTS_EVENTS_H_
 
+#include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -101,9 +104,19 @@ class Calendar {
                              const google::protobuf::Timestamp* start, bool take,
                              pb::Registration* out);
 
+  // Recurring and long events (the r/ set), parsed, for ListEvents. Every committed write bumps
+  // generation_ (see Save's callers), and a reader reloads when its copy is older.
+  using LongEvents = std::map<std::string, std::shared_ptr<const pb::Event>>;
+  civitas::Status LoadLongEvents(std::shared_ptr<const LongEvents>* out) const;
+  void Invalidate() const { ++generation_; }
+
   civitas::City city_;
   Config config_;
   civitas::ChangeLog changes_{"~"};
+  mutable std::mutex cache_mu_;
+  mutable std::atomic<uint64_t> generation_{0};
+  mutable uint64_t cached_generation_ = 0;
+  mutable std::shared_ptr<const LongEvents> long_events_;
 };
 
 }  // namespace events

@@ -58,7 +58,21 @@ std::string Tail(const pb::Article& a, const std::string& id) {
          Hex16(static_cast<uint64_t>(INT64_MAX - publish)) + id;
 }
 
-// Index value: expire micros (16 hex, 0 = never), then the article's languages, comma-separated.
+// What lists show of an article (the BASIC view): everything but the bodies, with a teaser made
+// from the body where the article has none.
+pb::Article Summary(const pb::Article& a) {
+  pb::Article s = a;
+  if (s.teaser().empty()) s.set_teaser(civitas::TruncateUtf8(a.body(), 300));
+  s.clear_body();
+  for (pb::Localization& l : *s.mutable_localizations()) {
+    if (l.teaser().empty()) l.set_teaser(civitas::TruncateUtf8(l.body(), 300));
+    l.clear_body();
+  }
+  return s;
+}
+
+// Index value: expire micros (16 hex, 0 = never), the article's languages, comma-separated, then
+// '\n' and its Summary, so that a list page is read from the index alone.
 std::string IndexValue(const pb::Article& a) {
   std::string v = Hex16(a.has_expire_time() ? static_cast<uint64_t>(Micros(a.expire_time())) : 0);
   v += civitas::PrimaryLanguage(a.language_code());
@@ -66,6 +80,8 @@ std::string IndexValue(const pb::Article& a) {
     v += ',';
     v += civitas::PrimaryLanguage(l.language_code());
   }
+  v += '\n';
+  v += Summary(a).SerializeAsString();
   return v;
 }
 
@@ -312,15 +328,15 @@ Status Newsroom::Validate(const pb::Article& a) const {
     if (!seen.insert(t).second) return InvalidArgument("article.tags lists '" + t + "' twice");
   }
   if (s = CheckHttpUrl("article.link", a.link()); !s.ok()) return s;
-  if (a.has_publish_time() && a.has_expire_time() &&
-      Micros(a.expire_time()) <= Micros(a.publish_time())) {
-    return InvalidArgument("article.expire_time must be after article.publish_time");
-  }
   for (const auto* t : {&a.publish_time(), &a.expire_time()}) {
     if (t->nanos() < 0 || t->nanos() > 999999999 || t->seconds() < 0 ||
         t->seconds() > 253402300799) {
       return InvalidArgument("article times must lie between 1970 and 9999");
     }
+  }
+  if (a.has_publish_time() && a.has_expire_time() &&
+      Micros(a.expire_time()) <= Micros(a.publish_time())) {
+    return InvalidArgument("article.expire_time must be after article.publish_time");
   }
   return OkStatus();
 }
@@ -372,7 +388,7 @@ void Newsroom::Announce(const std::vector<Written>& writes, int64_t now) const {
 
 Status Newsroom::ListVisible(const std::string& category, const std::string& tag,
                              const std::string& language, const std::string& after, int size,
-                             bool by_date, std::vector<pb::Article>* out,
+                             bool by_date, bool full, std::vector<pb::Article>* out,
                              std::string* next) const {
   const int64_t now = city_.NowMicros();
   civitas::ScanOptions scan;
@@ -380,18 +396,24 @@ Status Newsroom::ListVisible(const std::string& category, const std::string& tag
   scan.limit = CIVITAS_SCAN_MAX_LIMIT;
   if (!after.empty()) scan.start = scan.prefix + after + '\x01';
   const std::string lang = civitas::PrimaryLanguage(language);
-  std::vector<std::string> tails;
-  // By date (feeds): both pinned groups merged, newest first.
-  std::vector<std::pair<int64_t, std::string>> dated;
+  struct Hit {
+    int64_t publish;
+    std::string tail;
+    std::string summary;  // serialized Summary(); empty for index entries written before it
+  };
+  std::vector<Hit> hits;
   Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view value) {
     std::string_view tail = key.substr(scan.prefix.size());
     if (tail.size() != kTailLength || value.size() < 16) return true;
     const int64_t publish = INT64_MAX - static_cast<int64_t>(ParseHex(tail.substr(1, 16)));
     const int64_t expire = static_cast<int64_t>(ParseHex(value.substr(0, 16)));
     if (publish > now || (expire != 0 && expire <= now)) return true;
+    const size_t newline = value.find('\n');
     if (!lang.empty()) {
       bool has = false;
-      std::string_view langs = value.substr(16);
+      std::string_view langs = value.substr(16, newline == std::string_view::npos
+                                                   ? std::string_view::npos
+                                                   : newline - 16);
       size_t start = 0;
       while (start <= langs.size()) {
         size_t comma = langs.find(',', start);
@@ -401,29 +423,30 @@ Status Newsroom::ListVisible(const std::string& category, const std::string& tag
       }
       if (!has) return true;
     }
-    if (by_date) {
-      dated.emplace_back(publish, std::string(tail));
-      return true;
-    }
-    tails.emplace_back(tail);
-    return static_cast<int>(tails.size()) <= size;
+    hits.push_back({publish, std::string(tail),
+                    newline == std::string_view::npos || full
+                        ? std::string()
+                        : std::string(value.substr(newline + 1))});
+    // By date (feeds), both pinned groups are merged afterwards: read them all.
+    return by_date || static_cast<int>(hits.size()) <= size;
   });
   if (!s.ok()) return s;
   if (by_date) {
-    std::stable_sort(dated.begin(), dated.end(),
-                     [](const auto& x, const auto& y) { return x.first > y.first; });
-    for (size_t i = 0; i < dated.size() && static_cast<int>(i) < size; ++i) {
-      tails.push_back(dated[i].second);
-    }
+    std::stable_sort(hits.begin(), hits.end(),
+                     [](const Hit& x, const Hit& y) { return x.publish > y.publish; });
   }
-  for (size_t i = 0; i < tails.size() && static_cast<int>(i) < size; ++i) {
+  for (size_t i = 0; i < hits.size() && static_cast<int>(i) < size; ++i) {
     pb::Article stored;
-    s = Load(tails[i].substr(17), &stored);
-    if (s.code() == CIVITAS_NOT_FOUND) continue;  // deleted between the scan and the read
-    if (!s.ok()) return s;
+    if (!hits[i].summary.empty()) {
+      if (!stored.ParseFromString(hits[i].summary)) return civitas::Internal("index entry is corrupt");
+    } else {
+      s = Load(hits[i].tail.substr(17), &stored);
+      if (s.code() == CIVITAS_NOT_FOUND) continue;  // deleted between the scan and the read
+      if (!s.ok()) return s;
+    }
     out->push_back(PublicView(stored, language, now));
   }
-  if (!by_date && static_cast<int>(tails.size()) > size) *next = "p" + tails[size - 1];
+  if (!by_date && static_cast<int>(hits.size()) > size) *next = "p" + hits[size - 1].tail;
   return OkStatus();
 }
 
@@ -482,7 +505,8 @@ Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest
       return InvalidArgument("page_token is not one this server issued for this query");
     }
     Status s = ListVisible(request.category(), request.tag(), request.language_code(),
-                           token.empty() ? "" : token.substr(1), size, false, &articles, &next);
+                           token.empty() ? "" : token.substr(1), size, false,
+                           request.view() == pb::ArticleView::FULL, &articles, &next);
     if (!s.ok()) return s;
     if (!request.tag().empty() && !request.category().empty()) {
       // Two filters: the category index was read; keep those with the tag too.
@@ -725,8 +749,8 @@ Status Newsroom::ExportFeed(civitas::Call&, const pb::ExportFeedRequest& request
   std::vector<pb::Article> articles;
   std::string unused;
   Status s = ListVisible(request.category(), "", request.language_code(), "",
-                         request.limit() == 0 ? kDefaultPage : request.limit(), true, &articles,
-                         &unused);
+                         request.limit() == 0 ? kDefaultPage : request.limit(), true, false,
+                         &articles, &unused);
   if (!s.ok()) return s;
   const std::string city(city_.id());
   FeedChannel channel;

@@ -4,7 +4,8 @@
 // <inv> is 16 hex digits of INT64_MAX - publish micros, so a page is one seek and N nexts):
 //   a/<id>                     Article as stored (state DRAFT, PUBLISHED or ARCHIVED)
 //   p/<P><inv><id>             every PUBLISHED article (scheduled and expired ones included;
-//                              skipped by time when read). Value: IndexValue()
+//                              skipped by time when read). Value: IndexValue(), which carries
+//                              the article's list view, so a page needs no further reads
 //   c/<category>/<P><inv><id>  the same per category
 //   g/<tag>/<P><inv><id>       the same per tag
 //   u/<inv update><id>         every article, newest update first (editors' list)
@@ -77,7 +78,8 @@ class Newsroom {
   // Visible articles in list order (pinned first unless `by_date`), starting after `after`.
   civitas::Status ListVisible(const std::string& category, const std::string& tag,
                               const std::string& language, const std::string& after, int size,
-                              bool by_date, std::vector<pb::Article>* out, std::string* next) const;
+                              bool by_date, bool full, std::vector<pb::Article>* out,
+                              std::string* next) const;
   civitas::Status ListAll(const std::string& after, int size, std::vector<pb::Article>* out,
                           std::string* next) const;
   // Checks a whole article (as it would be stored) against the limits and the city's config.

@@ -398,6 +398,12 @@ TEST_F(NewsTest, ExportsRssAndAtomAndImportsIdempotently) {
   pb::ListArticlesResponse page;
   ASSERT_EQ(Call("ListArticles", list, &page, Caller::Anonymous()), CIVITAS_OK);
   ASSERT_EQ(page.articles_size(), 2);
+  for (const auto& a : page.articles()) {
+    EXPECT_TRUE(a.body().empty()) << "lists leave bodies out unless asked";
+  }
+  list.set_view(pb::ArticleView::FULL);
+  ASSERT_EQ(Call("ListArticles", list, &page, Caller::Anonymous()), CIVITAS_OK);
+  ASSERT_EQ(page.articles_size(), 2);
   std::set<std::string> titles;
   for (const auto& a : page.articles()) titles.insert(a.title());
   EXPECT_EQ(titles, (std::set<std::string>{"Müll & Abfuhr", "Geaendert"}));

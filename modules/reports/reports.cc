@@ -405,6 +405,10 @@ Status Reports::ListReports(civitas::Call& call, const pb::ListReportsRequest& r
     std::string code;
     if (s = CodeFromName(request.service(), &code, "service"); !s.ok()) return s;
   }
+  if ((request.has_start_time() && !civitas::ValidTimestamp(request.start_time())) ||
+      (request.has_end_time() && !civitas::ValidTimestamp(request.end_time()))) {
+    return InvalidArgument("start_time and end_time must lie between the years 1 and 9999");
+  }
   const int size = request.page_size() == 0 ? 20 : request.page_size();
   const int64_t from = request.has_start_time() ? civitas::ToMicros(request.start_time()) : INT64_MIN;
   const int64_t to = request.has_end_time() ? civitas::ToMicros(request.end_time()) : INT64_MAX;
@@ -459,10 +463,11 @@ Status Reports::ListReports(civitas::Call& call, const pb::ListReportsRequest& r
   if (!token.empty() && (token.size() != 32 || !civitas::IsLowerHex(token))) {
     return InvalidArgument("page_token is not one this server issued");
   }
+  if (to <= 0 || to <= from) return OkStatus();  // reports are filed after 1970
   civitas::ScanOptions scan;
   scan.prefix = "rt/";
   scan.start = !token.empty() ? "rt/" + token + '\x01'
-               : to != INT64_MAX ? "rt/" + Hex(INT64_MAX - to + 1)
+               : to != INT64_MAX ? "rt/" + Hex(INT64_MAX - (to - 1))
                                  : "";
   scan.limit = CIVITAS_SCAN_MAX_LIMIT;
   std::string last;

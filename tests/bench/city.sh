@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The city benchmark (issue "Measure it"): in one run, a bare gRPC C++ echo server (the framework's
+# limit on this machine) and the gateway with a seeded city (1,000 articles, 1,000 events,
+# 10,000 supports), loaded with h2load. Every response is checked: its DATA bytes must equal the
+# expected frame size, and a sample of calls through nghttp must all carry grpc-status 0.
+# Prints one Markdown table (req/s, p50, p99, ratio to echo; p99 at half the max rate) plus
+# durable writes, memory per city and start-up time.
+#   tests/bench/city.sh [BUILD_DIR] [REQUESTS]
+set -euo pipefail
+build=$(realpath "${1:-build-release}")
+requests=${2:-100000}
+clients=16 streams=16
+command -v h2load >/dev/null || { echo "h2load missing: apt-get install nghttp2-client"; exit 1; }
+
+dir=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+wait_port() {
+  for _ in $(seq 1 3000); do [ -s "$1" ] && { head -1 "$1"; return; }; sleep 0.005; done
+  echo "server did not start" >&2; exit 1
+}
+percentile() {  # percentile LOGFILE P -> milliseconds
+  cut -f3 "$1" | sort -n | awk -v p="$2" '{v[NR]=$1} END {i=int(p*NR); if (i<1) i=1; printf "%.2f", v[i]/1000}'
+}
+
+# load NAME PORT PATH BODY EXPECTED_FRAME_BYTES -> "name|rps|p50|p99|p99_half"
+load() {
+  local name=$1 port=$2 path=$3 body=$4 size=$5 out rps ok data
+  local url="http://127.0.0.1:$port$path"
+  local h=(-H 'content-type: application/grpc' -H 'te: trailers' -H 'x-civitas-city: bench')
+  h2load -n 5000 -c "$clients" -m "$streams" -d "$body" "${h[@]}" "$url" >/dev/null
+  out=$(h2load -n "$requests" -c "$clients" -m "$streams" -d "$body" "${h[@]}" \
+        --log-file "$dir/log" "$url")
+  rps=$(grep -oP 'finished in [0-9.]+m?s, \K[0-9.]+' <<<"$out")
+  ok=$(grep -oP 'requests: .* \K[0-9]+(?= succeeded)' <<<"$out")
+  data=$(grep -oP 'traffic: .*, [0-9.]+[KMG]?B \(\K[0-9]+(?=\) data)' <<<"$out")
+  if [ "$ok" != "$requests" ] || [ "$data" != "$((requests * size))" ]; then
+    echo "$name: not every response is the expected $size-byte frame (succeeded=$ok data=$data)" >&2
+    echo "$out" >&2; exit 1
+  fi
+  # h2load counts gRPC errors as successes: sample the trailers.
+  local statuses
+  statuses=$(for _ in $(seq 1 20); do
+    nghttp -v -H ':method: POST' "${h[@]}" -d "$body" "$url" 2>/dev/null | grep -aoP 'grpc-status: \K[0-9]+' || echo none
+  done | sort | uniq -c | xargs)
+  [ "$statuses" = "20 0" ] || { echo "$name: grpc-status sample: $statuses" >&2; exit 1; }
+  local p50 p99 half_rps p99_half
+  p50=$(percentile "$dir/log" 0.50); p99=$(percentile "$dir/log" 0.99)
+  # Half the max rate, spread over the clients.
+  half_rps=$(awk -v r="$rps" -v c="$clients" 'BEGIN{printf "%d", r/2/c}')
+  h2load -n $((requests / 2)) -c "$clients" -m "$streams" -d "$body" "${h[@]}" --rps "$half_rps" \
+    --log-file "$dir/log" "$url" >/dev/null
+  p99_half=$(percentile "$dir/log" 0.99)
+  echo "$name|$rps|$p50|$p99|$p99_half"
+}
+
+# 1. The framework's limit: the bare callback-API echo server from the same toolchain.
+printf '\x00\x00\x00\x00\x12\x0a\x10abcdefghijklmnop' > "$dir/echo.bin"
+"$build/bin/echo_server" --api callback --port_file "$dir/echo.port" &
+pids+=($!)
+rows=("$(load "bare gRPC echo (callback API)" "$(wait_port "$dir/echo.port")" \
+         /civitas.bench.v1.EchoService/Echo "$dir/echo.bin" 23)")
+kill "${pids[-1]}"
+
+# 2. The gateway with a seeded city (durable writes, no access log).
+modules="$build/lib/civitas/modules"
+city_yaml() {  # city_yaml ID
+  cat <<YAML
+  - id: $1
+    modules:
+      - {id: civitas.news}
+      - {id: civitas.events}
+      - {id: civitas.participation}
+      - {id: civitas.reports}
+YAML
+}
+{
+  echo "data_dir: $dir/data"
+  echo "module_dir: $modules"
+  echo "auth: {jwks_file: $dir/jwks.json}"
+  echo "logging: {level: error, access_log: false}"
+  echo "cities:"
+  city_yaml bench
+} > "$dir/gateway.yaml"
+# A development key pair for tokens: the demo writes one into its data dir.
+"$build/bin/civitas-gateway" --data_dir "$dir/keys" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 \
+  --port_file "$dir/keys.port" --log_level error >/dev/null 2>&1 &
+pids+=($!); wait_port "$dir/keys.port" >/dev/null; kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+cp "$dir/keys/dev-jwks.json" "$dir/jwks.json"
+key="$dir/keys/dev-signing-key.pem"
+
+start_ns=$(date +%s%N)
+"$build/bin/civitas-gateway" --config "$dir/gateway.yaml" --listen 127.0.0.1:0 \
+  --port_file "$dir/gw.port" --http_listen 127.0.0.1:0 &
+gw=$!; pids+=($gw)
+port=$(wait_port "$dir/gw.port")
+first_start_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+mkdir -p "$dir/rows"
+"$build/bin/bench_client" seed --target "127.0.0.1:$port" --key "$key" --out "$dir/rows"
+for row in list_articles get_article list_events get_poll; do
+  rows+=("$(load "$row" "$port" "$(cat "$dir/rows/$row.path")" "$dir/rows/$row.bin" \
+             "$(cat "$dir/rows/$row.size")")")
+done
+read -r wps wp50 wp99 werr < <("$build/bin/bench_client" supports --target "127.0.0.1:$port" \
+  --key "$key" --ideas "$dir/rows/ideas.txt" --seconds 5 --concurrency 64)
+[ "$werr" = 0 ] || { echo "SupportIdea: $werr errors" >&2; exit 1; }
+kill $gw; wait $gw 2>/dev/null || true
+
+# 3. Start-up and memory: the seeded city restarted; then 1 and 100 idle cities.
+start_ns=$(date +%s%N); rm -f "$dir/gw.port"
+"$build/bin/civitas-gateway" --config "$dir/gateway.yaml" --listen 127.0.0.1:0 \
+  --port_file "$dir/gw.port" --http_listen 127.0.0.1:0 &
+gw=$!; pids+=($gw); wait_port "$dir/gw.port" >/dev/null
+restart_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+kill $gw; wait $gw 2>/dev/null || true
+idle_rss() {  # idle_rss CITIES -> KiB
+  local n=$1 d="$dir/idle$1"
+  mkdir -p "$d"
+  { echo "data_dir: $d/data"; echo "module_dir: $modules"; echo "auth: {jwks_file: $dir/jwks.json}"
+    echo "logging: {level: error}"; echo "cities:"
+    for i in $(seq 1 "$n"); do city_yaml "city$i"; done; } > "$d/gateway.yaml"
+  "$build/bin/civitas-gateway" --config "$d/gateway.yaml" --listen 127.0.0.1:0 \
+    --port_file "$d/port" --http_listen 127.0.0.1:0 &
+  local p=$!; pids+=($p); wait_port "$d/port" >/dev/null; sleep 2
+  awk '/VmRSS/ {print $2}' "/proc/$p/status"
+  kill $p; wait $p 2>/dev/null || true
+}
+rss1=$(idle_rss 1); rss100=$(idle_rss 100)
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "load: h2load -n $requests -c $clients -m $streams (client on the same machine); durability sync"
+echo
+echo "| row | req/s | p50 | p99 | ratio to echo | p99 at half rate |"
+echo "|---|---:|---:|---:|---:|---:|"
+echo_rps=$(cut -d'|' -f2 <<<"${rows[0]}")
+for r in "${rows[@]}"; do
+  IFS='|' read -r name rps p50 p99 half <<<"$r"
+  printf '| %s | %.0f | %s ms | %s ms | %.2f | %s ms |\n' "$name" "$rps" "$p50" "$p99" \
+    "$(awk -v a="$rps" -v b="$echo_rps" 'BEGIN{print a/b}')" "$half"
+done
+printf '| SupportIdea (durable write, 64 callers) | %s | %s ms | %s ms | %.2f | – |\n' "$wps" "$wp50" "$wp99" \
+  "$(awk -v a="$wps" -v b="$echo_rps" 'BEGIN{print a/b}')"
+echo
+echo "| gateway | value |"
+echo "|---|---:|"
+echo "| start to SERVING, new city with 4 modules | ${first_start_ms} ms |"
+echo "| start to SERVING, seeded city restarted | ${restart_ms} ms |"
+echo "| idle RSS, 1 city with 4 modules | $((rss1 / 1024)) MiB |"
+echo "| idle RSS, 100 cities with 4 modules each | $((rss100 / 1024)) MiB |"
+echo "| RSS per added idle city | $(awk -v a="$rss100" -v b="$rss1" 'BEGIN{printf "%.2f", (a-b)/99/1024}') MiB |"
