@@ -5,7 +5,7 @@
 # expected frame size, and a sample of calls through nghttp must all carry grpc-status 0.
 # Prints one Markdown table (req/s, p50, p99, ratio to echo; p99 at half the max rate) plus
 # durable writes, memory per city and start-up time.
-#   tests/bench/city.sh [BUILD_DIR] [REQUESTS]
+#   tests/bench/city.sh [BUILD_DIR] [REQUESTS]     (HANDLER_THREADS=N sets limits.handler_threads)
 set -euo pipefail
 build=$(realpath "${1:-build-release}")
 requests=${2:-100000}
@@ -30,6 +30,7 @@ load() {
   local url="http://127.0.0.1:$port$path"
   local h=(-H 'content-type: application/grpc' -H 'te: trailers' -H 'x-civitas-city: bench')
   h2load -n 5000 -c "$clients" -m "$streams" -d "$body" "${h[@]}" "$url" >/dev/null
+  rm -f "$dir/log"  # h2load appends to its log file
   out=$(h2load -n "$requests" -c "$clients" -m "$streams" -d "$body" "${h[@]}" \
         --log-file "$dir/log" "$url")
   rps=$(grep -oP 'finished in [0-9.]+m?s, \K[0-9.]+' <<<"$out")
@@ -49,6 +50,7 @@ load() {
   p50=$(percentile "$dir/log" 0.50); p99=$(percentile "$dir/log" 0.99)
   # Half the max rate, spread over the clients.
   half_rps=$(awk -v r="$rps" -v c="$clients" 'BEGIN{printf "%d", r/2/c}')
+  rm -f "$dir/log"
   h2load -n $((requests / 2)) -c "$clients" -m "$streams" -d "$body" "${h[@]}" --rps "$half_rps" \
     --log-file "$dir/log" "$url" >/dev/null
   p99_half=$(percentile "$dir/log" 0.99)
@@ -59,8 +61,18 @@ load() {
 printf '\x00\x00\x00\x00\x12\x0a\x10abcdefghijklmnop' > "$dir/echo.bin"
 "$build/bin/echo_server" --api callback --port_file "$dir/echo.port" &
 pids+=($!)
-rows=("$(load "bare gRPC echo (callback API)" "$(wait_port "$dir/echo.port")" \
-         /civitas.bench.v1.EchoService/Echo "$dir/echo.bin" 23)")
+echo_port=$(wait_port "$dir/echo.port")
+rows=("$(load "bare gRPC echo (callback API)" "$echo_port" /civitas.bench.v1.EchoService/Echo \
+         "$dir/echo.bin" 23)")
+# The same echo with a payload as large as a ListArticles page (about 4.7 KB), both ways.
+/usr/bin/python3 - "$dir/echo-page.bin" <<'PY'
+import struct, sys
+payload = b"x" * 4700
+msg = b"\x0a" + bytes([0x80 | (len(payload) & 0x7f), len(payload) >> 7]) + payload
+open(sys.argv[1], "wb").write(b"\x00" + struct.pack(">I", len(msg)) + msg)
+PY
+rows+=("$(load "bare gRPC echo, 4.7 KB payload" "$echo_port" /civitas.bench.v1.EchoService/Echo \
+          "$dir/echo-page.bin" $((5 + 3 + 4700)))")
 kill "${pids[-1]}"
 
 # 2. The gateway with a seeded city (durable writes, no access log).
@@ -80,6 +92,7 @@ YAML
   echo "module_dir: $modules"
   echo "auth: {jwks_file: $dir/jwks.json}"
   echo "logging: {level: error, access_log: false}"
+  echo "limits: {handler_threads: ${HANDLER_THREADS:-0}}"
   echo "cities:"
   city_yaml bench
 } > "$dir/gateway.yaml"

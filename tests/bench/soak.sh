@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Soak: the gateway with a seeded city under 70% of its measured maximum ListArticles rate, plus
+# a trickle of durable writes, for MINUTES (default 10). Reports RSS at start and end, the growth,
+# and every error (failed streams, responses of the wrong size, failed writes).
+#   tests/bench/soak.sh [BUILD_DIR] [MINUTES]
+set -euo pipefail
+build=$(realpath "${1:-build-release}")
+minutes=${2:-10}
+clients=16 streams=8
+dir=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+wait_port() {
+  for _ in $(seq 1 3000); do [ -s "$1" ] && { head -1 "$1"; return; }; sleep 0.005; done
+  echo "server did not start" >&2; exit 1
+}
+"$build/bin/civitas-gateway" --data_dir "$dir/keys" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 \
+  --port_file "$dir/keys.port" --log_level error >/dev/null 2>&1 &
+pids+=($!); wait_port "$dir/keys.port" >/dev/null; kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+cat > "$dir/gateway.yaml" <<YAML
+data_dir: $dir/data
+module_dir: $build/lib/civitas/modules
+auth: {jwks_file: $dir/keys/dev-jwks.json}
+logging: {level: warning, access_log: false}
+cities:
+  - id: bench
+    modules: [{id: civitas.news}, {id: civitas.events}, {id: civitas.participation}]
+YAML
+"$build/bin/civitas-gateway" --config "$dir/gateway.yaml" --listen 127.0.0.1:0 \
+  --port_file "$dir/gw.port" --http_listen 127.0.0.1:0 2>"$dir/gateway.log" &
+gw=$!; pids+=($gw)
+port=$(wait_port "$dir/gw.port")
+mkdir -p "$dir/rows"
+"$build/bin/bench_client" seed --target "127.0.0.1:$port" --key "$dir/keys/dev-signing-key.pem" \
+  --out "$dir/rows"
+body="$dir/rows/list_articles.bin" size=$(cat "$dir/rows/list_articles.size")
+url="http://127.0.0.1:$port$(cat "$dir/rows/list_articles.path")"
+h=(-H 'content-type: application/grpc' -H 'te: trailers' -H 'x-civitas-city: bench')
+max=$(h2load -n 30000 -c "$clients" -m "$streams" -d "$body" "${h[@]}" "$url" |
+      grep -oP 'finished in [0-9.]+m?s, \K[0-9.]+')
+rate=$(awk -v m="$max" -v c="$clients" 'BEGIN{printf "%d", 0.7*m/c}')
+rss() { awk '/VmRSS/ {print $2}' "/proc/$gw/status"; }
+rss_start=$(rss)
+echo "max ${max} req/s; soaking ${minutes} min at 70% ($((rate * clients)) req/s) plus durable writes"
+# Durable writes alongside (one caller), in one-minute slices.
+(for _ in $(seq 1 "$minutes"); do
+   "$build/bin/bench_client" supports --target "127.0.0.1:$port" --key "$dir/keys/dev-signing-key.pem" \
+     --ideas "$dir/rows/ideas.txt" --seconds 60 --concurrency 1
+ done > "$dir/writes.txt") &
+writer=$!; pids+=($writer)
+(while kill -0 $gw 2>/dev/null; do echo "$(date +%s) $(rss)"; sleep 30; done > "$dir/rss.txt") &
+pids+=($!)
+out=$(h2load -D $((minutes * 60)) -c "$clients" -m "$streams" --rps "$rate" -d "$body" "${h[@]}" "$url")
+wait $writer || true
+rss_end=$(rss)
+done_=$(grep -oP 'requests: .* \K[0-9]+(?= done)' <<<"$out")
+ok=$(grep -oP 'requests: .* \K[0-9]+(?= succeeded)' <<<"$out")
+failed=$(grep -oP 'requests: .* \K[0-9]+(?= failed)' <<<"$out")
+data=$(grep -oP 'traffic: .*, [0-9.]+[KMG]?B \(\K[0-9]+(?=\) data)' <<<"$out")
+wrong=$(( ok - data / size ))
+write_errors=$(awk '{s+=$4} END {print s+0}' "$dir/writes.txt")
+writes=$(awk '{s+=$1*60} END {printf "%d", s}' "$dir/writes.txt")
+echo
+echo "| soak, ${minutes} min | value |"
+echo "|---|---:|"
+echo "| ListArticles requests (70% of max) | $done_ |"
+echo "| failed streams | $failed |"
+echo "| responses of the wrong size (gRPC errors) | $wrong |"
+echo "| durable SupportIdea writes | $writes |"
+echo "| failed writes | $write_errors |"
+echo "| RSS at start | $((rss_start / 1024)) MiB |"
+echo "| RSS at end | $((rss_end / 1024)) MiB |"
+echo "| RSS growth | $(( (rss_end - rss_start) / 1024 )) MiB |"
+echo "| gateway warnings and errors logged | $(grep -c . "$dir/gateway.log" || true) |"
+[ "$failed" = 0 ] && [ "$wrong" = 0 ] && [ "$write_errors" = 0 ]
