@@ -393,7 +393,7 @@ Status Calendar::Candidates(int64_t from, int64_t to, std::vector<std::string>* 
   });
 }
 
-Status Calendar::ListEvents(civitas::Call&, const pb::ListEventsRequest& request,
+Status Calendar::ListEvents(civitas::Call& call, const pb::ListEventsRequest& request,
                             pb::ListEventsResponse* response) {
   Status s;
   if (s = civitas::CheckPageSize(request.page_size(), kMaxPage); !s.ok()) return s;
@@ -426,6 +426,13 @@ Status Calendar::ListEvents(civitas::Call&, const pb::ListEventsRequest& request
     return InvalidArgument("page_token is not one this server issued for this query");
   }
   const int size = request.page_size() == 0 ? 20 : request.page_size();
+  // An unset window start means "now": such pages are cached with the time they were made.
+  const uint64_t generation = pages_.generation();
+  const std::string cache_key = "e" + request.SerializeAsString();
+  if (std::string cached; pages_.Get(cache_key, now, &cached)) {
+    call.ReplySerialized(std::move(cached));
+    return OkStatus();
+  }
   struct Hit {
     std::string key;  // <start><id>
     Slot slot;
@@ -503,6 +510,7 @@ Status Calendar::ListEvents(civitas::Call&, const pb::ListEventsRequest& request
     }
   }
   if (static_cast<int>(hits.size()) > size) response->set_next_page_token(hits[size - 1].key);
+  pages_.Put(cache_key, generation, now, response->SerializeAsString());
   return OkStatus();
 }
 
@@ -652,7 +660,7 @@ Status Calendar::ChangeSeat(civitas::Call& call, const std::string& name,
   const std::string seat = "s/" + id + "/" + occ + "/" + subject;
   const std::string mine = "m/" + subject + '\0' + occ + id;
   const std::string count_key = "n/" + id + "/" + occ;
-  return city_.store().RunTransaction([&](civitas::Transaction& txn) {
+  Status result = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     // The event is read again under the transaction: a change in between is seen.
     pb::Event current;
     if (Status l = Load(id, &current, &txn); !l.ok()) return l;
@@ -706,6 +714,8 @@ Status Calendar::ChangeSeat(civitas::Call& call, const std::string& name,
     if (w.ok() && out) *out = r;
     return w;
   });
+  if (result.ok()) pages_.Invalidate();  // seat counts changed
+  return result;
 }
 
 Status Calendar::RegisterForEvent(civitas::Call& call, const pb::RegisterForEventRequest& request,

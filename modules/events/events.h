@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "civitas/cache.h"
 #include "civitas/changes.h"
 #include "civitas/content.h"
 #include "civitas/events/v1/events.pb.h"
@@ -108,7 +109,10 @@ class Calendar {
   // generation_ (see Save's callers), and a reader reloads when its copy is older.
   using LongEvents = std::map<std::string, std::shared_ptr<const pb::Event>>;
   civitas::Status LoadLongEvents(std::shared_ptr<const LongEvents>* out) const;
-  void Invalidate() const { ++generation_; }
+  void Invalidate() const {
+    ++generation_;
+    pages_.Invalidate();
+  }
 
   civitas::City city_;
   Config config_;
@@ -117,6 +121,8 @@ class Calendar {
   mutable std::atomic<uint64_t> generation_{0};
   mutable uint64_t cached_generation_ = 0;
   mutable std::shared_ptr<const LongEvents> long_events_;
+  // ListEvents pages for one second or until the next write (registrations included).
+  mutable civitas::ResponseCache pages_{1'000'000};
 };
 
 }  // namespace events

@@ -371,6 +371,7 @@ Status Newsroom::Save(civitas::Transaction& txn, const pb::Article* before,
 }
 
 void Newsroom::Announce(const std::vector<Written>& writes, int64_t now) const {
+  pages_.Invalidate();  // called after every committed write
   for (const Written& w : writes) {
     const bool visible = !w.article.name().empty() && Visible(w.article, now);
     if (!visible && !w.was_visible) continue;
@@ -487,6 +488,14 @@ Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest
   }
   const int size = request.page_size() == 0 ? kDefaultPage : request.page_size();
   const std::string& token = request.page_token();
+  // Public pages are the same for every caller: serve them from the cache when fresh.
+  const int64_t now = city_.NowMicros();
+  const uint64_t generation = pages_.generation();
+  const std::string cache_key = request.show_unpublished() ? "" : "l" + request.SerializeAsString();
+  if (std::string cached; !cache_key.empty() && pages_.Get(cache_key, now, &cached)) {
+    call.ReplySerialized(std::move(cached));
+    return OkStatus();
+  }
   std::vector<pb::Article> articles;
   std::string next;
   if (request.show_unpublished()) {
@@ -524,6 +533,7 @@ Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest
   }
   for (pb::Article& a : articles) *response->add_articles() = std::move(a);
   response->set_next_page_token(next);
+  if (!cache_key.empty()) pages_.Put(cache_key, generation, now, response->SerializeAsString());
   return OkStatus();
 }
 
@@ -649,6 +659,7 @@ Status Newsroom::DeleteArticle(civitas::Call&, const pb::DeleteArticleRequest& r
     return Save(txn, &before, nullptr, now);
   });
   if (!s.ok()) return s;
+  pages_.Invalidate();
   // A REMOVED event carries the name only.
   if (written.was_visible) {
     pb::ArticleEvent event;

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "civitas/cache.h"
 #include "civitas/changes.h"
 #include "civitas/content.h"
 #include "civitas/module.h"
@@ -97,6 +98,9 @@ class Newsroom {
   civitas::City city_;
   Config config_;
   civitas::ChangeLog changes_{"~"};
+  // Public list pages and feeds, for one second or until the next write: a scheduled article
+  // appears at most a second after its publish time.
+  mutable civitas::ResponseCache pages_{1'000'000};
 };
 
 }  // namespace news

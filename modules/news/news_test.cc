@@ -7,6 +7,7 @@
 
 #include "civitas/news/v1/news.pb.h"
 #include "civitas/testing/fake_host.h"
+#include "civitas/content.h"
 #include "feed.h"
 
 extern "C" const civitas_module_def* civitas_module_entry_v1(void);
@@ -99,6 +100,29 @@ TEST_F(NewsTest, ListsPinnedFirstThenNewestAndPagesStayCorrectUnderInserts) {
   EXPECT_EQ(rest.articles(0).title(), "A2");
   EXPECT_EQ(rest.articles(2).title(), "A0");
   EXPECT_TRUE(rest.next_page_token().empty());
+}
+
+TEST_F(NewsTest, CachedPagesDieWithTheNextWriteAndAfterOneSecond) {
+  Create("Erste");
+  pb::ListArticlesRequest req;
+  EXPECT_EQ(Titles(req), (std::vector<std::string>{"Erste"}));
+  EXPECT_EQ(Titles(req), (std::vector<std::string>{"Erste"})) << "served from the cache";
+  host_.SetNowMicros(kNow + 10);
+  Create("Zweite");
+  EXPECT_EQ(Titles(req), (std::vector<std::string>{"Zweite", "Erste"})) << "a write invalidates";
+  // Scheduled for 0.5 s from now: not yet there, then there once the cached page is 1 s old.
+  pb::Article soon = Create("Bald", true, 0);
+  pb::UpdateArticleRequest up;
+  up.mutable_article()->set_name(soon.name());
+  civitas::SetMicros(kNow + 500'000, up.mutable_article()->mutable_publish_time());
+  up.mutable_update_mask()->add_paths("publish_time");
+  pb::Article out;
+  ASSERT_EQ(Call("UpdateArticle", up, &out), CIVITAS_OK);
+  EXPECT_EQ(Titles(req).size(), 2u);
+  host_.SetNowMicros(kNow + 600'000);
+  EXPECT_EQ(Titles(req).size(), 2u) << "within the second, the cached page may still be served";
+  host_.SetNowMicros(kNow + 1'100'000);
+  EXPECT_EQ(Titles(req), (std::vector<std::string>{"Bald", "Zweite", "Erste"}));
 }
 
 TEST_F(NewsTest, ScheduledArticlesAppearAndExpiredOnesDisappearWithoutAJob) {

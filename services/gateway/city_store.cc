@@ -138,6 +138,8 @@ absl::Status CityStore::ScanSystem(
 absl::Status CityStore::Close() {
   if (!db_) return absl::OkStatus();
   rocksdb::Status flush = db_->FlushWAL(/*sync=*/true);
+  // Memtables to SST files, so the next start opens without replaying the WAL.
+  if (flush.ok()) flush = db_->Flush(rocksdb::FlushOptions());
   rocksdb::Status close = db_->Close();
   db_.reset();
   if (!flush.ok()) return FromRocks(flush, "flush WAL");

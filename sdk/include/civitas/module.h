@@ -292,6 +292,14 @@ class Call {
     return value;
   }
   int64_t deadline_unix_micros() const { return host_->call_deadline_unix_micros(call_); }
+  // Unary handlers: answer with an already serialized response (e.g. from a cache) instead of
+  // the response message, which is then ignored. The bytes must be a valid response.
+  void ReplySerialized(std::string bytes) {
+    serialized_reply_ = std::move(bytes);
+    has_serialized_reply_ = true;
+  }
+  bool has_serialized_reply() const { return has_serialized_reply_; }
+  const std::string& serialized_reply() const { return serialized_reply_; }
   bool cancelled() const { return host_->call_is_cancelled(call_) != 0; }
   const civitas_host_api* host() const { return host_; }
   civitas_call_host* raw() const { return call_; }
@@ -299,6 +307,8 @@ class Call {
  private:
   const civitas_host_api* host_;
   civitas_call_host* call_;
+  std::string serialized_reply_;
+  bool has_serialized_reply_ = false;
 };
 
 // Sends the messages of a server-streaming call.
@@ -352,6 +362,11 @@ class ModuleBuilder {
       Response response;
       Status s = (self.*fn)(call, request, &response);
       if (!s.ok()) return s;
+      if (call.has_serialized_reply()) {  // the handler answered with bytes it already had
+        const std::string& bytes = call.serialized_reply();
+        call.host()->call_reply(call.raw(), internal::Bytes(bytes), bytes.size());
+        return s;
+      }
       std::string bytes;
       if (!response.SerializeToString(&bytes)) return Internal("could not serialize response");
       call.host()->call_reply(call.raw(), internal::Bytes(bytes), bytes.size());
