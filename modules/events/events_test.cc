@@ -2,6 +2,8 @@
 // daylight saving changes, windows and paging, registrations, iCalendar both ways.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "absl/time/civil_time.h"
 #include "civitas/events/v1/events.pb.h"
 #include "civitas/testing/fake_host.h"
@@ -254,6 +256,36 @@ TEST_F(EventsTest, RegistrationsRespectCapacityAndAreOnePerUser) {
     seats.push_back(std::to_string(o.registered()) + "/" + std::to_string(o.seats_left()));
   }
   EXPECT_EQ(seats, (std::vector<std::string>{"0/2", "2/0", "1/1"}));
+}
+
+TEST_F(EventsTest, SyncClientsSeeCreatesChangesAndDeletes) {
+  const pb::Event a = Create(Simple("Konzert", LocalMicros(2026, 10, 10, 20), 120));
+  const pb::Event b = Create(Simple("Lesung", LocalMicros(2026, 10, 11, 19), 60));
+  std::map<std::string, std::string> replica;
+  std::string token;
+  auto sync = [&] {
+    pb::ListChangesRequest req;
+    req.set_sync_token(token);
+    pb::ListChangesResponse resp;
+    ASSERT_EQ(Call("ListChanges", req, &resp, Caller::Anonymous()), CIVITAS_OK);
+    for (const auto& e : resp.upserts()) replica[e.name()] = e.title();
+    for (const auto& n : resp.removed()) replica.erase(n);
+    token = resp.next_sync_token();
+  };
+  sync();
+  EXPECT_EQ(replica.size(), 2u);
+  pb::UpdateEventRequest up;
+  up.mutable_event()->set_name(a.name());
+  up.mutable_event()->set_title("Konzert (verlegt)");
+  up.mutable_update_mask()->add_paths("title");
+  pb::Event out;
+  ASSERT_EQ(Call("UpdateEvent", up, &out), CIVITAS_OK);
+  pb::DeleteEventRequest del;
+  del.set_name(b.name());
+  google::protobuf::Empty empty;
+  ASSERT_EQ(Call("DeleteEvent", del, &empty), CIVITAS_OK);
+  sync();
+  EXPECT_EQ(replica, (std::map<std::string, std::string>{{a.name(), "Konzert (verlegt)"}}));
 }
 
 TEST_F(EventsTest, ExportsICalendarAndImportsItIdempotently) {

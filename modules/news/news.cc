@@ -370,8 +370,39 @@ Status Newsroom::Save(civitas::Transaction& txn, const pb::Article* before,
   return changes_.Record(txn, id, now, {publish, expire});
 }
 
+void Newsroom::AnnounceDue(int64_t now) const {
+  const int64_t next = next_due_.load();
+  if (next > now) return;  // nothing due yet (0: unknown, so look)
+  std::unique_lock<std::mutex> lock(due_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;  // another request is announcing
+  if (announced_until_ == 0) announced_until_ = now;  // first look after start: from now on
+  int64_t found_next = 0;
+  std::vector<std::string> ids;
+  if (!changes_.Due(city_.store(), announced_until_, now,
+                    [&](std::string_view id, int64_t) { ids.emplace_back(id); }, &found_next)
+           .ok()) {
+    return;
+  }
+  for (const std::string& id : ids) {
+    pb::Article a;
+    if (!Load(id, &a).ok()) continue;
+    pb::ArticleEvent event;
+    if (Visible(a, now)) {
+      event.set_type(pb::ArticleEvent::PUBLISHED);
+      *event.mutable_article() = PublicView(a, "", now, /*keep_localizations=*/true);
+    } else {
+      event.set_type(pb::ArticleEvent::REMOVED);
+      event.mutable_article()->set_name(a.name());
+    }
+    (void)city_.Publish(kTopic, event);
+  }
+  announced_until_ = now;
+  next_due_ = found_next == 0 ? INT64_MAX : found_next;
+}
+
 void Newsroom::Announce(const std::vector<Written>& writes, int64_t now) const {
   pages_.Invalidate();  // called after every committed write
+  next_due_ = 0;        // the write may have scheduled something: look again
   for (const Written& w : writes) {
     const bool visible = !w.article.name().empty() && Visible(w.article, now);
     if (!visible && !w.was_visible) continue;
@@ -477,6 +508,7 @@ Status Newsroom::ListAll(const std::string& after, int size, std::vector<pb::Art
 
 Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest& request,
                               pb::ListArticlesResponse* response) {
+  AnnounceDue(city_.NowMicros());
   if (Status s = CheckPageSize(request.page_size(), kMaxPage); !s.ok()) return s;
   if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
   if (!request.category().empty() && !config_.categories.Find(request.category())) {
@@ -539,6 +571,7 @@ Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest
 
 Status Newsroom::GetArticle(civitas::Call& call, const pb::GetArticleRequest& request,
                             pb::Article* response) {
+  AnnounceDue(city_.NowMicros());
   std::string id;
   if (Status s = IdFromName(request.name(), &id); !s.ok()) return s;
   if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
@@ -660,6 +693,7 @@ Status Newsroom::DeleteArticle(civitas::Call&, const pb::DeleteArticleRequest& r
   });
   if (!s.ok()) return s;
   pages_.Invalidate();
+  next_due_ = 0;
   // A REMOVED event carries the name only.
   if (written.was_visible) {
     pb::ArticleEvent event;
@@ -722,6 +756,7 @@ Status Newsroom::WatchArticles(civitas::Call&, const pb::WatchArticlesRequest&,
 
 Status Newsroom::ListChanges(civitas::Call&, const pb::ListChangesRequest& request,
                              pb::ListChangesResponse* response) {
+  AnnounceDue(city_.NowMicros());
   if (Status s = CheckPageSize(request.page_size(), 500); !s.ok()) return s;
   if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
   const uint32_t size = request.page_size() == 0 ? 100 : request.page_size();

@@ -14,7 +14,9 @@
 #ifndef CIVITAS_MODULES_NEWS_NEWS_H_
 #define CIVITAS_MODULES_NEWS_NEWS_H_
 
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -101,6 +103,12 @@ class Newsroom {
   // Public list pages and feeds, for one second or until the next write: a scheduled article
   // appears at most a second after its publish time.
   mutable civitas::ResponseCache pages_{1'000'000};
+  // Scheduled publications and expiries are announced to WatchArticles followers by the first
+  // request after their time (AnnounceDue): nothing runs in the background.
+  void AnnounceDue(int64_t now) const;
+  mutable std::mutex due_mu_;
+  mutable int64_t announced_until_ = 0;  // instants up to here are announced
+  mutable std::atomic<int64_t> next_due_{0};  // 0 = unknown, look
 };
 
 }  // namespace news

@@ -125,6 +125,30 @@ TEST_F(NewsTest, CachedPagesDieWithTheNextWriteAndAfterOneSecond) {
   EXPECT_EQ(Titles(req), (std::vector<std::string>{"Bald", "Zweite", "Erste"}));
 }
 
+TEST_F(NewsTest, WatchersHearOfScheduledArticlesWhenTheirTimeComes) {
+  pb::ListArticlesRequest list;
+  Titles(list);  // the module looks for due instants from now on
+  Create("Später", true, kNow + 2 * kHour);
+  auto events = [&] {
+    std::vector<std::string> out;
+    for (const auto& [topic, bytes] : host_.published()) {
+      pb::ArticleEvent e;
+      e.ParseFromString(bytes);
+      out.push_back(pb::ArticleEvent::Type_Name(e.type()) + " " + e.article().title());
+    }
+    return out;
+  };
+  EXPECT_TRUE(events().empty()) << "a scheduled article is not published yet";
+  host_.SetNowMicros(kNow + kHour);
+  Titles(list);
+  EXPECT_TRUE(events().empty());
+  host_.SetNowMicros(kNow + 3 * kHour);
+  Titles(list);  // the first request after its time announces it
+  EXPECT_EQ(events(), (std::vector<std::string>{"PUBLISHED Später"}));
+  Titles(list);
+  EXPECT_EQ(events().size(), 1u) << "announced once";
+}
+
 TEST_F(NewsTest, ScheduledArticlesAppearAndExpiredOnesDisappearWithoutAJob) {
   Create("Now");
   host_.SetNowMicros(kNow + 1);

@@ -4,7 +4,8 @@
 //     10,000 supports and a poll with ballots, then writes, for each read row, the gRPC-framed
 //     request body h2load sends (<row>.bin), the method path (<row>.path) and the exact size of one
 //     response frame (<row>.size), so the benchmark can check every response.
-//   bench_client supports --target HOST:PORT --key PEM --seconds N --concurrency C
+//   bench_client supports --target HOST:PORT --key PEM --ideas FILE --seconds N --concurrency C
+//                         [--users PREFIX]
 //     durable SupportIdea writes (every one a new user/idea pair) from C concurrent callers for N
 //     seconds; prints "<writes/s> <p50 ms> <p99 ms> <errors>".
 #include <grpcpp/grpcpp.h>
@@ -265,7 +266,8 @@ int Supports(int argc, char** argv) {
   }
   // Users who have not supported anything yet: each call is a new (user, idea) pair.
   std::vector<std::string> tokens;
-  for (int u = 0; u < 2000; ++u) tokens.push_back(minter.Mint("writer" + std::to_string(u)));
+  const std::string prefix = Flag(argc, argv, "users", "writer");  // a new prefix, new users
+  for (int u = 0; u < 2000; ++u) tokens.push_back(minter.Mint(prefix + std::to_string(u)));
   auto stub = part::ParticipationService::NewStub(channel);
   std::atomic<int64_t> next{0}, errors{0};
   std::atomic<bool> stop{false};

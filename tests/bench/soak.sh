@@ -44,9 +44,9 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$gw/status"; }
 rss_start=$(rss)
 echo "max ${max} req/s; soaking ${minutes} min at 70% ($((rate * clients)) req/s) plus durable writes"
 # Durable writes alongside (one caller), in one-minute slices.
-(for _ in $(seq 1 "$minutes"); do
+(for m in $(seq 1 "$minutes"); do  # new users every minute: every support is a new one
    "$build/bin/bench_client" supports --target "127.0.0.1:$port" --key "$dir/keys/dev-signing-key.pem" \
-     --ideas "$dir/rows/ideas.txt" --seconds 60 --concurrency 1
+     --ideas "$dir/rows/ideas.txt" --seconds 60 --concurrency 1 --users "minute$m-"
  done > "$dir/writes.txt") &
 writer=$!; pids+=($writer)
 (while kill -0 $gw 2>/dev/null; do echo "$(date +%s) $(rss)"; sleep 30; done > "$dir/rss.txt") &

@@ -42,6 +42,19 @@ check "buf curl sees NOT_FOUND for an unknown city" '"code": "not_found"' \
 check "buf curl sees INVALID_ARGUMENT with the module's message" 'page_size must be between 0 and 100' \
   "$(curl_grpc -d '{"page_size": 5000}' "$url/$svc/ListNotices")"
 
+# curl against the JSON/HTTP side: JSON, errors as JSON, and the raw feeds.
+http="http://127.0.0.1:$(sed -n 2p "$dir/port")"
+check "curl reads articles as JSON" '"nextPageToken"' "$(curl -s "$http/v1/articles?page_size=2")"
+check "curl sees a JSON error with the gRPC code" '"status":"INVALID_ARGUMENT"' \
+  "$(curl -s "$http/v1/articles?page_size=5000")"
+check "curl gets the RSS feed with its content type" 'content-type: application/rss+xml' \
+  "$(curl -s -i "$http/cities/demo/v1/feed" | tr 'A-Z' 'a-z')"
+check "curl gets the calendar subscription" 'BEGIN:VCALENDAR' "$(curl -s "$http/cities/demo/v1/calendar.ics")"
+check "curl posts JSON with a token" '"title":"Per curl"' \
+  "$(curl -s -H "authorization: Bearer $("$ctl" token mint --city demo --subject c --role editor \
+       --signing-key "$dir/state/dev-signing-key.pem")" -X POST "$http/v1/articles" \
+       -d '{"title": "Per curl"}')"
+
 python_out=$(/usr/bin/python3 - "$(head -1 "$dir/port")" <<'PY' 2>&1 || true
 import sys, grpc
 channel = grpc.insecure_channel(f"127.0.0.1:{sys.argv[1]}")

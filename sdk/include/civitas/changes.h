@@ -19,6 +19,7 @@
 #define CIVITAS_CHANGES_H_
 
 #include <cinttypes>
+#include <functional>
 #include <cstdio>
 #include <set>
 #include <string>
@@ -51,6 +52,28 @@ class ChangeLog {
       }
     }
     return OkStatus();
+  }
+
+  // Visits the ids whose visibility changes in (after, until], in time order, and returns the
+  // first such instant after `until` in *next (0 if none), for callers that announce changes
+  // when their time comes.
+  Status Due(const Store& store, int64_t after, int64_t until,
+             const std::function<void(std::string_view id, int64_t at)>& visit,
+             int64_t* next) const {
+    *next = 0;
+    ScanOptions due;
+    due.prefix = prefix_ + "t/";
+    due.start = due.prefix + Hex(static_cast<uint64_t>(after) + 1);
+    due.limit = CIVITAS_SCAN_MAX_LIMIT;
+    return store.Scan(due, [&](std::string_view key, std::string_view value) {
+      const int64_t at = static_cast<int64_t>(ParseHex(key.substr(due.prefix.size(), 16)));
+      if (at > until) {
+        *next = at;
+        return false;
+      }
+      visit(value, at);
+      return true;
+    });
   }
 
   struct Page {
