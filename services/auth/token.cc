@@ -257,6 +257,34 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Create(
 }
 
 absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token, absl::Time now) const {
+  // A token that verified once needs only its time window checked again: the signature check
+  // (ECDSA or RSA) is by far the most expensive step of a signed-in call.
+  const double now_s = absl::ToDoubleSeconds(now - absl::UnixEpoch());
+  const double leeway = absl::ToDoubleSeconds(options_.leeway);
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = cache_.find(token);
+    if (it != cache_.end()) {
+      if (now_s > it->second.exp + leeway) return Unauthenticated("it has expired; get a new token");
+      if (now_s + leeway < it->second.nbf) {
+        return Unauthenticated("it is not valid yet (nbf is in the future)");
+      }
+      return it->second.claims;
+    }
+  }
+  double exp = 0, nbf = 0;
+  absl::StatusOr<TokenClaims> claims = VerifyUncached(token, now, &exp, &nbf);
+  if (claims.ok()) {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    if (cache_.size() >= kVerifiedTokenCacheSize) cache_.clear();
+    cache_.emplace(std::string(token), CachedToken{*claims, exp, nbf});
+  }
+  return claims;
+}
+
+absl::StatusOr<TokenClaims> TokenVerifier::VerifyUncached(absl::string_view token, absl::Time now,
+                                                          double* exp_out,
+                                                          double* nbf_out) const {
   if (!accepts_tokens()) {
     return absl::UnauthenticatedError(
         "this gateway accepts no bearer tokens (no auth.jwks_file configured); call anonymously");
@@ -309,12 +337,14 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token, absl:
   if (!claims.ok()) return Unauthenticated("the payload is not a JSON object");
   const double now_s = absl::ToDoubleSeconds(now - absl::UnixEpoch());
   const double leeway = absl::ToDoubleSeconds(options_.leeway);
-  double exp = 0, nbf = 0;
+  double exp = 0, nbf = -1e300;
   if (!NumberField(*claims, "exp", &exp)) return Unauthenticated("it has no exp (expiry) claim");
+  *exp_out = exp;
   if (now_s > exp + leeway) return Unauthenticated("it has expired; get a new token");
   if (NumberField(*claims, "nbf", &nbf) && now_s + leeway < nbf) {
     return Unauthenticated("it is not valid yet (nbf is in the future)");
   }
+  *nbf_out = nbf;
   if (!options_.issuer.empty() && StringField(*claims, "iss") != options_.issuer) {
     return Unauthenticated(absl::StrCat("it was issued by '", StringField(*claims, "iss"),
                                         "', not by '", options_.issuer, "'"));

@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -43,15 +45,27 @@ class TokenVerifier {
   static absl::StatusOr<std::unique_ptr<TokenVerifier>> Create(const VerifierOptions& options);
   ~TokenVerifier();
 
-  // UNAUTHENTICATED with a reason a client developer can act on, or the claims.
+  // UNAUTHENTICATED with a reason a client developer can act on, or the claims. Tokens that
+  // verified are remembered (up to kVerifiedTokenCacheSize): later calls check only their
+  // expiry and not-before times.
   absl::StatusOr<TokenClaims> Verify(absl::string_view token, absl::Time now) const;
   bool accepts_tokens() const;
 
+  static constexpr size_t kVerifiedTokenCacheSize = 16384;
+
  private:
   struct Key;
+  struct CachedToken {
+    TokenClaims claims;
+    double exp, nbf;  // unix seconds
+  };
   TokenVerifier() = default;
+  absl::StatusOr<TokenClaims> VerifyUncached(absl::string_view token, absl::Time now,
+                                             double* exp, double* nbf) const;
   VerifierOptions options_;
   std::vector<std::unique_ptr<Key>> keys_;
+  mutable std::mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, CachedToken> cache_;
 };
 
 struct MintRequest {

@@ -73,6 +73,26 @@ TEST_F(TokenTest, Es256RoundTripWithRolesPerCity) {
   EXPECT_EQ(RolesIn(*claims, "schwerte"), CIVITAS_ROLE_BIT(CIVITAS_ROLE_CITIZEN));
 }
 
+TEST_F(TokenTest, AVerifiedTokenIsRememberedButStillExpires) {
+  auto v = TokenVerifier::Create(options_);
+  ASSERT_TRUE(v.ok()) << v.status();
+  MintRequest r = Request();
+  r.ttl = absl::Minutes(10);
+  const std::string token = *signer_->Mint(r);
+  ASSERT_TRUE((*v)->Verify(token, now_).ok());
+  auto again = (*v)->Verify(token, now_ + absl::Minutes(5));  // from the cache
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->subject, "anna");
+  auto late = (*v)->Verify(token, now_ + absl::Hours(1));
+  ASSERT_FALSE(late.ok());
+  EXPECT_NE(late.status().message().find("expired"), std::string::npos) << late.status();
+  // A token differing in one signature character is verified on its own, and refused.
+  std::string forged = token;
+  char& c = forged[forged.size() - 10];  // inside the signature, not its padding bits
+  c = c == 'A' ? 'B' : 'A';
+  EXPECT_FALSE((*v)->Verify(forged, now_).ok());
+}
+
 TEST_F(TokenTest, WildcardCityGrantsEverywhere) {
   MintRequest r = Request();
   r.roles_by_city = {{"*", {"admin"}}};

@@ -73,6 +73,9 @@ rocksdb::Options StorageEnvironment::CityOptions() const {
   o.create_if_missing = true;
   o.write_buffer_manager = write_buffers_;
   o.merge_operator = merge_operator_;
+  // A counter merged thousands of times (supports of one idea) is collapsed in the memtable
+  // every few merges, so reading it stays one lookup instead of applying every operand.
+  o.max_successive_merges = 16;
   o.write_buffer_size = 8 << 20;
   o.max_write_buffer_number = 2;
   o.max_open_files = 256;
