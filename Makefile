@@ -44,7 +44,8 @@ build: deps
 # The demo needs the gateway, civitasctl and the bundled modules only.
 demo: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
-	cmake --build $(BUILD) -j $(JOBS) --target civitas-gateway civitasctl noticeboard
+	cmake --build $(BUILD) -j $(JOBS) --target civitas-gateway civitasctl noticeboard news events \
+	  participation reports
 	$(BUILD)/bin/civitas-gateway --data_dir=./state
 
 # Every test: the normal build, then unit and integration tests again under ASan+UBSan, then a
