@@ -13,6 +13,7 @@ namespace {
 
 using civitas::InvalidArgument;
 using civitas::OkStatus;
+using civitas::CheckText;
 using civitas::Status;
 using civitas::ToMicros;
 
@@ -28,12 +29,6 @@ int64_t Micros(const google::protobuf::Timestamp& t) { return ToMicros(t); }
 std::string Hex(int64_t micros) { return civitas::Hex16(static_cast<uint64_t>(micros)); }
 
 // 8-byte little-endian seat counter.
-std::string EncodeCount(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  return out;
-}
-
 std::vector<civitas::Categories::Category> DefaultCategories() {
   return {{"kultur", {{"de", "Kultur"}, {"en", "Culture"}}},
           {"musik", {{"de", "Musik"}, {"en", "Music"}}},
@@ -101,11 +96,6 @@ bool Recurring(const pb::Event& e) { return !e.recurrence_rule().empty(); }
 
 bool InRWindowIndex(const pb::Event& e) {
   return Recurring(e) || Micros(e.end_time()) - Micros(e.start_time()) > kShortEvent;
-}
-
-Status CheckText(std::string_view field, std::string_view value, size_t min, size_t max) {
-  std::string e = civitas::CheckLength(field, value, min, max);
-  return e.empty() ? OkStatus() : InvalidArgument(e);
 }
 
 }  // namespace
@@ -677,7 +667,7 @@ Status Calendar::ChangeSeat(civitas::Call& call, const std::string& name,
       }
       Status d = txn.Delete(seat);
       if (d.ok()) d = txn.Delete(mine);
-      if (d.ok()) d = taken <= 1 ? txn.Delete(count_key) : txn.Put(count_key, EncodeCount(taken - 1));
+      if (d.ok()) d = taken <= 1 ? txn.Delete(count_key) : txn.Put(count_key, civitas::EncodeU64(taken - 1));
       return d;
     }
     if (held.ok()) {
@@ -710,7 +700,7 @@ Status Calendar::ChangeSeat(civitas::Call& call, const std::string& name,
     r.set_event_title(current.title());
     Status w = txn.Put(seat, r.SerializeAsString());
     if (w.ok()) w = txn.Put(mine, "");
-    if (w.ok()) w = txn.Put(count_key, EncodeCount(taken + 1));
+    if (w.ok()) w = txn.Put(count_key, civitas::EncodeU64(taken + 1));
     if (w.ok() && out) *out = r;
     return w;
   });

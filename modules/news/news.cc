@@ -198,11 +198,6 @@ Status Newsroom::Create(civitas::City city, std::unique_ptr<Newsroom>* out) {
   return OkStatus();
 }
 
-Status Newsroom::CheckLanguage(const std::string& field, const std::string& tag) const {
-  if (tag.empty() || civitas::IsLanguageTag(tag)) return OkStatus();
-  return InvalidArgument(field + " '" + tag + "' is not a language tag like 'de' or 'en-GB'");
-}
-
 Status Newsroom::Load(const std::string& id, pb::Article* article, civitas::Transaction* txn,
                       bool for_update) const {
   std::string bytes;
@@ -252,15 +247,11 @@ pb::Article Newsroom::EditorView(const pb::Article& stored, int64_t now) const {
 }
 
 Status Newsroom::Validate(const pb::Article& a) const {
-  auto check = [](std::string_view field, std::string_view value, size_t min, size_t max) {
-    std::string e = civitas::CheckLength(field, value, min, max);
-    return e.empty() ? OkStatus() : InvalidArgument(e);
-  };
   Status s;
-  if (s = check("article.title", a.title(), 1, 200); !s.ok()) return s;
-  if (s = check("article.teaser", a.teaser(), 0, 500); !s.ok()) return s;
-  if (s = check("article.body", a.body(), 0, 50000); !s.ok()) return s;
-  if (s = check("article.department", a.department(), 0, 100); !s.ok()) return s;
+  if (s = civitas::CheckText("article.title", a.title(), 1, 200); !s.ok()) return s;
+  if (s = civitas::CheckText("article.teaser", a.teaser(), 0, 500); !s.ok()) return s;
+  if (s = civitas::CheckText("article.body", a.body(), 0, 50000); !s.ok()) return s;
+  if (s = civitas::CheckText("article.department", a.department(), 0, 100); !s.ok()) return s;
   if (!pb::Article::BodyFormat_IsValid(a.body_format())) {
     return InvalidArgument("article.body_format has an unknown value " +
                            std::to_string(a.body_format()));
@@ -285,9 +276,9 @@ Status Newsroom::Validate(const pb::Article& a) const {
       return InvalidArgument(where + ".language_code '" + l.language_code() +
                              "' is already used by the article or another localization");
     }
-    if (s = check(where + ".title", l.title(), 1, 200); !s.ok()) return s;
-    if (s = check(where + ".teaser", l.teaser(), 0, 500); !s.ok()) return s;
-    if (s = check(where + ".body", l.body(), 0, 50000); !s.ok()) return s;
+    if (s = civitas::CheckText(where + ".title", l.title(), 1, 200); !s.ok()) return s;
+    if (s = civitas::CheckText(where + ".teaser", l.teaser(), 0, 500); !s.ok()) return s;
+    if (s = civitas::CheckText(where + ".body", l.body(), 0, 50000); !s.ok()) return s;
   }
   if (a.images_size() > 10) {
     return InvalidArgument("article.images has at most 10 entries, got " +
@@ -298,8 +289,8 @@ Status Newsroom::Validate(const pb::Article& a) const {
     const std::string where = "article.images[" + std::to_string(i) + "]";
     if (img.url().empty()) return InvalidArgument(where + ".url is required");
     if (s = CheckHttpUrl(where + ".url", img.url()); !s.ok()) return s;
-    if (s = check(where + ".alt_text", img.alt_text(), 1, 300); !s.ok()) return s;
-    if (s = check(where + ".copyright", img.copyright(), 0, 200); !s.ok()) return s;
+    if (s = civitas::CheckText(where + ".alt_text", img.alt_text(), 1, 300); !s.ok()) return s;
+    if (s = civitas::CheckText(where + ".copyright", img.copyright(), 0, 200); !s.ok()) return s;
   }
   if (a.categories_size() > 5) {
     return InvalidArgument("article.categories has at most 5 entries, got " +
@@ -319,7 +310,7 @@ Status Newsroom::Validate(const pb::Article& a) const {
   }
   seen.clear();
   for (const std::string& t : a.tags()) {
-    if (s = check("article.tags", t, 1, 40); !s.ok()) return s;
+    if (s = civitas::CheckText("article.tags", t, 1, 40); !s.ok()) return s;
     for (char c : t) {
       if (c == '/' || static_cast<unsigned char>(c) < 0x20) {
         return InvalidArgument("article.tags: '" + t + "' contains '/' or a control character");
@@ -510,7 +501,7 @@ Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest
                               pb::ListArticlesResponse* response) {
   AnnounceDue(city_.NowMicros());
   if (Status s = CheckPageSize(request.page_size(), kMaxPage); !s.ok()) return s;
-  if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
+  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
   if (!request.category().empty() && !config_.categories.Find(request.category())) {
     return InvalidArgument("unknown category '" + request.category() +
                            "'; ListCategories shows this city's categories");
@@ -574,7 +565,7 @@ Status Newsroom::GetArticle(civitas::Call& call, const pb::GetArticleRequest& re
   AnnounceDue(city_.NowMicros());
   std::string id;
   if (Status s = IdFromName(request.name(), &id); !s.ok()) return s;
-  if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
+  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
   pb::Article stored;
   if (Status s = Load(id, &stored); !s.ok()) return s;
   const int64_t now = city_.NowMicros();
@@ -739,7 +730,7 @@ Status Newsroom::PublishArticle(civitas::Call&, const pb::PublishArticleRequest&
 
 Status Newsroom::ListCategories(civitas::Call&, const pb::ListCategoriesRequest& request,
                                 pb::ListCategoriesResponse* response) {
-  if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
+  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
   const std::string wanted = civitas::PrimaryLanguage(request.language_code());
   for (const civitas::Categories::Category& c : config_.categories.list()) {
     pb::Category* out = response->add_categories();
@@ -758,7 +749,7 @@ Status Newsroom::ListChanges(civitas::Call&, const pb::ListChangesRequest& reque
                              pb::ListChangesResponse* response) {
   AnnounceDue(city_.NowMicros());
   if (Status s = CheckPageSize(request.page_size(), 500); !s.ok()) return s;
-  if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
+  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
   const uint32_t size = request.page_size() == 0 ? 100 : request.page_size();
   const int64_t now = city_.NowMicros();
   civitas::ChangeLog::Page page;
@@ -787,7 +778,7 @@ Status Newsroom::ExportFeed(civitas::Call&, const pb::ExportFeedRequest& request
     return InvalidArgument("format must be RSS or ATOM");
   }
   if (Status s = CheckPageSize(request.limit(), kMaxPage, "limit"); !s.ok()) return s;
-  if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
+  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
   if (!request.category().empty() && !config_.categories.Find(request.category())) {
     return InvalidArgument("unknown category '" + request.category() +
                            "'; ListCategories shows this city's categories");
@@ -841,7 +832,7 @@ Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& re
     return InvalidArgument("unknown category '" + request.category() +
                            "'; ListCategories shows this city's categories");
   }
-  if (Status s = CheckLanguage("language_code", request.language_code()); !s.ok()) return s;
+  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
   FeedChannel channel;
   std::vector<FeedItem> items;
   std::string error;
@@ -854,9 +845,7 @@ Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& re
   if (source.empty()) {
     return InvalidArgument("source is required: the feed names neither its link nor its id");
   }
-  if (std::string e = civitas::CheckLength("source", source, 1, 2048); !e.empty()) {
-    return InvalidArgument(e);
-  }
+  if (Status e = civitas::CheckText("source", source, 1, 2048); !e.ok()) return e;
   if (source.find('\0') != std::string::npos) return InvalidArgument("source contains NUL");
   std::string language = !request.language_code().empty() ? request.language_code()
                          : civitas::IsLanguageTag(channel.language) ? channel.language

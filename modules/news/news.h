@@ -95,7 +95,6 @@ class Newsroom {
   pb::Article PublicView(const pb::Article& stored, const std::string& language, int64_t now,
                          bool keep_localizations = false) const;
   pb::Article EditorView(const pb::Article& stored, int64_t now) const;
-  civitas::Status CheckLanguage(const std::string& field, const std::string& tag) const;
 
   civitas::City city_;
   Config config_;

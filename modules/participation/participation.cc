@@ -13,22 +13,12 @@ namespace {
 
 using civitas::InvalidArgument;
 using civitas::OkStatus;
+using civitas::CheckText;
 using civitas::Status;
 
 constexpr int64_t kMinute = 60'000'000;
 
 std::string Hex(int64_t v) { return civitas::Hex16(static_cast<uint64_t>(v)); }
-
-std::string EncodeU64(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  return out;
-}
-
-Status CheckText(std::string_view field, std::string_view value, size_t min, size_t max) {
-  std::string e = civitas::CheckLength(field, value, min, max);
-  return e.empty() ? OkStatus() : InvalidArgument(e);
-}
 
 Status CheckDisplayName(const std::string& field, const std::string& name) {
   if (Status s = CheckText(field, name, 2, 60); !s.ok()) return s;
@@ -132,7 +122,7 @@ Status Participation::ChargeWrite(civitas::Transaction& txn, const std::string& 
                 " ideas, comments and flags per minute; retry in " + std::to_string(retry) +
                 " s"};
   }
-  return txn.Put(key, EncodeU64(static_cast<uint64_t>(start)) + EncodeU64(count + 1));
+  return txn.Put(key, civitas::EncodeU64(static_cast<uint64_t>(start)) + civitas::EncodeU64(count + 1));
 }
 
 Status Participation::LoadIdea(const std::string& id, pb::Idea* idea, civitas::Transaction* txn,
@@ -750,8 +740,8 @@ Status Participation::FlagContent(civitas::Call& call, const pb::FlagContentRequ
     if (!c.ok() && c.code() != CIVITAS_NOT_FOUND) return c;
     const uint64_t count = (c.ok() ? civitas::DecodeU64(count_bytes) : 0) + 1;
     Status w = txn.Put("f/" + request.item() + '\0' + subject, request.reason());
-    if (w.ok()) w = txn.Put("fc/" + request.item(), EncodeU64(count));
-    if (w.ok()) w = txn.Put("q/" + request.item(), EncodeU64(count));
+    if (w.ok()) w = txn.Put("fc/" + request.item(), civitas::EncodeU64(count));
+    if (w.ok()) w = txn.Put("q/" + request.item(), civitas::EncodeU64(count));
     if (w.ok()) w = txn.Put("u/" + subject + '\0' + "flag:" + request.item(), "");
     if (w.ok() && count == static_cast<uint64_t>(config_.flag_threshold)) {
       w = SetHidden(txn, key, true);

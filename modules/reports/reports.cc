@@ -18,16 +18,12 @@ namespace {
 
 using civitas::InvalidArgument;
 using civitas::OkStatus;
+using civitas::CheckText;
 using civitas::Status;
 
 constexpr char kServices[] = "services/";
 
 std::string Hex(int64_t v) { return civitas::Hex16(static_cast<uint64_t>(v)); }
-
-Status CheckText(std::string_view field, std::string_view value, size_t min, size_t max) {
-  std::string e = civitas::CheckLength(field, value, min, max);
-  return e.empty() ? OkStatus() : InvalidArgument(e);
-}
 
 bool IsCode(const std::string& code) {
   if (code.empty() || code.size() > 40) return false;

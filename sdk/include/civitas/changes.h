@@ -138,11 +138,6 @@ class ChangeLog {
     std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
     return buf;
   }
-  static std::string EncodeU64(uint64_t v) {
-    std::string out(8, '\0');
-    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-    return out;
-  }
   static bool IsHex16(std::string_view s) {
     if (s.size() != 16) return false;
     for (char c : s) {

@@ -103,6 +103,13 @@ inline Status CheckEtag(const std::string& given, const std::string& current,
                  "'); read it again and reapply your change");
 }
 
+// CheckLength as a Status: INVALID_ARGUMENT naming `field`, or OK.
+inline Status CheckText(std::string_view field, std::string_view value, size_t min_chars,
+                        size_t max_chars) {
+  std::string e = CheckLength(field, value, min_chars, max_chars);
+  return e.empty() ? OkStatus() : InvalidArgument(std::move(e));
+}
+
 inline Status CheckPageSize(int32_t page_size, int32_t max, std::string_view field = "page_size") {
   if (page_size < 0 || page_size > max) {
     return InvalidArgument(std::string(field) + " must be between 0 and " + std::to_string(max) +

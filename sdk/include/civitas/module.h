@@ -110,6 +110,13 @@ inline uint64_t DecodeU64(std::string_view bytes) {
   return v;
 }
 
+// The same encoding, for counters a module reads and writes itself (under a lock).
+inline std::string EncodeU64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  return out;
+}
+
 // One transaction; rolled back on destruction unless committed.
 class Transaction {
  public:
