@@ -11,9 +11,9 @@
 namespace events {
 namespace {
 
+using civitas::CheckText;
 using civitas::InvalidArgument;
 using civitas::OkStatus;
-using civitas::CheckText;
 using civitas::Status;
 using civitas::ToMicros;
 
@@ -41,13 +41,27 @@ std::vector<civitas::Categories::Category> DefaultCategories() {
 }
 
 const std::set<std::string>& WritablePaths() {
-  static const std::set<std::string> paths = {
-      "title",        "description",     "language_code", "localizations",
-      "start_time",   "end_time",        "time_zone",     "all_day",
-      "recurrence_rule", "excluded_starts", "location",   "categories",
-      "organizer",    "free",            "price_info",    "accessibility_notes",
-      "image",        "url",             "status",        "capacity",
-      "registration_open"};
+  static const std::set<std::string> paths = {"title",
+                                              "description",
+                                              "language_code",
+                                              "localizations",
+                                              "start_time",
+                                              "end_time",
+                                              "time_zone",
+                                              "all_day",
+                                              "recurrence_rule",
+                                              "excluded_starts",
+                                              "location",
+                                              "categories",
+                                              "organizer",
+                                              "free",
+                                              "price_info",
+                                              "accessibility_notes",
+                                              "image",
+                                              "url",
+                                              "status",
+                                              "capacity",
+                                              "registration_open"};
   return paths;
 }
 
@@ -100,8 +114,8 @@ bool InRWindowIndex(const pb::Event& e) {
 
 }  // namespace
 
-std::vector<Slot> Occurrences(const pb::Event& event, const absl::TimeZone& fallback,
-                              int64_t from, int64_t to, size_t limit) {
+std::vector<Slot> Occurrences(const pb::Event& event, const absl::TimeZone& fallback, int64_t from,
+                              int64_t to, size_t limit) {
   std::vector<Slot> out;
   const absl::TimeZone zone = ZoneOf(event, fallback);
   const absl::Time first = absl::FromUnixMicros(Micros(event.start_time()));
@@ -187,7 +201,8 @@ Status Calendar::Load(const std::string& id, pb::Event* event, civitas::Transact
                       bool for_update) const {
   std::string bytes;
   Status s = txn ? txn->Get("e/" + id, &bytes, for_update) : city_.store().Get("e/" + id, &bytes);
-  if (s.code() == CIVITAS_NOT_FOUND) return civitas::NotFound("event 'events/" + id + "' does not exist");
+  if (s.code() == CIVITAS_NOT_FOUND)
+    return civitas::NotFound("event 'events/" + id + "' does not exist");
   if (!s.ok()) return s;
   if (!event->ParseFromString(bytes)) return civitas::Internal("stored event is corrupt");
   return OkStatus();
@@ -225,13 +240,15 @@ Status Calendar::Normalize(pb::Event* e) const {
   if (s = CheckText("event.description", e->description(), 0, 20000); !s.ok()) return s;
   if (s = CheckText("event.organizer", e->organizer(), 0, 200); !s.ok()) return s;
   if (s = CheckText("event.price_info", e->price_info(), 0, 200); !s.ok()) return s;
-  if (s = CheckText("event.accessibility_notes", e->accessibility_notes(), 0, 1000); !s.ok()) return s;
+  if (s = CheckText("event.accessibility_notes", e->accessibility_notes(), 0, 1000); !s.ok())
+    return s;
   if (!civitas::IsLanguageTag(e->language_code())) {
     return InvalidArgument("event.language_code '" + e->language_code() +
                            "' is not a language tag like 'de' or 'en-GB'");
   }
   std::set<std::string> languages = {civitas::PrimaryLanguage(e->language_code())};
-  if (e->localizations_size() > 20) return InvalidArgument("event.localizations has at most 20 entries");
+  if (e->localizations_size() > 20)
+    return InvalidArgument("event.localizations has at most 20 entries");
   for (int i = 0; i < e->localizations_size(); ++i) {
     pb::Localization* l = e->mutable_localizations(i);
     const std::string where = "event.localizations[" + std::to_string(i) + "]";
@@ -284,7 +301,8 @@ Status Calendar::Normalize(pb::Event* e) const {
       return InvalidArgument("occurrences of a recurring event must not overlap");
     }
   }
-  if (e->excluded_starts_size() > 1000) return InvalidArgument("event.excluded_starts has at most 1000 entries");
+  if (e->excluded_starts_size() > 1000)
+    return InvalidArgument("event.excluded_starts has at most 1000 entries");
   for (const auto& x : e->excluded_starts()) {
     if (!civitas::ValidTimestamp(x)) {
       return InvalidArgument("event.excluded_starts must lie between the years 1 and 9999");
@@ -309,7 +327,8 @@ Status Calendar::Normalize(pb::Event* e) const {
     if (!seen.insert(c).second) return InvalidArgument("event.categories lists '" + c + "' twice");
   }
   if (e->has_image()) {
-    if (e->image().url().empty()) return InvalidArgument("event.image.url is required with an image");
+    if (e->image().url().empty())
+      return InvalidArgument("event.image.url is required with an image");
     if (s = civitas::CheckHttpUrl("event.image.url", e->image().url()); !s.ok()) return s;
     if (s = CheckText("event.image.alt_text", e->image().alt_text(), 1, 300); !s.ok()) return s;
   }
@@ -402,7 +421,8 @@ Status Calendar::ListEvents(civitas::Call& call, const pb::ListEventsRequest& re
   if (to - from > 366 * kDay) return InvalidArgument("the window is at most 366 days long");
   const bool near = request.has_near();
   if (near) {
-    if (s = civitas::CheckCoordinates("near", request.near().latitude(), request.near().longitude());
+    if (s = civitas::CheckCoordinates("near", request.near().latitude(),
+                                      request.near().longitude());
         !s.ok()) {
       return s;
     }
@@ -432,9 +452,8 @@ Status Calendar::ListEvents(civitas::Call& call, const pb::ListEventsRequest& re
   std::vector<Hit> hits;
   // Adds the event's occurrences in the window that pass the filters; returns how many.
   auto consider = [&](std::shared_ptr<const pb::Event> e, const std::string& id) {
-    if (!request.category().empty() &&
-        std::find(e->categories().begin(), e->categories().end(), request.category()) ==
-            e->categories().end()) {
+    if (!request.category().empty() && std::find(e->categories().begin(), e->categories().end(),
+                                                 request.category()) == e->categories().end()) {
       return 0;
     }
     double distance = 0;
@@ -504,8 +523,7 @@ Status Calendar::ListEvents(civitas::Call& call, const pb::ListEventsRequest& re
   return OkStatus();
 }
 
-Status Calendar::GetEvent(civitas::Call&, const pb::GetEventRequest& request,
-                          pb::Event* response) {
+Status Calendar::GetEvent(civitas::Call&, const pb::GetEventRequest& request, pb::Event* response) {
   std::string id;
   if (Status s = civitas::IdFromName("events", request.name(), &id); !s.ok()) return s;
   if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) {
@@ -590,10 +608,11 @@ Status Calendar::DeleteEvent(civitas::Call&, const pb::DeleteEventRequest& reque
   civitas::ScanOptions scan;
   scan.prefix = "s/" + id + "/";
   scan.limit = CIVITAS_SCAN_MAX_LIMIT;
-  if (Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view) {
-        seats.emplace_back(key);
-        return true;
-      });
+  if (Status s = city_.store().Scan(scan,
+                                    [&](std::string_view key, std::string_view) {
+                                      seats.emplace_back(key);
+                                      return true;
+                                    });
       !s.ok()) {
     return s;
   }
@@ -629,9 +648,9 @@ Status Calendar::FindOccurrence(const pb::Event& event, const google::protobuf::
       return OkStatus();
     }
   }
-  return civitas::NotFound("event '" + event.name() + "' has no occurrence starting at " +
-                           absl::FormatTime(absl::RFC3339_sec, absl::FromUnixMicros(wanted),
-                                            absl::UTCTimeZone()));
+  return civitas::NotFound(
+      "event '" + event.name() + "' has no occurrence starting at " +
+      absl::FormatTime(absl::RFC3339_sec, absl::FromUnixMicros(wanted), absl::UTCTimeZone()));
 }
 
 Status Calendar::ChangeSeat(civitas::Call& call, const std::string& name,
@@ -667,7 +686,8 @@ Status Calendar::ChangeSeat(civitas::Call& call, const std::string& name,
       }
       Status d = txn.Delete(seat);
       if (d.ok()) d = txn.Delete(mine);
-      if (d.ok()) d = taken <= 1 ? txn.Delete(count_key) : txn.Put(count_key, civitas::EncodeU64(taken - 1));
+      if (d.ok())
+        d = taken <= 1 ? txn.Delete(count_key) : txn.Put(count_key, civitas::EncodeU64(taken - 1));
       return d;
     }
     if (held.ok()) {
@@ -935,9 +955,9 @@ Status Calendar::ImportCalendar(civitas::Call&, const pb::ImportCalendarRequest&
         pb::Event before;
         if (Status l = Load(id, &before, &txn, true); !l.ok()) return l;
         pb::Event after = before;
-        for (const char* p : {"title", "description", "start_time", "end_time", "time_zone",
-                              "all_day", "recurrence_rule", "excluded_starts", "location", "url",
-                              "status"}) {
+        for (const char* p :
+             {"title", "description", "start_time", "end_time", "time_zone", "all_day",
+              "recurrence_rule", "excluded_starts", "location", "url", "status"}) {
           CopyField(p, e, &after);
         }
         pb::Event a = after, b = before;
@@ -982,8 +1002,7 @@ CIVITAS_MODULE(
         .Unary("UpdateEvent", civitas::Role::kEditor, &events::Calendar::UpdateEvent)
         .Unary("DeleteEvent", civitas::Role::kEditor, &events::Calendar::DeleteEvent)
         .Unary("RegisterForEvent", civitas::Role::kCitizen, &events::Calendar::RegisterForEvent)
-        .Unary("CancelRegistration", civitas::Role::kCitizen,
-               &events::Calendar::CancelRegistration)
+        .Unary("CancelRegistration", civitas::Role::kCitizen, &events::Calendar::CancelRegistration)
         .Unary("ListMyRegistrations", civitas::Role::kCitizen,
                &events::Calendar::ListMyRegistrations)
         .Unary("ListCategories", civitas::Role::kAnonymous, &events::Calendar::ListCategories)

@@ -88,8 +88,8 @@ class Calendar {
                                  pb::ImportCalendarResponse* response);
 
  private:
-  civitas::Status Load(const std::string& id, pb::Event* event,
-                       civitas::Transaction* txn = nullptr, bool for_update = false) const;
+  civitas::Status Load(const std::string& id, pb::Event* event, civitas::Transaction* txn = nullptr,
+                       bool for_update = false) const;
   // Ids of events that may have occurrences in [from, to).
   civitas::Status Candidates(int64_t from, int64_t to, std::vector<std::string>* ids) const;
   // Defaults filled in, then every field checked.

@@ -1,5 +1,7 @@
 // Unit tests of the events module against the SDK's fake host: recurrence in local time across
 // daylight saving changes, windows and paging, registrations, iCalendar both ways.
+#include "events.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
@@ -7,7 +9,6 @@
 #include "absl/time/civil_time.h"
 #include "civitas/events/v1/events.pb.h"
 #include "civitas/testing/fake_host.h"
-#include "events.h"
 #include "ical.h"
 #include "rrule.h"
 
@@ -35,7 +36,8 @@ int64_t LocalMicros(int y, int m, int d, int hh, int mm = 0) {
 void SetTime(int64_t micros, google::protobuf::Timestamp* t) { civitas::SetMicros(micros, t); }
 
 std::string LocalText(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M %Z", absl::FromUnixMicros(civitas::ToMicros(t)), Berlin());
+  return absl::FormatTime("%Y-%m-%d %H:%M %Z", absl::FromUnixMicros(civitas::ToMicros(t)),
+                          Berlin());
 }
 
 class EventsTest : public ::testing::Test {
@@ -93,10 +95,9 @@ TEST_F(EventsTest, WeeklyRecurrenceKeepsLocalTimeAcrossTheEndOfDaylightSavingTim
   e.set_recurrence_rule("FREQ=WEEKLY;COUNT=4");
   pb::Event created = Create(e);
   EXPECT_EQ(Window(LocalMicros(2026, 10, 1, 0), LocalMicros(2026, 12, 1, 0)),
-            (std::vector<std::string>{"Stadtführung 2026-10-18 10:00 CEST",
-                                      "Stadtführung 2026-10-25 10:00 CET",
-                                      "Stadtführung 2026-11-01 10:00 CET",
-                                      "Stadtführung 2026-11-08 10:00 CET"}));
+            (std::vector<std::string>{
+                "Stadtführung 2026-10-18 10:00 CEST", "Stadtführung 2026-10-25 10:00 CET",
+                "Stadtführung 2026-11-01 10:00 CET", "Stadtführung 2026-11-08 10:00 CET"}));
   // Each occurrence ends 90 local minutes later, also on the day the clocks change.
   pb::ListEventsRequest req;
   SetTime(LocalMicros(2026, 10, 24, 0), req.mutable_start_time());
@@ -116,11 +117,10 @@ TEST_F(EventsTest, MonthlyRulesExceptionsAndUntil) {
   council.set_recurrence_rule("FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=3");
   Create(council);
   EXPECT_EQ(Window(LocalMicros(2026, 10, 1, 0), LocalMicros(2027, 3, 1, 0)),
-            (std::vector<std::string>{"Trödelmarkt 2026-10-31 08:00 CET",
-                                      "Ratssitzung 2026-10-31 15:00 CET",
-                                      "Ratssitzung 2026-11-30 15:00 CET",
-                                      "Trödelmarkt 2026-12-26 08:00 CET",
-                                      "Ratssitzung 2026-12-31 15:00 CET"}));
+            (std::vector<std::string>{
+                "Trödelmarkt 2026-10-31 08:00 CET", "Ratssitzung 2026-10-31 15:00 CET",
+                "Ratssitzung 2026-11-30 15:00 CET", "Trödelmarkt 2026-12-26 08:00 CET",
+                "Ratssitzung 2026-12-31 15:00 CET"}));
 }
 
 TEST(RRuleTest, RefusesMalformedRulesPrecisely) {
@@ -168,7 +168,8 @@ TEST_F(EventsTest, ValidatesAndWritesNothingOnRefusal) {
     c.edit(req.mutable_event());
     pb::Event out;
     std::string error;
-    EXPECT_EQ(Call("CreateEvent", req, &out, kEditor, &error), CIVITAS_INVALID_ARGUMENT) << c.expected;
+    EXPECT_EQ(Call("CreateEvent", req, &out, kEditor, &error), CIVITAS_INVALID_ARGUMENT)
+        << c.expected;
     EXPECT_NE(error.find(c.expected), std::string::npos) << error;
   }
   EXPECT_TRUE(host_.data().empty());
@@ -238,12 +239,13 @@ TEST_F(EventsTest, RegistrationsRespectCapacityAndAreOnePerUser) {
   ASSERT_EQ(Call("CancelRegistration", cancel, &empty, Caller::Citizen("anna")), CIVITAS_OK);
   EXPECT_EQ(Call("CancelRegistration", cancel, &empty, Caller::Citizen("anna")), CIVITAS_NOT_FOUND);
   SetTime(LocalMicros(2026, 10, 13, 18), reg.mutable_occurrence_start());
-  EXPECT_EQ(Call("RegisterForEvent", reg, &r, Caller::Citizen("cem")), CIVITAS_OK) << "a seat freed";
+  EXPECT_EQ(Call("RegisterForEvent", reg, &r, Caller::Citizen("cem")), CIVITAS_OK)
+      << "a seat freed";
 
   pb::ListMyRegistrationsResponse mine;
-  ASSERT_EQ(Call("ListMyRegistrations", pb::ListMyRegistrationsRequest(), &mine,
-                 Caller::Citizen("cem")),
-            CIVITAS_OK);
+  ASSERT_EQ(
+      Call("ListMyRegistrations", pb::ListMyRegistrationsRequest(), &mine, Caller::Citizen("cem")),
+      CIVITAS_OK);
   ASSERT_EQ(mine.registrations_size(), 2);
   EXPECT_EQ(LocalText(mine.registrations(0).occurrence_start()), "2026-10-13 18:00 CEST");
   EXPECT_EQ(mine.registrations(0).event_title(), "Kochkurs");
@@ -307,7 +309,8 @@ TEST_F(EventsTest, ExportsICalendarAndImportsItIdempotently) {
   EXPECT_NE(ics.find("EXDATE;TZID=Europe/Berlin:20261101T100000\r\n"), std::string::npos);
   EXPECT_NE(ics.find("SUMMARY:Lesung\\; mit Musik\\, Wein\r\n"), std::string::npos);
   EXPECT_NE(ics.find("BEGIN:VTIMEZONE"), std::string::npos);
-  for (size_t start = 0, end; (end = ics.find("\r\n", start)) != std::string::npos; start = end + 2) {
+  for (size_t start = 0, end; (end = ics.find("\r\n", start)) != std::string::npos;
+       start = end + 2) {
     EXPECT_LE(end - start, 75u) << "lines are folded at 75 octets";
   }
 
@@ -336,9 +339,10 @@ TEST_F(EventsTest, ExportsICalendarAndImportsItIdempotently) {
   EXPECT_EQ(resp.occurrences(0).event().description(), "Zeile eins\nZeile zwei");
 
   const auto before = other.data();
-  for (const char* bad : {"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
-                          "not a calendar",
-                          "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:2026\r\nEND:VEVENT\r\n"}) {
+  for (const char* bad :
+       {"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        "not a calendar",
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:2026\r\nEND:VEVENT\r\n"}) {
     imp.set_document(bad);
     EXPECT_EQ(other.Unary(kService, "ImportCalendar", imp, &result, kEditor, &error),
               CIVITAS_INVALID_ARGUMENT)

@@ -111,9 +111,10 @@ void AddTimezone(std::string* out, const std::string& tzid, absl::Time around) {
                                                absl::CivilDay(absl::CivilMonth(day)));
     const int ordinal = day.day() + 7 > days_in_month ? -1 : (day.day() - 1) / 7 + 1;
     AddLine(out, after.is_dst ? "BEGIN:DAYLIGHT" : "BEGIN:STANDARD");
-    AddLine(out, "DTSTART:" + absl::FormatTime("%Y%m%dT%H%M%S",
-                                               absl::FromCivil(transition.from, absl::UTCTimeZone()),
-                                               absl::UTCTimeZone()));
+    AddLine(out,
+            "DTSTART:" + absl::FormatTime("%Y%m%dT%H%M%S",
+                                          absl::FromCivil(transition.from, absl::UTCTimeZone()),
+                                          absl::UTCTimeZone()));
     AddLine(out, absl::StrCat("RRULE:FREQ=YEARLY;BYMONTH=", day.month(), ";BYDAY=", ordinal,
                               WeekdayCode(absl::GetWeekday(day))));
     AddLine(out, "TZOFFSETFROM:" + Offset(before.offset));
@@ -167,8 +168,8 @@ bool ParseProperty(const std::string& line, Property* p) {
 }
 
 // DATE-TIME or DATE with its TZID; sets *all_day for DATE values.
-bool ParseTimeValue(const Property& p, const absl::TimeZone& fallback, absl::Time* t,
-                    bool* all_day, std::string* tzid) {
+bool ParseTimeValue(const Property& p, const absl::TimeZone& fallback, absl::Time* t, bool* all_day,
+                    std::string* tzid) {
   std::string value = p.value;
   absl::TimeZone zone = fallback;
   std::string zone_name;
@@ -209,12 +210,18 @@ bool ParseIcalDuration(std::string_view v, absl::Duration* d) {
       continue;
     }
     if (!have) return false;
-    if (c == 'W' && !in_time) total += absl::Hours(24 * 7 * n);
-    else if (c == 'D' && !in_time) total += absl::Hours(24 * n);
-    else if (c == 'H' && in_time) total += absl::Hours(n);
-    else if (c == 'M' && in_time) total += absl::Minutes(n);
-    else if (c == 'S' && in_time) total += absl::Seconds(n);
-    else return false;
+    if (c == 'W' && !in_time)
+      total += absl::Hours(24 * 7 * n);
+    else if (c == 'D' && !in_time)
+      total += absl::Hours(24 * n);
+    else if (c == 'H' && in_time)
+      total += absl::Hours(n);
+    else if (c == 'M' && in_time)
+      total += absl::Minutes(n);
+    else if (c == 'S' && in_time)
+      total += absl::Seconds(n);
+    else
+      return false;
     n = 0;
     have = false;
   }
@@ -315,13 +322,14 @@ bool ParseCalendar(std::string_view text, const absl::TimeZone& fallback_zone,
     }
     if (p.name == "END") {
       if (stack.empty() || stack.back() != absl::AsciiStrToUpper(p.value)) {
-        return fail("END:" + p.value + " does not close " + (stack.empty() ? "anything" : stack.back()));
+        return fail("END:" + p.value + " does not close " +
+                    (stack.empty() ? "anything" : stack.back()));
       }
       if (stack.back() == "VEVENT") {
         if (current.uid.empty()) return fail("a VEVENT without UID");
         if (current.start == absl::Time()) return fail("VEVENT " + current.uid + " has no DTSTART");
         if (!have_end) {
-          current.end = have_duration ? current.start + duration
+          current.end = have_duration     ? current.start + duration
                         : current.all_day ? current.start + absl::Hours(24)
                                           : current.start;
         }
@@ -370,7 +378,8 @@ bool ParseCalendar(std::string_view text, const absl::TimeZone& fallback_zone,
       }
       have_end = true;
     } else if (p.name == "DURATION") {
-      if (!ParseIcalDuration(p.value, &duration)) return fail("DURATION '" + p.value + "' is malformed");
+      if (!ParseIcalDuration(p.value, &duration))
+        return fail("DURATION '" + p.value + "' is malformed");
       have_duration = true;
     } else if (p.name == "RRULE") {
       current.rrule = p.value;
@@ -386,7 +395,8 @@ bool ParseCalendar(std::string_view text, const absl::TimeZone& fallback_zone,
       }
     } else if (p.name == "LAST-MODIFIED" || p.name == "DTSTAMP") {
       absl::Time t;
-      if (ParseTimeValue(p, fallback_zone, &t, nullptr, nullptr) && t > current.stamp) current.stamp = t;
+      if (ParseTimeValue(p, fallback_zone, &t, nullptr, nullptr) && t > current.stamp)
+        current.stamp = t;
     }
   }
   if (!stack.empty()) {

@@ -11,9 +11,9 @@ namespace events {
 namespace {
 
 constexpr std::pair<const char*, absl::Weekday> kDays[] = {
-    {"MO", absl::Weekday::monday},   {"TU", absl::Weekday::tuesday},
+    {"MO", absl::Weekday::monday},    {"TU", absl::Weekday::tuesday},
     {"WE", absl::Weekday::wednesday}, {"TH", absl::Weekday::thursday},
-    {"FR", absl::Weekday::friday},   {"SA", absl::Weekday::saturday},
+    {"FR", absl::Weekday::friday},    {"SA", absl::Weekday::saturday},
     {"SU", absl::Weekday::sunday}};
 
 int DayIndex(absl::Weekday d) {  // Monday = 0
@@ -62,7 +62,8 @@ std::vector<absl::CivilDay> MonthDays(const RRule& r, absl::CivilMonth month, in
       } else {
         const int index =
             bd.ordinal > 0 ? bd.ordinal - 1 : static_cast<int>(matching.size()) + bd.ordinal;
-        if (index >= 0 && index < static_cast<int>(matching.size())) days.push_back(matching[index]);
+        if (index >= 0 && index < static_cast<int>(matching.size()))
+          days.push_back(matching[index]);
       }
     }
   } else if (default_day <= n) {
@@ -228,8 +229,8 @@ std::string RRule::ToString() const {
   if (!by_day.empty()) {
     std::vector<std::string> days;
     for (const Day& d : by_day) {
-      days.push_back(absl::StrCat(d.ordinal ? absl::StrCat(d.ordinal) : "",
-                                  kDays[DayIndex(d.weekday)].first));
+      days.push_back(
+          absl::StrCat(d.ordinal ? absl::StrCat(d.ordinal) : "", kDays[DayIndex(d.weekday)].first));
     }
     absl::StrAppend(&s, ";BYDAY=", absl::StrJoin(days, ","));
   }

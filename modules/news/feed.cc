@@ -36,13 +36,12 @@ void Element(std::string* out, std::string_view name, std::string_view text) {
 // Entities HTML feeds commonly put into descriptions (after the XML layer decoded its own).
 std::string DecodeHtmlEntities(std::string_view in) {
   static const std::pair<std::string_view, std::string_view> kNamed[] = {
-      {"amp", "&"},        {"lt", "<"},          {"gt", ">"},          {"quot", "\""},
-      {"apos", "'"},       {"nbsp", " "},        {"auml", "ä"},        {"ouml", "ö"},
-      {"uuml", "ü"},       {"Auml", "Ä"},        {"Ouml", "Ö"},        {"Uuml", "Ü"},
-      {"szlig", "ß"},      {"euro", "€"},        {"ndash", "–"},       {"mdash", "—"},
-      {"hellip", "…"},     {"laquo", "«"},       {"raquo", "»"},       {"bdquo", "„"},
-      {"ldquo", "“"},      {"rdquo", "”"},       {"lsquo", "‘"},       {"rsquo", "’"},
-      {"eacute", "é"},     {"egrave", "è"},      {"copy", "©"},        {"shy", ""}};
+      {"amp", "&"},    {"lt", "<"},     {"gt", ">"},    {"quot", "\""}, {"apos", "'"},
+      {"nbsp", " "},   {"auml", "ä"},   {"ouml", "ö"},  {"uuml", "ü"},  {"Auml", "Ä"},
+      {"Ouml", "Ö"},   {"Uuml", "Ü"},   {"szlig", "ß"}, {"euro", "€"},  {"ndash", "–"},
+      {"mdash", "—"},  {"hellip", "…"}, {"laquo", "«"}, {"raquo", "»"}, {"bdquo", "„"},
+      {"ldquo", "“"},  {"rdquo", "”"},  {"lsquo", "‘"}, {"rsquo", "’"}, {"eacute", "é"},
+      {"egrave", "è"}, {"copy", "©"},   {"shy", ""}};
   std::string out;
   out.reserve(in.size());
   for (size_t i = 0; i < in.size();) {
@@ -62,10 +61,10 @@ std::string DecodeHtmlEntities(std::string_view in) {
       bool hex = name.size() > 1 && (name[1] == 'x' || name[1] == 'X');
       bool valid = name.size() > (hex ? 2u : 1u);
       for (char c : name.substr(hex ? 2 : 1)) {
-        int d = c >= '0' && c <= '9'                 ? c - '0'
-                : hex && c >= 'a' && c <= 'f'        ? c - 'a' + 10
-                : hex && c >= 'A' && c <= 'F'        ? c - 'A' + 10
-                                                     : -1;
+        int d = c >= '0' && c <= '9'          ? c - '0'
+                : hex && c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : hex && c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                              : -1;
         if (d < 0 || cp > 0x10FFFF) {
           valid = false;
           break;
@@ -277,9 +276,9 @@ int64_t ParseFeedTime(std::string_view text) {
   while (!s.empty() && s.front() == ' ') s.erase(0, 1);
   while (!s.empty() && s.back() == ' ') s.pop_back();
   static const std::pair<const char*, const char*> kZones[] = {
-      {"GMT", "+0000"}, {"UTC", "+0000"}, {"UT", "+0000"},  {"Z", "+0000"},
-      {"EST", "-0500"}, {"EDT", "-0400"}, {"CST", "-0600"}, {"CDT", "-0500"},
-      {"MST", "-0700"}, {"MDT", "-0600"}, {"PST", "-0800"}, {"PDT", "-0700"},
+      {"GMT", "+0000"}, {"UTC", "+0000"},  {"UT", "+0000"},  {"Z", "+0000"},
+      {"EST", "-0500"}, {"EDT", "-0400"},  {"CST", "-0600"}, {"CDT", "-0500"},
+      {"MST", "-0700"}, {"MDT", "-0600"},  {"PST", "-0800"}, {"PDT", "-0700"},
       {"CET", "+0100"}, {"CEST", "+0200"}, {"MEZ", "+0100"}, {"MESZ", "+0200"}};
   if (size_t sp = s.rfind(' '); sp != std::string::npos) {
     std::string zone = s.substr(sp + 1);
@@ -324,7 +323,8 @@ std::string RenderAtom(const FeedChannel& channel, const std::vector<FeedItem>& 
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"";
   out += kAtomNs;
   out += "\"";
-  if (!channel.language.empty()) out += " xml:lang=\"" + civitas::XmlEscape(channel.language) + "\"";
+  if (!channel.language.empty())
+    out += " xml:lang=\"" + civitas::XmlEscape(channel.language) + "\"";
   out += ">\n";
   Element(&out, "id", channel.id);
   Element(&out, "title", channel.title);
@@ -333,7 +333,8 @@ std::string RenderAtom(const FeedChannel& channel, const std::vector<FeedItem>& 
   if (!channel.link.empty()) {
     out += "<link rel=\"alternate\" href=\"" + civitas::XmlEscape(channel.link) + "\"/>\n";
   }
-  out += "<author><name>" + civitas::XmlEscape(channel.author.empty() ? channel.title : channel.author) +
+  out += "<author><name>" +
+         civitas::XmlEscape(channel.author.empty() ? channel.title : channel.author) +
          "</name></author>\n";
   out += "<generator>civitas news</generator>\n";
   for (const FeedItem& item : items) {
@@ -372,8 +373,8 @@ bool ParseFeed(std::string_view document, FeedChannel* channel, std::vector<Feed
   XML_SetCharacterDataHandler(parser, &OnText);
   // Never fetch anything the document points to.
   XML_SetParamEntityParsing(parser, XML_PARAM_ENTITY_PARSING_NEVER);
-  const bool ok = XML_Parse(parser, document.data(), static_cast<int>(document.size()),
-                            XML_TRUE) == XML_STATUS_OK;
+  const bool ok = XML_Parse(parser, document.data(), static_cast<int>(document.size()), XML_TRUE) ==
+                  XML_STATUS_OK;
   if (!ok) {
     *error = std::string("not well-formed XML: ") + XML_ErrorString(XML_GetErrorCode(parser)) +
              " at line " + std::to_string(XML_GetCurrentLineNumber(parser)) + ", column " +
@@ -382,7 +383,8 @@ bool ParseFeed(std::string_view document, FeedChannel* channel, std::vector<Feed
   XML_ParserFree(parser);
   if (!ok) return false;
   if (st.format == ParseState::kUnknown) {
-    *error = "the document is neither RSS (<rss>, <rdf:RDF>) nor Atom (<feed> in the Atom namespace)";
+    *error =
+        "the document is neither RSS (<rss>, <rdf:RDF>) nor Atom (<feed> in the Atom namespace)";
     return false;
   }
   if (st.too_many) {

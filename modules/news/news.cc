@@ -14,14 +14,14 @@
 namespace news {
 namespace {
 
-using civitas::InvalidArgument;
-using civitas::OkStatus;
 using civitas::CheckEtag;
 using civitas::CheckHttpUrl;
 using civitas::CheckPageSize;
 using civitas::Hex16;
+using civitas::InvalidArgument;
 using civitas::IsLowerHex;
 using civitas::NextEtag;
+using civitas::OkStatus;
 using civitas::ParseHex;
 using civitas::SetMicros;
 using civitas::Status;
@@ -54,8 +54,8 @@ pb::Article::State EffectiveState(const pb::Article& a, int64_t now) {
 // <P><inv publish><id>: the position of a published article in lists.
 std::string Tail(const pb::Article& a, const std::string& id) {
   const int64_t publish = a.has_publish_time() ? Micros(a.publish_time()) : 0;
-  return std::string(a.pinned() ? "0" : "1") +
-         Hex16(static_cast<uint64_t>(INT64_MAX - publish)) + id;
+  return std::string(a.pinned() ? "0" : "1") + Hex16(static_cast<uint64_t>(INT64_MAX - publish)) +
+         id;
 }
 
 // What lists show of an article (the BASIC view): everything but the bodies, with a teaser made
@@ -114,9 +114,9 @@ std::vector<civitas::Categories::Category> DefaultCategories() {
 // Field mask paths UpdateArticle accepts.
 const std::set<std::string>& WritablePaths() {
   static const std::set<std::string> paths = {
-      "title",      "teaser",   "body",         "body_format", "language_code",
-      "localizations", "images", "categories",  "tags",        "department",
-      "link",       "pinned",   "publish_time", "expire_time", "state"};
+      "title",         "teaser", "body",         "body_format", "language_code",
+      "localizations", "images", "categories",   "tags",        "department",
+      "link",          "pinned", "publish_time", "expire_time", "state"};
   return paths;
 }
 
@@ -302,7 +302,8 @@ Status Newsroom::Validate(const pb::Article& a) const {
       return InvalidArgument("article.categories: unknown category '" + c +
                              "'; ListCategories shows this city's categories");
     }
-    if (!seen.insert(c).second) return InvalidArgument("article.categories lists '" + c + "' twice");
+    if (!seen.insert(c).second)
+      return InvalidArgument("article.categories lists '" + c + "' twice");
   }
   if (a.tags_size() > 20) {
     return InvalidArgument("article.tags has at most 20 entries, got " +
@@ -365,12 +366,14 @@ void Newsroom::AnnounceDue(int64_t now) const {
   const int64_t next = next_due_.load();
   if (next > now) return;  // nothing due yet (0: unknown, so look)
   std::unique_lock<std::mutex> lock(due_mu_, std::try_to_lock);
-  if (!lock.owns_lock()) return;  // another request is announcing
+  if (!lock.owns_lock()) return;                      // another request is announcing
   if (announced_until_ == 0) announced_until_ = now;  // first look after start: from now on
   int64_t found_next = 0;
   std::vector<std::string> ids;
-  if (!changes_.Due(city_.store(), announced_until_, now,
-                    [&](std::string_view id, int64_t) { ids.emplace_back(id); }, &found_next)
+  if (!changes_
+           .Due(
+               city_.store(), announced_until_, now,
+               [&](std::string_view id, int64_t) { ids.emplace_back(id); }, &found_next)
            .ok()) {
     return;
   }
@@ -434,9 +437,8 @@ Status Newsroom::ListVisible(const std::string& category, const std::string& tag
     const size_t newline = value.find('\n');
     if (!lang.empty()) {
       bool has = false;
-      std::string_view langs = value.substr(16, newline == std::string_view::npos
-                                                   ? std::string_view::npos
-                                                   : newline - 16);
+      std::string_view langs = value.substr(
+          16, newline == std::string_view::npos ? std::string_view::npos : newline - 16);
       size_t start = 0;
       while (start <= langs.size()) {
         size_t comma = langs.find(',', start);
@@ -461,7 +463,8 @@ Status Newsroom::ListVisible(const std::string& category, const std::string& tag
   for (size_t i = 0; i < hits.size() && static_cast<int>(i) < size; ++i) {
     pb::Article stored;
     if (!hits[i].summary.empty()) {
-      if (!stored.ParseFromString(hits[i].summary)) return civitas::Internal("index entry is corrupt");
+      if (!stored.ParseFromString(hits[i].summary))
+        return civitas::Internal("index entry is corrupt");
     } else {
       s = Load(hits[i].tail.substr(17), &stored);
       if (s.code() == CIVITAS_NOT_FOUND) continue;  // deleted between the scan and the read
@@ -501,7 +504,8 @@ Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest
                               pb::ListArticlesResponse* response) {
   AnnounceDue(city_.NowMicros());
   if (Status s = CheckPageSize(request.page_size(), kMaxPage); !s.ok()) return s;
-  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
+  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok())
+    return s;
   if (!request.category().empty() && !config_.categories.Find(request.category())) {
     return InvalidArgument("unknown category '" + request.category() +
                            "'; ListCategories shows this city's categories");
@@ -565,7 +569,8 @@ Status Newsroom::GetArticle(civitas::Call& call, const pb::GetArticleRequest& re
   AnnounceDue(city_.NowMicros());
   std::string id;
   if (Status s = IdFromName(request.name(), &id); !s.ok()) return s;
-  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
+  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok())
+    return s;
   pb::Article stored;
   if (Status s = Load(id, &stored); !s.ok()) return s;
   const int64_t now = city_.NowMicros();
@@ -646,7 +651,8 @@ Status Newsroom::UpdateArticle(civitas::Call&, const pb::UpdateArticleRequest& r
     if (Status e = CheckEtag(in.etag(), before.etag(), "article"); !e.ok()) return e;
     pb::Article after = before;
     for (const std::string& p : paths) CopyField(p, in, &after);
-    if (after.state() == pb::Article::STATE_UNSPECIFIED || after.state() == pb::Article::SCHEDULED) {
+    if (after.state() == pb::Article::STATE_UNSPECIFIED ||
+        after.state() == pb::Article::SCHEDULED) {
       return InvalidArgument(
           "article.state may be DRAFT, PUBLISHED or ARCHIVED; schedule with publish_time");
     }
@@ -656,7 +662,8 @@ Status Newsroom::UpdateArticle(civitas::Call&, const pb::UpdateArticleRequest& r
     }
     if (Status v = Validate(after); !v.ok()) return v;
     Sanitize(&after);
-    if (after.title().empty()) return InvalidArgument("article.title is empty once HTML is removed");
+    if (after.title().empty())
+      return InvalidArgument("article.title is empty once HTML is removed");
     SetMicros(now, after.mutable_update_time());
     after.set_etag(NextEtag(before.etag(), now));
     written = {Visible(before, now), after};
@@ -730,7 +737,8 @@ Status Newsroom::PublishArticle(civitas::Call&, const pb::PublishArticleRequest&
 
 Status Newsroom::ListCategories(civitas::Call&, const pb::ListCategoriesRequest& request,
                                 pb::ListCategoriesResponse* response) {
-  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
+  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok())
+    return s;
   const std::string wanted = civitas::PrimaryLanguage(request.language_code());
   for (const civitas::Categories::Category& c : config_.categories.list()) {
     pb::Category* out = response->add_categories();
@@ -749,7 +757,8 @@ Status Newsroom::ListChanges(civitas::Call&, const pb::ListChangesRequest& reque
                              pb::ListChangesResponse* response) {
   AnnounceDue(city_.NowMicros());
   if (Status s = CheckPageSize(request.page_size(), 500); !s.ok()) return s;
-  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
+  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok())
+    return s;
   const uint32_t size = request.page_size() == 0 ? 100 : request.page_size();
   const int64_t now = city_.NowMicros();
   civitas::ChangeLog::Page page;
@@ -778,7 +787,8 @@ Status Newsroom::ExportFeed(civitas::Call&, const pb::ExportFeedRequest& request
     return InvalidArgument("format must be RSS or ATOM");
   }
   if (Status s = CheckPageSize(request.limit(), kMaxPage, "limit"); !s.ok()) return s;
-  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
+  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok())
+    return s;
   if (!request.category().empty() && !config_.categories.Find(request.category())) {
     return InvalidArgument("unknown category '" + request.category() +
                            "'; ListCategories shows this city's categories");
@@ -795,17 +805,17 @@ Status Newsroom::ExportFeed(civitas::Call&, const pb::ExportFeedRequest& request
   channel.title = config_.feed_title;
   channel.description = config_.feed_description;
   channel.link = config_.site_url;
-  channel.language = request.language_code().empty() ? config_.default_language
-                                                     : request.language_code();
+  channel.language =
+      request.language_code().empty() ? config_.default_language : request.language_code();
   std::vector<FeedItem> items;
   for (const pb::Article& a : articles) {
     FeedItem item;
     item.id = "urn:civitas:" + city + ":" + a.name();
     item.title = a.title();
     item.summary = !a.teaser().empty() ? a.teaser() : civitas::TruncateUtf8(a.body(), 300);
-    item.link = !a.link().empty()              ? a.link()
-                : !config_.site_url.empty()    ? config_.site_url + "/" + a.name()
-                                               : "";
+    item.link = !a.link().empty()           ? a.link()
+                : !config_.site_url.empty() ? config_.site_url + "/" + a.name()
+                                            : "";
     for (const std::string& c : a.categories()) {
       item.categories.push_back(config_.categories.DisplayName(c, config_.default_language));
     }
@@ -832,7 +842,8 @@ Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& re
     return InvalidArgument("unknown category '" + request.category() +
                            "'; ListCategories shows this city's categories");
   }
-  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok()) return s;
+  if (Status s = civitas::CheckLanguageTag("language_code", request.language_code()); !s.ok())
+    return s;
   FeedChannel channel;
   std::vector<FeedItem> items;
   std::string error;
@@ -840,16 +851,16 @@ Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& re
     return InvalidArgument("document: " + error);
   }
   std::string source = !request.source().empty() ? request.source()
-                       : !channel.link.empty()    ? channel.link
-                                                  : channel.id;
+                       : !channel.link.empty()   ? channel.link
+                                                 : channel.id;
   if (source.empty()) {
     return InvalidArgument("source is required: the feed names neither its link nor its id");
   }
   if (Status e = civitas::CheckText("source", source, 1, 2048); !e.ok()) return e;
   if (source.find('\0') != std::string::npos) return InvalidArgument("source contains NUL");
-  std::string language = !request.language_code().empty() ? request.language_code()
+  std::string language = !request.language_code().empty()           ? request.language_code()
                          : civitas::IsLanguageTag(channel.language) ? channel.language
-                                                                     : config_.default_language;
+                                                                    : config_.default_language;
   const int64_t now = city_.NowMicros();
   // Everything the feed says, as articles; checked before anything is written.
   std::vector<pb::Article> incoming;
@@ -865,8 +876,7 @@ Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& re
     if (a.external_id().size() > 2048 || a.external_id().find('\0') != std::string::npos) {
       return InvalidArgument(where + " has an id longer than 2048 bytes");
     }
-    std::string title = !item.title.empty() ? item.title
-                                            : civitas::TruncateUtf8(item.summary, 120);
+    std::string title = !item.title.empty() ? item.title : civitas::TruncateUtf8(item.summary, 120);
     if (title.empty()) return InvalidArgument(where + " has neither a title nor a description");
     const std::string& text = !item.content.empty() ? item.content : item.summary;
     a.set_title(civitas::TruncateUtf8(title, 199));

@@ -16,8 +16,8 @@
 
 #include <atomic>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -106,7 +106,7 @@ class Newsroom {
   // request after their time (AnnounceDue): nothing runs in the background.
   void AnnounceDue(int64_t now) const;
   mutable std::mutex due_mu_;
-  mutable int64_t announced_until_ = 0;  // instants up to here are announced
+  mutable int64_t announced_until_ = 0;       // instants up to here are announced
   mutable std::atomic<int64_t> next_due_{0};  // 0 = unknown, look
 };
 

@@ -5,9 +5,9 @@
 #include <random>
 #include <set>
 
+#include "civitas/content.h"
 #include "civitas/news/v1/news.pb.h"
 #include "civitas/testing/fake_host.h"
-#include "civitas/content.h"
 #include "feed.h"
 
 extern "C" const civitas_module_def* civitas_module_entry_v1(void);
@@ -267,9 +267,11 @@ TEST_F(NewsTest, ValidatesWithPreciseMessagesAndWritesNothing) {
     std::string expected;
   };
   const std::vector<Case> cases = {
-      {[](pb::Article* a) { a->set_title(""); }, "article.title must have 1 to 200 characters, got 0"},
+      {[](pb::Article* a) { a->set_title(""); },
+       "article.title must have 1 to 200 characters, got 0"},
       {[](pb::Article* a) { a->set_title(std::string(201, 'x')); }, "got 201"},
-      {[](pb::Article* a) { a->set_title("bad \xff utf8"); }, "a string field that is not valid UTF-8"},
+      {[](pb::Article* a) { a->set_title("bad \xff utf8"); },
+       "a string field that is not valid UTF-8"},
       {[](pb::Article* a) { a->add_categories("nope"); }, "unknown category 'nope'"},
       {[](pb::Article* a) { a->set_language_code("deutsch!"); }, "is not a language tag"},
       {[](pb::Article* a) { a->add_images()->set_url("https://x.example/a.jpg"); },
@@ -316,8 +318,9 @@ TEST_F(NewsTest, StoresNoRawHtml) {
   pb::Article* a = req.mutable_article();
   a->set_title("<b>Fett</b> & gut");
   a->set_body_format(pb::Article::MARKDOWN);
-  a->set_body("Hallo<script>alert(1)</script> [klick](javascript:alert(2)) [ok](https://x.example)"
-              "<img src=x onerror=alert(3)>");
+  a->set_body(
+      "Hallo<script>alert(1)</script> [klick](javascript:alert(2)) [ok](https://x.example)"
+      "<img src=x onerror=alert(3)>");
   pb::Article out;
   ASSERT_EQ(Call("CreateArticle", req, &out), CIVITAS_OK);
   EXPECT_EQ(out.title(), "Fett & gut");

@@ -11,9 +11,9 @@
 namespace participation {
 namespace {
 
+using civitas::CheckText;
 using civitas::InvalidArgument;
 using civitas::OkStatus;
-using civitas::CheckText;
 using civitas::Status;
 
 constexpr int64_t kMinute = 60'000'000;
@@ -23,7 +23,8 @@ std::string Hex(int64_t v) { return civitas::Hex16(static_cast<uint64_t>(v)); }
 Status CheckDisplayName(const std::string& field, const std::string& name) {
   if (Status s = CheckText(field, name, 2, 60); !s.ok()) return s;
   for (char c : name) {
-    if (static_cast<unsigned char>(c) < 0x20) return InvalidArgument(field + " has control characters");
+    if (static_cast<unsigned char>(c) < 0x20)
+      return InvalidArgument(field + " has control characters");
   }
   return OkStatus();
 }
@@ -92,8 +93,8 @@ Status Participation::Create(civitas::City city, std::unique_ptr<Participation>*
 Status Participation::ItemKey(const std::string& item, std::string* key) const {
   std::string idea, comment;
   if (!SplitItem(item, &idea, &comment)) {
-    return InvalidArgument("item must be 'ideas/{id}' or 'ideas/{id}/comments/{id}', got '" +
-                           item + "'");
+    return InvalidArgument("item must be 'ideas/{id}' or 'ideas/{id}/comments/{id}', got '" + item +
+                           "'");
   }
   *key = comment.empty() ? "i/" + idea : "c/" + idea + "/" + comment;
   return OkStatus();
@@ -119,17 +120,18 @@ Status Participation::ChargeWrite(civitas::Transaction& txn, const std::string& 
     const int64_t retry = std::max<int64_t>(1, (start + kMinute - now + 999'999) / 1'000'000);
     return {CIVITAS_RESOURCE_EXHAUSTED,
             "too many writes: at most " + std::to_string(config_.writes_per_minute) +
-                " ideas, comments and flags per minute; retry in " + std::to_string(retry) +
-                " s"};
+                " ideas, comments and flags per minute; retry in " + std::to_string(retry) + " s"};
   }
-  return txn.Put(key, civitas::EncodeU64(static_cast<uint64_t>(start)) + civitas::EncodeU64(count + 1));
+  return txn.Put(key,
+                 civitas::EncodeU64(static_cast<uint64_t>(start)) + civitas::EncodeU64(count + 1));
 }
 
 Status Participation::LoadIdea(const std::string& id, pb::Idea* idea, civitas::Transaction* txn,
                                bool for_update) const {
   std::string bytes;
   Status s = txn ? txn->Get("i/" + id, &bytes, for_update) : city_.store().Get("i/" + id, &bytes);
-  if (s.code() == CIVITAS_NOT_FOUND) return civitas::NotFound("idea 'ideas/" + id + "' does not exist");
+  if (s.code() == CIVITAS_NOT_FOUND)
+    return civitas::NotFound("idea 'ideas/" + id + "' does not exist");
   if (!s.ok()) return s;
   if (!idea->ParseFromString(bytes)) return civitas::Internal("stored idea is corrupt");
   std::string count;
@@ -170,7 +172,8 @@ Status Participation::CreateIdea(civitas::Call& call, const pb::CreateIdeaReques
   Status s;
   if (s = CheckText("idea.title", idea.title(), 5, 120); !s.ok()) return s;
   if (s = CheckText("idea.body", idea.body(), 10, 5000); !s.ok()) return s;
-  if (s = CheckDisplayName("idea.author_display_name", idea.author_display_name()); !s.ok()) return s;
+  if (s = CheckDisplayName("idea.author_display_name", idea.author_display_name()); !s.ok())
+    return s;
   if (!idea.category().empty()) {
     if (s = config_.categories.Check("idea.category", idea.category()); !s.ok()) return s;
   }
@@ -213,7 +216,8 @@ Status Participation::GetIdea(civitas::Call& call, const pb::GetIdeaRequest& req
   if (Status s = civitas::IdFromName("ideas", request.name(), &id); !s.ok()) return s;
   pb::Idea idea;
   if (Status s = LoadIdea(id, &idea); !s.ok()) return s;
-  if (idea.hidden() && !call.HasRole(civitas::Role::kModerator) && idea.author() != call.subject()) {
+  if (idea.hidden() && !call.HasRole(civitas::Role::kModerator) &&
+      idea.author() != call.subject()) {
     return civitas::NotFound("idea '" + request.name() + "' does not exist");
   }
   *response = IdeaView(idea, call);
@@ -270,10 +274,13 @@ Status Participation::AnswerIdea(civitas::Call& call, const pb::AnswerIdeaReques
                                  pb::Idea* response) {
   std::string id;
   if (Status s = civitas::IdFromName("ideas", request.name(), &id); !s.ok()) return s;
-  if (request.status() == pb::Idea::STATUS_UNSPECIFIED || !pb::Idea::Status_IsValid(request.status())) {
-    return InvalidArgument("status must be SUBMITTED, UNDER_REVIEW, ACCEPTED, REJECTED or IMPLEMENTED");
+  if (request.status() == pb::Idea::STATUS_UNSPECIFIED ||
+      !pb::Idea::Status_IsValid(request.status())) {
+    return InvalidArgument(
+        "status must be SUBMITTED, UNDER_REVIEW, ACCEPTED, REJECTED or IMPLEMENTED");
   }
-  if (Status s = CheckText("official_answer", request.official_answer(), 0, 5000); !s.ok()) return s;
+  if (Status s = CheckText("official_answer", request.official_answer(), 0, 5000); !s.ok())
+    return s;
   if (request.status() == pb::Idea::REJECTED && request.official_answer().empty()) {
     return InvalidArgument("official_answer is required when rejecting an idea");
   }
@@ -352,7 +359,8 @@ Status Participation::CreateComment(civitas::Call& call, const pb::CreateComment
   pb::Comment c = request.comment();
   c.set_body(civitas::StripHtml(c.body()));
   if (Status s = CheckText("comment.body", c.body(), 1, 2000); !s.ok()) return s;
-  if (Status s = CheckDisplayName("comment.author_display_name", c.author_display_name()); !s.ok()) {
+  if (Status s = CheckDisplayName("comment.author_display_name", c.author_display_name());
+      !s.ok()) {
     return s;
   }
   std::string parent_key;
@@ -589,7 +597,8 @@ Status Participation::GetPoll(civitas::Call& call, const pb::GetPollRequest& req
   if (Status s = civitas::IdFromName("polls", request.name(), &id); !s.ok()) return s;
   std::string bytes;
   Status s = city_.store().Get("p/" + id, &bytes);
-  if (s.code() == CIVITAS_NOT_FOUND) return civitas::NotFound("poll '" + request.name() + "' does not exist");
+  if (s.code() == CIVITAS_NOT_FOUND)
+    return civitas::NotFound("poll '" + request.name() + "' does not exist");
   if (!s.ok()) return s;
   response->ParseFromString(bytes);
   std::string count;
@@ -597,8 +606,8 @@ Status Participation::GetPoll(civitas::Call& call, const pb::GetPollRequest& req
     response->set_ballot_count(static_cast<int64_t>(civitas::DecodeU64(count)));
   }
   const bool closed = city_.NowMicros() >= civitas::ToMicros(response->close_time());
-  const bool visible = !response->results_hidden_until_close() || closed ||
-                       call.HasRole(civitas::Role::kEditor);
+  const bool visible =
+      !response->results_hidden_until_close() || closed || call.HasRole(civitas::Role::kEditor);
   response->set_results_visible(visible);
   if (visible) return Tallies(id, response);
   return OkStatus();
@@ -610,7 +619,8 @@ Status Participation::CastBallot(civitas::Call& call, const pb::CastBallotReques
   if (Status s = civitas::IdFromName("polls", request.poll(), &id, "poll"); !s.ok()) return s;
   std::string bytes;
   Status s = city_.store().Get("p/" + id, &bytes);
-  if (s.code() == CIVITAS_NOT_FOUND) return civitas::NotFound("poll '" + request.poll() + "' does not exist");
+  if (s.code() == CIVITAS_NOT_FOUND)
+    return civitas::NotFound("poll '" + request.poll() + "' does not exist");
   if (!s.ok()) return s;
   pb::Poll poll;
   poll.ParseFromString(bytes);
@@ -623,9 +633,9 @@ Status Participation::CastBallot(civitas::Call& call, const pb::CastBallotReques
     return civitas::FailedPrecondition("the poll is closed");
   }
   if (request.answers_size() != poll.questions_size()) {
-    return InvalidArgument("answers must have one entry per question: " +
-                           std::to_string(poll.questions_size()) + " expected, got " +
-                           std::to_string(request.answers_size()));
+    return InvalidArgument(
+        "answers must have one entry per question: " + std::to_string(poll.questions_size()) +
+        " expected, got " + std::to_string(request.answers_size()));
   }
   for (int q = 0; q < request.answers_size(); ++q) {
     const auto& chosen = request.answers(q).options();
@@ -641,7 +651,8 @@ Status Participation::CastBallot(civitas::Call& call, const pb::CastBallotReques
         return InvalidArgument(where + ": option " + std::to_string(o) + " does not exist (0 to " +
                                std::to_string(question.options_size() - 1) + ")");
       }
-      if (!unique.insert(o).second) return InvalidArgument(where + " chooses option " + std::to_string(o) + " twice");
+      if (!unique.insert(o).second)
+        return InvalidArgument(where + " chooses option " + std::to_string(o) + " twice");
     }
   }
   const std::string subject(call.subject());
@@ -728,11 +739,13 @@ Status Participation::FlagContent(civitas::Call& call, const pb::FlagContentRequ
   return city_.store().RunTransaction([&](civitas::Transaction& txn) {
     std::string bytes;
     Status g = txn.Get(key, &bytes);
-    if (g.code() == CIVITAS_NOT_FOUND) return civitas::NotFound("'" + request.item() + "' does not exist");
+    if (g.code() == CIVITAS_NOT_FOUND)
+      return civitas::NotFound("'" + request.item() + "' does not exist");
     if (!g.ok()) return g;
     std::string unused;
     Status held = txn.Get("f/" + request.item() + '\0' + subject, &unused, true);
-    if (held.ok()) return civitas::AlreadyExists("you have already flagged '" + request.item() + "'");
+    if (held.ok())
+      return civitas::AlreadyExists("you have already flagged '" + request.item() + "'");
     if (held.code() != CIVITAS_NOT_FOUND) return held;
     if (Status r = ChargeWrite(txn, subject, now); !r.ok()) return r;
     std::string count_bytes;
@@ -754,7 +767,8 @@ Status Participation::FlagContent(civitas::Call& call, const pb::FlagContentRequ
   });
 }
 
-Status Participation::ListFlaggedContent(civitas::Call&, const pb::ListFlaggedContentRequest& request,
+Status Participation::ListFlaggedContent(civitas::Call&,
+                                         const pb::ListFlaggedContentRequest& request,
                                          pb::ListFlaggedContentResponse* response) {
   if (Status s = civitas::CheckPageSize(request.page_size(), 100); !s.ok()) return s;
   const int size = request.page_size() == 0 ? 20 : request.page_size();
@@ -770,9 +784,8 @@ Status Participation::ListFlaggedContent(civitas::Call&, const pb::ListFlaggedCo
     return true;
   });
   if (!s.ok()) return s;
-  std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
-    return a.flag_count() > b.flag_count();
-  });
+  std::stable_sort(items.begin(), items.end(),
+                   [](const auto& a, const auto& b) { return a.flag_count() > b.flag_count(); });
   for (size_t i = 0; i < items.size() && static_cast<int>(i) < size; ++i) {
     pb::FlaggedItem& item = items[i];
     std::string key, bytes;
@@ -793,7 +806,8 @@ Status Participation::ListFlaggedContent(civitas::Call&, const pb::ListFlaggedCo
   return OkStatus();
 }
 
-Status Participation::ModerateContent(civitas::Call& call, const pb::ModerateContentRequest& request,
+Status Participation::ModerateContent(civitas::Call& call,
+                                      const pb::ModerateContentRequest& request,
                                       pb::AuditEntry* response) {
   std::string key;
   if (Status s = ItemKey(request.item(), &key); !s.ok()) return s;
@@ -801,7 +815,8 @@ Status Participation::ModerateContent(civitas::Call& call, const pb::ModerateCon
   const int64_t now = city_.NowMicros();
   return city_.store().RunTransaction([&](civitas::Transaction& txn) {
     Status h = SetHidden(txn, key, request.hide());
-    if (h.code() == CIVITAS_NOT_FOUND) return civitas::NotFound("'" + request.item() + "' does not exist");
+    if (h.code() == CIVITAS_NOT_FOUND)
+      return civitas::NotFound("'" + request.item() + "' does not exist");
     if (!h.ok()) return h;
     // A moderator's decision settles the open flags.
     if (Status d = txn.Delete("q/" + request.item()); !d.ok()) return d;
@@ -824,7 +839,8 @@ Status Participation::ListAuditEntries(civitas::Call&, const pb::ListAuditEntrie
   scan.limit = size + 1;
   std::vector<std::string> keys;
   Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view value) {
-    if (keys.size() < size) response->add_entries()->ParseFromArray(value.data(), static_cast<int>(value.size()));
+    if (keys.size() < size)
+      response->add_entries()->ParseFromArray(value.data(), static_cast<int>(value.size()));
     keys.emplace_back(key.substr(2));
     return true;
   });
@@ -833,7 +849,8 @@ Status Participation::ListAuditEntries(civitas::Call&, const pb::ListAuditEntrie
   return OkStatus();
 }
 
-Status Participation::ListMyContributions(civitas::Call& call, const pb::ListMyContributionsRequest&,
+Status Participation::ListMyContributions(civitas::Call& call,
+                                          const pb::ListMyContributionsRequest&,
                                           pb::ListMyContributionsResponse* response) {
   const std::string subject(call.subject());
   civitas::ScanOptions scan;

@@ -23,7 +23,8 @@ const Caller kAdmin = Caller::WithRole("admin", CIVITAS_ROLE_ADMIN);
 
 class ParticipationTest : public ::testing::Test {
  protected:
-  ParticipationTest() : host_(civitas_module_entry_v1(), "dortmund", R"({"writes_per_minute": 5})") {
+  ParticipationTest()
+      : host_(civitas_module_entry_v1(), "dortmund", R"({"writes_per_minute": 5})") {
     host_.SetNowMicros(kNow);
   }
   template <class Req, class Resp>
@@ -44,7 +45,8 @@ class ParticipationTest : public ::testing::Test {
     EXPECT_EQ(Call("CreateIdea", req, &out, who, &error), CIVITAS_OK) << error;
     return out;
   }
-  pb::Comment NewComment(const Caller& who, const std::string& idea, const std::string& parent = "") {
+  pb::Comment NewComment(const Caller& who, const std::string& idea,
+                         const std::string& parent = "") {
     pb::CreateCommentRequest req;
     req.set_parent(idea);
     req.mutable_comment()->set_body("Gute Idee!");
@@ -163,7 +165,8 @@ TEST_F(ParticipationTest, BallotsTalliesAndHiddenResults) {
   pb::Poll created;
   ASSERT_EQ(Call("CreatePoll", create, &created, kEditor), CIVITAS_OK);
 
-  auto ballot = [&](const Caller& who, std::vector<std::vector<int>> answers, std::string* error = nullptr) {
+  auto ballot = [&](const Caller& who, std::vector<std::vector<int>> answers,
+                    std::string* error = nullptr) {
     pb::CastBallotRequest req;
     req.set_poll(created.name());
     for (const auto& a : answers) {
@@ -207,7 +210,8 @@ TEST_F(ParticipationTest, FlagsHideAutomaticallyAndModeratorsAreAudited) {
   pb::FlagContentRequest flag;
   flag.set_item(idea.name());
   google::protobuf::Empty empty;
-  for (const char* who : {"u1", "u2"}) ASSERT_EQ(Call("FlagContent", flag, &empty, Caller::Citizen(who)), CIVITAS_OK);
+  for (const char* who : {"u1", "u2"})
+    ASSERT_EQ(Call("FlagContent", flag, &empty, Caller::Citizen(who)), CIVITAS_OK);
   EXPECT_EQ(Call("FlagContent", flag, &empty, Caller::Citizen("u1")), CIVITAS_ALREADY_EXISTS);
   pb::GetIdeaRequest get;
   get.set_name(idea.name());
@@ -219,7 +223,8 @@ TEST_F(ParticipationTest, FlagsHideAutomaticallyAndModeratorsAreAudited) {
   EXPECT_TRUE(seen.hidden());
 
   pb::ListFlaggedContentResponse flagged;
-  ASSERT_EQ(Call("ListFlaggedContent", pb::ListFlaggedContentRequest(), &flagged, kModerator), CIVITAS_OK);
+  ASSERT_EQ(Call("ListFlaggedContent", pb::ListFlaggedContentRequest(), &flagged, kModerator),
+            CIVITAS_OK);
   ASSERT_EQ(flagged.items_size(), 1);
   EXPECT_EQ(flagged.items(0).flag_count(), 3);
   EXPECT_TRUE(flagged.items(0).hidden());
@@ -238,7 +243,8 @@ TEST_F(ParticipationTest, FlagsHideAutomaticallyAndModeratorsAreAudited) {
   ASSERT_EQ(audit.entries_size(), 2);
   EXPECT_EQ(audit.entries(0).action(), pb::AuditEntry::UNHIDE);
   EXPECT_EQ(audit.entries(1).action(), pb::AuditEntry::AUTO_HIDE);
-  ASSERT_EQ(Call("ListFlaggedContent", pb::ListFlaggedContentRequest(), &flagged, kModerator), CIVITAS_OK);
+  ASSERT_EQ(Call("ListFlaggedContent", pb::ListFlaggedContentRequest(), &flagged, kModerator),
+            CIVITAS_OK);
   EXPECT_EQ(flagged.items_size(), 0) << "the decision settles the flags";
 }
 
@@ -252,7 +258,8 @@ TEST_F(ParticipationTest, ErasureAnonymizesButKeepsCountsAndContent) {
   ASSERT_EQ(Call("SupportIdea", support, &after, kBen), CIVITAS_OK);
 
   pb::ListMyContributionsResponse mine;
-  ASSERT_EQ(Call("ListMyContributions", pb::ListMyContributionsRequest(), &mine, kAnna), CIVITAS_OK);
+  ASSERT_EQ(Call("ListMyContributions", pb::ListMyContributionsRequest(), &mine, kAnna),
+            CIVITAS_OK);
   EXPECT_EQ(mine.ideas_size(), 1);
   EXPECT_EQ(mine.comments_size(), 1);
   EXPECT_EQ(mine.supported_ideas_size(), 1);
@@ -276,7 +283,8 @@ TEST_F(ParticipationTest, ErasureAnonymizesButKeepsCountsAndContent) {
   EXPECT_EQ(seen.author_display_name(), "Gelöschtes Konto");
   EXPECT_TRUE(seen.author().empty());
   EXPECT_EQ(seen.support_count(), 2) << "supports keep counting";
-  ASSERT_EQ(Call("ListMyContributions", pb::ListMyContributionsRequest(), &mine, kAnna), CIVITAS_OK);
+  ASSERT_EQ(Call("ListMyContributions", pb::ListMyContributionsRequest(), &mine, kAnna),
+            CIVITAS_OK);
   EXPECT_EQ(mine.ByteSizeLong(), 0u);
   for (const auto& [key, value] : host_.data()) {
     EXPECT_EQ(key.find("anna"), std::string::npos) << "a key still names the erased user: " << key;

@@ -16,9 +16,9 @@
 namespace reports {
 namespace {
 
+using civitas::CheckText;
 using civitas::InvalidArgument;
 using civitas::OkStatus;
-using civitas::CheckText;
 using civitas::Status;
 
 constexpr char kServices[] = "services/";
@@ -35,8 +35,9 @@ bool IsCode(const std::string& code) {
 
 Status CodeFromName(const std::string& name, std::string* code, const std::string& field = "name") {
   if (name.rfind(kServices, 0) != 0 || !IsCode(name.substr(9))) {
-    return InvalidArgument(field + " must be 'services/{code}' (code: 1 to 40 of a-z, 0-9, '-', '_'), got '" +
-                           name + "'");
+    return InvalidArgument(
+        field + " must be 'services/{code}' (code: 1 to 40 of a-z, 0-9, '-', '_'), got '" + name +
+        "'");
   }
   *code = name.substr(9);
   return OkStatus();
@@ -59,7 +60,9 @@ bool Terminal(pb::Report::Status s) {
 
 }  // namespace
 
-const char* Open311Status(pb::Report::Status status) { return Terminal(status) ? "closed" : "open"; }
+const char* Open311Status(pb::Report::Status status) {
+  return Terminal(status) ? "closed" : "open";
+}
 
 std::string SniffImageType(const std::string& b) {
   if (b.size() > 3 && static_cast<unsigned char>(b[0]) == 0xFF &&
@@ -93,7 +96,8 @@ Status ParseConfig(const std::string& json, Config* config) {
     }
   }
   config->public_url = root["public_url"].AsString("");
-  while (!config->public_url.empty() && config->public_url.back() == '/') config->public_url.pop_back();
+  while (!config->public_url.empty() && config->public_url.back() == '/')
+    config->public_url.pop_back();
   config->max_photos = static_cast<int>(root["max_photos"].AsNumber(3));
   config->max_photo_bytes = static_cast<size_t>(root["max_photo_bytes"].AsNumber(1 << 20));
   if (config->max_photos < 0 || config->max_photos > 10 || config->max_photo_bytes > (3u << 20)) {
@@ -113,7 +117,8 @@ Status Reports::LoadService(const std::string& code, pb::Service* service) const
   std::string bytes;
   Status s = city_.store().Get("s/" + code, &bytes);
   if (s.code() == CIVITAS_NOT_FOUND) {
-    return civitas::NotFound("service 'services/" + code + "' does not exist; ListServices shows them");
+    return civitas::NotFound("service 'services/" + code +
+                             "' does not exist; ListServices shows them");
   }
   if (!s.ok()) return s;
   if (!service->ParseFromString(bytes)) return civitas::Internal("stored service is corrupt");
@@ -124,7 +129,8 @@ Status Reports::LoadReport(const std::string& id, pb::Report* report, civitas::T
                            bool for_update) const {
   std::string bytes;
   Status s = txn ? txn->Get("r/" + id, &bytes, for_update) : city_.store().Get("r/" + id, &bytes);
-  if (s.code() == CIVITAS_NOT_FOUND) return civitas::NotFound("report 'reports/" + id + "' does not exist");
+  if (s.code() == CIVITAS_NOT_FOUND)
+    return civitas::NotFound("report 'reports/" + id + "' does not exist");
   if (!s.ok()) return s;
   if (!report->ParseFromString(bytes)) return civitas::Internal("stored report is corrupt");
   return OkStatus();
@@ -182,18 +188,23 @@ Status Reports::PutService(civitas::Call&, const pb::PutServiceRequest& request,
   for (const std::string& k : svc.keywords()) {
     if (s = CheckText("service.keywords", k, 1, 40); !s.ok()) return s;
   }
-  if (svc.attributes_size() > 30) return InvalidArgument("service.attributes has at most 30 entries");
+  if (svc.attributes_size() > 30)
+    return InvalidArgument("service.attributes has at most 30 entries");
   std::set<std::string> codes;
   for (int i = 0; i < svc.attributes_size(); ++i) {
     const pb::Attribute& a = svc.attributes(i);
     const std::string where = "service.attributes[" + std::to_string(i) + "]";
     if (!IsCode(a.code())) {
-      return InvalidArgument(where + ".code must be 1 to 40 of a-z, 0-9, '-', '_', got '" + a.code() + "'");
+      return InvalidArgument(where + ".code must be 1 to 40 of a-z, 0-9, '-', '_', got '" +
+                             a.code() + "'");
     }
-    if (!codes.insert(a.code()).second) return InvalidArgument(where + ".code '" + a.code() + "' appears twice");
+    if (!codes.insert(a.code()).second)
+      return InvalidArgument(where + ".code '" + a.code() + "' appears twice");
     if (s = CheckText(where + ".description", a.description(), 1, 500); !s.ok()) return s;
-    if (a.datatype() == pb::Attribute::DATATYPE_UNSPECIFIED || !pb::Attribute::Datatype_IsValid(a.datatype())) {
-      return InvalidArgument(where + ".datatype must be STRING, NUMBER, DATETIME, TEXT, "
+    if (a.datatype() == pb::Attribute::DATATYPE_UNSPECIFIED ||
+        !pb::Attribute::Datatype_IsValid(a.datatype())) {
+      return InvalidArgument(where +
+                             ".datatype must be STRING, NUMBER, DATETIME, TEXT, "
                              "SINGLE_VALUE_LIST or MULTI_VALUE_LIST");
     }
     const bool list = a.datatype() == pb::Attribute::SINGLE_VALUE_LIST ||
@@ -226,7 +237,8 @@ Status Reports::DeleteService(civitas::Call&, const pb::DeleteServiceRequest& re
   return city_.store().RunTransaction([&](civitas::Transaction& txn) {
     std::string unused;
     Status g = txn.Get("s/" + code, &unused, true);
-    if (g.code() == CIVITAS_NOT_FOUND) return civitas::NotFound("service '" + request.name() + "' does not exist");
+    if (g.code() == CIVITAS_NOT_FOUND)
+      return civitas::NotFound("service '" + request.name() + "' does not exist");
     if (!g.ok()) return g;
     return txn.Delete("s/" + code);
   });
@@ -260,14 +272,16 @@ Status Reports::CheckAttributes(const pb::Service& service, const pb::Report& re
           break;
         case pb::Attribute::NUMBER: {
           double d;
-          if (!absl::SimpleAtod(v, &d) || !std::isfinite(d)) s = InvalidArgument(where + ": '" + v + "' is not a number");
+          if (!absl::SimpleAtod(v, &d) || !std::isfinite(d))
+            s = InvalidArgument(where + ": '" + v + "' is not a number");
           break;
         }
         case pb::Attribute::DATETIME: {
           absl::Time t;
           std::string err;
           if (!absl::ParseTime(absl::RFC3339_full, v, &t, &err)) {
-            s = InvalidArgument(where + ": '" + v + "' is not an RFC 3339 time like 2026-11-27T08:00:00+01:00");
+            s = InvalidArgument(where + ": '" + v +
+                                "' is not an RFC 3339 time like 2026-11-27T08:00:00+01:00");
           }
           break;
         }
@@ -282,8 +296,8 @@ Status Reports::CheckAttributes(const pb::Service& service, const pb::Report& re
     given.erase(it);
   }
   if (!given.empty()) {
-    return InvalidArgument("report.attributes: '" + given.begin()->first + "' is not an attribute of " +
-                           service.name());
+    return InvalidArgument("report.attributes: '" + given.begin()->first +
+                           "' is not an attribute of " + service.name());
   }
   return OkStatus();
 }
@@ -352,7 +366,8 @@ Status Reports::CreateReport(civitas::Call& call, const pb::CreateReportRequest&
   r.clear_reported_by_caller();
   r.clear_photo_names();
   r.set_department(service.department());
-  for (size_t i = 0; i < photos.size(); ++i) r.add_photo_names(r.name() + "/photos/" + std::to_string(i));
+  for (size_t i = 0; i < photos.size(); ++i)
+    r.add_photo_names(r.name() + "/photos/" + std::to_string(i));
   civitas::SetMicros(now, r.mutable_create_time());
   civitas::SetMicros(now, r.mutable_update_time());
   pb::StatusChange* first = r.add_history();
@@ -406,7 +421,8 @@ Status Reports::ListReports(civitas::Call& call, const pb::ListReportsRequest& r
     return InvalidArgument("start_time and end_time must lie between the years 1 and 9999");
   }
   const int size = request.page_size() == 0 ? 20 : request.page_size();
-  const int64_t from = request.has_start_time() ? civitas::ToMicros(request.start_time()) : INT64_MIN;
+  const int64_t from =
+      request.has_start_time() ? civitas::ToMicros(request.start_time()) : INT64_MIN;
   const int64_t to = request.has_end_time() ? civitas::ToMicros(request.end_time()) : INT64_MAX;
   auto matches = [&](const pb::Report& r) {
     const int64_t created = civitas::ToMicros(r.create_time());
@@ -441,13 +457,14 @@ Status Reports::ListReports(civitas::Call& call, const pb::ListReportsRequest& r
         for (const std::string& id : ids) {
           pb::Report r;
           if (!LoadReport(id, &r).ok() || !matches(r)) continue;
-          const double d = civitas::DistanceMeters(lat, lng, r.location().latitude(),
-                                                   r.location().longitude());
+          const double d =
+              civitas::DistanceMeters(lat, lng, r.location().latitude(), r.location().longitude());
           if (d <= request.radius_meters()) found.emplace_back(d, std::move(r));
         }
       }
     }
-    std::sort(found.begin(), found.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    std::sort(found.begin(), found.end(),
+              [](const auto& x, const auto& y) { return x.first < y.first; });
     for (size_t i = 0; i < found.size() && static_cast<int>(i) < size; ++i) {
       pb::Report* out = response->add_reports();
       *out = View(found[i].second, call);
@@ -462,7 +479,7 @@ Status Reports::ListReports(civitas::Call& call, const pb::ListReportsRequest& r
   if (to <= 0 || to <= from) return OkStatus();  // reports are filed after 1970
   civitas::ScanOptions scan;
   scan.prefix = "rt/";
-  scan.start = !token.empty() ? "rt/" + token + '\x01'
+  scan.start = !token.empty()    ? "rt/" + token + '\x01'
                : to != INT64_MAX ? "rt/" + Hex(INT64_MAX - (to - 1))
                                  : "";
   scan.limit = CIVITAS_SCAN_MAX_LIMIT;
@@ -531,13 +548,14 @@ Status Reports::WatchReport(civitas::Call& call, const pb::WatchReportRequest& r
   return OkStatus();
 }
 
-Status Reports::UpdateReportStatus(civitas::Call& call, const pb::UpdateReportStatusRequest& request,
+Status Reports::UpdateReportStatus(civitas::Call& call,
+                                   const pb::UpdateReportStatusRequest& request,
                                    pb::Report* response) {
   std::string id;
   Status s;
   if (s = civitas::IdFromName("reports", request.name(), &id); !s.ok()) return s;
-  if (request.status() == pb::Report::STATUS_UNSPECIFIED || request.status() == pb::Report::SUBMITTED ||
-      !pb::Report::Status_IsValid(request.status())) {
+  if (request.status() == pb::Report::STATUS_UNSPECIFIED ||
+      request.status() == pb::Report::SUBMITTED || !pb::Report::Status_IsValid(request.status())) {
     return InvalidArgument(
         "status must be ACKNOWLEDGED, IN_PROGRESS, RESOLVED, REJECTED or DUPLICATE");
   }
@@ -548,7 +566,8 @@ Status Reports::UpdateReportStatus(civitas::Call& call, const pb::UpdateReportSt
   }
   std::string original;
   if (request.status() == pb::Report::DUPLICATE) {
-    if (s = civitas::IdFromName("reports", request.duplicate_of(), &original, "duplicate_of"); !s.ok()) {
+    if (s = civitas::IdFromName("reports", request.duplicate_of(), &original, "duplicate_of");
+        !s.ok()) {
       return s;
     }
     if (original == id) return InvalidArgument("duplicate_of must name another report");
@@ -604,7 +623,8 @@ Status Reports::GetReportPhoto(civitas::Call&, const pb::GetReportPhotoRequest& 
   }
   std::string bytes;
   Status s = city_.store().Get("ph/" + id + "/" + n, &bytes);
-  if (s.code() == CIVITAS_NOT_FOUND) return civitas::NotFound("photo '" + name + "' does not exist");
+  if (s.code() == CIVITAS_NOT_FOUND)
+    return civitas::NotFound("photo '" + name + "' does not exist");
   if (!s.ok()) return s;
   pb::Photo p;
   p.ParseFromString(bytes);
@@ -632,15 +652,16 @@ std::string Reports::Open311Request(const pb::Report& r) const {
   if (r.photo_names_size() > 0 && !config_.public_url.empty()) {
     media = config_.public_url + "/cities/" + std::string(city_.id()) + "/v1/" + r.photo_names(0);
   }
-  auto opt = [](const std::string& s) { return s.empty() ? std::string("null") : civitas::JsonQuote(s); };
+  auto opt = [](const std::string& s) {
+    return s.empty() ? std::string("null") : civitas::JsonQuote(s);
+  };
   std::string out = "{\"service_request_id\":" + civitas::JsonQuote(r.name().substr(8)) +
                     ",\"status\":\"" + Open311Status(r.status()) + "\"" +
                     ",\"status_notes\":" + opt(r.status_note()) +
                     ",\"service_name\":" + civitas::JsonQuote(service_name) +
                     ",\"service_code\":" + civitas::JsonQuote(code) +
                     ",\"description\":" + civitas::JsonQuote(r.description()) +
-                    ",\"agency_responsible\":" + opt(r.department()) +
-                    ",\"service_notice\":null" +
+                    ",\"agency_responsible\":" + opt(r.department()) + ",\"service_notice\":null" +
                     ",\"requested_datetime\":" + civitas::JsonQuote(Rfc3339(r.create_time())) +
                     ",\"updated_datetime\":" + civitas::JsonQuote(Rfc3339(r.update_time())) +
                     ",\"expected_datetime\":null" + ",\"address\":" + opt(r.address()) +
@@ -661,7 +682,8 @@ Status Reports::GetOpen311(civitas::Call&, const pb::GetOpen311Request& request,
                            google::api::HttpBody* response) {
   if (!request.jurisdiction_id().empty() && request.jurisdiction_id() != city_.id()) {
     return civitas::NotFound("jurisdiction_id '" + request.jurisdiction_id() +
-                             "' is not served here; this endpoint is '" + std::string(city_.id()) + "'");
+                             "' is not served here; this endpoint is '" + std::string(city_.id()) +
+                             "'");
   }
   const std::string& path = request.path();
   response->set_content_type("application/json; charset=utf-8");
@@ -689,14 +711,14 @@ Status Reports::GetOpen311(civitas::Call&, const pb::GetOpen311Request& request,
     if (!IsCode(code)) return InvalidArgument("'" + code + "' is not a service code");
     pb::Service svc;
     if (Status s = LoadService(code, &svc); !s.ok()) return s;
-    static const char* kTypes[] = {"string", "string", "number", "datetime", "text",
-                                   "singlevaluelist", "multivaluelist"};
+    static const char* kTypes[] = {"string", "string",          "number",        "datetime",
+                                   "text",   "singlevaluelist", "multivaluelist"};
     std::string out = "{\"service_code\":" + civitas::JsonQuote(code) + ",\"attributes\":[";
     for (int i = 0; i < svc.attributes_size(); ++i) {
       const pb::Attribute& a = svc.attributes(i);
-      out += std::string(i ? "," : "") + "{\"variable\":true,\"code\":" + civitas::JsonQuote(a.code()) +
-             ",\"datatype\":\"" + kTypes[a.datatype()] + "\",\"required\":" +
-             (a.required() ? "true" : "false") +
+      out += std::string(i ? "," : "") +
+             "{\"variable\":true,\"code\":" + civitas::JsonQuote(a.code()) + ",\"datatype\":\"" +
+             kTypes[a.datatype()] + "\",\"required\":" + (a.required() ? "true" : "false") +
              ",\"datatype_description\":" + civitas::JsonQuote(a.datatype_description()) +
              ",\"order\":" + std::to_string(a.order()) +
              ",\"description\":" + civitas::JsonQuote(a.description()) + ",\"values\":[";
@@ -729,10 +751,12 @@ Status Reports::GetOpen311(civitas::Call&, const pb::GetOpen311Request& request,
     }
     absl::Time start = absl::InfinitePast(), end = absl::InfiniteFuture();
     std::string err;
-    if (!request.start_date().empty() && !absl::ParseTime(absl::RFC3339_full, request.start_date(), &start, &err)) {
+    if (!request.start_date().empty() &&
+        !absl::ParseTime(absl::RFC3339_full, request.start_date(), &start, &err)) {
       return InvalidArgument("start_date must be a W3C date-time like 2026-11-01T00:00:00Z");
     }
-    if (!request.end_date().empty() && !absl::ParseTime(absl::RFC3339_full, request.end_date(), &end, &err)) {
+    if (!request.end_date().empty() &&
+        !absl::ParseTime(absl::RFC3339_full, request.end_date(), &end, &err)) {
       return InvalidArgument("end_date must be a W3C date-time like 2026-12-01T00:00:00Z");
     }
     // GeoReport v2: without dates, the last 90 days; at most 1000 requests.

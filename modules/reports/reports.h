@@ -62,8 +62,7 @@ class Reports {
                                      pb::Report*);
   civitas::Status GetReportPhoto(civitas::Call&, const pb::GetReportPhotoRequest&,
                                  google::api::HttpBody*);
-  civitas::Status GetOpen311(civitas::Call&, const pb::GetOpen311Request&,
-                             google::api::HttpBody*);
+  civitas::Status GetOpen311(civitas::Call&, const pb::GetOpen311Request&, google::api::HttpBody*);
 
  private:
   civitas::Status LoadService(const std::string& code, pb::Service* service) const;

@@ -1,10 +1,11 @@
 // Unit tests of the reports module against the SDK's fake host.
+#include "reports.h"
+
 #include <gtest/gtest.h>
 
 #include "civitas/json.h"
 #include "civitas/reports/v1/reports.pb.h"
 #include "civitas/testing/fake_host.h"
-#include "reports.h"
 
 extern "C" const civitas_module_def* civitas_module_entry_v1(void);
 
@@ -65,7 +66,8 @@ class ReportsTest : public ::testing::Test {
     r.mutable_contact()->set_email("anna@example.org");
     return r;
   }
-  int32_t Create(const pb::Report& r, const Caller& who, pb::Report* out, std::string* error = nullptr) {
+  int32_t Create(const pb::Report& r, const Caller& who, pb::Report* out,
+                 std::string* error = nullptr) {
     pb::CreateReportRequest req;
     *req.mutable_report() = r;
     return host_.Unary(kService, "CreateReport", req, out, who, error);
@@ -81,7 +83,8 @@ TEST_F(ReportsTest, ChecksAttributesLocationAndPhotosAndWritesNothingOnRefusal) 
   };
   const std::vector<Case> cases = {
       {[](pb::Report* r) { r->clear_attributes(); }, "'groesse' is required"},
-      {[](pb::Report* r) { r->mutable_attributes(0)->set_values(0, "riesig"); }, "'riesig' is not one of its values"},
+      {[](pb::Report* r) { r->mutable_attributes(0)->set_values(0, "riesig"); },
+       "'riesig' is not one of its values"},
       {[](pb::Report* r) {
          auto* a = r->add_attributes();
          a->set_code("tiefe_cm");
@@ -98,9 +101,12 @@ TEST_F(ReportsTest, ChecksAttributesLocationAndPhotosAndWritesNothingOnRefusal) 
       {[](pb::Report* r) { r->clear_location(); }, "needs a location or an address"},
       {[](pb::Report* r) { r->set_service("services/ufo"); }, "does not exist"},
       {[](pb::Report* r) { r->add_photos()->set_data("GIF89a......"); }, "not a JPEG, PNG or WebP"},
-      {[](pb::Report* r) { r->add_photos()->set_data(std::string("\xFF\xD8\xFF", 3) + std::string(2 << 20, 'x')); },
+      {[](pb::Report* r) {
+         r->add_photos()->set_data(std::string("\xFF\xD8\xFF", 3) + std::string(2 << 20, 'x'));
+       },
        "at most 1048576 are allowed"},
-      {[](pb::Report* r) { r->set_description("kurz"); }, "report.description must have 10 to 4000"},
+      {[](pb::Report* r) { r->set_description("kurz"); },
+       "report.description must have 10 to 4000"},
   };
   for (const Case& c : cases) {
     pb::Report r = Valid();
@@ -177,7 +183,8 @@ TEST_F(ReportsTest, WorkflowDuplicatesAndNearbyQueries) {
   EXPECT_STREQ(reports::Open311Status(updated.status()), "closed");
 
   pb::ListReportsResponse mine;
-  ASSERT_EQ(host_.Unary(kService, "ListMyReports", pb::ListMyReportsRequest(), &mine, kAnna), CIVITAS_OK);
+  ASSERT_EQ(host_.Unary(kService, "ListMyReports", pb::ListMyReportsRequest(), &mine, kAnna),
+            CIVITAS_OK);
   EXPECT_EQ(mine.reports_size(), 2);
 }
 
@@ -227,7 +234,8 @@ TEST_F(ReportsTest, Open311ExportFollowsGeoReportV2) {
   EXPECT_EQ(req["media_url"].AsString(),
             "https://api.dortmund.example/cities/dortmund/v1/" + created.photo_names(0));
   EXPECT_TRUE(req["expected_datetime"].is_null());
-  EXPECT_TRUE(req["requested_datetime"].AsString().size() == 20) << req["requested_datetime"].AsString();
+  EXPECT_TRUE(req["requested_datetime"].AsString().size() == 20)
+      << req["requested_datetime"].AsString();
   ASSERT_EQ(get("requests.json", &json, "closed"), CIVITAS_OK);
   EXPECT_EQ(json, "[]");
   EXPECT_EQ(get("requests/" + created.name().substr(8) + ".json", &json), CIVITAS_OK);

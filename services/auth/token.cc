@@ -265,7 +265,8 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token, absl:
     std::lock_guard<std::mutex> lock(cache_mu_);
     auto it = cache_.find(token);
     if (it != cache_.end()) {
-      if (now_s > it->second.exp + leeway) return Unauthenticated("it has expired; get a new token");
+      if (now_s > it->second.exp + leeway)
+        return Unauthenticated("it has expired; get a new token");
       if (now_s + leeway < it->second.nbf) {
         return Unauthenticated("it is not valid yet (nbf is in the future)");
       }
@@ -283,8 +284,7 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token, absl:
 }
 
 absl::StatusOr<TokenClaims> TokenVerifier::VerifyUncached(absl::string_view token, absl::Time now,
-                                                          double* exp_out,
-                                                          double* nbf_out) const {
+                                                          double* exp_out, double* nbf_out) const {
   if (!accepts_tokens()) {
     return absl::UnauthenticatedError(
         "this gateway accepts no bearer tokens (no auth.jwks_file configured); call anonymously");

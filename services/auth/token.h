@@ -5,8 +5,8 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,8 +60,8 @@ class TokenVerifier {
     double exp, nbf;  // unix seconds
   };
   TokenVerifier() = default;
-  absl::StatusOr<TokenClaims> VerifyUncached(absl::string_view token, absl::Time now,
-                                             double* exp, double* nbf) const;
+  absl::StatusOr<TokenClaims> VerifyUncached(absl::string_view token, absl::Time now, double* exp,
+                                             double* nbf) const;
   VerifierOptions options_;
   std::vector<std::unique_ptr<Key>> keys_;
   mutable std::mutex cache_mu_;

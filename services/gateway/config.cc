@@ -10,9 +10,9 @@
 #include <set>
 #include <sstream>
 
-#include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -203,11 +203,13 @@ CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& pa
     for (size_t o = 0; o < origins.size(); ++o) {
       const std::string where = absl::StrCat(path, ".cors_origins[", o, "]");
       std::string origin = p.String(origins[o], where);
-      const bool scheme = absl::StartsWith(origin, "https://") || absl::StartsWith(origin, "http://");
+      const bool scheme =
+          absl::StartsWith(origin, "https://") || absl::StartsWith(origin, "http://");
       if (origin != "*" && (!scheme || absl::StrContains(origin.substr(8), "/"))) {
         p.Fail(origins[o], where,
                absl::StrCat("must be '*' or an origin like https://app.example (scheme and host, "
-                            "no path), got '", origin, "'"));
+                            "no path), got '",
+                            origin, "'"));
       }
       city.cors_origins.push_back(origin);
     }

@@ -40,7 +40,6 @@ cities:
           public_url: http://127.0.0.1:8080
 )yaml";
 
-
 }  // namespace
 
 std::string DevSigningKeyPath(const std::string& data_dir) {

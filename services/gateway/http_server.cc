@@ -39,10 +39,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnRead(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
-      Write(HttpResponse{413, "application/json",
+      Write(HttpResponse{413,
+                         "application/json",
                          "{\"error\":{\"code\":413,\"status\":\"RESOURCE_EXHAUSTED\",\"message\":"
-                         "\"request body larger than " + std::to_string(max_body_) +
-                             " bytes\"}}\n",
+                         "\"request body larger than " +
+                             std::to_string(max_body_) + " bytes\"}}\n",
                          {}});
       return;
     }
@@ -61,17 +62,15 @@ class Session : public std::enable_shared_from_this<Session> {
     r.body = std::move(request_.body());
     stream_.expires_never();  // the handler may take a while; its call has its own deadline
     handler_(std::move(r), [self = shared_from_this()](HttpResponse response) {
-      asio::post(self->stream_.get_executor(),
-                 [self, response = std::move(response)]() mutable {
-                   self->Write(std::move(response));
-                 });
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->Write(std::move(response));
+      });
     });
   }
 
   void Write(HttpResponse r) {
-    auto response =
-        std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status),
-                                                            version_ ? version_ : 11);
+    auto response = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(r.status), version_ ? version_ : 11);
     response->set(http::field::server, "civitas");
     response->set(http::field::content_type, r.content_type);
     for (const auto& [name, value] : r.headers) response->set(name, value);

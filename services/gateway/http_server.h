@@ -17,8 +17,8 @@
 namespace civitas::gateway {
 
 struct HttpRequest {
-  std::string method;                         // "GET"
-  std::string target;                         // "/metrics?x=1"
+  std::string method;                          // "GET"
+  std::string target;                          // "/metrics?x=1"
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
 

@@ -59,7 +59,9 @@ int HttpStatusOf(grpc::StatusCode code) {
   }
 }
 
-std::string JsonString(absl::string_view s) { return civitas::JsonQuote(std::string_view(s.data(), s.size())); }
+std::string JsonString(absl::string_view s) {
+  return civitas::JsonQuote(std::string_view(s.data(), s.size()));
+}
 
 bool PercentDecode(absl::string_view in, bool plus_is_space, std::string* out) {
   out->clear();
@@ -100,9 +102,8 @@ absl::Status SetFieldFromText(pb::Message* message, const std::string& path,
     const pb::FieldDescriptor* f = d->FindFieldByName(parts[i]);
     if (!f) f = d->FindFieldByCamelcaseName(parts[i]);
     if (!f) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown parameter '", path, "': ", d->full_name(), " has no field '",
-                       parts[i], "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown parameter '", path, "': ", d->full_name(), " has no field '", parts[i], "'"));
     }
     const pb::Reflection* r = m->GetReflection();
     const bool last = i + 1 == parts.size();
@@ -399,8 +400,8 @@ absl::StatusOr<std::string> BuildRequest(const HttpBinding& binding,
     if (binding.body != "*") {
       const pb::FieldDescriptor* f = message->GetDescriptor()->FindFieldByName(binding.body);
       if (!f || f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE || f->is_repeated()) {
-        return absl::InternalError(absl::StrCat(method->full_name(), ": body field '",
-                                                binding.body, "' is not a message field"));
+        return absl::InternalError(absl::StrCat(method->full_name(), ": body field '", binding.body,
+                                                "' is not a message field"));
       }
       target = message->GetReflection()->MutableMessage(message.get(), f);
     }
@@ -547,9 +548,9 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
       return;
     }
     HttpResponse r{204, "text/plain", "", cors};
-    r.headers.push_back({"Access-Control-Allow-Methods",
-                         allowed_verbs.empty() ? "GET, POST, PATCH, PUT, DELETE"
-                                               : absl::StrJoin(allowed_verbs, ", ")});
+    r.headers.push_back({"Access-Control-Allow-Methods", allowed_verbs.empty()
+                                                             ? "GET, POST, PATCH, PUT, DELETE"
+                                                             : absl::StrJoin(allowed_verbs, ", ")});
     r.headers.push_back(
         {"Access-Control-Allow-Headers", "authorization, content-type, x-civitas-city"});
     r.headers.push_back({"Access-Control-Max-Age", "600"});
@@ -564,17 +565,16 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   if (!binding) {
     if (!allowed_verbs.empty()) {
       HttpResponse r = JsonError(grpc::StatusCode::UNIMPLEMENTED,
-                                 absl::StrCat(request.method, " is not mapped for ", path,
-                                              "; use ", absl::StrJoin(allowed_verbs, " or ")),
+                                 absl::StrCat(request.method, " is not mapped for ", path, "; use ",
+                                              absl::StrJoin(allowed_verbs, " or ")),
                                  405);
       r.headers.push_back({"Allow", absl::StrJoin(allowed_verbs, ", ")});
       r.headers.insert(r.headers.end(), cors.begin(), cors.end());
       respond(std::move(r));
       return;
     }
-    fail(grpc::StatusCode::NOT_FOUND,
-         absl::StrCat("no method of city '", city->config.id, "' is mapped to ", request.method,
-                      " ", path));
+    fail(grpc::StatusCode::NOT_FOUND, absl::StrCat("no method of city '", city->config.id,
+                                                   "' is mapped to ", request.method, " ", path));
     return;
   }
   const MethodInfo& method = *binding->method;
@@ -587,7 +587,8 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   // The request message: body first, then path variables and query parameters on top.
   absl::StatusOr<std::string> bytes = BuildRequest(*binding, variables, query, request.body);
   if (!bytes.ok()) {
-    fail(static_cast<grpc::StatusCode>(bytes.status().code()), std::string(bytes.status().message()));
+    fail(static_cast<grpc::StatusCode>(bytes.status().code()),
+         std::string(bytes.status().message()));
     return;
   }
 
@@ -634,11 +635,11 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
             finish(JsonError(grpc::StatusCode::INTERNAL, "the module sent a broken HttpBody"));
             return;
           }
-          finish(HttpResponse{200,
-                              body.content_type().empty() ? "application/octet-stream"
-                                                          : body.content_type(),
-                              body.data(),
-                              {}});
+          finish(HttpResponse{
+              200,
+              body.content_type().empty() ? "application/octet-stream" : body.content_type(),
+              body.data(),
+              {}});
           return;
         }
         pb::DynamicMessageFactory out_factory(m.descriptor->file()->pool());
@@ -660,8 +661,9 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
         pb::util::JsonPrintOptions print;
         auto printed = pb::util::MessageToJsonString(*shown, &json, print);
         if (!printed.ok()) {
-          finish(JsonError(grpc::StatusCode::INTERNAL,
-                           absl::StrCat("cannot print the response: ", printed.message().as_string())));
+          finish(JsonError(
+              grpc::StatusCode::INTERNAL,
+              absl::StrCat("cannot print the response: ", printed.message().as_string())));
           return;
         }
         finish(HttpResponse{200, kJson, json + "\n", {}});

@@ -7,10 +7,10 @@
 #include <map>
 #include <optional>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -67,23 +67,21 @@ absl::StatusOr<std::string> RelativeTime(absl::string_view spec, const absl::Tim
     }
     const absl::CivilDay today = absl::ToCivilDay(now, zone);
     const absl::CivilDay day = today + *days;
-    absl::Time at = absl::FromCivil(absl::CivilMinute(day.year(), day.month(), day.day(), hour,
-                                                      minute),
-                                    zone);
+    absl::Time at =
+        absl::FromCivil(absl::CivilMinute(day.year(), day.month(), day.day(), hour, minute), zone);
     return absl::FormatTime(absl::RFC3339_sec, at, absl::UTCTimeZone());
   }
   return std::string(spec);
 }
 
 absl::Status ResolveRelativeTimes(google::protobuf::Value* value, const absl::TimeZone& zone,
-                                  absl::Time now,
-                                  const std::map<std::string, std::string>& names) {
+                                  absl::Time now, const std::map<std::string, std::string>& names) {
   if (value->has_string_value() && absl::StartsWith(value->string_value(), "@ref:")) {
     auto it = names.find(value->string_value().substr(5));
     if (it == names.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "'", value->string_value(), "' names no earlier line with \"as\": \"",
-          value->string_value().substr(5), "\""));
+      return absl::InvalidArgumentError(absl::StrCat("'", value->string_value(),
+                                                     "' names no earlier line with \"as\": \"",
+                                                     value->string_value().substr(5), "\""));
     }
     value->set_string_value(it->second);
   } else if (value->has_string_value() && absl::StartsWith(value->string_value(), "@")) {

@@ -94,7 +94,8 @@ void WriteRow(const std::string& dir, const std::string& row, const std::string&
 
 int Seed(int argc, char** argv) {
   const std::string out = Flag(argc, argv, "out");
-  auto channel = grpc::CreateChannel(Flag(argc, argv, "target"), grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(Flag(argc, argv, "target"), grpc::InsecureChannelCredentials());
   Minter minter(Flag(argc, argv, "key"));
   const std::string editor = minter.Mint("presseamt", {"editor"});
   auto news_stub = news::NewsService::NewStub(channel);
@@ -251,7 +252,8 @@ int Seed(int argc, char** argv) {
 }
 
 int Supports(int argc, char** argv) {
-  auto channel = grpc::CreateChannel(Flag(argc, argv, "target"), grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(Flag(argc, argv, "target"), grpc::InsecureChannelCredentials());
   Minter minter(Flag(argc, argv, "key"));
   const int seconds = std::stoi(Flag(argc, argv, "seconds", "5"));
   const int concurrency = std::stoi(Flag(argc, argv, "concurrency", "64"));
@@ -288,7 +290,8 @@ int Supports(int argc, char** argv) {
         const auto t0 = std::chrono::steady_clock::now();
         grpc::Status s = stub->SupportIdea(&ctx, req, &out);
         const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
         if (!s.ok()) ++errors;
         latencies[t].push_back(ms);
       }
@@ -302,7 +305,9 @@ int Supports(int argc, char** argv) {
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
-  auto pct = [&](double p) { return all.empty() ? 0 : all[static_cast<size_t>(p * (all.size() - 1))]; };
+  auto pct = [&](double p) {
+    return all.empty() ? 0 : all[static_cast<size_t>(p * (all.size() - 1))];
+  };
   std::printf("%.0f %.2f %.2f %lld\n", all.size() / elapsed, pct(0.5), pct(0.99),
               static_cast<long long>(errors.load()));
   return 0;

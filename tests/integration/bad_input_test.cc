@@ -45,40 +45,67 @@ cities:
 // A anyone, C signed-in citizen, E editor, M moderator, D admin.
 const std::map<std::string, char>& Roles() {
   static const std::map<std::string, char> roles = {
-      {"NoticeboardService.ListNotices", 'A'}, {"NoticeboardService.GetNotice", 'A'},
-      {"NoticeboardService.CreateNotice", 'C'}, {"NoticeboardService.DeleteNotice", 'C'},
-      {"NoticeboardService.ThankNotice", 'C'}, {"NoticeboardService.WatchNotices", 'A'},
-      {"NewsService.ListArticles", 'A'}, {"NewsService.GetArticle", 'A'},
-      {"NewsService.CreateArticle", 'E'}, {"NewsService.UpdateArticle", 'E'},
-      {"NewsService.DeleteArticle", 'E'}, {"NewsService.PublishArticle", 'E'},
-      {"NewsService.ListCategories", 'A'}, {"NewsService.WatchArticles", 'A'},
-      {"NewsService.ListChanges", 'A'}, {"NewsService.ExportFeed", 'A'},
+      {"NoticeboardService.ListNotices", 'A'},
+      {"NoticeboardService.GetNotice", 'A'},
+      {"NoticeboardService.CreateNotice", 'C'},
+      {"NoticeboardService.DeleteNotice", 'C'},
+      {"NoticeboardService.ThankNotice", 'C'},
+      {"NoticeboardService.WatchNotices", 'A'},
+      {"NewsService.ListArticles", 'A'},
+      {"NewsService.GetArticle", 'A'},
+      {"NewsService.CreateArticle", 'E'},
+      {"NewsService.UpdateArticle", 'E'},
+      {"NewsService.DeleteArticle", 'E'},
+      {"NewsService.PublishArticle", 'E'},
+      {"NewsService.ListCategories", 'A'},
+      {"NewsService.WatchArticles", 'A'},
+      {"NewsService.ListChanges", 'A'},
+      {"NewsService.ExportFeed", 'A'},
       {"NewsService.ImportFeed", 'E'},
-      {"EventsService.ListEvents", 'A'}, {"EventsService.GetEvent", 'A'},
-      {"EventsService.CreateEvent", 'E'}, {"EventsService.UpdateEvent", 'E'},
-      {"EventsService.DeleteEvent", 'E'}, {"EventsService.RegisterForEvent", 'C'},
-      {"EventsService.CancelRegistration", 'C'}, {"EventsService.ListMyRegistrations", 'C'},
-      {"EventsService.ListCategories", 'A'}, {"EventsService.WatchEvents", 'A'},
-      {"EventsService.ListChanges", 'A'}, {"EventsService.ExportCalendar", 'A'},
+      {"EventsService.ListEvents", 'A'},
+      {"EventsService.GetEvent", 'A'},
+      {"EventsService.CreateEvent", 'E'},
+      {"EventsService.UpdateEvent", 'E'},
+      {"EventsService.DeleteEvent", 'E'},
+      {"EventsService.RegisterForEvent", 'C'},
+      {"EventsService.CancelRegistration", 'C'},
+      {"EventsService.ListMyRegistrations", 'C'},
+      {"EventsService.ListCategories", 'A'},
+      {"EventsService.WatchEvents", 'A'},
+      {"EventsService.ListChanges", 'A'},
+      {"EventsService.ExportCalendar", 'A'},
       {"EventsService.ImportCalendar", 'E'},
-      {"ParticipationService.CreateIdea", 'C'}, {"ParticipationService.GetIdea", 'A'},
-      {"ParticipationService.ListIdeas", 'A'}, {"ParticipationService.AnswerIdea", 'E'},
-      {"ParticipationService.SupportIdea", 'C'}, {"ParticipationService.WithdrawSupport", 'C'},
-      {"ParticipationService.CreateComment", 'C'}, {"ParticipationService.ListComments", 'A'},
-      {"ParticipationService.UpdateComment", 'C'}, {"ParticipationService.DeleteComment", 'C'},
-      {"ParticipationService.CreatePoll", 'E'}, {"ParticipationService.GetPoll", 'A'},
-      {"ParticipationService.CastBallot", 'C'}, {"ParticipationService.FlagContent", 'C'},
+      {"ParticipationService.CreateIdea", 'C'},
+      {"ParticipationService.GetIdea", 'A'},
+      {"ParticipationService.ListIdeas", 'A'},
+      {"ParticipationService.AnswerIdea", 'E'},
+      {"ParticipationService.SupportIdea", 'C'},
+      {"ParticipationService.WithdrawSupport", 'C'},
+      {"ParticipationService.CreateComment", 'C'},
+      {"ParticipationService.ListComments", 'A'},
+      {"ParticipationService.UpdateComment", 'C'},
+      {"ParticipationService.DeleteComment", 'C'},
+      {"ParticipationService.CreatePoll", 'E'},
+      {"ParticipationService.GetPoll", 'A'},
+      {"ParticipationService.CastBallot", 'C'},
+      {"ParticipationService.FlagContent", 'C'},
       {"ParticipationService.ListFlaggedContent", 'M'},
       {"ParticipationService.ModerateContent", 'M'},
       {"ParticipationService.ListAuditEntries", 'D'},
       {"ParticipationService.ListMyContributions", 'C'},
       {"ParticipationService.ErasePersonalData", 'C'},
-      {"ReportsService.ListServices", 'A'}, {"ReportsService.GetService", 'A'},
-      {"ReportsService.PutService", 'D'}, {"ReportsService.DeleteService", 'D'},
-      {"ReportsService.CreateReport", 'A'}, {"ReportsService.GetReport", 'A'},
-      {"ReportsService.ListReports", 'A'}, {"ReportsService.ListMyReports", 'C'},
-      {"ReportsService.WatchReport", 'A'}, {"ReportsService.UpdateReportStatus", 'E'},
-      {"ReportsService.GetReportPhoto", 'A'}, {"ReportsService.GetOpen311", 'A'}};
+      {"ReportsService.ListServices", 'A'},
+      {"ReportsService.GetService", 'A'},
+      {"ReportsService.PutService", 'D'},
+      {"ReportsService.DeleteService", 'D'},
+      {"ReportsService.CreateReport", 'A'},
+      {"ReportsService.GetReport", 'A'},
+      {"ReportsService.ListReports", 'A'},
+      {"ReportsService.ListMyReports", 'C'},
+      {"ReportsService.WatchReport", 'A'},
+      {"ReportsService.UpdateReportStatus", 'E'},
+      {"ReportsService.GetReportPhoto", 'A'},
+      {"ReportsService.GetOpen311", 'A'}};
   return roles;
 }
 
@@ -184,8 +211,8 @@ class BadInputTest : public ::testing::Test {
 
 TEST_F(BadInputTest, EveryMethodAnswersBadInputProperlyAndKeepsServing) {
   const std::string before = Census();
-  const std::string expired = keys_->Mint("staff", "iserlohn", {"editor", "admin"}, absl::Seconds(1),
-                                          absl::Now() - absl::Hours(3));
+  const std::string expired = keys_->Mint("staff", "iserlohn", {"editor", "admin"},
+                                          absl::Seconds(1), absl::Now() - absl::Hours(3));
   const std::string forged = staff_.substr(0, staff_.size() - 6) + "AAAAAA";
   gpb::DynamicMessageFactory factory;
   std::mt19937 rng(20261127);
@@ -206,8 +233,8 @@ TEST_F(BadInputTest, EveryMethodAnswersBadInputProperlyAndKeepsServing) {
           std::cerr << key << " " << what << " -> " << s.error_code() << " " << s.error_message()
                     << "\n";
         }
-        EXPECT_TRUE(Proper(s.error_code())) << key << " " << what << ": " << s.error_code() << " "
-                                            << s.error_message();
+        EXPECT_TRUE(Proper(s.error_code()))
+            << key << " " << what << ": " << s.error_code() << " " << s.error_message();
         if (!s.ok()) {
           EXPECT_FALSE(s.error_message().empty()) << key << " " << what;
         }
@@ -230,7 +257,8 @@ TEST_F(BadInputTest, EveryMethodAnswersBadInputProperlyAndKeepsServing) {
       const gpb::FieldDescriptor* text = nullptr;
       for (int f = 0; f < d->field_count(); ++f) {
         const gpb::FieldDescriptor* fd = d->field(f);
-        if (fd->type() == gpb::FieldDescriptor::TYPE_STRING && !fd->is_repeated() && !text) text = fd;
+        if (fd->type() == gpb::FieldDescriptor::TYPE_STRING && !fd->is_repeated() && !text)
+          text = fd;
       }
       if (text) {
         req->GetReflection()->SetString(req.get(), text, std::string(120, 'x'));

@@ -68,7 +68,8 @@ TEST_F(EventsIntegrationTest, ParallelRegistrationsNeverExceedCapacity) {
   const pb::Event event = CreateEvent(5);
   constexpr int kUsers = 48;
   std::vector<std::string> tokens;
-  for (int i = 0; i < kUsers; ++i) tokens.push_back(keys_->Mint("user" + std::to_string(i), "hagen", {}));
+  for (int i = 0; i < kUsers; ++i)
+    tokens.push_back(keys_->Mint("user" + std::to_string(i), "hagen", {}));
   std::atomic<int> ok{0}, full{0}, duplicate{0}, other{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kUsers; ++i) {
@@ -130,7 +131,8 @@ TEST_F(EventsIntegrationTest, RolesAreEnforced) {
     pb::CreateEventRequest req;
     *req.mutable_event() = event;
     pb::Event out;
-    EXPECT_EQ(stub_->CreateEvent(&ctx, req, &out).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(stub_->CreateEvent(&ctx, req, &out).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
   }
   {
     grpc::ClientContext ctx;
@@ -166,7 +168,8 @@ TEST_F(EventsIntegrationTest, RolesAreEnforced) {
     grpc::ClientContext mine_ctx;
     Prepare(&mine_ctx, "hagen", citizen);
     pb::ListMyRegistrationsResponse mine;
-    ASSERT_TRUE(stub_->ListMyRegistrations(&mine_ctx, pb::ListMyRegistrationsRequest(), &mine).ok());
+    ASSERT_TRUE(
+        stub_->ListMyRegistrations(&mine_ctx, pb::ListMyRegistrationsRequest(), &mine).ok());
     EXPECT_EQ(mine.registrations_size(), 0);
   }
 }
@@ -178,8 +181,8 @@ TEST_F(EventsIntegrationTest, CivitasctlImportsACalendarFileIdempotently) {
                         "DTSTART;TZID=Europe/Berlin:20270105T190000\r\nDURATION:PT2H\r\n"
                         "RRULE:FREQ=MONTHLY;BYDAY=1TU;COUNT=6\r\nSUMMARY:Kreistag\r\n"
                         "END:VEVENT\r\nEND:VCALENDAR\r\n";
-  std::vector<std::string> argv = {CtlBinary(), "import", "events", "--city", "hagen",
-                                   "--gateway", gw_->target(), "--token", editor_, ics};
+  std::vector<std::string> argv = {CtlBinary(), "import",      "events",  "--city", "hagen",
+                                   "--gateway", gw_->target(), "--token", editor_,  ics};
   std::string output;
   ASSERT_EQ(RunCommand(argv, &output), 0) << output;
   EXPECT_NE(output.find("created 1, updated 0, unchanged 0"), std::string::npos) << output;
@@ -189,17 +192,19 @@ TEST_F(EventsIntegrationTest, CivitasctlImportsACalendarFileIdempotently) {
   grpc::ClientContext ctx;
   Prepare(&ctx, "hagen");
   pb::ListEventsRequest list;
-  list.mutable_start_time()->set_seconds(absl::ToUnixSeconds(absl::FromCivil(
-      absl::CivilDay(2027, 1, 1), absl::UTCTimeZone())));
+  list.mutable_start_time()->set_seconds(
+      absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2027, 1, 1), absl::UTCTimeZone())));
   list.mutable_end_time()->set_seconds(list.start_time().seconds() + 200 * 86400);
   pb::ListEventsResponse resp;
   ASSERT_TRUE(stub_->ListEvents(&ctx, list, &resp).ok());
   ASSERT_EQ(resp.occurrences_size(), 6);
   // First Tuesday of February 2027 at 19:00 local = 18:00 UTC.
-  EXPECT_EQ(absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(resp.occurrences(1).start_time().seconds()),
+  EXPECT_EQ(absl::FormatTime("%Y-%m-%d %H:%M",
+                             absl::FromUnixSeconds(resp.occurrences(1).start_time().seconds()),
                              absl::UTCTimeZone()),
             "2027-02-02 18:00");
-  EXPECT_EQ(resp.occurrences(0).end_time().seconds() - resp.occurrences(0).start_time().seconds(), 7200);
+  EXPECT_EQ(resp.occurrences(0).end_time().seconds() - resp.occurrences(0).start_time().seconds(),
+            7200);
 }
 
 }  // namespace

@@ -129,11 +129,10 @@ TEST_F(NewsIntegrationTest, EveryWriteNeedsAnEditorAndReadsAreOpen) {
        }},
   };
   const std::string forged = citizen_.substr(0, citizen_.size() - 4) + "AAAA";
-  const std::string expired = keys_->Mint("presseamt", "*", {"editor"}, absl::Seconds(1),
-                                          absl::Now() - absl::Hours(2));
+  const std::string expired =
+      keys_->Mint("presseamt", "*", {"editor"}, absl::Seconds(1), absl::Now() - absl::Hours(2));
   for (const Try& t : writes) {
-    for (const auto& [token, code] :
-         std::vector<std::pair<std::string, grpc::StatusCode>>{
+    for (const auto& [token, code] : std::vector<std::pair<std::string, grpc::StatusCode>>{
              {"", grpc::StatusCode::UNAUTHENTICATED},
              {citizen_, grpc::StatusCode::PERMISSION_DENIED},
              {forged, grpc::StatusCode::UNAUTHENTICATED},
@@ -294,8 +293,9 @@ TEST_F(NewsIntegrationTest, ImportsAreAtomicIdempotentAndWorkFromCivitasctl) {
         << s.error_message();
     EXPECT_TRUE(ListAll().empty());
   }
-  const std::vector<std::string> base = {CtlBinary(), "import", "news", "--city", "dortmund",
-                                         "--gateway", gw_->target(), "--token", editor_};
+  const std::vector<std::string> base = {CtlBinary(),   "import",   "news",
+                                         "--city",      "dortmund", "--gateway",
+                                         gw_->target(), "--token",  editor_};
   std::string output;
   std::vector<std::string> argv = base;
   argv.push_back(feed);
@@ -307,8 +307,8 @@ TEST_F(NewsIntegrationTest, ImportsAreAtomicIdempotentAndWorkFromCivitasctl) {
   EXPECT_EQ(ListAll().size(), 2u);
 
   // Schwerte subscribes to Dortmund's RSS URL.
-  const std::string url = "http://127.0.0.1:" + std::to_string(gw_->http_port()) +
-                          "/cities/dortmund/v1/feed";
+  const std::string url =
+      "http://127.0.0.1:" + std::to_string(gw_->http_port()) + "/cities/dortmund/v1/feed";
   argv = base;
   argv[4] = "schwerte";
   argv.push_back(url);

@@ -130,7 +130,8 @@ TEST_F(ParticipationIntegrationTest, TalliesEqualTheStoredBallotsUnderConcurrent
   create.mutable_poll()->set_title("Name für den neuen Platz");
   auto* q = create.mutable_poll()->add_questions();
   q->set_text("Welcher Name?");
-  for (const char* o : {"Hansaplatz", "Lindenplatz", "Platz der Vielfalt"}) q->add_options()->set_text(o);
+  for (const char* o : {"Hansaplatz", "Lindenplatz", "Platz der Vielfalt"})
+    q->add_options()->set_text(o);
   create.mutable_poll()->mutable_close_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 3600);
   create.mutable_poll()->set_ballots_changeable(true);
   pb::Poll poll;
@@ -201,9 +202,10 @@ TEST_F(ParticipationIntegrationTest, EachRoleMayDoOnlyItsPart) {
   EXPECT_EQ(code(ben, [&](auto* c) { return stub_->DeleteComment(c, del, &e); }),
             StatusCode::PERMISSION_DENIED);
   pb::ListMyContributionsResponse mine;
-  ASSERT_EQ(code(ben, [&](auto* c) {
-              return stub_->ListMyContributions(c, pb::ListMyContributionsRequest(), &mine);
-            }),
+  ASSERT_EQ(code(ben,
+                 [&](auto* c) {
+                   return stub_->ListMyContributions(c, pb::ListMyContributionsRequest(), &mine);
+                 }),
             StatusCode::OK);
   EXPECT_EQ(mine.ideas_size() + mine.comments_size(), 0);
   pb::GetIdeaRequest get;
@@ -227,9 +229,10 @@ TEST_F(ParticipationIntegrationTest, EachRoleMayDoOnlyItsPart) {
   EXPECT_EQ(code("", [&](auto* c) { return stub_->CreateIdea(c, pb::CreateIdeaRequest(), &seen); }),
             StatusCode::UNAUTHENTICATED);
   pb::ListAuditEntriesResponse audit;
-  EXPECT_EQ(code(moderator, [&](auto* c) {
-              return stub_->ListAuditEntries(c, pb::ListAuditEntriesRequest(), &audit);
-            }),
+  EXPECT_EQ(code(moderator,
+                 [&](auto* c) {
+                   return stub_->ListAuditEntries(c, pb::ListAuditEntriesRequest(), &audit);
+                 }),
             StatusCode::PERMISSION_DENIED);
   // A moderator hides the comment; its text is gone for citizens; the admin reads the audit.
   EXPECT_EQ(code(moderator, [&](auto* c) { return stub_->ModerateContent(c, moderate, &entry); }),
@@ -237,13 +240,15 @@ TEST_F(ParticipationIntegrationTest, EachRoleMayDoOnlyItsPart) {
   pb::ListCommentsRequest list;
   list.set_parent(idea.name());
   pb::ListCommentsResponse comments;
-  ASSERT_EQ(code(ben, [&](auto* c) { return stub_->ListComments(c, list, &comments); }), StatusCode::OK);
+  ASSERT_EQ(code(ben, [&](auto* c) { return stub_->ListComments(c, list, &comments); }),
+            StatusCode::OK);
   ASSERT_EQ(comments.comments_size(), 1);
   EXPECT_TRUE(comments.comments(0).hidden());
   EXPECT_TRUE(comments.comments(0).body().empty());
-  ASSERT_EQ(code(admin, [&](auto* c) {
-              return stub_->ListAuditEntries(c, pb::ListAuditEntriesRequest(), &audit);
-            }),
+  ASSERT_EQ(code(admin,
+                 [&](auto* c) {
+                   return stub_->ListAuditEntries(c, pb::ListAuditEntriesRequest(), &audit);
+                 }),
             StatusCode::OK);
   ASSERT_EQ(audit.entries_size(), 1);
   EXPECT_EQ(audit.entries(0).moderator(), "mod");

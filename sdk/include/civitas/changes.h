@@ -19,8 +19,8 @@
 #define CIVITAS_CHANGES_H_
 
 #include <cinttypes>
-#include <functional>
 #include <cstdio>
+#include <functional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -147,7 +147,8 @@ class ChangeLog {
   }
   static uint64_t ParseHex(std::string_view s) {
     uint64_t v = 0;
-    for (char c : s.substr(0, 16)) v = (v << 4) | static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+    for (char c : s.substr(0, 16))
+      v = (v << 4) | static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
     return v;
   }
   static bool ParseToken(std::string_view token, uint64_t* seq, uint64_t* watermark) {

@@ -134,7 +134,8 @@ inline Status CheckLanguageTag(const std::string& field, const std::string& tag)
 
 inline Status CheckCoordinates(const std::string& field, double latitude, double longitude) {
   if (latitude >= -90 && latitude <= 90 && longitude >= -180 && longitude <= 180) return OkStatus();
-  return InvalidArgument(field + " must have latitude in [-90, 90] and longitude in [-180, 180], got (" +
+  return InvalidArgument(field +
+                         " must have latitude in [-90, 90] and longitude in [-180, 180], got (" +
                          std::to_string(latitude) + ", " + std::to_string(longitude) + ")");
 }
 
@@ -142,9 +143,9 @@ inline Status CheckCoordinates(const std::string& field, double latitude, double
 inline double DistanceMeters(double lat1, double lng1, double lat2, double lng2) {
   constexpr double kEarthRadius = 6371008.8, kRad = 3.14159265358979323846 / 180;
   const double dlat = (lat2 - lat1) * kRad, dlng = (lng2 - lng1) * kRad;
-  const double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                   std::cos(lat1 * kRad) * std::cos(lat2 * kRad) *
-                       std::sin(dlng / 2) * std::sin(dlng / 2);
+  const double a =
+      std::sin(dlat / 2) * std::sin(dlat / 2) +
+      std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dlng / 2) * std::sin(dlng / 2);
   return 2 * kEarthRadius * std::atan2(std::sqrt(a), std::sqrt(1 - a));
 }
 
@@ -174,8 +175,8 @@ class Categories {
       category.id = c["id"].AsString();
       bool valid = !category.id.empty() && category.id.size() <= 40;
       for (char ch : category.id) {
-        valid = valid && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-                          ch == '_');
+        valid = valid &&
+                ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_');
       }
       if (!valid) {
         return InvalidArgument(where + ".id must be 1 to 40 of a-z, 0-9, '-', '_', got '" +

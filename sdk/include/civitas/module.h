@@ -122,7 +122,9 @@ class Transaction {
  public:
   Transaction(const civitas_host_api* host, civitas_txn_host* txn) : host_(host), txn_(txn) {}
   Transaction(Transaction&& other) noexcept
-      : host_(other.host_), txn_(std::exchange(other.txn_, nullptr)), conflicted_(other.conflicted_) {}
+      : host_(other.host_),
+        txn_(std::exchange(other.txn_, nullptr)),
+        conflicted_(other.conflicted_) {}
   Transaction& operator=(Transaction&&) = delete;
   ~Transaction() { Rollback(); }
 

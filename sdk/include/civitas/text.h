@@ -55,9 +55,9 @@ inline std::string CheckLength(std::string_view field, std::string_view value, s
   const std::optional<size_t> n = Utf8Length(value);
   if (!n) return std::string(field) + " is not valid UTF-8";
   if (*n < min_chars || *n > max_chars) {
-    std::string range = min_chars == 0 ? "at most " + std::to_string(max_chars)
-                                       : std::to_string(min_chars) + " to " +
-                                             std::to_string(max_chars);
+    std::string range = min_chars == 0
+                            ? "at most " + std::to_string(max_chars)
+                            : std::to_string(min_chars) + " to " + std::to_string(max_chars);
     return std::string(field) + " must have " + range + " characters, got " + std::to_string(*n);
   }
   return "";
@@ -117,8 +117,9 @@ inline std::string StripHtml(std::string_view in) {
   while (i < in.size()) {
     const char c = in[i];
     const char next = i + 1 < in.size() ? in[i + 1] : '\0';
-    const bool tag_start = c == '<' && ((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z') ||
-                                        next == '/' || next == '!' || next == '?');
+    const bool tag_start =
+        c == '<' && ((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z') || next == '/' ||
+                     next == '!' || next == '?');
     if (!tag_start) {
       out.push_back(c);
       ++i;
@@ -139,7 +140,8 @@ inline std::string StripHtml(std::string_view in) {
     }
     std::string_view name = tag.substr(name_start, name_end - name_start);
     i = end + 1;
-    if (name_start == 0 && (internal::IEquals(name, "script") || internal::IEquals(name, "style"))) {
+    if (name_start == 0 &&
+        (internal::IEquals(name, "script") || internal::IEquals(name, "style"))) {
       // Skip to the matching close tag, case-insensitively.
       const std::string close = "</" + std::string(name);
       size_t j = i;
@@ -186,7 +188,8 @@ inline std::string SafeMarkdown(std::string_view in) {
         }
         const size_t colon = target.find(':');
         const size_t slash = target.find_first_of("/?#");
-        bool safe = colon == std::string_view::npos || (slash != std::string_view::npos && slash < colon);
+        bool safe =
+            colon == std::string_view::npos || (slash != std::string_view::npos && slash < colon);
         if (!safe) {
           std::string_view scheme = target.substr(0, colon);
           safe = internal::IEquals(scheme, "http") || internal::IEquals(scheme, "https") ||
