@@ -141,12 +141,15 @@ Status Participation::LoadIdea(const std::string& id, pb::Idea* idea, civitas::T
   return OkStatus();
 }
 
-pb::Idea Participation::IdeaView(const pb::Idea& stored, civitas::Call& call) const {
+pb::Idea Participation::IdeaView(const pb::Idea& stored, civitas::Call& call,
+                                 std::optional<bool> supported_by_caller) const {
   pb::Idea out = stored;
   if (stored.author() != call.subject() && !call.HasRole(civitas::Role::kModerator)) {
     out.clear_author();
   }
-  if (call.signed_in()) {
+  if (supported_by_caller.has_value()) {
+    out.set_supported_by_caller(*supported_by_caller);
+  } else if (call.signed_in()) {
     std::string unused;
     out.set_supported_by_caller(
         city_.store()
@@ -305,8 +308,8 @@ Status Participation::SupportIdea(civitas::Call& call, const pb::SupportIdeaRequ
   std::string id;
   if (Status s = civitas::IdFromName("ideas", request.name(), &id); !s.ok()) return s;
   const std::string subject(call.subject());
+  pb::Idea idea;
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
-    pb::Idea idea;
     if (Status l = LoadIdea(id, &idea, &txn); !l.ok()) return l;
     if (idea.hidden()) return civitas::NotFound("idea '" + request.name() + "' does not exist");
     std::string marker;
@@ -319,9 +322,12 @@ Status Participation::SupportIdea(civitas::Call& call, const pb::SupportIdeaRequ
     return w;
   });
   if (!s.ok()) return s;
-  pb::Idea idea;
-  if (s = LoadIdea(id, &idea); !s.ok()) return s;
-  *response = IdeaView(idea, call);
+  // The idea as read in the transaction; the count as it is now, this support included.
+  std::string count;
+  if (city_.store().Get("ic/" + id, &count).ok()) {
+    idea.set_support_count(static_cast<int64_t>(civitas::DecodeU64(count)));
+  }
+  *response = IdeaView(idea, call, /*supported_by_caller=*/true);
   return OkStatus();
 }
 

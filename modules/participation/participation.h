@@ -19,6 +19,7 @@
 #define CIVITAS_MODULES_PARTICIPATION_PARTICIPATION_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "civitas/content.h"
@@ -81,7 +82,9 @@ class Participation {
                               int64_t now) const;
   civitas::Status LoadIdea(const std::string& id, pb::Idea* idea,
                            civitas::Transaction* txn = nullptr, bool for_update = false) const;
-  pb::Idea IdeaView(const pb::Idea& stored, civitas::Call& call) const;
+  // What `call`'s caller may see of an idea. `supported_by_caller` is looked up unless given.
+  pb::Idea IdeaView(const pb::Idea& stored, civitas::Call& call,
+                    std::optional<bool> supported_by_caller = std::nullopt) const;
   pb::Comment CommentView(const pb::Comment& stored, civitas::Call& call) const;
   civitas::Status Audit(civitas::Transaction& txn, pb::AuditEntry::Action action,
                         const std::string& item, const std::string& moderator,

@@ -8,30 +8,74 @@
 #include <rocksdb/utilities/transaction_db.h>
 #include <rocksdb/write_buffer_manager.h>
 
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "services/gateway/config.h"
 
 namespace civitas::gateway {
 
+class CityStore;
+
+// Group commit for module calls. With durability `sync`, a transaction committed while a
+// DeferredSync is installed on the thread is written without an fsync of its own; the scope
+// records the commit, and the caller (the dispatcher, for a unary call) sends its answer only
+// once CityStore::WhenDurable reports that a sync of the city's write-ahead log covers it. One
+// fsync then covers every commit that finished before it began, and handler threads never wait
+// for the disk. What is acknowledged is on disk, as with a synced write; unlike a synced write, a
+// committed change is visible to other readers up to one fsync before it is acknowledged.
+class DeferredSync {
+ public:
+  DeferredSync();
+  ~DeferredSync();
+  DeferredSync(const DeferredSync&) = delete;
+  DeferredSync& operator=(const DeferredSync&) = delete;
+
+  // The scope installed on this thread, or nullptr: commits are then synced as they happen.
+  static DeferredSync* Current();
+
+  void Note(CityStore* store, uint64_t ticket);
+  CityStore* store() const { return store_; }
+  uint64_t ticket() const { return ticket_; }
+
+ private:
+  DeferredSync* previous_;
+  CityStore* store_ = nullptr;
+  uint64_t ticket_ = 0;
+};
+
 class StorageEnvironment {
  public:
-  explicit StorageEnvironment(const StorageConfig& config);
+  // `env` replaces RocksDB's default environment (tests: a file system that gates syncs).
+  explicit StorageEnvironment(const StorageConfig& config, rocksdb::Env* env = nullptr);
   rocksdb::Options CityOptions() const;
+  // Writes synced as configured (storage.durability).
   const rocksdb::WriteOptions& write_options() const { return write_options_; }
+  // Writes whose sync is deferred to a DeferredSync (never synced by themselves).
+  const rocksdb::WriteOptions& deferred_write_options() const { return deferred_write_options_; }
   Durability durability() const { return durability_; }
+  // Runs the cities' WAL syncs for deferred commits (shared by all cities of the process).
+  boost::asio::thread_pool& sync_pool() const { return sync_pool_; }
 
  private:
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
   std::shared_ptr<rocksdb::MergeOperator> merge_operator_;
   rocksdb::WriteOptions write_options_;
+  rocksdb::WriteOptions deferred_write_options_;
   Durability durability_;
+  rocksdb::Env* env_;
+  mutable boost::asio::thread_pool sync_pool_{2};
 };
 
 class CityStore {
@@ -46,6 +90,15 @@ class CityStore {
   rocksdb::TransactionDB* db() const { return db_.get(); }
   const rocksdb::WriteOptions& write_options() const { return env_.write_options(); }
   const std::string& dir() const { return dir_; }
+
+  // Write options for a transaction begun on this thread: deferred when a DeferredSync is
+  // installed and writes must be durable; then `*deferred` is true and, after a successful
+  // commit, the caller hands it to the scope with NoteDeferredCommit().
+  const rocksdb::WriteOptions& TransactionWriteOptions(bool* deferred) const;
+  void NoteDeferredCommit();
+  // Runs `done` (on a sync thread, or at once if already true) when every deferred commit
+  // noted up to `ticket` is on disk, or with the error if the sync failed.
+  void WhenDurable(uint64_t ticket, std::function<void(absl::Status)> done);
 
   // The gateway's own bookkeeping keys (seed markers, versions), apart from every module.
   absl::StatusOr<bool> GetSystem(std::string_view key, std::string* value) const;
@@ -62,10 +115,19 @@ class CityStore {
   CityStore(const StorageEnvironment& env, std::string dir,
             std::unique_ptr<rocksdb::TransactionDB> db)
       : env_(env), dir_(std::move(dir)), db_(std::move(db)) {}
+  // Syncs the WAL until no deferred commit waits; runs on the environment's sync pool.
+  void SyncLoop();
 
   const StorageEnvironment& env_;
   std::string dir_;
   std::unique_ptr<rocksdb::TransactionDB> db_;
+
+  absl::Mutex sync_mu_;
+  uint64_t committed_ ABSL_GUARDED_BY(sync_mu_) = 0;  // deferred commits noted so far
+  uint64_t durable_ ABSL_GUARDED_BY(sync_mu_) = 0;    // of those, known to be on disk
+  bool sync_idle_ ABSL_GUARDED_BY(sync_mu_) = true;   // no SyncLoop running
+  std::vector<std::pair<uint64_t, std::function<void(absl::Status)>>> waiters_
+      ABSL_GUARDED_BY(sync_mu_);
 };
 
 // Key layout inside a city database:

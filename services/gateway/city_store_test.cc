@@ -1,9 +1,18 @@
 #include "services/gateway/city_store.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/utilities/transaction.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 namespace civitas::gateway {
 namespace {
@@ -42,6 +51,196 @@ TEST_F(CityStoreTest, CountersMergeAndSurviveReopen) {
   ASSERT_TRUE(found.ok());
   EXPECT_TRUE(*found);
   EXPECT_EQ(marker, "1");
+}
+
+// Holds every sync of a write-ahead log while closed, and counts the syncs.
+class SyncGate {
+ public:
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = false;
+    cv_.notify_all();
+  }
+  void Pass() {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++waiting_;
+    cv_.wait(lock, [&] { return !closed_; });
+    --waiting_;
+    ++syncs_;
+  }
+  int waiting() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return waiting_;
+  }
+  int syncs() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return syncs_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool closed_ = false;
+  int waiting_ = 0;
+  int syncs_ = 0;
+};
+
+class GatedWal : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  GatedWal(std::unique_ptr<rocksdb::FSWritableFile> file, SyncGate* gate)
+      : FSWritableFileOwnerWrapper(std::move(file)), gate_(gate) {}
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+    gate_->Pass();
+    return target()->Sync(o, d);
+  }
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+    gate_->Pass();
+    return target()->Fsync(o, d);
+  }
+
+ private:
+  SyncGate* gate_;
+};
+
+class GatedFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit GatedFileSystem(SyncGate* gate)
+      : FileSystemWrapper(rocksdb::FileSystem::Default()), gate_(gate) {}
+  const char* Name() const override { return "GatedFileSystem"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = target()->NewWritableFile(name, options, file, dbg);
+    if (s.ok() && name.ends_with(".log")) {
+      *file = std::make_unique<GatedWal>(std::move(*file), gate_);
+    }
+    return s;
+  }
+
+ private:
+  SyncGate* gate_;
+};
+
+// A city store whose WAL syncs pass through a gate the test controls.
+class DeferredSyncTest : public CityStoreTest {
+ protected:
+  void SetUp() override {
+    CityStoreTest::SetUp();
+    StorageConfig config;
+    config.durability = Durability::kSync;
+    storage_ = std::make_unique<StorageEnvironment>(config, env_with_gate_.get());
+    auto store = CityStore::Open(*storage_, dir_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+  void TearDown() override {
+    gate_.Open();
+    store_.reset();
+    storage_.reset();
+    CityStoreTest::TearDown();
+  }
+
+  // Commits one Put the way a unary call's handler does; returns the commit's ticket.
+  uint64_t CommitInCall(const std::string& key) {
+    DeferredSync scope;
+    bool deferred = false;
+    const rocksdb::WriteOptions& options = store_->TransactionWriteOptions(&deferred);
+    EXPECT_TRUE(deferred);
+    EXPECT_FALSE(options.sync);
+    std::unique_ptr<rocksdb::Transaction> txn(store_->db()->BeginTransaction(options));
+    EXPECT_TRUE(txn->Put(key, "v").ok());
+    EXPECT_TRUE(txn->Commit().ok());
+    store_->NoteDeferredCommit();
+    EXPECT_EQ(scope.store(), store_.get());
+    EXPECT_GT(scope.ticket(), 0u);
+    return scope.ticket();
+  }
+
+  bool WaitFor(const std::function<bool()>& condition) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!condition()) {
+      if (std::chrono::steady_clock::now() > give_up) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+  }
+
+  SyncGate gate_;
+  std::unique_ptr<rocksdb::Env> env_with_gate_ =
+      rocksdb::NewCompositeEnv(std::make_shared<GatedFileSystem>(&gate_));
+  std::unique_ptr<StorageEnvironment> storage_;
+  std::unique_ptr<CityStore> store_;
+};
+
+TEST_F(DeferredSyncTest, ACommitIsReportedDurableOnlyAfterTheWalSync) {
+  gate_.Close();
+  const uint64_t ticket = CommitInCall("k");
+  std::promise<absl::Status> durable;
+  std::future<absl::Status> reported = durable.get_future();
+  store_->WhenDurable(ticket, [&](absl::Status s) { durable.set_value(s); });
+  ASSERT_TRUE(WaitFor([&] { return gate_.waiting() == 1; })) << "no WAL sync was started";
+  EXPECT_EQ(reported.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
+      << "reported durable while the WAL sync was still held";
+  gate_.Open();
+  ASSERT_EQ(reported.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(reported.get().ok());
+  // Already durable: answered at once, without another sync.
+  const int syncs = gate_.syncs();
+  bool at_once = false;
+  store_->WhenDurable(ticket, [&](absl::Status s) { at_once = s.ok(); });
+  EXPECT_TRUE(at_once);
+  EXPECT_EQ(gate_.syncs(), syncs);
+}
+
+TEST_F(DeferredSyncTest, ConcurrentCommitsShareOneSync) {
+  constexpr int kCalls = 32;
+  gate_.Close();
+  const int syncs_before = gate_.syncs();
+  std::atomic<int> answered{0}, failed{0};
+  // The first call's sync is held at the gate while the others commit.
+  store_->WhenDurable(CommitInCall("first"), [&](absl::Status s) {
+    if (!s.ok()) ++failed;
+    ++answered;
+  });
+  ASSERT_TRUE(WaitFor([&] { return gate_.waiting() == 1; }));
+  std::vector<std::thread> calls;
+  for (int i = 0; i < kCalls; ++i) {
+    calls.emplace_back([&, i] {
+      store_->WhenDurable(CommitInCall("k" + std::to_string(i)), [&](absl::Status s) {
+        if (!s.ok()) ++failed;
+        ++answered;
+      });
+    });
+  }
+  for (auto& t : calls) t.join();
+  EXPECT_EQ(answered.load(), 0);
+  gate_.Open();
+  ASSERT_TRUE(WaitFor([&] { return answered.load() == kCalls + 1; }));
+  EXPECT_EQ(failed.load(), 0);
+  // The held sync, then one that covers all 32 commits made while it was held.
+  EXPECT_EQ(gate_.syncs() - syncs_before, 2);
+}
+
+TEST_F(DeferredSyncTest, WithoutACallScopeCommitsAreSyncedThemselves) {
+  bool deferred = true;
+  EXPECT_TRUE(store_->TransactionWriteOptions(&deferred).sync);
+  EXPECT_FALSE(deferred);
+}
+
+TEST_F(CityStoreTest, AsyncDurabilityNeverDefers) {
+  StorageConfig config;
+  config.durability = Durability::kAsync;
+  StorageEnvironment storage(config);
+  auto store = CityStore::Open(storage, dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  DeferredSync scope;
+  bool deferred = true;
+  EXPECT_FALSE((*store)->TransactionWriteOptions(&deferred).sync);
+  EXPECT_FALSE(deferred);
 }
 
 TEST(KeyLayoutTest, NoModuleNamespaceIsAPrefixOfAnother) {

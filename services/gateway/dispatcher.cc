@@ -5,12 +5,14 @@
 
 #include <chrono>
 #include <deque>
+#include <optional>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "services/gateway/authenticator.h"
+#include "services/gateway/city_store.h"
 #include "services/gateway/log.h"
 
 namespace civitas::gateway {
@@ -273,6 +275,10 @@ class GenericCall final : public HostCall, public StreamFollower {
 
   void RunHandler() {
     int32_t code = CIVITAS_CANCELLED;
+    // A unary call's commits are not fsynced one by one: its answer waits for the city's next
+    // WAL sync instead, which serves every call that committed before it (see DeferredSync).
+    std::optional<DeferredSync> writes;
+    if (kind() == CIVITAS_METHOD_UNARY) writes.emplace();
     if (!IsCancelled()) code = route_.instance->Handle(this, *route_.method, request_);
     // A handler that gave up because the deadline passed says so in its own words (often
     // CANCELLED); the client should see what happened: DEADLINE_EXCEEDED.
@@ -282,11 +288,35 @@ class GenericCall final : public HostCall, public StreamFollower {
       SetError(absl::StrCat("the call's deadline passed while ", route_.method->full_path,
                             " was running"));
     }
+    if (writes && writes->store() != nullptr) {
+      // handler_running_ stays set until the answer goes out, so a cancellation meanwhile does
+      // not finish the call under the waiting answer. This call's reference moves to the sync's
+      // callback.
+      d_->deferred_replies_.fetch_add(1, std::memory_order_acq_rel);
+      writes->store()->WhenDurable(writes->ticket(), [this, code](absl::Status synced) {
+        Complete(code, synced);
+        d_->deferred_replies_.fetch_sub(1, std::memory_order_acq_rel);
+        Unref();
+      });
+      return;
+    }
+    Complete(code, absl::OkStatus());
+    Unref();
+  }
+
+  // Sends the call's outcome once the handler has returned (and, for a call that wrote, once
+  // its writes are durable: `synced` says whether they are).
+  void Complete(int32_t code, const absl::Status& synced) {
     {
       absl::MutexLock lock(&mu_);
       handler_running_ = false;
       cv_.SignalAll();
-      if (kind() == CIVITAS_METHOD_UNARY) {
+      if (kind() == CIVITAS_METHOD_UNARY && finish_sent_) {
+        // Never finish twice (nothing else finishes a unary call while its handler runs).
+      } else if (kind() == CIVITAS_METHOD_UNARY && !synced.ok()) {
+        final_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(synced.message()));
+        StartFinishLocked();
+      } else if (kind() == CIVITAS_METHOD_UNARY) {
         if (code == CIVITAS_OK && replied()) {
           finish_sent_ = true;
           RecordOutcome(0);
@@ -315,7 +345,6 @@ class GenericCall final : public HostCall, public StreamFollower {
         if (!following_ && !writing_ && !finish_sent_) StartFinishLocked();
       }
     }
-    Unref();
   }
 
   void EnqueueLocked(std::string message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -510,6 +539,11 @@ void Dispatcher::Stop() {
   shutting_down_.store(true);
   if (threads_.empty()) return;
   pool_.Join();
+  // Answers waiting for a WAL sync go out before the queues close (a sync takes milliseconds).
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (deferred_replies_.load(std::memory_order_acquire) > 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   for (auto& cq : queues_) cq->Shutdown();
   for (auto& t : threads_) t.join();
   threads_.clear();

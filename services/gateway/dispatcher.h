@@ -66,6 +66,7 @@ class Dispatcher {
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> next_request_id_{1};
+  std::atomic<int64_t> deferred_replies_{0};  // answers waiting for their writes' WAL sync
   DispatcherStats stats_;
 
   absl::Mutex followers_mu_;

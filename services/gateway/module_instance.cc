@@ -1,6 +1,7 @@
 #include "services/gateway/module_instance.h"
 
 #include <rocksdb/utilities/transaction.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
 
 #include <algorithm>
 #include <climits>
@@ -23,6 +24,7 @@ constexpr size_t kMaxValueBytes = 32u << 20;
 struct HostTxn {
   ModuleInstance* instance;
   std::unique_ptr<rocksdb::Transaction> txn;
+  bool deferred = false;  // committed without its own fsync; see DeferredSync
 };
 
 int32_t FromRocks(const rocksdb::Status& s) {
@@ -180,9 +182,11 @@ struct HostApi {
     ModuleInstance* m = Instance(city);
     rocksdb::TransactionOptions options;
     options.deadlock_detect = true;
-    auto* txn =
-        new HostTxn{m, std::unique_ptr<rocksdb::Transaction>(
-                           m->store_->db()->BeginTransaction(m->store_->write_options(), options))};
+    bool deferred = false;
+    const rocksdb::WriteOptions& write = m->store_->TransactionWriteOptions(&deferred);
+    auto* txn = new HostTxn{
+        m, std::unique_ptr<rocksdb::Transaction>(m->store_->db()->BeginTransaction(write, options)),
+        deferred};
     return reinterpret_cast<civitas_txn_host*>(txn);
   }
 
@@ -221,7 +225,10 @@ struct HostApi {
 
   static int32_t TxnCommit(civitas_txn_host* t) {
     std::unique_ptr<HostTxn> txn(Txn(t));
-    return FromRocks(txn->txn->Commit());
+    const bool wrote = txn->txn->GetWriteBatch()->GetWriteBatch()->Count() > 0;
+    const rocksdb::Status s = txn->txn->Commit();
+    if (s.ok() && wrote && txn->deferred) txn->instance->store_->NoteDeferredCommit();
+    return FromRocks(s);
   }
 
   static void TxnRollback(civitas_txn_host* t) {

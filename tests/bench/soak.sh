@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soak: the gateway with a seeded city under 70% of its measured maximum ListArticles rate, plus
 # a trickle of durable writes, for MINUTES (default 10). Reports RSS at start and end, the growth,
-# and every error (failed streams, responses of the wrong size, failed writes).
+# RSS every 30 s, and every error (failed streams, responses of the wrong size, failed writes).
 #   tests/bench/soak.sh [BUILD_DIR] [MINUTES]
 set -euo pipefail
 build=$(realpath "${1:-build-release}")
@@ -73,4 +73,7 @@ echo "| RSS at start | $((rss_start / 1024)) MiB |"
 echo "| RSS at end | $((rss_end / 1024)) MiB |"
 echo "| RSS growth | $(( (rss_end - rss_start) / 1024 )) MiB |"
 echo "| gateway warnings and errors logged | $(grep -c . "$dir/gateway.log" || true) |"
+echo
+# Every 30 s: does the growth level off once the caches and write buffers are full?
+echo "RSS every 30 s (MiB): $(awk '{printf "%d ", $2/1024}' "$dir/rss.txt")"
 [ "$failed" = 0 ] && [ "$wrong" = 0 ] && [ "$write_errors" = 0 ]
