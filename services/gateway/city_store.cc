@@ -179,6 +179,11 @@ void CityStore::WhenDurable(uint64_t ticket, std::function<void(absl::Status)> d
   done(absl::OkStatus());
 }
 
+CityStore::SyncCounts CityStore::sync_counts() {
+  absl::MutexLock lock(&sync_mu_);
+  return {committed_, syncs_};
+}
+
 void CityStore::SyncLoop() {
   for (;;) {
     uint64_t target;
@@ -199,6 +204,7 @@ void CityStore::SyncLoop() {
     bool more;
     {
       absl::MutexLock lock(&sync_mu_);
+      ++syncs_;
       if (s.ok()) durable_ = std::max(durable_, target);
       auto covered = std::stable_partition(waiters_.begin(), waiters_.end(),
                                            [&](const auto& w) { return w.first > target; });

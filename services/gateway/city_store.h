@@ -99,6 +99,12 @@ class CityStore {
   // Runs `done` (on a sync thread, or at once if already true) when every deferred commit
   // noted up to `ticket` is on disk, or with the error if the sync failed.
   void WhenDurable(uint64_t ticket, std::function<void(absl::Status)> done);
+  // For the metrics: deferred commits so far and the WAL syncs that answered them.
+  struct SyncCounts {
+    uint64_t commits = 0;
+    uint64_t syncs = 0;
+  };
+  SyncCounts sync_counts();
 
   // The gateway's own bookkeeping keys (seed markers, versions), apart from every module.
   absl::StatusOr<bool> GetSystem(std::string_view key, std::string* value) const;
@@ -125,6 +131,7 @@ class CityStore {
   absl::Mutex sync_mu_;
   uint64_t committed_ ABSL_GUARDED_BY(sync_mu_) = 0;  // deferred commits noted so far
   uint64_t durable_ ABSL_GUARDED_BY(sync_mu_) = 0;    // of those, known to be on disk
+  uint64_t syncs_ ABSL_GUARDED_BY(sync_mu_) = 0;      // SyncWAL calls made for them
   bool sync_idle_ ABSL_GUARDED_BY(sync_mu_) = true;   // no SyncLoop running
   std::vector<std::pair<uint64_t, std::function<void(absl::Status)>>> waiters_
       ABSL_GUARDED_BY(sync_mu_);

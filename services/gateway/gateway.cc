@@ -54,7 +54,10 @@ absl::Status Gateway::OpenCities() {
     absl::StatusOr<std::unique_ptr<CityStore>> store = CityStore::Open(*storage_, dir);
     if (!store.ok()) return store.status();
     CityStore* raw = store->get();
-    stores_[city.id] = std::move(*store);
+    {
+      absl::MutexLock lock(&stores_mu_);
+      stores_[city.id] = std::move(*store);
+    }
     cities[city.id] = BuildCity(city, raw);
   }
   routes_.Set(std::make_shared<const RouteTable>(std::move(cities)));
@@ -277,7 +280,10 @@ void Gateway::Shutdown() {
       Log(LogLevel::kError, "closing city store failed", {{"city", id}, {"error", s.ToString()}});
     }
   }
-  stores_.clear();
+  {
+    absl::MutexLock lock(&stores_mu_);
+    stores_.clear();
+  }
   Log(LogLevel::kInfo, "stopped");
 }
 
@@ -316,6 +322,21 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
                           "\",version=\"", m.module ? m.module->version() : "", "\"} ",
                           m.error.empty() ? 1 : 0, "\n");
         }
+      }
+    }
+    absl::StrAppend(&extra,
+                    "# HELP civitas_durable_writes_total Calls' transactions answered after a "
+                    "WAL sync (durability: sync).\n"
+                    "# TYPE civitas_durable_writes_total counter\n"
+                    "# HELP civitas_wal_syncs_total WAL syncs that answered them (group "
+                    "commit: writes per sync = the ratio).\n"
+                    "# TYPE civitas_wal_syncs_total counter\n");
+    {
+      absl::MutexLock lock(&stores_mu_);
+      for (const auto& [id, store] : stores_) {
+        const CityStore::SyncCounts c = store->sync_counts();
+        absl::StrAppend(&extra, "civitas_durable_writes_total{city=\"", id, "\"} ", c.commits,
+                        "\ncivitas_wal_syncs_total{city=\"", id, "\"} ", c.syncs, "\n");
       }
     }
     return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(extra), {}};

@@ -94,6 +94,8 @@ class Gateway final : public CityOperations {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<StorageEnvironment> storage_;
   std::map<std::string, std::unique_ptr<CityStore>> stores_;
+  // Held while stores_ changes and by /metrics (which must not wait for a backup).
+  absl::Mutex stores_mu_;
   ModuleLoader loader_;
   std::unique_ptr<ModuleStore> module_store_;
   RouteTableHolder routes_;

@@ -82,7 +82,10 @@ absl::StatusOr<CityConfig> Gateway::CreateCity(const std::string& city_yaml) {
   }
   fs::rename(file + ".tmp", file, ec);
   if (ec) return absl::InternalError("cannot write " + file + ": " + ec.message());
-  stores_[city->id] = std::move(*store);
+  {
+    absl::MutexLock lock(&stores_mu_);
+    stores_[city->id] = std::move(*store);
+  }
   runtime_cities_.insert(city->id);
   std::map<std::string, CityRoutes> cities = table->cities();
   cities[city->id] = std::move(routes);
@@ -149,7 +152,10 @@ absl::StatusOr<std::string> Gateway::DeleteCity(const std::string& city_id,
     Log(LogLevel::kError, "closing a deleted city's store failed",
         {{"city", city_id}, {"error", s.ToString()}});
   }
-  stores_.erase(city_id);
+  {
+    absl::MutexLock lock(&stores_mu_);
+    stores_.erase(city_id);
+  }
   runtime_cities_.erase(city_id);
   std::error_code ec;
   fs::remove(RuntimeCityFile(city_id), ec);

@@ -7,8 +7,10 @@
 # shapes) plus
 # durable writes, memory per city and start-up time.
 #   tests/bench/city.sh [BUILD_DIR] [REQUESTS]     (HANDLER_THREADS=N sets limits.handler_threads)
+# The report also replaces the latest run in docs/performance.md (WRITE_DOC=0: print only).
 set -euo pipefail
 build=$(realpath "${1:-build-release}")
+repo=$(realpath "$(dirname "$0")/../..")
 requests=${2:-100000}
 clients=16 streams=16
 command -v h2load >/dev/null || { echo "h2load missing: apt-get install nghttp2-client"; exit 1; }
@@ -175,6 +177,9 @@ idle_rss() {  # idle_rss CITIES -> KiB
 }
 rss1=$(idle_rss 1); rss100=$(idle_rss 100)
 
+report() {
+echo "Run of $(date -u +%Y-%m-%d) at commit $(git -C "$repo" log -1 --format='%h "%s"' 2>/dev/null | cut -c1-90 || echo unknown)$(git -C "$repo" diff --quiet HEAD -- . ':!docs' 2>/dev/null || echo ', with uncommitted changes')"
+echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "load: h2load -n $requests -c $clients -m $streams (client on the same machine); durability sync"
 echo
@@ -200,3 +205,21 @@ echo "| start to SERVING, seeded city restarted | ${restart_ms} ms |"
 echo "| idle RSS, 1 city with 4 modules | $((rss1 / 1024)) MiB |"
 echo "| idle RSS, 100 cities with 4 modules each | $((rss100 / 1024)) MiB |"
 echo "| RSS per added idle city | $(awk -v a="$rss100" -v b="$rss1" 'BEGIN{printf "%.2f", (a-b)/99/1024}') MiB |"
+}
+report | tee "$dir/report.md"
+# The latest run replaces the one in docs/performance.md (between the two markers).
+if [ "${WRITE_DOC:-1}" = 1 ]; then
+  /usr/bin/python3 - "$repo/docs/performance.md" "$dir/report.md" <<'PY'
+import sys
+doc, report = sys.argv[1], open(sys.argv[2]).read().strip()
+begin, end = "<!-- city.sh: latest run begin -->", "<!-- city.sh: latest run end -->"
+text = open(doc).read()
+if begin in text and end in text:
+    head, rest = text.split(begin, 1)
+    text = head + begin + "\n" + report + "\n" + end + rest.split(end, 1)[1]
+    open(doc, "w").write(text)
+    print("written to", doc)
+else:
+    print("markers missing in", doc, "- table not written", file=sys.stderr)
+PY
+fi

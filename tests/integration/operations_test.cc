@@ -113,7 +113,21 @@ TEST(OperationsTest, MetricsCountRealMethodsAndNeverClientChosenNames) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
   }
 
+  // Three writes in dortmund, each answered after a WAL sync (group commit).
+  auto counter = civitas::testing::v1::PlacesService::NewStub(gw->channel());
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "dortmund");
+    civitas::testing::v1::IncrementResponse resp;
+    ASSERT_TRUE(counter->Increment(&ctx, civitas::testing::v1::IncrementRequest(), &resp).ok());
+  }
+
   const std::string metrics = Curl(*gw, "/metrics");
+  EXPECT_NE(metrics.find("civitas_durable_writes_total{city=\"dortmund\"} 3\n"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("civitas_durable_writes_total{city=\"schwerte\"} 0\n"), std::string::npos);
+  // One after the other, so each write had a sync of its own.
+  EXPECT_NE(metrics.find("civitas_wal_syncs_total{city=\"dortmund\"} 3\n"), std::string::npos);
   const std::string list =
       "city=\"dortmund\",method=\"/civitas.noticeboard.v1.NoticeboardService/ListNotices\"";
   EXPECT_NE(metrics.find("civitas_calls_total{" + list + ",code=\"OK\"} 3"), std::string::npos)
