@@ -31,6 +31,20 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return absl::InternalError(absl::StrCat(std::string(what), ": ", s.ToString()));
 }
 
+// The shared block cache, in shards of at least 16 MiB. A block larger than its shard is evicted
+// as soon as it has been used: with RocksDB's default (64 shards, 1 MiB each for 64 MiB), the
+// bloom filter of a 30 MB table (1.4 MB) was read from disk and checksummed again on every point
+// read. A table file is at most 64 MB (target_file_size_base), so its filter (about 3 MB at 10
+// bits per key) and index always fit.
+std::shared_ptr<rocksdb::Cache> NewBlockCache(uint64_t bytes) {
+  int shard_bits = 0;
+  while (shard_bits < 6 && (bytes >> (shard_bits + 1)) >= (16ull << 20)) ++shard_bits;
+  rocksdb::LRUCacheOptions options;
+  options.capacity = bytes;
+  options.num_shard_bits = shard_bits;
+  return rocksdb::NewLRUCache(options);
+}
+
 }  // namespace
 
 std::string EncodeU64(uint64_t value) {
@@ -61,7 +75,7 @@ std::string SystemKey(std::string_view key) {
 }
 
 StorageEnvironment::StorageEnvironment(const StorageConfig& config, rocksdb::Env* env)
-    : block_cache_(rocksdb::NewLRUCache(config.block_cache_bytes)),
+    : block_cache_(NewBlockCache(config.block_cache_bytes)),
       // Memtables of all cities are charged to the block cache, so one number bounds both.
       write_buffers_(
           std::make_shared<rocksdb::WriteBufferManager>(config.write_buffer_bytes, block_cache_)),
@@ -109,16 +123,9 @@ rocksdb::Options StorageEnvironment::CityOptions() const {
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = block_cache_;
   table.cache_index_and_filter_blocks = true;
+  // Index and filter blocks go to the cache's high-priority pool: data blocks do not evict them.
   table.cache_index_and_filter_blocks_with_high_priority = true;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  // Index and filter in 4 KiB partitions under a small pinned top level. A whole-file filter
-  // grows with the file (1.4 MB for a 30 MB table) and is larger than one shard of the shared
-  // block cache (64 MiB / 64 shards), so it was evicted as soon as it was used and every point
-  // read loaded and checksummed it again; partitions are cached like data blocks.
-  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
-  table.partition_filters = true;
-  table.metadata_block_size = 4096;
-  table.pin_top_level_index_and_filter = true;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return o;
 }

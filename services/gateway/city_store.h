@@ -64,6 +64,7 @@ class StorageEnvironment {
   // Writes whose sync is deferred to a DeferredSync (never synced by themselves).
   const rocksdb::WriteOptions& deferred_write_options() const { return deferred_write_options_; }
   Durability durability() const { return durability_; }
+  const std::shared_ptr<rocksdb::Cache>& block_cache() const { return block_cache_; }
   // Runs the cities' WAL syncs for deferred commits (shared by all cities of the process).
   boost::asio::thread_pool& sync_pool() const { return sync_pool_; }
 

@@ -243,6 +243,30 @@ TEST_F(CityStoreTest, AsyncDurabilityNeverDefers) {
   EXPECT_FALSE(deferred);
 }
 
+void DeleteString(const rocksdb::Slice&, void* value) { delete static_cast<std::string*>(value); }
+
+// A table's filter block grows with the table (about 3 MB for the largest, 64 MB, file). It must
+// stay in the shared cache once read; in RocksDB's default 1 MiB shards it was evicted at once,
+// and every point read loaded it from disk again.
+TEST(BlockCacheTest, AFilterOfTheLargestTableStaysCached) {
+  StorageEnvironment env{StorageConfig{}};  // default 64 MiB cache
+  const std::shared_ptr<rocksdb::Cache>& cache = env.block_cache();
+  for (int i = 0; i < 4; ++i) {
+    const std::string key = "filter-of-table-" + std::to_string(i);
+    rocksdb::Cache::Handle* handle = nullptr;
+    ASSERT_TRUE(cache
+                    ->Insert(key, new std::string(3 << 20, 'f'), 3 << 20, &DeleteString, &handle,
+                             rocksdb::Cache::Priority::HIGH)
+                    .ok());
+    cache->Release(handle);
+  }
+  for (int i = 0; i < 4; ++i) {
+    rocksdb::Cache::Handle* handle = cache->Lookup("filter-of-table-" + std::to_string(i));
+    EXPECT_NE(handle, nullptr) << "a 3 MB block was evicted right after use";
+    if (handle != nullptr) cache->Release(handle);
+  }
+}
+
 TEST(KeyLayoutTest, NoModuleNamespaceIsAPrefixOfAnother) {
   const std::string a = ModuleKeyPrefix("city.news");
   const std::string b = ModuleKeyPrefix("city.news2");
