@@ -178,7 +178,7 @@ idle_rss() {  # idle_rss CITIES -> KiB
 rss1=$(idle_rss 1); rss100=$(idle_rss 100)
 
 report() {
-echo "Run of $(date -u +%Y-%m-%d) at commit $(git -C "$repo" log -1 --format='%h "%s"' 2>/dev/null | cut -c1-90 || echo unknown)$(git -C "$repo" diff --quiet HEAD -- . ':!docs' 2>/dev/null || echo ', with uncommitted changes')"
+echo "Run of $(date -u +%Y-%m-%d) at commit $(git -C "$repo" log -1 --format='%h' 2>/dev/null || echo unknown) ("$(git -C "$repo" log -1 --format='%s' 2>/dev/null | cut -c1-60)…")$(git -C "$repo" diff --quiet HEAD -- . ':!docs' 2>/dev/null || echo ', with uncommitted changes')"
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "load: h2load -n $requests -c $clients -m $streams (client on the same machine); durability sync"
