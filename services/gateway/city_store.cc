@@ -186,6 +186,18 @@ void CityStore::WhenDurable(uint64_t ticket, std::function<void(absl::Status)> d
   done(absl::OkStatus());
 }
 
+uint64_t CityStore::MemtableBytes() const {
+  uint64_t v = 0;
+  if (db_) db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &v);
+  return v;
+}
+
+uint64_t CityStore::TableReaderBytes() const {
+  uint64_t v = 0;
+  if (db_) db_->GetIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &v);
+  return v;
+}
+
 CityStore::SyncCounts CityStore::sync_counts() {
   absl::MutexLock lock(&sync_mu_);
   return {committed_, syncs_};

@@ -106,6 +106,10 @@ class CityStore {
     uint64_t syncs = 0;
   };
   SyncCounts sync_counts();
+  // RocksDB's memory outside the block cache: memtables (also charged to the cache) and table
+  // readers, in bytes.
+  uint64_t MemtableBytes() const;
+  uint64_t TableReaderBytes() const;
 
   // The gateway's own bookkeeping keys (seed markers, versions), apart from every module.
   absl::StatusOr<bool> GetSystem(std::string_view key, std::string* value) const;

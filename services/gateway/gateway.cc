@@ -330,13 +330,27 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
                     "# TYPE civitas_durable_writes_total counter\n"
                     "# HELP civitas_wal_syncs_total WAL syncs that answered them (group "
                     "commit: writes per sync = the ratio).\n"
-                    "# TYPE civitas_wal_syncs_total counter\n");
+                    "# TYPE civitas_wal_syncs_total counter\n"
+                    "# HELP civitas_memtable_bytes A city's memtables (counted in the block "
+                    "cache too).\n"
+                    "# TYPE civitas_memtable_bytes gauge\n"
+                    "# HELP civitas_table_reader_bytes A city's open table files, outside the "
+                    "block cache.\n"
+                    "# TYPE civitas_table_reader_bytes gauge\n"
+                    "# HELP civitas_block_cache_bytes The block cache all cities share, "
+                    "memtables included (storage.block_cache_mb).\n"
+                    "# TYPE civitas_block_cache_bytes gauge\n"
+                    "civitas_block_cache_bytes ",
+                    storage_ ? storage_->block_cache()->GetUsage() : 0, "\n");
     {
       absl::MutexLock lock(&stores_mu_);
       for (const auto& [id, store] : stores_) {
         const CityStore::SyncCounts c = store->sync_counts();
         absl::StrAppend(&extra, "civitas_durable_writes_total{city=\"", id, "\"} ", c.commits,
-                        "\ncivitas_wal_syncs_total{city=\"", id, "\"} ", c.syncs, "\n");
+                        "\ncivitas_wal_syncs_total{city=\"", id, "\"} ", c.syncs,
+                        "\ncivitas_memtable_bytes{city=\"", id, "\"} ", store->MemtableBytes(),
+                        "\ncivitas_table_reader_bytes{city=\"", id, "\"} ",
+                        store->TableReaderBytes(), "\n");
       }
     }
     return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(extra), {}};

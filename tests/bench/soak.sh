@@ -49,7 +49,16 @@ echo "max ${max} req/s; soaking ${minutes} min at 70% ($((rate * clients)) req/s
      --ideas "$dir/rows/ideas.txt" --seconds 60 --concurrency 1 --users "minute$m-"
  done > "$dir/writes.txt") &
 writer=$!; pids+=($writer)
-(while kill -0 $gw 2>/dev/null; do echo "$(date +%s) $(rss)"; sleep 30; done > "$dir/rss.txt") &
+# Next to RSS, the storage's own memory from /metrics: block cache (memtables included),
+# memtables, table readers.
+http_port=$(sed -n 2p "$dir/gw.port")
+storage_mib() {
+  curl -s "http://127.0.0.1:$http_port/metrics" | awk '/^civitas_block_cache_bytes /{c=$2}
+    /^civitas_memtable_bytes/{m+=$2} /^civitas_table_reader_bytes/{t+=$2}
+    END {printf "%d/%d/%d", c/1048576, m/1048576, t/1048576}'
+}
+(while kill -0 $gw 2>/dev/null; do echo "$(date +%s) $(rss) $(storage_mib)"; sleep 30; done \
+  > "$dir/rss.txt") &
 pids+=($!)
 out=$(h2load -D $((minutes * 60)) -c "$clients" -m "$streams" --rps "$rate" -d "$body" "${h[@]}" "$url")
 wait $writer || true
@@ -76,4 +85,5 @@ echo "| gateway warnings and errors logged | $(grep -c . "$dir/gateway.log" || t
 echo
 # Every 30 s: does the growth level off once the caches and write buffers are full?
 echo "RSS every 30 s (MiB): $(awk '{printf "%d ", $2/1024}' "$dir/rss.txt")"
+echo "block cache/memtables/table readers every 30 s (MiB): $(awk '{printf "%s ", $3}' "$dir/rss.txt")"
 [ "$failed" = 0 ] && [ "$wrong" = 0 ] && [ "$write_errors" = 0 ]

@@ -128,6 +128,14 @@ TEST(OperationsTest, MetricsCountRealMethodsAndNeverClientChosenNames) {
   EXPECT_NE(metrics.find("civitas_durable_writes_total{city=\"schwerte\"} 0\n"), std::string::npos);
   // One after the other, so each write had a sync of its own.
   EXPECT_NE(metrics.find("civitas_wal_syncs_total{city=\"dortmund\"} 3\n"), std::string::npos);
+  // Memory the storage holds: the dortmund writes are in its memtable, which is in the cache.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      metrics, m, std::regex("civitas_memtable_bytes\\{city=\"dortmund\"\\} ([0-9]+)")));
+  EXPECT_GT(std::stoull(m[1]), 0u);
+  ASSERT_TRUE(std::regex_search(metrics, m, std::regex("civitas_block_cache_bytes ([0-9]+)")));
+  EXPECT_GT(std::stoull(m[1]), 0u);
+  EXPECT_NE(metrics.find("civitas_table_reader_bytes{city=\"schwerte\"} "), std::string::npos);
   const std::string list =
       "city=\"dortmund\",method=\"/civitas.noticeboard.v1.NoticeboardService/ListNotices\"";
   EXPECT_NE(metrics.find("civitas_calls_total{" + list + ",code=\"OK\"} 3"), std::string::npos)
