@@ -128,17 +128,28 @@ Status Participation::ChargeWrite(civitas::Transaction& txn, const std::string& 
 
 Status Participation::LoadIdea(const std::string& id, pb::Idea* idea, civitas::Transaction* txn,
                                bool for_update) const {
+  if (Status s = LoadIdeaRecord(id, idea, txn, for_update); !s.ok()) return s;
+  ReadSupportCount(id, idea, txn);
+  return OkStatus();
+}
+
+Status Participation::LoadIdeaRecord(const std::string& id, pb::Idea* idea,
+                                     civitas::Transaction* txn, bool for_update) const {
   std::string bytes;
   Status s = txn ? txn->Get("i/" + id, &bytes, for_update) : city_.store().Get("i/" + id, &bytes);
   if (s.code() == CIVITAS_NOT_FOUND)
     return civitas::NotFound("idea 'ideas/" + id + "' does not exist");
   if (!s.ok()) return s;
   if (!idea->ParseFromString(bytes)) return civitas::Internal("stored idea is corrupt");
+  return OkStatus();
+}
+
+void Participation::ReadSupportCount(const std::string& id, pb::Idea* idea,
+                                     civitas::Transaction* txn) const {
   std::string count;
   if (city_.store().Get("ic/" + id, &count, txn).ok()) {
     idea->set_support_count(static_cast<int64_t>(civitas::DecodeU64(count)));
   }
-  return OkStatus();
 }
 
 pb::Idea Participation::IdeaView(const pb::Idea& stored, civitas::Call& call,
@@ -310,7 +321,7 @@ Status Participation::SupportIdea(civitas::Call& call, const pb::SupportIdeaRequ
   const std::string subject(call.subject());
   pb::Idea idea;
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
-    if (Status l = LoadIdea(id, &idea, &txn); !l.ok()) return l;
+    if (Status l = LoadIdeaRecord(id, &idea, &txn); !l.ok()) return l;
     if (idea.hidden()) return civitas::NotFound("idea '" + request.name() + "' does not exist");
     std::string marker;
     Status held = txn.Get("is/" + id + "/" + subject, &marker, /*for_update=*/true);
@@ -323,10 +334,7 @@ Status Participation::SupportIdea(civitas::Call& call, const pb::SupportIdeaRequ
   });
   if (!s.ok()) return s;
   // The idea as read in the transaction; the count as it is now, this support included.
-  std::string count;
-  if (city_.store().Get("ic/" + id, &count).ok()) {
-    idea.set_support_count(static_cast<int64_t>(civitas::DecodeU64(count)));
-  }
+  ReadSupportCount(id, &idea);
   *response = IdeaView(idea, call, /*supported_by_caller=*/true);
   return OkStatus();
 }

@@ -80,8 +80,15 @@ class Participation {
   // Counts one write against the caller's per-minute budget, inside the write's transaction.
   civitas::Status ChargeWrite(civitas::Transaction& txn, const std::string& subject,
                               int64_t now) const;
+  // The stored idea with its support count; LoadIdeaRecord without it (the count is kept apart,
+  // under "ic/", and ReadSupportCount adds it).
   civitas::Status LoadIdea(const std::string& id, pb::Idea* idea,
                            civitas::Transaction* txn = nullptr, bool for_update = false) const;
+  civitas::Status LoadIdeaRecord(const std::string& id, pb::Idea* idea,
+                                 civitas::Transaction* txn = nullptr,
+                                 bool for_update = false) const;
+  void ReadSupportCount(const std::string& id, pb::Idea* idea,
+                        civitas::Transaction* txn = nullptr) const;
   // What `call`'s caller may see of an idea. `supported_by_caller` is looked up unless given.
   pb::Idea IdeaView(const pb::Idea& stored, civitas::Call& call,
                     std::optional<bool> supported_by_caller = std::nullopt) const;

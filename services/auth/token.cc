@@ -259,17 +259,11 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Create(
 absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token, absl::Time now) const {
   // A token that verified once needs only its time window checked again: the signature check
   // (ECDSA or RSA) is by far the most expensive step of a signed-in call.
-  const double now_s = absl::ToDoubleSeconds(now - absl::UnixEpoch());
-  const double leeway = absl::ToDoubleSeconds(options_.leeway);
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
     auto it = cache_.find(token);
     if (it != cache_.end()) {
-      if (now_s > it->second.exp + leeway)
-        return Unauthenticated("it has expired; get a new token");
-      if (now_s + leeway < it->second.nbf) {
-        return Unauthenticated("it is not valid yet (nbf is in the future)");
-      }
+      if (absl::Status s = CheckTimeWindow(it->second.exp, it->second.nbf, now); !s.ok()) return s;
       return it->second.claims;
     }
   }
@@ -281,6 +275,14 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token, absl:
     cache_.emplace(std::string(token), CachedToken{*claims, exp, nbf});
   }
   return claims;
+}
+
+absl::Status TokenVerifier::CheckTimeWindow(double exp, double nbf, absl::Time now) const {
+  const double now_s = absl::ToDoubleSeconds(now - absl::UnixEpoch());
+  const double leeway = absl::ToDoubleSeconds(options_.leeway);
+  if (now_s > exp + leeway) return Unauthenticated("it has expired; get a new token");
+  if (now_s + leeway < nbf) return Unauthenticated("it is not valid yet (nbf is in the future)");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TokenClaims> TokenVerifier::VerifyUncached(absl::string_view token, absl::Time now,
@@ -335,16 +337,12 @@ absl::StatusOr<TokenClaims> TokenVerifier::VerifyUncached(absl::string_view toke
 
   absl::StatusOr<Struct> claims = ParseJsonObject(payload_json);
   if (!claims.ok()) return Unauthenticated("the payload is not a JSON object");
-  const double now_s = absl::ToDoubleSeconds(now - absl::UnixEpoch());
-  const double leeway = absl::ToDoubleSeconds(options_.leeway);
-  double exp = 0, nbf = -1e300;
+  double exp = 0, nbf = -1e300;  // no nbf: valid from the beginning
   if (!NumberField(*claims, "exp", &exp)) return Unauthenticated("it has no exp (expiry) claim");
+  NumberField(*claims, "nbf", &nbf);
   *exp_out = exp;
-  if (now_s > exp + leeway) return Unauthenticated("it has expired; get a new token");
-  if (NumberField(*claims, "nbf", &nbf) && now_s + leeway < nbf) {
-    return Unauthenticated("it is not valid yet (nbf is in the future)");
-  }
   *nbf_out = nbf;
+  if (absl::Status s = CheckTimeWindow(exp, nbf, now); !s.ok()) return s;
   if (!options_.issuer.empty() && StringField(*claims, "iss") != options_.issuer) {
     return Unauthenticated(absl::StrCat("it was issued by '", StringField(*claims, "iss"),
                                         "', not by '", options_.issuer, "'"));

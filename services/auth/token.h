@@ -62,6 +62,8 @@ class TokenVerifier {
   TokenVerifier() = default;
   absl::StatusOr<TokenClaims> VerifyUncached(absl::string_view token, absl::Time now, double* exp,
                                              double* nbf) const;
+  // UNAUTHENTICATED unless `now` is within [nbf, exp] (unix seconds), give or take the leeway.
+  absl::Status CheckTimeWindow(double exp, double nbf, absl::Time now) const;
   VerifierOptions options_;
   std::vector<std::unique_ptr<Key>> keys_;
   mutable std::mutex cache_mu_;

@@ -152,23 +152,18 @@ absl::StatusOr<std::unique_ptr<CityStore>> CityStore::Open(const StorageEnvironm
 
 CityStore::~CityStore() { (void)Close(); }
 
-const rocksdb::WriteOptions& CityStore::TransactionWriteOptions(bool* deferred) const {
-  *deferred = env_.durability() == Durability::kSync && DeferredSync::Current() != nullptr;
-  return *deferred ? env_.deferred_write_options() : env_.write_options();
+const rocksdb::WriteOptions& CityStore::TransactionWriteOptions(DeferredSync** scope) const {
+  *scope = env_.durability() == Durability::kSync ? DeferredSync::Current() : nullptr;
+  return *scope != nullptr ? env_.deferred_write_options() : env_.write_options();
 }
 
-void CityStore::NoteDeferredCommit() {
+void CityStore::NoteDeferredCommit(DeferredSync* scope) {
   uint64_t ticket;
   {
     absl::MutexLock lock(&sync_mu_);
     ticket = ++committed_;
   }
-  if (DeferredSync* scope = DeferredSync::Current()) {
-    scope->Note(this, ticket);
-  } else {
-    // Not reached through TransactionWriteOptions; stay safe and sync here.
-    (void)db_->SyncWAL();
-  }
+  scope->Note(this, ticket);
 }
 
 void CityStore::WhenDurable(uint64_t ticket, std::function<void(absl::Status)> done) {

@@ -93,10 +93,10 @@ class CityStore {
   const std::string& dir() const { return dir_; }
 
   // Write options for a transaction begun on this thread: deferred when a DeferredSync is
-  // installed and writes must be durable; then `*deferred` is true and, after a successful
-  // commit, the caller hands it to the scope with NoteDeferredCommit().
-  const rocksdb::WriteOptions& TransactionWriteOptions(bool* deferred) const;
-  void NoteDeferredCommit();
+  // installed and writes must be durable; then `*scope` is that DeferredSync (else nullptr) and,
+  // after a commit that wrote, the caller hands it over with NoteDeferredCommit(scope).
+  const rocksdb::WriteOptions& TransactionWriteOptions(DeferredSync** scope) const;
+  void NoteDeferredCommit(DeferredSync* scope);
   // Runs `done` (on a sync thread, or at once if already true) when every deferred commit
   // noted up to `ticket` is on disk, or with the error if the sync failed.
   void WhenDurable(uint64_t ticket, std::function<void(absl::Status)> done);

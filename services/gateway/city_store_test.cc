@@ -147,14 +147,14 @@ class DeferredSyncTest : public CityStoreTest {
   // Commits one Put the way a unary call's handler does; returns the commit's ticket.
   uint64_t CommitInCall(const std::string& key) {
     DeferredSync scope;
-    bool deferred = false;
+    DeferredSync* deferred = nullptr;
     const rocksdb::WriteOptions& options = store_->TransactionWriteOptions(&deferred);
-    EXPECT_TRUE(deferred);
+    EXPECT_EQ(deferred, &scope);
     EXPECT_FALSE(options.sync);
     std::unique_ptr<rocksdb::Transaction> txn(store_->db()->BeginTransaction(options));
     EXPECT_TRUE(txn->Put(key, "v").ok());
     EXPECT_TRUE(txn->Commit().ok());
-    store_->NoteDeferredCommit();
+    store_->NoteDeferredCommit(deferred);
     EXPECT_EQ(scope.store(), store_.get());
     EXPECT_GT(scope.ticket(), 0u);
     return scope.ticket();
@@ -226,9 +226,13 @@ TEST_F(DeferredSyncTest, ConcurrentCommitsShareOneSync) {
 }
 
 TEST_F(DeferredSyncTest, WithoutACallScopeCommitsAreSyncedThemselves) {
-  bool deferred = true;
+  DeferredSync* deferred;
+  {
+    DeferredSync gone;  // only for a non-null value the call must overwrite
+    deferred = &gone;
+  }
   EXPECT_TRUE(store_->TransactionWriteOptions(&deferred).sync);
-  EXPECT_FALSE(deferred);
+  EXPECT_EQ(deferred, nullptr);
 }
 
 TEST_F(CityStoreTest, AsyncDurabilityNeverDefers) {
@@ -238,9 +242,9 @@ TEST_F(CityStoreTest, AsyncDurabilityNeverDefers) {
   auto store = CityStore::Open(storage, dir_);
   ASSERT_TRUE(store.ok()) << store.status();
   DeferredSync scope;
-  bool deferred = true;
+  DeferredSync* deferred = &scope;
   EXPECT_FALSE((*store)->TransactionWriteOptions(&deferred).sync);
-  EXPECT_FALSE(deferred);
+  EXPECT_EQ(deferred, nullptr);
 }
 
 void DeleteString(const rocksdb::Slice&, void* value) { delete static_cast<std::string*>(value); }

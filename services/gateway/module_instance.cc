@@ -24,7 +24,7 @@ constexpr size_t kMaxValueBytes = 32u << 20;
 struct HostTxn {
   ModuleInstance* instance;
   std::unique_ptr<rocksdb::Transaction> txn;
-  bool deferred = false;  // committed without its own fsync; see DeferredSync
+  DeferredSync* deferred = nullptr;  // set: committed without its own fsync, answered by this
 };
 
 int32_t FromRocks(const rocksdb::Status& s) {
@@ -182,7 +182,7 @@ struct HostApi {
     ModuleInstance* m = Instance(city);
     rocksdb::TransactionOptions options;
     options.deadlock_detect = true;
-    bool deferred = false;
+    DeferredSync* deferred = nullptr;
     const rocksdb::WriteOptions& write = m->store_->TransactionWriteOptions(&deferred);
     auto* txn = new HostTxn{
         m, std::unique_ptr<rocksdb::Transaction>(m->store_->db()->BeginTransaction(write, options)),
@@ -227,7 +227,7 @@ struct HostApi {
     std::unique_ptr<HostTxn> txn(Txn(t));
     const bool wrote = txn->txn->GetWriteBatch()->GetWriteBatch()->Count() > 0;
     const rocksdb::Status s = txn->txn->Commit();
-    if (s.ok() && wrote && txn->deferred) txn->instance->store_->NoteDeferredCommit();
+    if (s.ok() && wrote && txn->deferred) txn->instance->store_->NoteDeferredCommit(txn->deferred);
     return FromRocks(s);
   }
 

@@ -27,11 +27,13 @@ percentile() {  # percentile LOGFILE P -> milliseconds
   cut -f3 "$1" | sort -n | awk -v p="$2" '{v[NR]=$1} END {i=int(p*NR); if (i<1) i=1; printf "%.2f", v[i]/1000}'
 }
 
+# gRPC over h2load/nghttp: the request headers of every call.
+h=(-H 'content-type: application/grpc' -H 'te: trailers' -H 'x-civitas-city: bench')
+
 # measure NAME URL BODY EXPECTED_FRAME_BYTES -> req/s at the maximum rate; every response checked.
 # Leaves h2load's per-request log in $dir/log.
 measure() {
   local name=$1 url=$2 body=$3 size=$4 out rps ok data
-  local h=(-H 'content-type: application/grpc' -H 'te: trailers' -H 'x-civitas-city: bench')
   h2load -n 5000 -c "$clients" -m "$streams" -d "$body" "${h[@]}" "$url" >/dev/null
   rm -f "$dir/log"  # h2load appends to its log file
   out=$(h2load -n "$requests" -c "$clients" -m "$streams" -d "$body" "${h[@]}" \
@@ -50,7 +52,6 @@ measure() {
 load() {
   local name=$1 port=$2 path=$3 body=$4 size=$5 out rps
   local url="http://127.0.0.1:$port$path"
-  local h=(-H 'content-type: application/grpc' -H 'te: trailers' -H 'x-civitas-city: bench')
   rps=$(measure "$name" "$url" "$body" "$size")
   # h2load counts gRPC errors as successes: sample the trailers.
   local statuses
