@@ -31,6 +31,22 @@ decltype(civitas_module_def::migrate) LoadedModule::migrate() const {
   return def_->migrate;
 }
 
+uint32_t LoadedModule::flags() const {
+  return CIVITAS_MODULE_HAS(def_, flags) ? def_->flags : 0;
+}
+
+decltype(civitas_module_def::migrate_down) LoadedModule::migrate_down() const {
+  return CIVITAS_MODULE_HAS(def_, migrate_down) ? def_->migrate_down : nullptr;
+}
+
+decltype(civitas_module_def::export_personal_data) LoadedModule::export_personal_data() const {
+  return CIVITAS_MODULE_HAS(def_, export_personal_data) ? def_->export_personal_data : nullptr;
+}
+
+decltype(civitas_module_def::erase_personal_data) LoadedModule::erase_personal_data() const {
+  return CIVITAS_MODULE_HAS(def_, erase_personal_data) ? def_->erase_personal_data : nullptr;
+}
+
 absl::StatusOr<std::shared_ptr<const LoadedModule>> ModuleLoader::Load(const std::string& path) {
   std::error_code ec;
   std::string canonical = std::filesystem::canonical(path, ec).string();

@@ -45,6 +45,15 @@ class LoadedModule {
   std::string abi_version() const;
   // The module's migrate entry (ABI 1.1+), or null.
   decltype(civitas_module_def::migrate) migrate() const;
+  // ABI 1.2 entries; 0 / null for modules built against an older minor.
+  uint32_t flags() const;
+  decltype(civitas_module_def::migrate_down) migrate_down() const;
+  decltype(civitas_module_def::export_personal_data) export_personal_data() const;
+  decltype(civitas_module_def::erase_personal_data) erase_personal_data() const;
+  // True if the module declares export and erasure of a citizen's data.
+  bool supports_personal_data() const {
+    return export_personal_data() != nullptr && erase_personal_data() != nullptr;
+  }
   const std::vector<ServiceInfo>& services() const { return services_; }
   // The module's own descriptors, apart from every other module's.
   const google::protobuf::DescriptorPool& pool() const { return *pool_; }

@@ -8,7 +8,8 @@
  *   - CIVITAS_ABI_MAJOR changes only when an existing entry changes meaning; the host refuses a
  *     module whose major differs.
  *   - CIVITAS_ABI_MINOR grows when entries are appended to civitas_host_api or civitas_module_def
- *     (1.1 added civitas_module_def.migrate).
+ *     (1.1 added civitas_module_def.migrate; 1.2 added flags, migrate_down and the personal-data
+ *     hooks export_personal_data / erase_personal_data).
  *     The host refuses a module whose minor is newer than its own. A module built for minor N may
  *     check `host->struct_size` before calling an entry added after N (see CIVITAS_HOST_HAS).
  *
@@ -42,7 +43,7 @@ extern "C" {
 #endif
 
 #define CIVITAS_ABI_MAJOR 1
-#define CIVITAS_ABI_MINOR 1
+#define CIVITAS_ABI_MINOR 2
 
 /* The single symbol every module exports. */
 #define CIVITAS_MODULE_ENTRY_SYMBOL "civitas_module_entry_v1"
@@ -260,13 +261,51 @@ typedef struct civitas_module_def {
   /* ---- ABI 1.1 ------------------------------------------------------------------------------ */
 
   /* Optional (NULL: nothing to migrate). Runs once per city when this version replaces another
-   * one, after init and before the instance receives calls. The gateway takes a checkpoint of the
-   * city's data first; if migrate fails, or the city later rolls back, the module's keys are
-   * restored from it. `from_version` is the version the city ran before (borrowed, NUL-terminated).
+   * one, after init and before the instance receives calls. The gateway holds the module's calls
+   * in that city and waits for running ones to finish, so no write of the old version races the
+   * migration; it takes a checkpoint of the city's data first, and if migrate fails the module's
+   * keys are restored from it. `from_version` is the version the city ran before (borrowed, NUL-terminated).
    * On failure return a non-OK code and write a NUL-terminated reason into error. */
   int32_t (*migrate)(void* instance_module_ptr, const char* from_version, char* error,
                      size_t error_size);
+
+  /* ---- ABI 1.2 ------------------------------------------------------------------------------ */
+
+  /* CIVITAS_MODULE_FLAG_* bits. */
+  uint32_t flags;
+
+  /* Optional (NULL: none). Runs once per city when the gateway returns the city from this version
+   * to an older one (`to_version`, borrowed, NUL-terminated), while the module's calls in that city
+   * are held, and before the older version starts. It must leave the module's data in a shape the
+   * older version reads, keeping every record citizens wrote. With neither migrate_down nor
+   * CIVITAS_MODULE_FLAG_ROLLBACK_COMPATIBLE, a rollback keeps the data only if the operator
+   * explicitly restores the checkpoint taken before the upgrade (which loses later writes).
+   * On failure return a non-OK code and write a NUL-terminated reason into error. */
+  int32_t (*migrate_down)(void* instance_module_ptr, const char* to_version, char* error,
+                          size_t error_size);
+
+  /* Optional (NULL: the module does not support export/erasure, and the admin API says so).
+   * Writes everything the module stores about `subject` (borrowed, not NUL-terminated) as one
+   * JSON value (UTF-8) through `sink`; the host concatenates the bytes of every sink call. Runs on
+   * a host worker thread, outside any call: use the kv_/txn_ entries, not the call_ ones. */
+  int32_t (*export_personal_data)(void* instance_module_ptr, const char* subject,
+                                  size_t subject_size, void* sink_host_ptr,
+                                  civitas_bytes_sink sink, char* error, size_t error_size);
+  /* Optional, together with export_personal_data. Removes or anonymises, in as few transactions
+   * as the module can, every personal value it stores about `subject`: names, contact data,
+   * free text the subject wrote, and the subject itself in keys and values. Records the city must
+   * keep (a tally, a report's location) keep their non-personal part. Idempotent. */
+  int32_t (*erase_personal_data)(void* instance_module_ptr, const char* subject,
+                                 size_t subject_size, char* error, size_t error_size);
 } civitas_module_def;
+
+/* Data written by this version is read correctly by the version it replaced, so a rollback needs
+ * no down-migration and keeps every write. */
+#define CIVITAS_MODULE_FLAG_ROLLBACK_COMPATIBLE (1u << 0)
+
+/* True if the module definition has entry `field` (for hosts reading older modules). */
+#define CIVITAS_MODULE_HAS(def, field) \
+  ((def)->struct_size >= offsetof(civitas_module_def, field) + sizeof((def)->field))
 
 typedef const civitas_module_def* (*civitas_module_entry_fn)(void);
 

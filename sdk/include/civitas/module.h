@@ -407,6 +407,31 @@ class ModuleBuilder {
     return *this;
   }
 
+  // Declares the way back: runs once per city when the gateway returns it from this version to
+  // the older `to_version` (see civitas_module_def.migrate_down).
+  ModuleBuilder& DownMigration(Status (Instance::*fn)(std::string_view to_version)) {
+    runtime_->down_migration = fn;
+    return *this;
+  }
+
+  // Declares that the version this one replaced reads this version's data correctly, so a
+  // rollback needs no down-migration and keeps every write.
+  ModuleBuilder& RollbackCompatible() {
+    runtime_->flags |= CIVITAS_MODULE_FLAG_ROLLBACK_COMPATIBLE;
+    return *this;
+  }
+
+  // Declares the module's part of a citizen's data export and erasure. `export_fn` writes one
+  // JSON value (an object is customary) with everything stored about the subject; `erase_fn`
+  // removes or anonymises it (see civitas_module_def.erase_personal_data).
+  ModuleBuilder& PersonalData(Status (Instance::*export_fn)(std::string_view subject,
+                                                            std::string* json),
+                              Status (Instance::*erase_fn)(std::string_view subject)) {
+    runtime_->export_personal = export_fn;
+    runtime_->erase_personal = erase_fn;
+    return *this;
+  }
+
   // Builds the C definition. The runtime is kept for the life of the process, as the ABI asks.
   const civitas_module_def* Release() {
     Runtime* rt = runtime_.release();
@@ -430,6 +455,10 @@ class ModuleBuilder {
     d.handle = &Runtime::Handle;
     d.destroy = &Runtime::Destroy;
     d.migrate = rt->migration ? &Runtime::Migrate : nullptr;
+    d.flags = rt->flags;
+    d.migrate_down = rt->down_migration ? &Runtime::MigrateDown : nullptr;
+    d.export_personal_data = rt->export_personal ? &Runtime::ExportPersonalData : nullptr;
+    d.erase_personal_data = rt->erase_personal ? &Runtime::ErasePersonalData : nullptr;
     Runtime::Self() = rt;
     return &rt->def;
   }
@@ -451,6 +480,10 @@ class ModuleBuilder {
     const char* version = "";
     Factory factory = nullptr;
     Status (Instance::*migration)(std::string_view) = nullptr;
+    Status (Instance::*down_migration)(std::string_view) = nullptr;
+    Status (Instance::*export_personal)(std::string_view, std::string*) = nullptr;
+    Status (Instance::*erase_personal)(std::string_view) = nullptr;
+    uint32_t flags = 0;
     std::vector<ServiceEntry> services;
     std::vector<civitas_service_def> service_defs;
     civitas_module_def def{};
@@ -509,21 +542,66 @@ class ModuleBuilder {
 
     static void Destroy(void* bound_ptr) { delete static_cast<Bound*>(bound_ptr); }
 
-    static int32_t Migrate(void* bound_ptr, const char* from_version, char* error,
-                           size_t error_size) {
-      Bound* bound = static_cast<Bound*>(bound_ptr);
-      Status s;
-      try {
-        s = ((*bound->instance).*(Self()->migration))(from_version ? from_version : "");
-      } catch (const std::exception& e) {
-        s = Internal(std::string("migration threw: ") + e.what());
-      }
+    // Copies a failure's message into the host's error buffer and returns its code.
+    static int32_t Report(const Status& s, char* error, size_t error_size) {
       if (!s.ok() && error && error_size > 0) {
         size_t n = std::min(s.message().size(), error_size - 1);
         std::memcpy(error, s.message().data(), n);
         error[n] = '\0';
       }
       return static_cast<int32_t>(s.code());
+    }
+
+    // Runs a module entry outside any call, turning exceptions into INTERNAL.
+    template <class Fn>
+    static int32_t Guarded(const char* what, char* error, size_t error_size, Fn&& fn) {
+      Status s;
+      try {
+        s = fn();
+      } catch (const std::exception& e) {
+        s = Internal(std::string(what) + " threw: " + e.what());
+      } catch (...) {
+        s = Internal(std::string(what) + " threw an unknown exception");
+      }
+      return Report(s, error, error_size);
+    }
+
+    static int32_t Migrate(void* bound_ptr, const char* from_version, char* error,
+                           size_t error_size) {
+      Bound* bound = static_cast<Bound*>(bound_ptr);
+      return Guarded("migration", error, error_size, [&] {
+        return ((*bound->instance).*(Self()->migration))(from_version ? from_version : "");
+      });
+    }
+
+    static int32_t MigrateDown(void* bound_ptr, const char* to_version, char* error,
+                               size_t error_size) {
+      Bound* bound = static_cast<Bound*>(bound_ptr);
+      return Guarded("down-migration", error, error_size, [&] {
+        return ((*bound->instance).*(Self()->down_migration))(to_version ? to_version : "");
+      });
+    }
+
+    static int32_t ExportPersonalData(void* bound_ptr, const char* subject, size_t subject_size,
+                                      void* sink_host_ptr, civitas_bytes_sink sink, char* error,
+                                      size_t error_size) {
+      Bound* bound = static_cast<Bound*>(bound_ptr);
+      return Guarded("export", error, error_size, [&] {
+        std::string json;
+        Status s = ((*bound->instance).*(Self()->export_personal))(
+            std::string_view(subject, subject_size), &json);
+        if (s.ok()) sink(sink_host_ptr, internal::Bytes(json), json.size());
+        return s;
+      });
+    }
+
+    static int32_t ErasePersonalData(void* bound_ptr, const char* subject, size_t subject_size,
+                                     char* error, size_t error_size) {
+      Bound* bound = static_cast<Bound*>(bound_ptr);
+      return Guarded("erasure", error, error_size, [&] {
+        return ((*bound->instance).*(Self()->erase_personal))(
+            std::string_view(subject, subject_size));
+      });
     }
   };
 

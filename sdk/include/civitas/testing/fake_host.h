@@ -88,6 +88,50 @@ class FakeHost {
     return rc;
   }
 
+  // Runs the module's down-migration to `to_version` (ABI 1.2); CIVITAS_UNIMPLEMENTED if it has
+  // none.
+  int32_t MigrateDown(const std::string& to_version, std::string* error = nullptr) {
+    if (!CIVITAS_MODULE_HAS(def_, migrate_down) || def_->migrate_down == nullptr) {
+      return CIVITAS_UNIMPLEMENTED;
+    }
+    char buffer[512] = {0};
+    int32_t rc = def_->migrate_down(instance_, to_version.c_str(), buffer, sizeof(buffer));
+    if (error) *error = buffer;
+    return rc;
+  }
+
+  // The module's export of everything it stores about `subject` (ABI 1.2) into *json;
+  // CIVITAS_UNIMPLEMENTED if it has no personal-data hooks.
+  int32_t ExportPersonalData(const std::string& subject, std::string* json,
+                             std::string* error = nullptr) {
+    if (!CIVITAS_MODULE_HAS(def_, export_personal_data) || def_->export_personal_data == nullptr) {
+      return CIVITAS_UNIMPLEMENTED;
+    }
+    json->clear();
+    char buffer[512] = {0};
+    int32_t rc = def_->export_personal_data(
+        instance_, subject.data(), subject.size(), json,
+        [](void* sink, const uint8_t* data, size_t size) {
+          static_cast<std::string*>(sink)->append(reinterpret_cast<const char*>(data), size);
+        },
+        buffer, sizeof(buffer));
+    if (error) *error = buffer;
+    return rc;
+  }
+
+  // Erases what the module stores about `subject` (ABI 1.2); CIVITAS_UNIMPLEMENTED if it has no
+  // personal-data hooks.
+  int32_t ErasePersonalData(const std::string& subject, std::string* error = nullptr) {
+    if (!CIVITAS_MODULE_HAS(def_, erase_personal_data) || def_->erase_personal_data == nullptr) {
+      return CIVITAS_UNIMPLEMENTED;
+    }
+    char buffer[512] = {0};
+    int32_t rc = def_->erase_personal_data(instance_, subject.data(), subject.size(), buffer,
+                                           sizeof(buffer));
+    if (error) *error = buffer;
+    return rc;
+  }
+
   CallResult Call(std::string_view service, std::string_view method, const std::string& request,
                   const Caller& caller = Caller::Anonymous()) {
     CallResult result;
