@@ -297,9 +297,15 @@ absl::StatusOr<std::string> Pack(const std::string& module_path, const PackOptio
   }
   m.mutable_storage()->set_key_namespace(def->module_id);
   m.mutable_storage()->set_estimated_bytes_per_city(options.estimated_bytes_per_city);
-  m.mutable_storage()->set_has_migration(def->struct_size >= offsetof(civitas_module_def, migrate) +
-                                                                 sizeof(void*) &&
-                                         def->migrate != nullptr);
+  registry::v1::StorageNeeds* storage = m.mutable_storage();
+  storage->set_has_migration(CIVITAS_MODULE_HAS(def, migrate) && def->migrate != nullptr);
+  storage->set_has_down_migration(CIVITAS_MODULE_HAS(def, migrate_down) &&
+                                  def->migrate_down != nullptr);
+  storage->set_rollback_compatible(CIVITAS_MODULE_HAS(def, flags) &&
+                                   (def->flags & CIVITAS_MODULE_FLAG_ROLLBACK_COMPATIBLE) != 0);
+  storage->set_supports_personal_data(CIVITAS_MODULE_HAS(def, erase_personal_data) &&
+                                      def->export_personal_data != nullptr &&
+                                      def->erase_personal_data != nullptr);
 
   std::map<std::string, std::string> files;
   files[kModuleFile] = *library;

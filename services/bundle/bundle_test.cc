@@ -4,6 +4,9 @@
 
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
+#include "civitas/abi.h"
+
 namespace civitas::bundle {
 namespace {
 
@@ -77,9 +80,12 @@ TEST_F(PackedBundleTest, ManifestDescribesTheModule) {
   const auto& m = opened->manifest;
   EXPECT_EQ(m.module_id(), "civitas.noticeboard");
   EXPECT_EQ(m.version(), "1.0.0");
-  EXPECT_EQ(m.abi_version(), "1.1");
+  EXPECT_EQ(m.abi_version(), absl::StrCat(CIVITAS_ABI_MAJOR, ".", CIVITAS_ABI_MINOR));
   EXPECT_EQ(m.publisher(), "dortmund");
   EXPECT_EQ(m.license(), "EUPL-1.2");
+  EXPECT_TRUE(m.storage().has_migration());
+  EXPECT_TRUE(m.storage().rollback_compatible());
+  EXPECT_FALSE(m.storage().has_down_migration());
   ASSERT_EQ(m.services_size(), 1);
   EXPECT_EQ(m.services(0).name(), "civitas.noticeboard.v1.NoticeboardService");
   bool found_create = false;

@@ -113,20 +113,51 @@ int ModuleInstall(const Args& args, bool upgrade) {
   return 0;
 }
 
-// civitasctl module rollback ID --city C
+// civitasctl module rollback ID --city C [--restore-checkpoint [--yes]] [--dry-run]
 int ModuleRollback(const Args& args) {
   const std::string city = args.Get("city");
   if (args.words.size() < 3 || city.empty())
     return Usage("module rollback needs MODULE and --city");
   v1::RollbackModuleRequest request;
   request.set_name("cities/" + city + "/modules/" + args.words[2]);
+  request.set_restore_checkpoint(args.Has("restore-checkpoint"));
   auto stub = v1::AdminService::NewStub(GatewayChannel(args));
-  grpc::ClientContext ctx;
-  Prepare(args, &ctx, 120);
-  v1::Module module;
-  grpc::Status s = stub->RollbackModule(&ctx, request, &module);
+  auto call = [&](bool validate_only, v1::RollbackModuleResponse* response) {
+    request.set_validate_only(validate_only);
+    grpc::ClientContext ctx;
+    Prepare(args, &ctx, 120);
+    return stub->RollbackModule(&ctx, request, response);
+  };
+  const auto undone = [](const v1::RollbackModuleResponse& r) {
+    return std::to_string(r.records_created_since()) + " created, " +
+           std::to_string(r.records_changed_since()) + " changed and " +
+           std::to_string(r.records_deleted_since()) + " deleted";
+  };
+  // Restoring a checkpoint loses writes: say how many first, and go on only when told to.
+  if (args.Has("dry-run") || request.restore_checkpoint()) {
+    v1::RollbackModuleResponse plan;
+    grpc::Status s = call(true, &plan);
+    if (!s.ok()) return Failed(s);
+    std::cout << "data: " << v1::RollbackDataHandling_Name(plan.data_handling()) << "\n";
+    if (plan.data_handling() == v1::ROLLBACK_DATA_HANDLING_CHECKPOINT_RESTORED) {
+      std::cout << "restoring the checkpoint undoes the records " << undone(plan)
+                << " since the upgrade\n";
+      if (!args.Has("yes") && !args.Has("dry-run")) {
+        std::cerr << "nothing changed; add --yes to restore the checkpoint and lose them\n";
+        return 1;
+      }
+    }
+    if (args.Has("dry-run")) return 0;
+  }
+  v1::RollbackModuleResponse response;
+  grpc::Status s = call(false, &response);
   if (!s.ok()) return Failed(s);
-  PrintModule(module);
+  PrintModule(response.module());
+  std::cout << "data: " << v1::RollbackDataHandling_Name(response.data_handling());
+  if (response.data_handling() == v1::ROLLBACK_DATA_HANDLING_CHECKPOINT_RESTORED) {
+    std::cout << " (undid the records " << undone(response) << " since the upgrade)";
+  }
+  std::cout << "\n";
   return 0;
 }
 

@@ -19,7 +19,7 @@ constexpr char kUsage[] = R"(usage:
     civitasctl module install --bundle FILE --city CITY [--force]
     civitasctl module upgrade MODULE@VERSION --city CITY [--registry HOST:PORT] [--force]
       (the registry defaults to $CIVITAS_REGISTRY)
-    civitasctl module rollback MODULE --city CITY
+    civitasctl module rollback MODULE --city CITY [--dry-run] [--restore-checkpoint --yes]
     civitasctl city create --file CITY.yaml           (one entry of the config's cities:)
     civitasctl city export --city CITY --to DIR        (then backup restore on the new instance)
     civitasctl city delete --city CITY --confirm CITY [--delete-backups]
@@ -110,7 +110,8 @@ namespace {
 
 // Flags that take no value.
 bool IsSwitch(const std::string& name) {
-  return name == "force" || name == "overwrite" || name == "delete-backups";
+  return name == "force" || name == "overwrite" || name == "delete-backups" || name == "dry-run" ||
+         name == "restore-checkpoint" || name == "yes";
 }
 
 bool Parse(int argc, char** argv, Args* args, std::string* error) {

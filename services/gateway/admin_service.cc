@@ -163,7 +163,7 @@ grpc::Status AdminService::InstallModule(grpc::ServerContext* ctx,
 
 grpc::Status AdminService::RollbackModule(grpc::ServerContext* ctx,
                                           const v1::RollbackModuleRequest* request,
-                                          v1::Module* response) {
+                                          v1::RollbackModuleResponse* response) {
   std::vector<std::string> parts = absl::StrSplit(request->name(), '/');
   if (parts.size() != 4 || parts[0] != "cities" || parts[2] != "modules" || parts[1].empty() ||
       parts[3].empty()) {
@@ -172,9 +172,14 @@ grpc::Status AdminService::RollbackModule(grpc::ServerContext* ctx,
         "name must be 'cities/{city_id}/modules/{module_id}', got '" + request->name() + "'");
   }
   if (grpc::Status s = Authorize(ctx, parts[1]); !s.ok()) return s;
-  absl::StatusOr<ModuleStatus> status = modules_->Rollback(parts[1], parts[3]);
-  if (!status.ok()) return ToGrpc(status.status());
-  ToProto(parts[1], *status, response);
+  absl::StatusOr<RollbackOutcome> outcome = modules_->Rollback(
+      {parts[1], parts[3], request->restore_checkpoint(), request->validate_only()});
+  if (!outcome.ok()) return ToGrpc(outcome.status());
+  ToProto(parts[1], outcome->status, response->mutable_module());
+  response->set_data_handling(outcome->data_handling);
+  response->set_records_created_since(outcome->undone.created);
+  response->set_records_changed_since(outcome->undone.changed);
+  response->set_records_deleted_since(outcome->undone.deleted);
   return grpc::Status::OK;
 }
 

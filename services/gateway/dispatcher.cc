@@ -6,6 +6,7 @@
 #include <chrono>
 #include <deque>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -34,6 +35,13 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
     out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   }
   return out;
+}
+
+// "/pkg.Service/Method" -> "pkg.Service"
+std::string ServiceOf(const std::string& path) {
+  absl::string_view p = path;
+  if (!p.empty() && p.front() == '/') p.remove_prefix(1);
+  return std::string(p.substr(0, p.find('/')));
 }
 
 grpc::ByteBuffer ToBuffer(std::string bytes) {
@@ -191,6 +199,8 @@ class GenericCall final : public HostCall, public StreamFollower {
   }
 
  private:
+  friend class Dispatcher;
+
   void Unref() {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       if (entered_ != nullptr) entered_->Leave();
@@ -198,6 +208,8 @@ class GenericCall final : public HostCall, public StreamFollower {
     }
   }
 
+  // Routes, authenticates and checks the call, then reads its request. Runs again for a call that
+  // waited while its service was held.
   void Start() {
     start_time_ = absl::Now();
     const auto deadline = ctx_.deadline();
@@ -221,6 +233,13 @@ class GenericCall final : public HostCall, public StreamFollower {
             : table_->ResolveCity(city_md, ctx_.host(), &city);
     if (status.ok()) {
       city_id_ = city->config.id;
+      if (RouteTable::IsHeld(*city, ctx_.method())) {
+        // The module's data is changing shape: wait for the table that serves it again.
+        refs_.fetch_add(1);  // the parking's; released after the call is started again
+        if (d_->Park(Dispatcher::HoldKey(city_id_, ServiceOf(ctx_.method())), this)) return;
+        refs_.fetch_sub(1);
+        return Start();  // released meanwhile: route by the current table
+      }
       status = table_->ResolveMethod(*city, ctx_.method(), &route_);
       if (status.ok()) {
         if (route_.instance->Enter()) {
@@ -246,6 +265,11 @@ class GenericCall final : public HostCall, public StreamFollower {
       return;
     }
     Bind(std::move(caller), route_.method->kind);
+    if (request_read_) {  // routed again (see RunHandler): the request is already here
+      absl::MutexLock lock(&mu_);
+      SubmitLocked();
+      return;
+    }
     refs_.fetch_add(1);
     stream_.Read(&request_buf_, &read_tag_);
   }
@@ -260,6 +284,12 @@ class GenericCall final : public HostCall, public StreamFollower {
     }
     request_ = Flatten(request_buf_);
     request_buf_.Clear();
+    request_read_ = true;
+    SubmitLocked();
+  }
+
+  // Hands the handler to the pool, or answers RESOURCE_EXHAUSTED when its queue is full.
+  void SubmitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     handler_running_ = true;
     refs_.fetch_add(1);
     if (!d_->pool_.TrySubmit([this] { RunHandler(); })) {
@@ -280,6 +310,19 @@ class GenericCall final : public HostCall, public StreamFollower {
     std::optional<DeferredSync> writes;
     if (kind() == CIVITAS_METHOD_UNARY) writes.emplace();
     if (!IsCancelled()) code = route_.instance->Handle(this, *route_.method, request_);
+    if (code == ModuleInstance::kFenced) {
+      // The module is changing version in this city: route the call again, so that it waits
+      // for (or reaches) the version that serves next instead of failing.
+      {
+        absl::MutexLock lock(&mu_);
+        handler_running_ = false;
+      }
+      if (entered_ != nullptr) std::exchange(entered_, nullptr)->Leave();
+      route_ = Route{};
+      Start();
+      Unref();
+      return;
+    }
     // A handler that gave up because the deadline passed says so in its own words (often
     // CANCELLED); the client should see what happened: DEADLINE_EXCEEDED.
     if (code != CIVITAS_OK && !cancelled_.load() &&
@@ -478,6 +521,7 @@ class GenericCall final : public HostCall, public StreamFollower {
   bool following_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool request_read_ = false;  // set once, before the first handler submission
   std::string followed_topic_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -518,8 +562,63 @@ void Dispatcher::Poll(grpc::ServerCompletionQueue* cq) {
   }
 }
 
+void Dispatcher::StartAgain(const std::vector<GenericCall*>& calls) {
+  for (GenericCall* call : calls) {
+    call->Start();
+    call->Unref();
+  }
+}
+
+std::string Dispatcher::HoldKey(absl::string_view city, absl::string_view service) {
+  return absl::StrCat(city, "/", service);
+}
+
+void Dispatcher::Hold(const std::string& city, const std::vector<std::string>& services) {
+  absl::MutexLock lock(&held_mu_);
+  for (const std::string& s : services) held_.try_emplace(HoldKey(city, s));
+}
+
+bool Dispatcher::Park(const std::string& key, GenericCall* call) {
+  absl::MutexLock lock(&held_mu_);
+  auto it = held_.find(key);
+  if (it == held_.end()) return false;
+  it->second.push_back(call);
+  return true;
+}
+
+void Dispatcher::Release(const std::string& city, const std::vector<std::string>& services) {
+  std::vector<GenericCall*> waiting;
+  {
+    absl::MutexLock lock(&held_mu_);
+    for (const std::string& s : services) {
+      auto it = held_.find(HoldKey(city, s));
+      if (it == held_.end()) continue;
+      waiting.insert(waiting.end(), it->second.begin(), it->second.end());
+      held_.erase(it);
+    }
+  }
+  StartAgain(waiting);
+}
+
+int64_t Dispatcher::held_calls() const {
+  absl::MutexLock lock(&held_mu_);
+  int64_t n = 0;
+  for (const auto& [key, calls] : held_) n += static_cast<int64_t>(calls.size());
+  return n;
+}
+
 int64_t Dispatcher::Drain(absl::Time deadline) {
   draining_.store(true);
+  {
+    // Held calls start again, and are answered UNAVAILABLE like every new call now.
+    std::vector<GenericCall*> waiting;
+    {
+      absl::MutexLock lock(&held_mu_);
+      for (auto& [key, calls] : held_) waiting.insert(waiting.end(), calls.begin(), calls.end());
+      held_.clear();
+    }
+    StartAgain(waiting);
+  }
   {
     absl::MutexLock lock(&followers_mu_);
     for (GenericCall* call : following_) {

@@ -8,7 +8,10 @@
 #include <grpcpp/server.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -46,6 +49,16 @@ class Dispatcher {
   // After grpc::Server::Shutdown: waits for handlers, drains and joins the queues.
   void Stop();
 
+  // New calls of `services` in `city` wait instead of starting, from now until Release. The
+  // gateway calls Hold before it publishes a route table that marks the services held
+  // (CityRoutes::held) and Release after it published the table that serves them again; the
+  // waiting calls are then routed by that table. A call whose client goes away meanwhile ends
+  // when it is released.
+  void Hold(const std::string& city, const std::vector<std::string>& services);
+  void Release(const std::string& city, const std::vector<std::string>& services);
+  // Calls waiting for a Release right now.
+  int64_t held_calls() const;
+
   const DispatcherStats& stats() const { return stats_; }
   int64_t queued_handlers() const { return pool_.pending(); }
 
@@ -68,6 +81,15 @@ class Dispatcher {
   std::atomic<uint64_t> next_request_id_{1};
   std::atomic<int64_t> deferred_replies_{0};  // answers waiting for their writes' WAL sync
   DispatcherStats stats_;
+
+  // A held call waits here (with a reference) if its key is still held; else it starts again.
+  bool Park(const std::string& key, class GenericCall* call);
+  static std::string HoldKey(absl::string_view city, absl::string_view service);
+  // Routes calls that waited while their service was held, and drops the parking's reference.
+  static void StartAgain(const std::vector<class GenericCall*>& calls);
+
+  mutable absl::Mutex held_mu_;
+  std::map<std::string, std::vector<class GenericCall*>> held_ ABSL_GUARDED_BY(held_mu_);
 
   absl::Mutex followers_mu_;
   std::set<class GenericCall*> following_ ABSL_GUARDED_BY(followers_mu_);

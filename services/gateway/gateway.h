@@ -47,8 +47,7 @@ class Gateway final : public CityOperations {
 
   // CityOperations (gateway_modules.cc).
   absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request) override;
-  absl::StatusOr<ModuleStatus> Rollback(const std::string& city_id,
-                                        const std::string& module_id) override;
+  absl::StatusOr<RollbackOutcome> Rollback(const RollbackOptions& options) override;
   absl::StatusOr<BackupInfo> Backup(const std::string& city_id,
                                     const std::function<void(int64_t)>& progress) override;
   std::string BackupDir(const std::string& city_id) const override;
@@ -85,6 +84,17 @@ class Gateway final : public CityOperations {
                                              CityStore** store) const;
   // Swaps in a route table in which `city` has `routes`.
   void Publish(const std::string& city, CityRoutes routes);
+  // Holds new calls of `services` in `city` (they wait, see Dispatcher::Hold), fences
+  // `serving` and waits until none of its handlers runs, so that the module's data can change
+  // shape without racing a write. On success the caller changes the data, publishes the city's
+  // next routes and then calls EndHold; on failure nothing is held any more.
+  absl::Status BeginHold(const std::string& city_id, const CityRoutes& city,
+                         ModuleInstance* serving, const std::vector<std::string>& services);
+  // Lets the held calls go on, routed by the table published last.
+  void EndHold(const std::string& city_id, const std::vector<std::string>& services);
+  // Undoes BeginHold after a refused change: `serving` and the city's routes serve again.
+  void CancelHold(const std::string& city_id, const CityRoutes& city, ModuleInstance* serving,
+                  const std::vector<std::string>& services);
   absl::StatusOr<std::string> FetchBundle(const v1::InstallModuleRequest& request) const;
   std::vector<bundle::TrustedKey> TrustOf(const CityConfig& city) const;
   void ServeHttp(HttpRequest request, HttpServer::Respond respond);

@@ -5,7 +5,9 @@
 // to reconnect. A refused change leaves the city exactly as it was.
 #include <grpcpp/grpcpp.h>
 
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -34,6 +36,24 @@ const ModuleStatus* FindStatus(const CityRoutes& routes, const std::string& modu
 }
 
 // `routes` without the module: its instance, its status, its services.
+// A checkpoint nothing refers to any more.
+void RemoveCheckpoint(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (ec)
+    Log(LogLevel::kWarning, "cannot remove checkpoint", {{"dir", dir}, {"error", ec.message()}});
+}
+
+// The services of both instances (either may be null): what a change of version holds.
+std::vector<std::string> ServicesOf(const ModuleInstance* a, const ModuleInstance* b) {
+  std::set<std::string> names;
+  for (const ModuleInstance* instance : {a, b}) {
+    if (instance == nullptr) continue;
+    for (const ServiceInfo& s : instance->module().services()) names.insert(s.full_name);
+  }
+  return {names.begin(), names.end()};
+}
+
 CityRoutes Without(const CityRoutes& routes, const std::string& module_id,
                    std::shared_ptr<ModuleInstance>* removed) {
   CityRoutes next = routes;
@@ -182,33 +202,58 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
                                                       status.module->version()));
   }
 
-  // A migration runs once, after a checkpoint that a failure or a rollback restores.
+  // Data that changes shape does so while the module's calls in this city are held, so no
+  // write of the old version can race it and be lost. An upgrade runs the new version's
+  // migration; a forced downgrade the old version's down-migration. A checkpoint taken under the
+  // hold undoes a failed step without losing anything.
+  const bool upgrade =
+      !current_version.empty() && bundle::CompareVersions(manifest.version(), current_version) > 0;
+  ModuleInstance* reshaper = nullptr;  // the instance whose migration runs
+  if (upgrade && instance->module().migrate() != nullptr) {
+    reshaper = instance.get();
+  } else if (!upgrade && old_instance && old_instance->module().migrate_down() != nullptr) {
+    reshaper = old_instance.get();
+  }
+  const std::vector<std::string> services = ServicesOf(old_instance.get(), instance.get());
   std::string checkpoint;
-  if (instance->module().migrate() != nullptr && !current_version.empty()) {
+  if (reshaper != nullptr) {
+    if (absl::Status s = BeginHold(city_id, city, old_instance.get(), services); !s.ok()) return s;
     checkpoint = module_store_->NewCheckpointPath(city_id, manifest.module_id(), current_version,
                                                   manifest.version());
-    if (absl::Status s = CheckpointCity(*store, checkpoint); !s.ok()) return s;
-    if (absl::Status s = instance->Migrate(current_version); !s.ok()) {
-      absl::Status restored =
-          RestoreModuleKeys(*store, *storage_, checkpoint, manifest.module_id());
-      Log(LogLevel::kError, "migration failed; module data restored",
-          {{"city", city_id},
-           {"module", manifest.module_id()},
-           {"error", s.ToString()},
-           {"restore", restored.ToString()}});
+    absl::Status s = CheckpointCity(*store, checkpoint);
+    if (s.ok()) {
+      s = upgrade ? instance->Migrate(current_version)
+                  : old_instance->MigrateDown(manifest.version());
+      if (!s.ok()) {
+        absl::Status restored =
+            RestoreModuleKeys(*store, *storage_, checkpoint, manifest.module_id());
+        Log(LogLevel::kError, "migration failed; module data restored",
+            {{"city", city_id},
+             {"module", manifest.module_id()},
+             {"error", s.ToString()},
+             {"restore", restored.ToString()}});
+      }
+    }
+    if (!s.ok()) {
+      CancelHold(city_id, city, old_instance.get(), services);
       return s;
     }
   }
-  ModulePin next_pin{manifest.module_id(),
-                     manifest.version(),
-                     manifest.publisher(),
+  ModulePin next_pin{manifest.module_id(), manifest.version(), manifest.publisher(),
                      current_version,
-                     checkpoint,
+                     // Only an upgrade's checkpoint can be restored by a rollback, and only when
+                     // asked for explicitly.
+                     upgrade ? checkpoint : "",
                      request.config_json().empty() && pin->has_value() ? (*pin)->config_json
                                                                        : request.config_json()};
-  if (absl::Status s = WritePin(*store, next_pin); !s.ok()) return s;
+  if (absl::Status s = WritePin(*store, next_pin); !s.ok()) {
+    if (reshaper != nullptr) CancelHold(city_id, city, old_instance.get(), services);
+    return s;
+  }
   next.modules.push_back(status);
   Publish(city_id, std::move(next));
+  if (reshaper != nullptr) EndHold(city_id, services);
+  if (!upgrade && !checkpoint.empty()) RemoveCheckpoint(checkpoint);  // served its purpose
   if (old_instance) {
     old_instance->CloseFollowers(
         absl::StrCat(manifest.module_id(), " was upgraded to ", manifest.version(), "; reconnect"));
@@ -218,12 +263,51 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
        {"module", manifest.module_id()},
        {"version", manifest.version()},
        {"from", current_version},
-       {"publisher", manifest.publisher()}});
+       {"publisher", manifest.publisher()},
+       {"migration", reshaper == nullptr ? "none"
+                     : upgrade           ? "up"
+                                         : "down"}});
   return status;
 }
 
-absl::StatusOr<ModuleStatus> Gateway::Rollback(const std::string& city_id,
-                                               const std::string& module_id) {
+absl::Status Gateway::BeginHold(const std::string& city_id, const CityRoutes& city,
+                                ModuleInstance* serving, const std::vector<std::string>& services) {
+  dispatcher_->Hold(city_id, services);
+  CityRoutes held = city;
+  held.held.insert(services.begin(), services.end());
+  Publish(city_id, std::move(held));
+  if (serving == nullptr) return absl::OkStatus();
+  serving->Fence();
+  serving->CloseFollowers(absl::StrCat(serving->module().module_id(),
+                                       " is changing version in city '", city_id, "'; reconnect"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(config_.limits.drain_seconds);
+  while (serving->in_flight() > 0) {
+    if (absl::Now() > deadline) {
+      CancelHold(city_id, city, serving, services);
+      return absl::UnavailableError(
+          absl::StrCat("calls of ", serving->module().module_id(), " in city '", city_id,
+                       "' were still running after ", config_.limits.drain_seconds,
+                       " s (limits.drain_seconds); nothing was changed, try again"));
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return absl::OkStatus();
+}
+
+void Gateway::EndHold(const std::string& city_id, const std::vector<std::string>& services) {
+  dispatcher_->Release(city_id, services);
+}
+
+void Gateway::CancelHold(const std::string& city_id, const CityRoutes& city,
+                         ModuleInstance* serving, const std::vector<std::string>& services) {
+  if (serving != nullptr) serving->Unfence();
+  Publish(city_id, city);
+  EndHold(city_id, services);
+}
+
+absl::StatusOr<RollbackOutcome> Gateway::Rollback(const RollbackOptions& options) {
+  const std::string& city_id = options.city_id;
+  const std::string& module_id = options.module_id;
   absl::MutexLock lock(&change_mu_);
   std::shared_ptr<const RouteTable> table = routes_.Get();
   CityStore* store = nullptr;
@@ -233,10 +317,9 @@ absl::StatusOr<ModuleStatus> Gateway::Rollback(const std::string& city_id,
   absl::StatusOr<std::optional<ModulePin>> pin = ReadPin(*store, module_id);
   if (!pin.ok()) return pin.status();
   if (!pin->has_value()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(module_id, " was not installed from a bundle in city '", city_id,
-                     "'; nothing to roll "
-                     "back"));
+    return absl::FailedPreconditionError(absl::StrCat(module_id,
+                                                      " was not installed from a bundle in city '",
+                                                      city_id, "'; nothing to roll back"));
   }
   const ModulePin current = **pin;
   if (current.previous_version.empty()) {
@@ -254,47 +337,101 @@ absl::StatusOr<ModuleStatus> Gateway::Rollback(const std::string& city_id,
 
   std::shared_ptr<ModuleInstance> old_instance;
   CityRoutes next = Without(city, module_id, &old_instance);
-  if (!current.checkpoint.empty()) {
-    // Restoring data under a running module would mix old and new writes: pause its services,
-    // let running handlers finish, restore, then start the previous version.
-    CityRoutes paused = city;
-    const std::string reason =
-        absl::StrCat(module_id, " is being rolled back in city '", city_id, "'; retry in a moment");
-    if (old_instance) {
-      for (const ServiceInfo& s : old_instance->module().services()) {
-        paused.paused[s.full_name] = reason;
-      }
+  const LoadedModule* serving = old_instance ? &old_instance->module() : nullptr;
+  const bool forward = bundle::CompareVersions(current.previous_version, current.version) > 0;
+
+  // What happens to the data, decided before anything changes.
+  RollbackOutcome outcome;
+  if (forward) {
+    // Back up after a forced downgrade: the newer version migrates the data again.
+    outcome.data_handling = v1::ROLLBACK_DATA_HANDLING_MIGRATED;
+  } else if (serving != nullptr && serving->migrate_down() != nullptr) {
+    outcome.data_handling = v1::ROLLBACK_DATA_HANDLING_DOWN_MIGRATED;
+  } else if (current.checkpoint.empty() ||
+             (serving != nullptr && (serving->flags() & CIVITAS_MODULE_FLAG_ROLLBACK_COMPATIBLE))) {
+    // No migration changed the data's shape, or the newer version says the older reads it.
+    outcome.data_handling = v1::ROLLBACK_DATA_HANDLING_KEPT;
+  } else {
+    absl::StatusOr<KeyChanges> undone =
+        DiffModuleKeys(*store, *storage_, current.checkpoint, module_id);
+    if (!undone.ok()) return undone.status();
+    outcome.undone = *undone;
+    if (!options.restore_checkpoint) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          module_id, " ", current.version, " migrated the data of city '", city_id,
+          "' and declares neither a down-migration nor that ", current.previous_version,
+          " reads its data. Returning to ", current.previous_version,
+          " means restoring the checkpoint taken before the upgrade, which undoes ",
+          undone->created, " records created, ", undone->changed, " changed and ", undone->deleted,
+          " deleted since; to accept that, roll back with restore_checkpoint "
+          "(civitasctl module rollback --restore-checkpoint)"));
     }
-    Publish(city_id, std::move(paused));
-    if (old_instance) {
-      old_instance->CloseFollowers(reason);
-      const absl::Time deadline = absl::Now() + absl::Seconds(config_.limits.drain_seconds);
-      while (old_instance->in_flight() > 0 && absl::Now() < deadline) {
-        absl::SleepFor(absl::Milliseconds(5));
-      }
-    }
-    if (absl::Status s = RestoreModuleKeys(*store, *storage_, current.checkpoint, module_id);
-        !s.ok()) {
-      Publish(city_id, city);  // serve the current version again, unchanged
-      return s;
-    }
+    outcome.data_handling = v1::ROLLBACK_DATA_HANDLING_CHECKPOINT_RESTORED;
   }
+  if (options.validate_only) {
+    for (const ModuleStatus& m : city.modules) {
+      if (m.module_id == module_id) outcome.status = m;
+    }
+    return outcome;
+  }
+
   std::shared_ptr<ModuleInstance> instance;
   ModuleStatus status =
       StartModule(city.config, store,
                   {module_id, module_store_->LibraryPath(module_id, current.previous_version),
                    current.config_json, previous->manifest.publisher(), ""},
                   next, &instance);
-  if (!status.error.empty()) {
-    Publish(city_id, city);
-    return absl::FailedPreconditionError(status.error);
+  if (!status.error.empty()) return absl::FailedPreconditionError(status.error);
+
+  const std::vector<std::string> services = ServicesOf(old_instance.get(), instance.get());
+  const bool reshape = outcome.data_handling != v1::ROLLBACK_DATA_HANDLING_KEPT;
+  std::string safety;  // undoes a failed migration under the hold
+  if (reshape) {
+    if (absl::Status s = BeginHold(city_id, city, old_instance.get(), services); !s.ok()) return s;
+    absl::Status s;
+    if (outcome.data_handling == v1::ROLLBACK_DATA_HANDLING_CHECKPOINT_RESTORED) {
+      // Counted again under the hold: nothing changes between this count and the restore.
+      absl::StatusOr<KeyChanges> undone =
+          DiffModuleKeys(*store, *storage_, current.checkpoint, module_id);
+      s = undone.status();
+      if (s.ok()) {
+        outcome.undone = *undone;
+        s = RestoreModuleKeys(*store, *storage_, current.checkpoint, module_id);
+      }
+    } else {
+      safety = module_store_->NewCheckpointPath(city_id, module_id, current.version,
+                                                current.previous_version);
+      s = CheckpointCity(*store, safety);
+      if (s.ok()) {
+        s = forward ? instance->Migrate(current.version)
+                    : old_instance->MigrateDown(current.previous_version);
+        if (!s.ok()) {
+          absl::Status restored = RestoreModuleKeys(*store, *storage_, safety, module_id);
+          Log(LogLevel::kError, "rollback migration failed; module data restored",
+              {{"city", city_id},
+               {"module", module_id},
+               {"error", s.ToString()},
+               {"restore", restored.ToString()}});
+        }
+      }
+    }
+    if (!s.ok()) {
+      CancelHold(city_id, city, old_instance.get(), services);
+      return s;
+    }
   }
+  // A rollback is final: the pin keeps no version to return to.
   ModulePin back{module_id, current.previous_version, previous->manifest.publisher(), "",
                  "",        current.config_json};
-  if (absl::Status s = WritePin(*store, back); !s.ok()) return s;
+  if (absl::Status s = WritePin(*store, back); !s.ok()) {
+    if (reshape) CancelHold(city_id, city, old_instance.get(), services);
+    return s;
+  }
   next.modules.push_back(status);
   Publish(city_id, std::move(next));
-  if (old_instance && current.checkpoint.empty()) {
+  if (reshape) EndHold(city_id, services);
+  if (!safety.empty()) RemoveCheckpoint(safety);
+  if (old_instance) {
     old_instance->CloseFollowers(absl::StrCat(module_id, " was rolled back; reconnect"));
   }
   Log(LogLevel::kInfo, "module rolled back",
@@ -302,8 +439,11 @@ absl::StatusOr<ModuleStatus> Gateway::Rollback(const std::string& city_id,
        {"module", module_id},
        {"version", current.previous_version},
        {"from", current.version},
-       {"data_restored", current.checkpoint.empty() ? "no" : "yes"}});
-  return status;
+       {"data", v1::RollbackDataHandling_Name(outcome.data_handling)},
+       {"records_undone",
+        absl::StrCat(outcome.undone.created + outcome.undone.changed + outcome.undone.deleted)}});
+  outcome.status = status;
+  return outcome;
 }
 
 }  // namespace civitas::gateway

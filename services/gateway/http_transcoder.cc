@@ -530,7 +530,7 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
     for (const HttpBinding& b : *list) {
       std::map<std::string, std::string> vars;
       if (!b.path.Match(path, &vars)) continue;
-      // A service paused for a restore or not routed any more does not answer.
+      // A service not routed any more does not answer.
       if (!city->methods.contains(b.method->full_path)) continue;
       allowed_verbs.push_back(b.verb);
       if (b.verb == verb && !binding) {

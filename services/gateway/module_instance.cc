@@ -349,9 +349,31 @@ absl::Status ModuleInstance::Migrate(const std::string& from_version) {
                    error[0] ? error : "migrate returned an error", " (code ", rc, ")"));
 }
 
+absl::Status ModuleInstance::MigrateDown(const std::string& to_version) {
+  auto migrate_down = module_->migrate_down();
+  if (migrate_down == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "module '", module_->module_id(), "' ", module_->version(), " has no down-migration"));
+  }
+  char error[1024] = {0};
+  int32_t rc = migrate_down(instance_, to_version.c_str(), error, sizeof(error));
+  if (rc == CIVITAS_OK) return absl::OkStatus();
+  error[sizeof(error) - 1] = '\0';
+  return absl::FailedPreconditionError(
+      absl::StrCat("module '", module_->module_id(), "' ", module_->version(),
+                   " failed to migrate city '", city_id_, "' back to ", to_version, ": ",
+                   error[0] ? error : "migrate_down returned an error", " (code ", rc, ")"));
+}
+
 int32_t ModuleInstance::Handle(HostCall* call, const MethodInfo& method,
                                const std::string& request) {
-  in_flight_.fetch_add(1, std::memory_order_acq_rel);
+  // seq_cst on both sides: a handler either sees the fence, or is counted before the fencer
+  // reads in_flight_.
+  in_flight_.fetch_add(1, std::memory_order_seq_cst);
+  if (fenced_.load(std::memory_order_seq_cst)) {
+    in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+    return kFenced;
+  }
   int32_t code = module_->def().handle(
       instance_, reinterpret_cast<civitas_call_host*>(call), method.service_index,
       method.method_index, reinterpret_cast<const uint8_t*>(request.data()), request.size());

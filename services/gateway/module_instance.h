@@ -98,7 +98,21 @@ class ModuleInstance {
   // Runs the module's migration from `from_version`, if it declares one.
   absl::Status Migrate(const std::string& from_version);
 
-  // Runs the module's handler for `method` on the calling thread; returns the status code.
+  // Runs the module's down-migration to `to_version` (it must declare one).
+  absl::Status MigrateDown(const std::string& to_version);
+
+  // After Fence(), handlers of calls routed to this instance no longer run: Handle returns
+  // kFenced and the dispatcher routes the call again. With in_flight() == 0 afterwards, no handler
+  // of this instance writes any more, so its module's data can change shape safely. Unfence()
+  // undoes it (a refused upgrade keeps the instance).
+  void Fence() { fenced_.store(true, std::memory_order_seq_cst); }
+  void Unfence() { fenced_.store(false, std::memory_order_seq_cst); }
+
+  // Handle's answer for a fenced instance: the handler did not run.
+  static constexpr int32_t kFenced = -1;
+
+  // Runs the module's handler for `method` on the calling thread; returns the status code, or
+  // kFenced.
   int32_t Handle(HostCall* call, const MethodInfo& method, const std::string& request);
 
   void Follow(const std::string& topic, StreamFollower* follower);
@@ -138,6 +152,7 @@ class ModuleInstance {
   std::atomic<int64_t> in_flight_{0};
   std::atomic<int64_t> calls_{0};
   std::atomic<bool> retired_{false};
+  std::atomic<bool> fenced_{false};
 
   absl::Mutex feed_mu_;
   std::map<std::string, std::set<StreamFollower*>> followers_ ABSL_GUARDED_BY(feed_mu_);

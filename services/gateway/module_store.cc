@@ -187,34 +187,84 @@ absl::Status CheckpointCity(CityStore& store, const std::string& dir) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Read options bounded to one module's keys; the bounds live as long as the range.
+struct ModuleKeyRange {
+  explicit ModuleKeyRange(const std::string& module_id)
+      : lower(ModuleKeyPrefix(module_id)), upper(lower) {
+    upper.back() = '\x01';  // the prefix ends in 0x00
+    lo = rocksdb::Slice(lower);
+    hi = rocksdb::Slice(upper);
+    options.iterate_lower_bound = &lo;
+    options.iterate_upper_bound = &hi;
+  }
+  std::string lower, upper;
+  rocksdb::Slice lo, hi;
+  rocksdb::ReadOptions options;
+};
+
+absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenCheckpoint(const StorageEnvironment& env,
+                                                            const std::string& dir) {
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(env.CityOptions(), dir, &raw);
+  if (!s.ok()) {
+    return absl::DataLossError(absl::StrCat("cannot open checkpoint '", dir, "': ", s.ToString()));
+  }
+  return std::unique_ptr<rocksdb::DB>(raw);
+}
+
+}  // namespace
+
 absl::Status RestoreModuleKeys(CityStore& store, const StorageEnvironment& env,
                                const std::string& checkpoint_dir, const std::string& module_id) {
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(env.CityOptions(), checkpoint_dir, &raw);
-  if (!s.ok()) {
-    return absl::DataLossError(
-        absl::StrCat("cannot open checkpoint '", checkpoint_dir, "': ", s.ToString()));
-  }
-  std::unique_ptr<rocksdb::DB> checkpoint(raw);
-  const std::string lower = ModuleKeyPrefix(module_id);
-  std::string upper = lower;
-  upper.back() = '\x01';  // the prefix ends in 0x00
-  rocksdb::Slice lo(lower), hi(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo;
-  ro.iterate_upper_bound = &hi;
+  absl::StatusOr<std::unique_ptr<rocksdb::DB>> checkpoint = OpenCheckpoint(env, checkpoint_dir);
+  if (!checkpoint.ok()) return checkpoint.status();
+  ModuleKeyRange range(module_id);
   rocksdb::WriteBatch batch;
   {
-    std::unique_ptr<rocksdb::Iterator> live(store.db()->NewIterator(ro));
+    std::unique_ptr<rocksdb::Iterator> live(store.db()->NewIterator(range.options));
     for (live->SeekToFirst(); live->Valid(); live->Next()) batch.Delete(live->key());
     if (!live->status().ok()) return absl::InternalError(live->status().ToString());
-    std::unique_ptr<rocksdb::Iterator> old(checkpoint->NewIterator(ro));
+    std::unique_ptr<rocksdb::Iterator> old((*checkpoint)->NewIterator(range.options));
     for (old->SeekToFirst(); old->Valid(); old->Next()) batch.Put(old->key(), old->value());
     if (!old->status().ok()) return absl::DataLossError(old->status().ToString());
   }
-  s = store.db()->Write(store.write_options(), &batch);
+  rocksdb::Status s = store.db()->Write(store.write_options(), &batch);
   if (!s.ok()) return absl::InternalError(absl::StrCat("restore failed: ", s.ToString()));
   return absl::OkStatus();
+}
+
+absl::StatusOr<KeyChanges> DiffModuleKeys(const CityStore& store, const StorageEnvironment& env,
+                                          const std::string& checkpoint_dir,
+                                          const std::string& module_id) {
+  absl::StatusOr<std::unique_ptr<rocksdb::DB>> checkpoint = OpenCheckpoint(env, checkpoint_dir);
+  if (!checkpoint.ok()) return checkpoint.status();
+  ModuleKeyRange range(module_id);
+  std::unique_ptr<rocksdb::Iterator> live(store.db()->NewIterator(range.options));
+  std::unique_ptr<rocksdb::Iterator> old((*checkpoint)->NewIterator(range.options));
+  KeyChanges changes;
+  live->SeekToFirst();
+  old->SeekToFirst();
+  // A merge of two sorted key sequences: a key only live was created, only in the checkpoint
+  // deleted, in both with another value changed.
+  while (live->Valid() || old->Valid()) {
+    const int order = !live->Valid() ? 1 : !old->Valid() ? -1 : live->key().compare(old->key());
+    if (order < 0) {
+      ++changes.created;
+      live->Next();
+    } else if (order > 0) {
+      ++changes.deleted;
+      old->Next();
+    } else {
+      if (live->value() != old->value()) ++changes.changed;
+      live->Next();
+      old->Next();
+    }
+  }
+  if (!live->status().ok()) return absl::InternalError(live->status().ToString());
+  if (!old->status().ok()) return absl::DataLossError(old->status().ToString());
+  return changes;
 }
 
 }  // namespace civitas::gateway

@@ -60,6 +60,16 @@ absl::Status CheckpointCity(CityStore& store, const std::string& dir);
 absl::Status RestoreModuleKeys(CityStore& store, const StorageEnvironment& env,
                                const std::string& checkpoint_dir, const std::string& module_id);
 
+// How the live keys of one module differ from a checkpoint's: what restoring it would undo.
+struct KeyChanges {
+  int64_t created = 0;  // live only
+  int64_t changed = 0;  // in both, with another value
+  int64_t deleted = 0;  // in the checkpoint only
+};
+absl::StatusOr<KeyChanges> DiffModuleKeys(const CityStore& store, const StorageEnvironment& env,
+                                          const std::string& checkpoint_dir,
+                                          const std::string& module_id);
+
 }  // namespace civitas::gateway
 
 #endif  // CIVITAS_GATEWAY_MODULE_STORE_H_

@@ -60,17 +60,24 @@ void CityRoutes::Index() {
   }
 }
 
+namespace {
+
+// "/pkg.Service/Method" -> "pkg.Service"
+absl::string_view ServiceOf(absl::string_view path) {
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  return path.substr(0, path.find('/'));
+}
+
+}  // namespace
+
+bool RouteTable::IsHeld(const CityRoutes& city, absl::string_view path) {
+  return !city.held.empty() && city.held.contains(ServiceOf(path));
+}
+
 grpc::Status RouteTable::ResolveMethod(const CityRoutes& city, absl::string_view path,
                                        Route* route) const {
   // Tell a service that exists elsewhere apart from a method nobody serves.
-  absl::string_view service = path;
-  if (!service.empty() && service.front() == '/') service.remove_prefix(1);
-  service = service.substr(0, service.find('/'));
-  if (!city.paused.empty()) {
-    if (auto it = city.paused.find(std::string(service)); it != city.paused.end()) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, it->second);
-    }
-  }
+  const absl::string_view service = ServiceOf(path);
   if (auto it = city.methods.find(std::string(path)); it != city.methods.end()) {
     *route = it->second;
     return grpc::Status::OK;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "services/gateway/config.h"
 #include "services/gateway/metrics.h"
@@ -45,8 +46,9 @@ struct CityRoutes {
   absl::flat_hash_map<std::string, ModuleInstance*> services;  // by service name
   std::vector<std::shared_ptr<ModuleInstance>> instances;
   std::vector<ModuleStatus> modules;
-  // Services briefly unavailable (a module's data being restored), with the reason.
-  absl::flat_hash_map<std::string, std::string> paused;
+  // Services whose new calls wait (Dispatcher::Hold) while their module's data changes shape:
+  // an upgrade's migration, a rollback's down-migration or restore.
+  absl::flat_hash_set<std::string> held;
 
   // Rebuilds `methods` and `services` from `instances`.
   void Index();
@@ -60,6 +62,8 @@ class RouteTable {
   // Unknown city: NOT_FOUND; several cities and no hint: INVALID_ARGUMENT.
   grpc::Status ResolveCity(absl::string_view city_metadata, absl::string_view authority,
                            const CityRoutes** city) const;
+  // True if new calls of the service of `path` must wait (CityRoutes::held).
+  static bool IsHeld(const CityRoutes& city, absl::string_view path);
   // Finds the method in the city. Not enabled there (or unknown): UNIMPLEMENTED.
   grpc::Status ResolveMethod(const CityRoutes& city, absl::string_view path, Route* route) const;
 

@@ -12,6 +12,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "services/gateway/authenticator.h"
 #include "services/gateway/backups.h"
+#include "services/gateway/module_store.h"
 #include "services/gateway/route_table.h"
 
 namespace civitas::gateway {
@@ -61,6 +62,19 @@ class ReflectionV1AlphaService final : public grpc::reflection::v1alpha::ServerR
   const RouteTableHolder* routes_;
 };
 
+struct RollbackOptions {
+  std::string city_id;
+  std::string module_id;
+  bool restore_checkpoint = false;  // accept undoing the changes since the upgrade
+  bool validate_only = false;       // say what would happen, change nothing
+};
+
+struct RollbackOutcome {
+  ModuleStatus status;  // the module as it runs afterwards (validate_only: as it runs now)
+  v1::RollbackDataHandling data_handling = v1::ROLLBACK_DATA_HANDLING_UNSPECIFIED;
+  KeyChanges undone;  // what restoring the checkpoint undid (or would undo)
+};
+
 // What an operator does to a city while it serves: install, upgrade and roll back modules, back
 // it up (implemented by the Gateway).
 class CityOperations {
@@ -80,8 +94,7 @@ class CityOperations {
                                                  const std::string& confirm,
                                                  bool delete_backups) = 0;
   virtual absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request) = 0;
-  virtual absl::StatusOr<ModuleStatus> Rollback(const std::string& city_id,
-                                                const std::string& module_id) = 0;
+  virtual absl::StatusOr<RollbackOutcome> Rollback(const RollbackOptions& options) = 0;
 };
 
 class AdminService final : public civitas::gateway::v1::AdminService::Service {
@@ -97,7 +110,7 @@ class AdminService final : public civitas::gateway::v1::AdminService::Service {
   grpc::Status InstallModule(grpc::ServerContext* ctx, const v1::InstallModuleRequest* request,
                              v1::Module* response) override;
   grpc::Status RollbackModule(grpc::ServerContext* ctx, const v1::RollbackModuleRequest* request,
-                              v1::Module* response) override;
+                              v1::RollbackModuleResponse* response) override;
   grpc::Status CreateBackup(grpc::ServerContext* ctx, const v1::CreateBackupRequest* request,
                             grpc::ServerWriter<v1::BackupProgress>* writer) override;
   grpc::Status ListBackups(grpc::ServerContext* ctx, const v1::ListBackupsRequest* request,

@@ -241,10 +241,11 @@ cities:
   Ctl(rollback);
   modules = ListModules(*b, "schwerte");
   EXPECT_EQ(modules["civitas.noticeboard"].version(), "1.0.0");
-  // The module's data is back as it was before the migration.
+  // 1.1 declares that 1.0 reads its data: the rollback keeps everything, also what was written
+  // under 1.1 (tests/integration/upgrade_test.cc covers the other ways back).
   titles.clear();
   for (const auto& n : Notices(*b, "schwerte")) titles.insert(n.title());
-  EXPECT_EQ(titles, (std::set<std::string>{"  Flohmarkt am Sonntag  ", "Repair Café"}));
+  EXPECT_EQ(titles, (std::set<std::string>{"Flohmarkt am Sonntag", "Repair Café", "Neu seit 1.1"}));
   EXPECT_NE(Ctl(rollback, 1).find("no version of civitas.noticeboard before 1.0.0"),
             std::string::npos);
 

@@ -1,7 +1,10 @@
 #include "board.h"
 
+#include <chrono>
 #include <cstdio>
+#include <map>
 #include <random>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -205,36 +208,94 @@ civitas::Status Board::WatchNotices(civitas::Call&, const pb::WatchNoticesReques
   return civitas::OkStatus();
 }
 
+namespace {
+
+// 1.1 shows titles without surrounding white space.
+std::string Trimmed(const std::string& t) {
+  size_t begin = t.find_first_not_of(" \t\n");
+  size_t end = t.find_last_not_of(" \t\n");
+  return begin == std::string::npos ? "" : t.substr(begin, end - begin + 1);
+}
+
+}  // namespace
+
 civitas::Status Board::Migrate(std::string_view from_version) {
   // Versions before 1.1 stored titles as sent; 1.1 shows them trimmed.
   if (from_version.rfind("1.0.", 0) != 0 && from_version.rfind("0.", 0) != 0) {
     return civitas::OkStatus();
   }
-  std::vector<std::pair<std::string, pb::Notice>> changed;
+  // The safe pattern: the scan only finds candidates; each record is read again, locked, inside
+  // the transaction that rewrites it, so a record deleted or changed since the scan is never
+  // written back from a stale copy. (The gateway also holds this module's calls in the city while
+  // it migrates, so nothing should change meanwhile; the migration does not rely on that.)
+  std::vector<std::string> candidates;
+#ifdef NOTICEBOARD_NAIVE_MIGRATION
+  std::map<std::string, pb::Notice> stale;
+#endif
   civitas::ScanOptions all;
   all.prefix = "n/";
   all.limit = CIVITAS_SCAN_MAX_LIMIT;
   civitas::Status s = city_.store().Scan(all, [&](std::string_view key, std::string_view value) {
     pb::Notice n;
-    if (!n.ParseFromArray(value.data(), static_cast<int>(value.size()))) return true;
-    const std::string& t = n.title();
-    size_t begin = t.find_first_not_of(" \t\n");
-    size_t end = t.find_last_not_of(" \t\n");
-    std::string trimmed = begin == std::string::npos ? "" : t.substr(begin, end - begin + 1);
-    if (trimmed != t && !trimmed.empty()) {
-      n.set_title(trimmed);
-      changed.emplace_back(std::string(key), n);
+    if (n.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
+        Trimmed(n.title()) != n.title() && !Trimmed(n.title()).empty()) {
+      candidates.emplace_back(key);
+#ifdef NOTICEBOARD_NAIVE_MIGRATION
+      stale[std::string(key)] = n;
+#endif
     }
     return true;
   });
   if (!s.ok()) return s;
+#ifdef NOTICEBOARD_NAIVE_MIGRATION
+  // Test fixture only: the unsafe pattern (write back the copies the scan read, a while later),
+  // which the gateway must make harmless by holding the module's calls while it migrates.
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
   return city_.store().RunTransaction([&](civitas::Transaction& txn) {
-    for (const auto& [key, notice] : changed) {
-      if (civitas::Status put = txn.Put(key, notice.SerializeAsString()); !put.ok()) return put;
+    for (const std::string& key : candidates) {
+      pb::Notice n = stale[key];
+      n.set_title(Trimmed(n.title()));
+      if (civitas::Status put = txn.Put(key, n.SerializeAsString()); !put.ok()) return put;
     }
     return civitas::OkStatus();
   });
+#endif
+  constexpr size_t kPerTransaction = 256;
+  for (size_t first = 0; first < candidates.size(); first += kPerTransaction) {
+    const size_t last = std::min(candidates.size(), first + kPerTransaction);
+    s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
+      for (size_t i = first; i < last; ++i) {
+        std::string value;
+        civitas::Status got = txn.Get(candidates[i], &value, /*for_update=*/true);
+        if (got.code() == CIVITAS_NOT_FOUND) continue;  // deleted since the scan
+        if (!got.ok()) return got;
+        pb::Notice n;
+        if (!n.ParseFromString(value)) continue;
+        const std::string trimmed = Trimmed(n.title());
+        if (trimmed == n.title() || trimmed.empty()) continue;
+        n.set_title(trimmed);
+        if (civitas::Status put = txn.Put(candidates[i], n.SerializeAsString()); !put.ok()) {
+          return put;
+        }
+      }
+      return civitas::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
+  return civitas::OkStatus();
 }
+
+#ifdef NOTICEBOARD_DOWN_MIGRATION_NOTICE
+// Test fixture only: a down-migration whose effect a client can see (a notice saying so).
+civitas::Status Board::MigrateDown(std::string_view to_version) {
+  const std::string id = NewId(city_.NowMicros());
+  pb::Notice notice;
+  notice.set_name("notices/" + id);
+  notice.set_title("Zurück auf " + std::string(to_version));
+  return city_.store().RunTransaction(
+      [&](civitas::Transaction& txn) { return txn.Put("n/" + id, notice.SerializeAsString()); });
+}
+#endif
 
 }  // namespace noticeboard
 
@@ -247,6 +308,13 @@ CIVITAS_MODULE(
     civitas::ModuleBuilder<noticeboard::Board>("civitas.noticeboard", NOTICEBOARD_VERSION,
                                                &noticeboard::Board::Create)
         .Migration(&noticeboard::Board::Migrate)
+#ifdef NOTICEBOARD_DOWN_MIGRATION_NOTICE
+        .DownMigration(&noticeboard::Board::MigrateDown)
+#endif
+#ifndef NOTICEBOARD_STRICT_ROLLBACK
+        // 1.0 reads trimmed titles as well as untrimmed ones: a rollback keeps every notice.
+        .RollbackCompatible()
+#endif
         .Service("civitas.noticeboard.v1.NoticeboardService")
         .Unary("ListNotices", civitas::Role::kAnonymous, &noticeboard::Board::ListNotices)
         .Unary("GetNotice", civitas::Role::kAnonymous, &noticeboard::Board::GetNotice)

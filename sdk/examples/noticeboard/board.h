@@ -33,6 +33,9 @@ class Board {
                                civitas::ServerWriter<pb::Notice>& writer);
   // Upgrading from a version before 1.1: trims stray whitespace from stored titles.
   civitas::Status Migrate(std::string_view from_version);
+#ifdef NOTICEBOARD_DOWN_MIGRATION_NOTICE
+  civitas::Status MigrateDown(std::string_view to_version);
+#endif
 
  private:
   // One page, newest first; shared by ListNotices and the snapshot of WatchNotices.
