@@ -65,7 +65,7 @@ TEST(EdgeTest, NginxRoutesCitiesToTheirInstances) {
   const std::string dir = NewTempDir("nginx");
   fs::create_directories(dir + "/civitas");
   fs::create_directories(dir + "/tmp");
-  for (const char* f : {"civitas-maps.conf", "civitas-grpc-location.conf"}) {
+  for (const char* f : {"civitas-limits.conf", "civitas-maps.conf", "civitas-grpc-location.conf"}) {
     fs::copy_file(std::string(CIVITAS_SOURCE_DIR) + "/deploy/nginx/" + f, dir + "/civitas/" + f);
   }
   std::ofstream(dir + "/civitas/cities.map")
@@ -79,7 +79,7 @@ TEST(EdgeTest, NginxRoutesCitiesToTheirInstances) {
       "  fastcgi_temp_path ", dir, "/tmp/fcgi;\n  uwsgi_temp_path ", dir, "/tmp/uwsgi;\n",
       "  scgi_temp_path ", dir, "/tmp/scgi;\n", "  upstream civitas_dortmund { server ",
       dortmund->target(), "; }\n", "  upstream civitas_schwerte { server ", schwerte->target(),
-      "; }\n", "  include civitas/civitas-maps.conf;\n",
+      "; }\n", "  include civitas/civitas-limits.conf;\n  include civitas/civitas-maps.conf;\n",
       "  server {\n    listen 127.0.0.1:", edge_port, " http2;\n",
       "    include civitas/civitas-grpc-location.conf;\n  }\n}\n");
   pid_t nginx = fork();
