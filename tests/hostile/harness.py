@@ -390,6 +390,7 @@ class Edge:
         with open(f"{self.dir}/civitas/hosts.map", "w") as f:
             f.write("demo.example civitas_demo;\n")
         self.port = free_port()
+        self.http_port = free_port()
         tmp = f"{self.dir}/tmp"
         with open(f"{self.dir}/nginx.conf", "w") as f:
             f.write(f"""daemon off;
@@ -402,11 +403,16 @@ http {{
   client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
   uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
   upstream civitas_demo {{ server 127.0.0.1:{gateway.grpc_port}; keepalive 32; }}
+  upstream civitas_demo_http {{ server 127.0.0.1:{gateway.http_port}; keepalive 16; }}
   include civitas/civitas-maps.conf;
   include civitas/civitas-limits.conf;
   server {{
     listen 127.0.0.1:{self.port} http2;
     include civitas/civitas-grpc-location.conf;
+  }}
+  server {{
+    listen 127.0.0.1:{self.http_port};
+    include civitas/civitas-http-location.conf;
   }}
 }}
 """)
@@ -418,6 +424,7 @@ http {{
         while time.time() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                socket.create_connection(("127.0.0.1", self.http_port), timeout=1).close()
                 return
             except OSError:
                 if self.proc.poll() is not None:
