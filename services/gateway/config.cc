@@ -283,8 +283,8 @@ CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& pa
 GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   GatewayConfig c;
   p.ExpectMap(root, "",
-              {"listen", "http_listen", "data_dir", "module_dir", "storage", "limits", "auth",
-               "admin", "logging", "backup_dir", "cities"});
+              {"listen", "http_listen", "metrics_listen", "data_dir", "module_dir", "storage",
+               "limits", "auth", "admin", "logging", "backup_dir", "cities"});
   if (root["listen"]) {
     c.listen = p.String(root["listen"], "listen");
     if (c.listen.rfind(':') == std::string::npos) {
@@ -295,6 +295,13 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
     c.http_listen = p.String(root["http_listen"], "http_listen");
     if (c.http_listen.rfind(':') == std::string::npos) {
       p.Fail(root["http_listen"], "http_listen", "must be HOST:PORT, e.g. 127.0.0.1:8080");
+    }
+  }
+  if (root["metrics_listen"]) {
+    c.metrics_listen = p.String(root["metrics_listen"], "metrics_listen");
+    if (!c.metrics_listen.empty() && c.metrics_listen.rfind(':') == std::string::npos) {
+      p.Fail(root["metrics_listen"], "metrics_listen",
+             "must be HOST:PORT, e.g. 127.0.0.1:9090, or \"\" for no metrics listener");
     }
   }
   if (const YAML::Node l = root["logging"]) {
@@ -339,7 +346,11 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   if (const YAML::Node l = root["limits"]) {
     p.ExpectMap(l, "limits",
                 {"max_request_bytes", "max_response_bytes", "handler_threads", "handler_queue",
-                 "completion_queues", "drain_seconds", "stream_buffer_messages"});
+                 "completion_queues", "drain_seconds", "stream_buffer_messages",
+                 "grpc_max_concurrent_streams", "grpc_max_metadata_bytes", "grpc_memory_mb",
+                 "max_follows_per_connection", "max_follows_per_city", "http_max_connections",
+                 "http_max_header_bytes", "http_max_url_bytes", "http_body_buffer_mb",
+                 "http_header_timeout_seconds", "http_body_timeout_seconds"});
     auto u32 = [&](const char* key, uint32_t* field, uint64_t min, uint64_t max) {
       if (l[key])
         *field = static_cast<uint32_t>(p.Uint(l[key], absl::StrCat("limits.", key), min, max));
@@ -351,6 +362,23 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
     u32("completion_queues", &c.limits.completion_queues, 0, 64);
     u32("drain_seconds", &c.limits.drain_seconds, 0, 3600);
     u32("stream_buffer_messages", &c.limits.stream_buffer_messages, 1, 1u << 20);
+    u32("grpc_max_concurrent_streams", &c.limits.grpc_max_concurrent_streams, 1, 10000);
+    u32("grpc_max_metadata_bytes", &c.limits.grpc_max_metadata_bytes, 1024, 1u << 20);
+    u32("grpc_memory_mb", &c.limits.grpc_memory_mb, 16, 1u << 20);
+    u32("max_follows_per_connection", &c.limits.max_follows_per_connection, 1, 10000);
+    u32("max_follows_per_city", &c.limits.max_follows_per_city, 1, 1u << 20);
+    u32("http_max_connections", &c.limits.http_max_connections, 1, 1u << 20);
+    u32("http_max_header_bytes", &c.limits.http_max_header_bytes, 1024, 1u << 20);
+    u32("http_max_url_bytes", &c.limits.http_max_url_bytes, 256, 1u << 20);
+    u32("http_body_buffer_mb", &c.limits.http_body_buffer_mb, 1, 1u << 20);
+    u32("http_header_timeout_seconds", &c.limits.http_header_timeout_seconds, 1, 3600);
+    u32("http_body_timeout_seconds", &c.limits.http_body_timeout_seconds, 1, 3600);
+    if (c.limits.max_request_bytes > (uint64_t{c.limits.http_body_buffer_mb} << 20)) {
+      p.Fail(l, "limits.http_body_buffer_mb",
+             absl::StrCat("must hold at least one request of limits.max_request_bytes (",
+                          c.limits.max_request_bytes, " bytes), got ", c.limits.http_body_buffer_mb,
+                          " MiB"));
+    }
   }
 
   if (const YAML::Node a = root["auth"]) {

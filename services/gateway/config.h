@@ -59,6 +59,22 @@ struct LimitsConfig {
   uint32_t completion_queues = 0;  // gRPC polling threads; 0 = one per core
   uint32_t drain_seconds = 10;     // SIGTERM: time for in-flight calls to finish
   uint32_t stream_buffer_messages = 256;  // per streaming call, before a slow client is dropped
+
+  // Hostile-network limits (docs/security.md). gRPC 1.51's own HTTP/2 server is not hardened
+  // against floods: these bound the damage behind the nginx edge, they do not replace it.
+  uint32_t grpc_max_concurrent_streams = 100;   // SETTINGS_MAX_CONCURRENT_STREAMS per connection
+  uint32_t grpc_max_metadata_bytes = 16 << 10;  // request headers of one call
+  uint32_t grpc_memory_mb = 512;                // grpc::ResourceQuota of the gRPC server
+  uint32_t max_follows_per_connection = 32;     // live (Watch...) streams on one connection
+  uint32_t max_follows_per_city = 10000;        // live streams of one city, all connections
+  // HTTP listener: connections above this are accepted and closed at once (the rest of the
+  // descriptors stay for gRPC); it is also held to a quarter of RLIMIT_NOFILE.
+  uint32_t http_max_connections = 256;
+  uint32_t http_max_header_bytes = 8 << 10;   // request line excluded; more -> 431
+  uint32_t http_max_url_bytes = 4 << 10;      // request target; longer -> 414
+  uint32_t http_body_buffer_mb = 64;          // request bodies of all connections together
+  uint32_t http_header_timeout_seconds = 10;  // to send a request's headers
+  uint32_t http_body_timeout_seconds = 15;    // to send its body
 };
 
 struct AuthConfig {
@@ -83,7 +99,8 @@ struct LoggingConfig {
 struct GatewayConfig {
   std::string source;  // file name, for messages
   std::string listen = "127.0.0.1:50051";
-  std::string http_listen = "127.0.0.1:8080";  // /healthz, /readyz, /metrics
+  std::string http_listen = "127.0.0.1:8080";     // /healthz, /readyz, JSON/HTTP API
+  std::string metrics_listen = "127.0.0.1:9090";  // /metrics (and the probes); "" = none
   std::string data_dir = "./state";
   std::string module_dir;  // empty = <executable dir>/../lib/civitas/modules
   std::string backup_dir;  // empty = <data_dir>/backups; one folder per city below it

@@ -42,6 +42,47 @@ cities:
   EXPECT_EQ(c->cities[1].time_zone, "Europe/Berlin");
 }
 
+TEST(ConfigTest, HostileNetworkLimits) {
+  absl::StatusOr<GatewayConfig> d = ParseConfig("cities: [{id: demo}]", "t.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->listen, "127.0.0.1:50051");
+  EXPECT_EQ(d->http_listen, "127.0.0.1:8080");
+  EXPECT_EQ(d->metrics_listen, "127.0.0.1:9090");
+  EXPECT_EQ(d->limits.grpc_max_concurrent_streams, 100u);
+  EXPECT_EQ(d->limits.max_follows_per_connection, 32u);
+  EXPECT_EQ(d->limits.http_max_header_bytes, 8192u);
+  absl::StatusOr<GatewayConfig> c = ParseConfig(R"(
+metrics_listen: ""
+limits:
+  grpc_max_concurrent_streams: 20
+  grpc_max_metadata_bytes: 4096
+  grpc_memory_mb: 64
+  max_follows_per_connection: 4
+  max_follows_per_city: 100
+  http_max_connections: 50
+  http_max_header_bytes: 2048
+  http_max_url_bytes: 1024
+  http_body_buffer_mb: 8
+  http_header_timeout_seconds: 3
+  http_body_timeout_seconds: 5
+cities: [{id: demo}]
+)",
+                                                "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->metrics_listen, "");
+  EXPECT_EQ(c->limits.grpc_max_concurrent_streams, 20u);
+  EXPECT_EQ(c->limits.grpc_max_metadata_bytes, 4096u);
+  EXPECT_EQ(c->limits.grpc_memory_mb, 64u);
+  EXPECT_EQ(c->limits.max_follows_per_connection, 4u);
+  EXPECT_EQ(c->limits.max_follows_per_city, 100u);
+  EXPECT_EQ(c->limits.http_max_connections, 50u);
+  EXPECT_EQ(c->limits.http_max_header_bytes, 2048u);
+  EXPECT_EQ(c->limits.http_max_url_bytes, 1024u);
+  EXPECT_EQ(c->limits.http_body_buffer_mb, 8u);
+  EXPECT_EQ(c->limits.http_header_timeout_seconds, 3u);
+  EXPECT_EQ(c->limits.http_body_timeout_seconds, 5u);
+}
+
 TEST(ConfigTest, DefaultDurabilityIsSync) {
   absl::StatusOr<GatewayConfig> c = ParseConfig("cities: [{id: demo}]", "t.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
@@ -74,6 +115,18 @@ INSTANTIATE_TEST_SUITE_P(
                               "gw.yaml:2: storage.durability: must be 'sync' or 'async'"},
                     BadConfig{"limits:\n  handler_threads: 5000\ncities: [{id: a}]",
                               "limits.handler_threads: must be a whole number from 0 to 1024"},
+                    BadConfig{"limits:\n  http_max_url_bytes: 10\ncities: [{id: a}]",
+                              "gw.yaml:2: limits.http_max_url_bytes: must be a whole number from "
+                              "256 to"},
+                    BadConfig{"limits:\n  grpc_max_concurrent_streams: 0\ncities: [{id: a}]",
+                              "limits.grpc_max_concurrent_streams: must be a whole number from 1"},
+                    BadConfig{"limits:\n  max_follows_per_conection: 3\ncities: [{id: a}]",
+                              "gw.yaml:2: limits.max_follows_per_conection: unknown key"},
+                    BadConfig{"limits:\n  http_body_buffer_mb: 1\n  max_request_bytes: 4194304\n"
+                              "cities: [{id: a}]",
+                              "limits.http_body_buffer_mb: must hold at least one request"},
+                    BadConfig{"metrics_listen: 9090\ncities: [{id: a}]",
+                              "gw.yaml:1: metrics_listen: must be HOST:PORT"},
                     BadConfig{"auth:\n  allow_hs256: true\ncities: [{id: a}]",
                               "auth.hs256_secret_file: is required"},
                     BadConfig{"listen: 127.0.0.1:1\n", "cities: must list at least one city"},

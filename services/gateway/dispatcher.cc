@@ -139,7 +139,7 @@ class GenericCall final : public HostCall, public StreamFollower {
       cv_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
     }
     if (broken_ || IsCancelled()) return CIVITAS_CANCELLED;
-    EnqueueLocked(std::move(message));
+    EnqueueLocked(grpc::Slice(std::move(message)));
     return CIVITAS_OK;
   }
 
@@ -149,14 +149,41 @@ class GenericCall final : public HostCall, public StreamFollower {
     {
       absl::MutexLock lock(&mu_);
       if (following_ || !followed_topic_.empty()) return CIVITAS_FAILED_PRECONDITION;
+    }
+    peer_ = ctx_.peer();
+    {
+      // A client may hold only so many live streams, per connection and per city: each costs
+      // memory for as long as it is open.
+      absl::MutexLock lock(&d_->followers_mu_);
+      uint32_t& by_peer = d_->follows_by_peer_[peer_];
+      uint32_t& by_city = d_->follows_by_city_[city_id_];
+      std::string refused;
+      if (by_peer >= d_->limits_.max_follows_per_connection) {
+        refused = absl::StrCat("this connection already has ", by_peer,
+                               " live streams (limits.max_follows_per_connection); close one or "
+                               "open another connection");
+      } else if (by_city >= d_->limits_.max_follows_per_city) {
+        refused = absl::StrCat("city '", city_id_, "' already has ", by_city,
+                               " live streams (limits.max_follows_per_city); retry later");
+      }
+      if (!refused.empty()) {
+        if (by_peer == 0) d_->follows_by_peer_.erase(peer_);
+        if (by_city == 0) d_->follows_by_city_.erase(city_id_);
+        absl::MutexLock call_lock(&mu_);
+        refused_follow_ = std::move(refused);
+        return CIVITAS_RESOURCE_EXHAUSTED;
+      }
+      ++by_peer;
+      ++by_city;
+      d_->following_.insert(this);
+    }
+    {
+      absl::MutexLock lock(&mu_);
       following_ = true;
       followed_topic_ = topic;
     }
+    counted_.store(true);
     refs_.fetch_add(1);  // released when the finish completes
-    {
-      absl::MutexLock lock(&d_->followers_mu_);
-      d_->following_.insert(this);
-    }
     d_->stats_.active_streams.fetch_add(1, std::memory_order_relaxed);
     // Subscribe now, not when the handler returns: a handler that follows first and then sends
     // its snapshot misses nothing in between.
@@ -165,11 +192,17 @@ class GenericCall final : public HostCall, public StreamFollower {
   }
 
   // ---- StreamFollower ------------------------------------------------------------------------
-  bool Deliver(const std::string& message) override {
-    absl::MutexLock lock(&mu_);
-    if (!following_ || broken_ || finish_sent_) return true;
-    if (outbox_.size() >= d_->limits_.stream_buffer_messages) {
-      // A client that does not read must not hold the city's memory.
+  bool Deliver(const grpc::Slice& message) override {
+    bool cancel = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!following_ || broken_ || finish_sent_) return true;
+      if (outbox_.size() < d_->limits_.stream_buffer_messages) {
+        EnqueueLocked(message);  // a reference to the shared bytes
+        return true;
+      }
+      // A client that does not read must not hold the city's memory: the stream ends now,
+      // leaves the feed and is no longer counted, whatever the client does next.
       following_ = false;
       broken_ = true;
       outbox_.clear();
@@ -177,12 +210,16 @@ class GenericCall final : public HostCall, public StreamFollower {
           grpc::StatusCode::RESOURCE_EXHAUSTED,
           absl::StrCat("this stream fell more than ", d_->limits_.stream_buffer_messages,
                        " messages behind; reconnect and resynchronise"));
-      if (!writing_ && !handler_running_) StartFinishLocked();
+      if (!writing_ && !handler_running_) {
+        StartFinishLocked();
+      } else if (writing_) {
+        cancel = true;  // a write the client never takes: only a cancel frees it
+      }
       cv_.SignalAll();
-      return true;
     }
-    EnqueueLocked(message);
-    return true;
+    Uncount();
+    if (cancel) ctx_.TryCancel();
+    return false;  // the instance drops this follower
   }
 
   void Close(const std::string& reason) override {
@@ -380,7 +417,9 @@ class GenericCall final : public HostCall, public StreamFollower {
         if (code != CIVITAS_OK) {
           following_ = false;
           final_status_ =
-              ModuleCallStatus(code, error(), *route_.method, route_.instance->module());
+              code == CIVITAS_RESOURCE_EXHAUSTED && !refused_follow_.empty()
+                  ? grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, refused_follow_)
+                  : ModuleCallStatus(code, error(), *route_.method, route_.instance->module());
         }
         if (broken_ && code == CIVITAS_OK && final_status_.ok()) {
           final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
@@ -390,14 +429,14 @@ class GenericCall final : public HostCall, public StreamFollower {
     }
   }
 
-  void EnqueueLocked(std::string message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void EnqueueLocked(grpc::Slice message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     outbox_.push_back(std::move(message));
     if (!writing_) StartWriteLocked();
   }
 
   void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writing_ = true;
-    current_write_ = ToBuffer(std::move(outbox_.front()));
+    current_write_ = grpc::ByteBuffer(&outbox_.front(), 1);  // refers to the slice, no copy
     outbox_.pop_front();
     refs_.fetch_add(1);
     stream_.Write(current_write_, &write_tag_);
@@ -468,13 +507,27 @@ class GenericCall final : public HostCall, public StreamFollower {
     }
     if (!topic.empty()) {
       route_.instance->Unfollow(topic, this);
-      {
-        absl::MutexLock lock(&d_->followers_mu_);
-        d_->following_.erase(this);
-      }
-      d_->stats_.active_streams.fetch_sub(1, std::memory_order_relaxed);
+      Uncount();
       Unref();  // the follow reference
     }
+  }
+
+  // Takes this stream out of the live-stream counts, once.
+  void Uncount() {
+    if (!counted_.exchange(false)) return;
+    {
+      absl::MutexLock lock(&d_->followers_mu_);
+      d_->following_.erase(this);
+      auto peer = d_->follows_by_peer_.find(peer_);
+      if (peer != d_->follows_by_peer_.end() && --peer->second == 0) {
+        d_->follows_by_peer_.erase(peer);
+      }
+      auto city = d_->follows_by_city_.find(city_id_);
+      if (city != d_->follows_by_city_.end() && --city->second == 0) {
+        d_->follows_by_city_.erase(city);
+      }
+    }
+    d_->stats_.active_streams.fetch_sub(1, std::memory_order_relaxed);
   }
 
   void OnDone() {
@@ -513,7 +566,10 @@ class GenericCall final : public HostCall, public StreamFollower {
 
   absl::Mutex mu_;
   absl::CondVar cv_;
-  std::deque<std::string> outbox_ ABSL_GUARDED_BY(mu_);
+  std::deque<grpc::Slice> outbox_ ABSL_GUARDED_BY(mu_);
+  std::string refused_follow_ ABSL_GUARDED_BY(mu_);  // why Follow answered RESOURCE_EXHAUSTED
+  std::string peer_;                                 // the connection, for the per-connection cap
+  std::atomic<bool> counted_{false};                 // in the live-stream counts
   grpc::ByteBuffer current_write_ ABSL_GUARDED_BY(mu_);
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

@@ -93,6 +93,10 @@ class Dispatcher {
 
   absl::Mutex followers_mu_;
   std::set<class GenericCall*> following_ ABSL_GUARDED_BY(followers_mu_);
+  // Live streams per connection (the peer address and port) and per city, for the caps in
+  // limits.max_follows_per_connection and limits.max_follows_per_city.
+  std::map<std::string, uint32_t> follows_by_peer_ ABSL_GUARDED_BY(followers_mu_);
+  std::map<std::string, uint32_t> follows_by_city_ ABSL_GUARDED_BY(followers_mu_);
 };
 
 }  // namespace civitas::gateway

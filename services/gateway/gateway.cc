@@ -1,8 +1,12 @@
 #include "services/gateway/gateway.h"
 
 #include <grpc/grpc.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/resource_quota.h>
+#include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +29,32 @@ std::string DefaultModuleDir() {
   std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return "lib/civitas/modules";
   return (exe.parent_path().parent_path() / "lib" / "civitas" / "modules").string();
+}
+
+HttpLimits HttpLimitsOf(const LimitsConfig& limits) {
+  HttpLimits h;
+  h.max_body_bytes = limits.max_request_bytes;
+  h.max_header_bytes = limits.http_max_header_bytes;
+  h.max_url_bytes = limits.http_max_url_bytes;
+  h.body_buffer_bytes = size_t{limits.http_body_buffer_mb} << 20;
+  h.header_timeout_seconds = static_cast<int>(limits.http_header_timeout_seconds);
+  h.body_timeout_seconds = static_cast<int>(limits.http_body_timeout_seconds);
+  h.max_connections = limits.http_max_connections;
+  // Three quarters of the descriptors stay for gRPC, the stores and the modules: gRPC 1.51 stops
+  // accepting for good after one EMFILE, so HTTP must never be what exhausts them.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    h.max_connections =
+        std::min<size_t>(h.max_connections, std::max<size_t>(8, nofile.rlim_cur / 4));
+  }
+  return h;
+}
+
+std::string ProbeTarget(const std::string& listen, int port) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "[::]" || host == "::") host = "[::1]";
+  return absl::StrCat(host, ":", port);
 }
 
 Gateway::Gateway(GatewayConfig config) : config_(std::move(config)) {}
@@ -208,6 +238,15 @@ absl::Status Gateway::Start() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_request_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config_.limits.max_response_bytes));
+  // Defence in depth for gRPC 1.51's HTTP/2 server (the nginx edge is the front door; see
+  // docs/security.md): bounded streams per connection, request headers and memory.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(config_.limits.grpc_max_concurrent_streams));
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE,
+                             static_cast<int>(config_.limits.grpc_max_metadata_bytes));
+  grpc::ResourceQuota quota("civitas-gateway");
+  quota.Resize(size_t{config_.limits.grpc_memory_mb} << 20);
+  builder.SetResourceQuota(quota);
   builder.RegisterService(&health_);
   builder.RegisterService(&reflection_v1_);
   builder.RegisterService(&reflection_v1alpha_);
@@ -231,17 +270,42 @@ absl::Status Gateway::Start() {
   in_process.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_response_bytes));
   in_process.SetMaxSendMessageSize(static_cast<int>(config_.limits.max_request_bytes));
   transcoder_ = std::make_unique<HttpTranscoder>(&routes_, server_->InProcessChannel(in_process));
+  const HttpLimits http_limits = HttpLimitsOf(config_.limits);
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       config_.http_listen,
       [this](HttpRequest r, HttpServer::Respond respond) {
         ServeHttp(std::move(r), std::move(respond));
       },
-      config_.limits.max_request_bytes);
+      http_limits);
   if (!http.ok()) {
     Shutdown();
     return http.status();
   }
   http_ = std::move(*http);
+  if (!config_.metrics_listen.empty()) {
+    // Scrapers and probes only: small requests, few connections.
+    HttpLimits metrics_limits = http_limits;
+    metrics_limits.max_body_bytes = 1024;
+    metrics_limits.body_buffer_bytes = 64 * 1024;
+    metrics_limits.max_connections = std::min<size_t>(http_limits.max_connections, 32);
+    absl::StatusOr<std::unique_ptr<HttpServer>> metrics = HttpServer::Start(
+        config_.metrics_listen,
+        [this](HttpRequest r, HttpServer::Respond respond) {
+          const std::string path = r.target.substr(0, r.target.find('?'));
+          if (r.method != "GET" && r.method != "HEAD") {
+            respond({405, "text/plain; charset=utf-8", "only GET\n", {{"Allow", "GET, HEAD"}}});
+            return;
+          }
+          respond(ServeOperations(path));
+        },
+        metrics_limits);
+    if (!metrics.ok()) {
+      Shutdown();
+      return metrics.status();
+    }
+    metrics_http_ = std::move(*metrics);
+  }
+  StartReadinessProbe();
   ready_ = true;
   std::vector<std::string> ids;
   for (const CityConfig& c : config_.cities) ids.push_back(c.id);
@@ -252,10 +316,54 @@ absl::Status Gateway::Start() {
   return absl::OkStatus();
 }
 
+void Gateway::StartReadinessProbe() {
+  const std::string target = ProbeTarget(config_.listen, port_);
+  auto probe_once = [target] {
+    // A channel of its own with its own subchannel: every probe is a new TCP connection and a
+    // new HTTP/2 handshake, as a client's would be.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto stub = grpc::health::v1::Health::NewStub(
+        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(900));
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status s = stub->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &response);
+    return s.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+  };
+  grpc_answers_ = probe_once();
+  probe_thread_ = std::thread([this, probe_once] {
+    absl::MutexLock lock(&probe_mu_);
+    while (!probe_stop_) {
+      // /readyz answers from the last probe: a flood of /readyz costs no gRPC connections.
+      probe_mu_.AwaitWithTimeout(absl::Condition(&probe_stop_), absl::Seconds(1));
+      if (probe_stop_) break;
+      probe_mu_.Unlock();
+      const bool ok = probe_once();
+      if (ok != grpc_answers_.load()) {
+        Log(ok ? LogLevel::kInfo : LogLevel::kError,
+            ok ? "gRPC listener answers again" : "gRPC listener does not answer a health check",
+            {{"target", ProbeTarget(config_.listen, port_)}});
+      }
+      grpc_answers_ = ok;
+      probe_mu_.Lock();
+    }
+  });
+}
+
+void Gateway::StopReadinessProbe() {
+  {
+    absl::MutexLock lock(&probe_mu_);
+    probe_stop_ = true;
+  }
+  if (probe_thread_.joinable()) probe_thread_.join();
+}
+
 void Gateway::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   ready_ = false;
+  StopReadinessProbe();
   health_.SetDraining();
   if (server_) {
     Log(LogLevel::kInfo, "draining",
@@ -273,6 +381,7 @@ void Gateway::Shutdown() {
     dispatcher_.reset();
   }
   if (http_) http_->Stop();
+  if (metrics_http_) metrics_http_->Stop();
   // Module instances go before the stores they write to.
   routes_.Set(nullptr);
   for (auto& [id, store] : stores_) {
@@ -294,6 +403,12 @@ namespace civitas::gateway {
 HttpResponse Gateway::ServeOperations(const std::string& path) {
   if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
   if (path == "/readyz") {
+    if (ready_.load() && !grpc_answers_.load()) {
+      return {503,
+              "text/plain; charset=utf-8",
+              "not ready: the gRPC listener does not answer a health check\n",
+              {}};
+    }
     if (ready_.load()) return {200, "text/plain; charset=utf-8", "ready\n", {}};
     return {503, "text/plain; charset=utf-8", shut_down_ ? "draining\n" : "starting\n", {}};
   }
@@ -313,8 +428,38 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
         "# TYPE civitas_following_streams gauge\n"
         "civitas_following_streams ",
         dispatcher_ ? dispatcher_->stats().active_streams.load() : 0, "\n",
-        "# HELP civitas_module_up 1 if the module serves in the city, 0 if refused.\n"
-        "# TYPE civitas_module_up gauge\n");
+        "# HELP civitas_grpc_listener_up 1 if a fresh connection to the gRPC port answered a "
+        "health check in the last probe (about once a second).\n"
+        "# TYPE civitas_grpc_listener_up gauge\n"
+        "civitas_grpc_listener_up ",
+        grpc_answers_.load() ? 1 : 0, "\n",
+        "# HELP civitas_http_connections Open HTTP connections per listener.\n"
+        "# TYPE civitas_http_connections gauge\n"
+        "# HELP civitas_http_refused_connections_total Connections closed at once: over "
+        "limits.http_max_connections.\n"
+        "# TYPE civitas_http_refused_connections_total counter\n"
+        "# HELP civitas_http_accept_errors_total Failed accepts (out of descriptors), each "
+        "followed "
+        "by a 100 ms pause.\n"
+        "# TYPE civitas_http_accept_errors_total counter\n"
+        "# HELP civitas_http_rejected_requests_total Requests answered 400/408/413/414/431/503 "
+        "before any handler.\n"
+        "# TYPE civitas_http_rejected_requests_total counter\n");
+    for (const auto& [name, server] :
+         {std::pair<const char*, const HttpServer*>{"api", http_.get()},
+          {"metrics", metrics_http_.get()}}) {
+      if (server == nullptr) continue;
+      const HttpServerStats& st = server->stats();
+      absl::StrAppend(&extra, "civitas_http_connections{listener=\"", name, "\"} ",
+                      st.connections.load(), "\ncivitas_http_refused_connections_total{listener=\"",
+                      name, "\"} ", st.refused_connections.load(),
+                      "\ncivitas_http_accept_errors_total{listener=\"", name, "\"} ",
+                      st.accept_errors.load(), "\ncivitas_http_rejected_requests_total{listener=\"",
+                      name, "\"} ", st.rejected_requests.load(), "\n");
+    }
+    absl::StrAppend(&extra,
+                    "# HELP civitas_module_up 1 if the module serves in the city, 0 if refused.\n"
+                    "# TYPE civitas_module_up gauge\n");
     if (std::shared_ptr<const RouteTable> table = routes_.Get()) {
       for (const auto& [id, city] : table->cities()) {
         for (const ModuleStatus& m : city.modules) {
@@ -360,7 +505,7 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
 
 void Gateway::ServeHttp(HttpRequest request, HttpServer::Respond respond) {
   const std::string path = request.target.substr(0, request.target.find('?'));
-  if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+  if (path == "/healthz" || path == "/readyz") {
     if (request.method != "GET" && request.method != "HEAD") {
       respond({405, "text/plain; charset=utf-8", "only GET\n", {{"Allow", "GET, HEAD"}}});
       return;

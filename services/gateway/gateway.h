@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "services/gateway/authenticator.h"
@@ -38,6 +39,7 @@ class Gateway final : public CityOperations {
   absl::Status Start();
   int port() const { return port_; }
   int http_port() const { return http_ ? http_->port() : 0; }
+  int metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
   const GatewayConfig& config() const { return config_; }
   std::shared_ptr<const RouteTable> routes() const { return routes_.Get(); }
 
@@ -99,6 +101,10 @@ class Gateway final : public CityOperations {
   std::vector<bundle::TrustedKey> TrustOf(const CityConfig& city) const;
   void ServeHttp(HttpRequest request, HttpServer::Respond respond);
   HttpResponse ServeOperations(const std::string& path);  // /healthz, /readyz, /metrics
+  // Once a second, a fresh connection to the gRPC port asks grpc.health.v1 whether it serves;
+  // /readyz reports the last answer.
+  void StartReadinessProbe();
+  void StopReadinessProbe();
 
   GatewayConfig config_;
   std::unique_ptr<Authenticator> auth_;
@@ -123,7 +129,12 @@ class Gateway final : public CityOperations {
   std::unique_ptr<Dispatcher> dispatcher_;
   Metrics metrics_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<HttpServer> metrics_http_;    // /metrics on metrics_listen
   std::unique_ptr<HttpTranscoder> transcoder_;  // JSON/HTTP API through the in-process channel
+  std::thread probe_thread_;
+  absl::Mutex probe_mu_;
+  bool probe_stop_ ABSL_GUARDED_BY(probe_mu_) = false;
+  std::atomic<bool> grpc_answers_{false};
   std::atomic<bool> ready_{false};
   int port_ = 0;
   bool shut_down_ = false;
@@ -131,6 +142,8 @@ class Gateway final : public CityOperations {
 
 // <directory of this executable>/../lib/civitas/modules
 std::string DefaultModuleDir();
+// The HTTP listener's limits from the config, its connection cap held to RLIMIT_NOFILE / 4.
+HttpLimits HttpLimitsOf(const LimitsConfig& limits);
 
 }  // namespace civitas::gateway
 

@@ -1,15 +1,21 @@
 #include "services/gateway/http_server.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "civitas/json.h"
+#include "services/gateway/log.h"
 
 namespace civitas::gateway {
 namespace {
@@ -19,49 +25,213 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-// One keep-alive connection: read a request, answer it, repeat.
+// Room for the method, the version and the line ends around the request target.
+constexpr size_t kRequestLineOverhead = 64;
+
+// {"error": {...}} as the JSON/HTTP API writes it; `message` is ASCII here.
+HttpResponse ErrorResponse(int status, const char* code_name, const std::string& message) {
+  return HttpResponse{status,
+                      "application/json",
+                      absl::StrCat("{\"error\":{\"code\":", status, ",\"status\":\"", code_name,
+                                   "\",\"message\":", civitas::JsonQuote(message), "}}\n"),
+                      {}};
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Handler handler;
+  HttpLimits limits;
+  HttpServerStats stats;
+  std::atomic<size_t> body_bytes_reserved{0};
+  // Declared after what sessions use: the io_context destroys pending sessions first.
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  asio::steady_timer accept_pause{io};
+
+  void Accept();
+  void Refuse(tcp::socket socket);
+};
+
+namespace {
+
+// One keep-alive connection: read a request's headers, check them, read its body, answer,
+// repeat. Anything malformed is answered with its status and the connection is closed.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpServer::Handler& handler, size_t max_body)
-      : stream_(std::move(socket)), handler_(handler), max_body_(max_body) {}
+  Session(tcp::socket socket, HttpServer::Impl* impl)
+      : stream_(std::move(socket)), body_timer_(stream_.get_executor()), impl_(impl) {
+    impl_->stats.connections.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Session() {
+    ReleaseBody();
+    impl_->stats.connections.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   void Read() {
-    request_ = {};
+    const HttpLimits& l = impl_->limits;
     parser_.emplace();
-    parser_->body_limit(max_body_);
-    stream_.expires_after(std::chrono::seconds(30));
-    http::async_read(
+    parser_->header_limit(
+        static_cast<uint32_t>(l.max_header_bytes + l.max_url_bytes + kRequestLineOverhead));
+    parser_->body_limit(l.max_body_bytes);
+    stream_.expires_after(std::chrono::seconds(l.header_timeout_seconds));
+    http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
  private:
-  void OnRead(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      keep_alive_ = false;
-      Write(HttpResponse{413,
-                         "application/json",
-                         "{\"error\":{\"code\":413,\"status\":\"RESOURCE_EXHAUSTED\",\"message\":"
-                         "\"request body larger than " +
-                             std::to_string(max_body_) + " bytes\"}}\n",
-                         {}});
+  void Reject(int status, const char* code_name, const std::string& message) {
+    impl_->stats.rejected_requests.fetch_add(1, std::memory_order_relaxed);
+    keep_alive_ = false;
+    Write(ErrorResponse(status, code_name, message));
+  }
+
+  // True if the request line was too long: it was never parsed (the parser consumes it as soon
+  // as it is complete), or its target is over the limit.
+  bool RequestLineTooLong() const {
+    return parser_->get().target().empty() ||
+           parser_->get().target().size() > impl_->limits.max_url_bytes;
+  }
+
+  void OnHeader(beast::error_code ec) {
+    const HttpLimits& l = impl_->limits;
+    if (ec == http::error::header_limit) {
+      if (RequestLineTooLong()) {
+        Reject(414, "INVALID_ARGUMENT",
+               absl::StrCat("the URL is longer than ", l.max_url_bytes, " bytes"));
+      } else {
+        Reject(431, "INVALID_ARGUMENT",
+               absl::StrCat("the request headers are larger than ", l.max_header_bytes, " bytes"));
+      }
       return;
     }
-    if (ec) return;  // closed, timed out or malformed: drop the connection
-    request_ = parser_->release();
-    keep_alive_ = request_.keep_alive();
-    version_ = request_.version();
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+        ec == asio::error::eof) {
+      return;  // closed or silent: drop the connection
+    }
+    if (ec) {
+      Reject(400, "INVALID_ARGUMENT", absl::StrCat("malformed HTTP request: ", ec.message()));
+      return;
+    }
+    const auto& req = parser_->get();
+    if (req.target().size() > l.max_url_bytes) {
+      Reject(414, "INVALID_ARGUMENT",
+             absl::StrCat("the URL is longer than ", l.max_url_bytes, " bytes"));
+      return;
+    }
+    size_t header_bytes = 0, transfer_encodings = 0;
+    for (const auto& field : req) {
+      header_bytes += field.name_string().size() + field.value().size() + 4;
+      if (field.name() == http::field::transfer_encoding) ++transfer_encodings;
+    }
+    if (header_bytes > l.max_header_bytes) {
+      Reject(431, "INVALID_ARGUMENT",
+             absl::StrCat("the request headers are larger than ", l.max_header_bytes, " bytes"));
+      return;
+    }
+    // Request smuggling shapes: only a single, plain "chunked" is understood, never next to a
+    // Content-Length, and never from HTTP/1.0 (RFC 9112 sections 6.1 and 6.3).
+    if (transfer_encodings > 0) {
+      const std::string te = absl::AsciiStrToLower(
+          absl::StripAsciiWhitespace(std::string(req[http::field::transfer_encoding])));
+      if (transfer_encodings > 1 || te != "chunked") {
+        Reject(400, "INVALID_ARGUMENT",
+               "unsupported Transfer-Encoding; only a single 'chunked' is accepted");
+        return;
+      }
+      if (req.count(http::field::content_length) > 0) {
+        Reject(400, "INVALID_ARGUMENT",
+               "a request may not carry both Transfer-Encoding and Content-Length");
+        return;
+      }
+      if (req.version() < 11) {
+        Reject(400, "INVALID_ARGUMENT", "Transfer-Encoding needs HTTP/1.1");
+        return;
+      }
+    }
+    // The body's memory is reserved before it is read, from a budget all connections share.
+    size_t needed = 0;
+    if (const auto length = parser_->content_length()) {
+      if (*length > l.max_body_bytes) {
+        Reject(413, "RESOURCE_EXHAUSTED",
+               absl::StrCat("request body larger than ", l.max_body_bytes, " bytes"));
+        return;
+      }
+      needed = static_cast<size_t>(*length);
+    } else if (parser_->chunked()) {
+      needed = l.max_body_bytes;
+    }
+    if (needed > 0) {
+      const size_t before = impl_->body_bytes_reserved.fetch_add(needed);
+      reserved_ = needed;
+      if (before + needed > l.body_buffer_bytes) {
+        ReleaseBody();
+        Reject(503, "UNAVAILABLE",
+               "the gateway is receiving too many request bodies at once; retry shortly");
+        return;
+      }
+    }
+    if (parser_->is_done()) {
+      Dispatch();
+      return;
+    }
+    // The body's own timer cancels the read, so the client still hears 408 (the stream's
+    // expiry, a backstop, would close the socket without an answer).
+    stream_.expires_after(std::chrono::seconds(l.body_timeout_seconds + 5));
+    body_timer_.expires_after(std::chrono::seconds(l.body_timeout_seconds));
+    body_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      self->body_timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->body_timer_.cancel();
+                       self->OnBody(ec);
+                     });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      Reject(413, "RESOURCE_EXHAUSTED",
+             absl::StrCat("request body larger than ", impl_->limits.max_body_bytes, " bytes"));
+      return;
+    }
+    if (body_timed_out_) {
+      Reject(408, "DEADLINE_EXCEEDED",
+             absl::StrCat("the request body did not arrive within ",
+                          impl_->limits.body_timeout_seconds, " seconds"));
+      return;
+    }
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof) {
+      return;
+    }
+    if (ec) {
+      Reject(400, "INVALID_ARGUMENT", absl::StrCat("malformed HTTP request body: ", ec.message()));
+      return;
+    }
+    Dispatch();
+  }
+
+  void Dispatch() {
+    http::request<http::string_body> request = parser_->release();
+    keep_alive_ = request.keep_alive();
+    version_ = request.version();
     HttpRequest r;
-    r.method = std::string(request_.method_string());
-    r.target = std::string(request_.target());
-    for (const auto& field : request_) {
+    r.method = std::string(request.method_string());
+    r.target = std::string(request.target());
+    for (const auto& field : request) {
       std::string name(field.name_string());
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       r.headers[name] = std::string(field.value());
     }
-    r.body = std::move(request_.body());
+    r.body = std::move(request.body());
     stream_.expires_never();  // the handler may take a while; its call has its own deadline
-    handler_(std::move(r), [self = shared_from_this()](HttpResponse response) {
+    impl_->handler(std::move(r), [self = shared_from_this()](HttpResponse response) {
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->Write(std::move(response));
       });
@@ -73,6 +243,8 @@ class Session : public std::enable_shared_from_this<Session> {
         static_cast<http::status>(r.status), version_ ? version_ : 11);
     response->set(http::field::server, "civitas");
     response->set(http::field::content_type, r.content_type);
+    // Browsers must take the content type as given (module text is never sniffed as HTML).
+    response->set("X-Content-Type-Options", "nosniff");
     for (const auto& [name, value] : r.headers) response->set(name, value);
     response->keep_alive(keep_alive_);
     response->body() = std::move(r.body);
@@ -80,45 +252,107 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(std::chrono::seconds(30));
     http::async_write(stream_, *response,
                       [self = shared_from_this(), response](beast::error_code ec, size_t) {
-                        if (ec || !response->keep_alive()) {
-                          beast::error_code ignored;
-                          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        self->ReleaseBody();
+                        if (ec) return;
+                        if (!response->keep_alive()) {
+                          self->LingeringClose();
                           return;
                         }
                         self->Read();
                       });
   }
 
+  // Half-closes, then reads and discards what the client still sends (for a short while), so
+  // the kernel does not answer unread bytes with a reset that destroys the answer in flight.
+  void LingeringClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(2));
+    Discard();
+  }
+
+  void Discard() {
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->discarded_ += n;
+                              if (!ec && self->discarded_ < (1u << 20)) self->Discard();
+                            });
+  }
+
+  void ReleaseBody() {
+    if (reserved_ > 0) impl_->body_bytes_reserved.fetch_sub(reserved_);
+    reserved_ = 0;
+  }
+
   beast::tcp_stream stream_;
+  asio::steady_timer body_timer_;
+  bool body_timed_out_ = false;
+  HttpServer::Impl* const impl_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::request<http::string_body> request_;
-  const HttpServer::Handler& handler_;
-  size_t max_body_;
   bool keep_alive_ = false;
   unsigned version_ = 11;
+  size_t reserved_ = 0;  // of impl_->body_bytes_reserved
+  size_t discarded_ = 0;
+  char scratch_[4096];
 };
+
+// Said to connections above the limit, without reading their request.
+const std::string& TooManyConnections() {
+  static const std::string* const text = [] {
+    const std::string body =
+        "{\"error\":{\"code\":503,\"status\":\"UNAVAILABLE\",\"message\":\"too many open HTTP "
+        "connections; retry shortly\"}}\n";
+    return new std::string(absl::StrCat(
+        "HTTP/1.1 503 Service Unavailable\r\nServer: civitas\r\nContent-Type: application/json\r\n"
+        "X-Content-Type-Options: nosniff\r\nRetry-After: 1\r\nConnection: close\r\n"
+        "Content-Length: ",
+        body.size(), "\r\n\r\n", body));
+  }();
+  return *text;
+}
 
 }  // namespace
 
-struct HttpServer::Impl {
-  asio::io_context io{1};
-  tcp::acceptor acceptor{io};
-  Handler handler;
-  size_t max_body = 64 * 1024;
+void HttpServer::Impl::Refuse(tcp::socket socket) {
+  stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+  // One non-blocking send; a client that cannot take it gets the close alone.
+  const std::string& answer = TooManyConnections();
+  (void)::send(socket.native_handle(), answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  beast::error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
+}
 
-  void Accept() {
-    acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket s) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(s), handler, max_body)->Read();
-      Accept();
-    });
-  }
-};
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket s) {
+    if (ec == asio::error::operation_aborted) return;
+    if (ec) {
+      // Out of descriptors (EMFILE/ENFILE) or memory: accepting again at once would spin on
+      // the same error. Pause, and let connections close meanwhile.
+      const uint64_t n = stats.accept_errors.fetch_add(1, std::memory_order_relaxed);
+      if ((n & (n - 1)) == 0) {  // the 1st, 2nd, 4th, 8th ... time
+        Log(LogLevel::kWarning, "HTTP accept failed; pausing",
+            {{"error", ec.message()}, {"times", std::to_string(n + 1)}});
+      }
+      accept_pause.expires_after(std::chrono::milliseconds(100));
+      accept_pause.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) Accept();
+      });
+      return;
+    }
+    if (static_cast<size_t>(stats.connections.load(std::memory_order_relaxed)) >=
+        limits.max_connections) {
+      Refuse(std::move(s));
+    } else {
+      std::make_shared<Session>(std::move(s), this)->Read();
+    }
+    Accept();
+  });
+}
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen,
-                                                              Handler handler,
-                                                              size_t max_body_bytes) {
+                                                              Handler handler, HttpLimits limits) {
   const size_t colon = listen.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
@@ -133,7 +367,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->impl_ = std::make_unique<Impl>();
   server->impl_->handler = std::move(handler);
-  server->impl_->max_body = max_body_bytes;
+  server->impl_->limits = limits;
   beast::error_code ec;
   const auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("bad http listen host '", host, "'"));
@@ -152,11 +386,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   return server;
 }
 
+const HttpServerStats& HttpServer::stats() const { return impl_->stats; }
+
 void HttpServer::Stop() {
   if (!impl_) return;
   asio::post(impl_->io, [impl = impl_.get()] {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
+    impl->accept_pause.cancel();
     impl->io.stop();
   });
   if (thread_.joinable()) thread_.join();

@@ -4,6 +4,7 @@
 #ifndef CIVITAS_GATEWAY_HTTP_SERVER_H_
 #define CIVITAS_GATEWAY_HTTP_SERVER_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,6 +36,25 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // added as they are
 };
 
+// What one listener accepts from a client it does not trust. Defaults as in LimitsConfig.
+struct HttpLimits {
+  size_t max_body_bytes = 64 * 1024;    // per request; more -> 413
+  size_t max_header_bytes = 8 << 10;    // header fields; more -> 431
+  size_t max_url_bytes = 4 << 10;       // request target; longer -> 414
+  size_t max_connections = 256;         // more are accepted and closed at once
+  size_t body_buffer_bytes = 64 << 20;  // request bodies of all connections; more -> 503
+  int header_timeout_seconds = 10;
+  int body_timeout_seconds = 15;
+};
+
+// Counters of what the listener turned away (for /metrics).
+struct HttpServerStats {
+  std::atomic<int64_t> connections{0};  // open now
+  std::atomic<uint64_t> refused_connections{0};
+  std::atomic<uint64_t> accept_errors{0};      // EMFILE and the like, each followed by a pause
+  std::atomic<uint64_t> rejected_requests{0};  // 400, 413, 414, 431, 503 before any handler
+};
+
 class HttpServer {
  public:
   // Called once per request; `respond` must be called exactly once, from any thread.
@@ -42,16 +62,16 @@ class HttpServer {
   using Handler = std::function<void(HttpRequest, Respond)>;
 
   // Listens on HOST:PORT (port 0 picks a free one) and serves `handler` on its own thread.
-  // Request bodies above max_body_bytes are answered 413.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& listen,
-                                                           Handler handler,
-                                                           size_t max_body_bytes = 64 * 1024);
+                                                           Handler handler, HttpLimits limits = {});
   ~HttpServer();
   int port() const { return port_; }
+  const HttpServerStats& stats() const;
+
+  struct Impl;  // defined in http_server.cc only
   void Stop();
 
  private:
-  struct Impl;
   HttpServer() = default;
   std::unique_ptr<Impl> impl_;
   std::thread thread_;

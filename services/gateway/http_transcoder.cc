@@ -205,13 +205,51 @@ absl::Status SetFieldFromText(pb::Message* message, const std::string& path,
 
 }  // namespace
 
+std::string ScrubUtf8(absl::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const size_t n = in.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    size_t len = 0;
+    uint32_t min = 0, cp = 0;
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2, min = 0x80, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, min = 0x800, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, min = 0x10000, cp = c & 0x07;
+    }
+    bool ok = len > 0 && i + len <= n;
+    for (size_t k = 1; ok && k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) ok = false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 either.
+    ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    if (ok) {
+      out.append(in.data() + i, len);
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER, for one bad byte
+      ++i;
+    }
+  }
+  return out;
+}
+
 HttpResponse JsonError(grpc::StatusCode code, const std::string& message, int http_status) {
   const int http = http_status ? http_status : HttpStatusOf(code);
   HttpResponse r;
   r.status = http;
   r.content_type = kJson;
   r.body = absl::StrCat("{\"error\":{\"code\":", http, ",\"status\":\"", CodeName(code),
-                        "\",\"message\":", JsonString(message), "}}\n");
+                        "\",\"message\":", JsonString(ScrubUtf8(message)), "}}\n");
   return r;
 }
 

@@ -96,6 +96,10 @@ class HttpTranscoder {
   std::map<const LoadedModule*, Cached> cache_;
 };
 
+// `in` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD, so text
+// that quotes a client's input stays valid in JSON.
+std::string ScrubUtf8(absl::string_view in);
+
 // {"error": {"code": <http>, "status": "NOT_FOUND", "message": ...}} with the matching HTTP status.
 // http_status 0 = the usual mapping of `code`.
 HttpResponse JsonError(grpc::StatusCode code, const std::string& message, int http_status = 0);

@@ -4,6 +4,7 @@
 //   civitas-gateway --config gateway.yaml    a real deployment
 //   civitas-gateway --config gateway.yaml --check-config
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <fstream>
@@ -22,11 +23,13 @@
 ABSL_FLAG(std::string, config, "", "YAML config file; empty = the embedded demo");
 ABSL_FLAG(std::string, listen, "", "HOST:PORT to serve gRPC on (overrides the config)");
 ABSL_FLAG(std::string, http_listen, "",
-          "HOST:PORT for /healthz, /readyz and /metrics (overrides the config)");
+          "HOST:PORT for /healthz, /readyz and the JSON/HTTP API (overrides the config)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT for /metrics (overrides the config; \"off\" = none)");
 ABSL_FLAG(std::string, data_dir, "", "where city databases live (overrides the config)");
 ABSL_FLAG(bool, check_config, false, "validate the config, print the result and exit");
 ABSL_FLAG(std::string, port_file, "",
-          "once serving, write the gRPC port and the HTTP port here, one per line (for tests)");
+          "once serving, write the gRPC, HTTP and metrics ports here, one per line (for tests)");
 ABSL_FLAG(std::string, log_level, "", "debug, info, warning or error (overrides the config)");
 
 namespace {
@@ -37,6 +40,20 @@ using civitas::gateway::GatewayConfig;
 int Fail(const std::string& message) {
   std::cerr << "civitas-gateway: " << message << "\n";
   return 1;
+}
+
+// Connections, city databases and modules all take descriptors; the soft limit (often 1024) is
+// raised to the hard one so that a flood of connections meets the gateway's own caps first.
+void RaiseDescriptorLimit() {
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur >= nofile.rlim_max) return;
+  const rlim_t before = nofile.rlim_cur;
+  nofile.rlim_cur = nofile.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    civitas::gateway::Log(
+        civitas::gateway::LogLevel::kDebug, "descriptor limit raised",
+        {{"from", std::to_string(before)}, {"to", std::to_string(nofile.rlim_cur)}});
+  }
 }
 
 }  // namespace
@@ -66,6 +83,9 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_http_listen).empty()) {
     config->http_listen = absl::GetFlag(FLAGS_http_listen);
   }
+  if (const std::string m = absl::GetFlag(FLAGS_metrics_listen); !m.empty()) {
+    config->metrics_listen = m == "off" ? "" : m;
+  }
   if (!absl::GetFlag(FLAGS_log_level).empty())
     config->logging.level = absl::GetFlag(FLAGS_log_level);
   using civitas::gateway::LogLevel;
@@ -93,6 +113,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  RaiseDescriptorLimit();
 
   absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Create(*std::move(config));
   if (!gateway.ok()) return Fail(std::string(gateway.status().message()));
@@ -101,7 +122,9 @@ int main(int argc, char** argv) {
   const int port = (*gateway)->port();
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
     const std::string path = absl::GetFlag(FLAGS_port_file);
-    std::ofstream(path + ".tmp") << port << "\n" << (*gateway)->http_port() << "\n";
+    std::ofstream(path + ".tmp") << port << "\n"
+                                 << (*gateway)->http_port() << "\n"
+                                 << (*gateway)->metrics_port() << "\n";
     std::rename((path + ".tmp").c_str(), path.c_str());
   }
   if (demo) {
@@ -118,7 +141,8 @@ int main(int argc, char** argv) {
               << "  health:         curl http://"
               << (*gateway)->config().http_listen.substr(
                      0, (*gateway)->config().http_listen.rfind(':'))
-              << ":" << (*gateway)->http_port() << "/readyz   (metrics: /metrics)\n\n"
+              << ":" << (*gateway)->http_port()
+              << "/readyz   (metrics: " << (*gateway)->config().metrics_listen << "/metrics)\n\n"
               << "Stop with Ctrl-C.\n"
               << std::flush;
   }

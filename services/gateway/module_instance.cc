@@ -405,8 +405,10 @@ void ModuleInstance::Publish(const std::string& topic, const std::string& messag
   absl::MutexLock lock(&feed_mu_);
   auto it = followers_.find(topic);
   if (it == followers_.end()) return;
+  // One copy of the bytes for all followers, however many there are.
+  const grpc::Slice shared(message);
   for (auto f = it->second.begin(); f != it->second.end();) {
-    if ((*f)->Deliver(message)) {
+    if ((*f)->Deliver(shared)) {
       ++f;
     } else {
       f = it->second.erase(f);

@@ -3,6 +3,8 @@
 #ifndef CIVITAS_GATEWAY_MODULE_INSTANCE_H_
 #define CIVITAS_GATEWAY_MODULE_INSTANCE_H_
 
+#include <grpcpp/support/slice.h>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -75,8 +77,10 @@ class HostCall {
 class StreamFollower {
  public:
   virtual ~StreamFollower() = default;
-  // Returns false if the follower is done (gone or too slow) and must be dropped.
-  virtual bool Deliver(const std::string& message) = 0;
+  // Returns false if the follower is done (gone or too slow) and must be dropped. `message` is
+  // shared by every follower of the topic (a reference-counted, immutable slice): a follower
+  // keeps a reference, never a copy.
+  virtual bool Deliver(const grpc::Slice& message) = 0;
   // The instance is being replaced (upgrade, rollback): end the stream so the client reconnects.
   virtual void Close(const std::string& reason) = 0;
 };

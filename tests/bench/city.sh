@@ -122,7 +122,7 @@ YAML
   city_yaml bench
 } > "$dir/gateway.yaml"
 # A development key pair for tokens: the demo writes one into its data dir.
-"$build/bin/civitas-gateway" --data_dir "$dir/keys" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 \
+"$build/bin/civitas-gateway" --data_dir "$dir/keys" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 \
   --port_file "$dir/keys.port" --log_level error >/dev/null 2>&1 &
 pids+=($!); wait_port "$dir/keys.port" >/dev/null; kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 cp "$dir/keys/dev-jwks.json" "$dir/jwks.json"
@@ -130,7 +130,7 @@ key="$dir/keys/dev-signing-key.pem"
 
 start_ns=$(date +%s%N)
 "$build/bin/civitas-gateway" --config "$dir/gateway.yaml" --listen 127.0.0.1:0 \
-  --port_file "$dir/gw.port" --http_listen 127.0.0.1:0 &
+  --port_file "$dir/gw.port" --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 &
 gw=$!; pids+=($gw)
 port=$(wait_port "$dir/gw.port")
 first_start_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
@@ -160,7 +160,7 @@ kill $gw; wait $gw 2>/dev/null || true
 # 3. Start-up and memory: the seeded city restarted; then 1 and 100 idle cities.
 start_ns=$(date +%s%N); rm -f "$dir/gw.port"
 "$build/bin/civitas-gateway" --config "$dir/gateway.yaml" --listen 127.0.0.1:0 \
-  --port_file "$dir/gw.port" --http_listen 127.0.0.1:0 &
+  --port_file "$dir/gw.port" --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 &
 gw=$!; pids+=($gw); wait_port "$dir/gw.port" >/dev/null
 restart_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 kill $gw; wait $gw 2>/dev/null || true
@@ -171,7 +171,7 @@ idle_rss() {  # idle_rss CITIES -> KiB
     echo "logging: {level: error}"; echo "cities:"
     for i in $(seq 1 "$n"); do city_yaml "city$i"; done; } > "$d/gateway.yaml"
   "$build/bin/civitas-gateway" --config "$d/gateway.yaml" --listen 127.0.0.1:0 \
-    --port_file "$d/port" --http_listen 127.0.0.1:0 &
+    --port_file "$d/port" --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 &
   local p=$!; pids+=($p); wait_port "$d/port" >/dev/null; sleep 2
   awk '/VmRSS/ {print $2}' "/proc/$p/status"
   kill $p; wait $p 2>/dev/null || true

@@ -79,7 +79,7 @@ cities:
         path: $build/lib/civitas/bench/civitas.bench.echo.so
 YAML
 "$build/bin/civitas-gateway" --config "$dir/gateway.yaml" --listen 127.0.0.1:0 \
-  --port_file "$dir/gw.port" --http_listen 127.0.0.1:0 --log_level error &
+  --port_file "$dir/gw.port" --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 --log_level error &
 pids+=($!)
 port=$(wait_port "$dir/gw.port")
 [ "$(grpc_status "$port")" = OK ] || { echo "gateway echo does not answer OK"; exit 1; }
@@ -93,7 +93,7 @@ done
 # The demo: time from exec to the port file (written once serving), and its idle RSS.
 start_ns=$(date +%s%N)
 "$build/bin/civitas-gateway" --data_dir "$dir/demo" --listen 127.0.0.1:0 \
-  --port_file "$dir/demo.port" --http_listen 127.0.0.1:0 --log_level error >/dev/null &
+  --port_file "$dir/demo.port" --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 --log_level error >/dev/null &
 demo=$!
 pids+=($demo)
 wait_port "$dir/demo.port" >/dev/null
@@ -105,7 +105,7 @@ kill $demo; wait $demo 2>/dev/null || true
 start_ns=$(date +%s%N)
 rm -f "$dir/demo.port"
 "$build/bin/civitas-gateway" --data_dir "$dir/demo" --listen 127.0.0.1:0 \
-  --port_file "$dir/demo.port" --http_listen 127.0.0.1:0 --log_level error >/dev/null &
+  --port_file "$dir/demo.port" --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 --log_level error >/dev/null &
 demo=$!
 pids+=($demo)
 wait_port "$dir/demo.port" >/dev/null

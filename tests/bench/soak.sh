@@ -15,7 +15,7 @@ wait_port() {
   for _ in $(seq 1 3000); do [ -s "$1" ] && { head -1 "$1"; return; }; sleep 0.005; done
   echo "server did not start" >&2; exit 1
 }
-"$build/bin/civitas-gateway" --data_dir "$dir/keys" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 \
+"$build/bin/civitas-gateway" --data_dir "$dir/keys" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 \
   --port_file "$dir/keys.port" --log_level error >/dev/null 2>&1 &
 pids+=($!); wait_port "$dir/keys.port" >/dev/null; kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 cat > "$dir/gateway.yaml" <<YAML
@@ -28,7 +28,7 @@ cities:
     modules: [{id: civitas.news}, {id: civitas.events}, {id: civitas.participation}]
 YAML
 "$build/bin/civitas-gateway" --config "$dir/gateway.yaml" --listen 127.0.0.1:0 \
-  --port_file "$dir/gw.port" --http_listen 127.0.0.1:0 2>"$dir/gateway.log" &
+  --port_file "$dir/gw.port" --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 2>"$dir/gateway.log" &
 gw=$!; pids+=($gw)
 port=$(wait_port "$dir/gw.port")
 mkdir -p "$dir/rows"
@@ -51,9 +51,9 @@ echo "max ${max} req/s; soaking ${minutes} min at 70% ($((rate * clients)) req/s
 writer=$!; pids+=($writer)
 # Next to RSS, the storage's own memory from /metrics: block cache (memtables included),
 # memtables, table readers.
-http_port=$(sed -n 2p "$dir/gw.port")
+metrics_port=$(sed -n 3p "$dir/gw.port")
 storage_mib() {
-  curl -s "http://127.0.0.1:$http_port/metrics" | awk '/^civitas_block_cache_bytes /{c=$2}
+  curl -s "http://127.0.0.1:$metrics_port/metrics" | awk '/^civitas_block_cache_bytes /{c=$2}
     /^civitas_memtable_bytes/{m+=$2} /^civitas_table_reader_bytes/{t+=$2}
     END {printf "%d/%d/%d", c/1048576, m/1048576, t/1048576}'
 }

@@ -50,7 +50,10 @@ for path in sorted(glob.glob(os.path.join(deploy, "kubernetes", "*.yaml"))):
     check(f"{name}: a volume per instance", len(spec.get("volumeClaimTemplates", [])) == 1)
     container = pod["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    check(f"{name}: grpc and http ports", ports == {"grpc": 50051, "http": 8080}, str(ports))
+    check(f"{name}: grpc, http and metrics ports",
+          ports == {"grpc": 50051, "http": 8080, "metrics": 9090}, str(ports))
+    check(f"{name}: Prometheus scrapes the metrics port",
+          spec["template"]["metadata"]["annotations"].get("prometheus.io/port") == "9090")
     check(f"{name}: readiness on grpc.health.v1",
           container["readinessProbe"].get("grpc", {}).get("port") == 50051)
     check(f"{name}: liveness on /healthz",

@@ -14,7 +14,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "civitas/gateway/v1/admin.grpc.pb.h"
 #include "civitas/noticeboard/v1/noticeboard.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/integration/gateway_process.h"
 
 namespace civitas::testing {
@@ -65,7 +67,7 @@ TEST(EdgeTest, NginxRoutesCitiesToTheirInstances) {
   const std::string dir = NewTempDir("nginx");
   fs::create_directories(dir + "/civitas");
   fs::create_directories(dir + "/tmp");
-  for (const char* f : {"civitas-maps.conf", "civitas-grpc-location.conf"}) {
+  for (const char* f : {"civitas-limits.conf", "civitas-maps.conf", "civitas-grpc-location.conf"}) {
     fs::copy_file(std::string(CIVITAS_SOURCE_DIR) + "/deploy/nginx/" + f, dir + "/civitas/" + f);
   }
   std::ofstream(dir + "/civitas/cities.map")
@@ -79,7 +81,7 @@ TEST(EdgeTest, NginxRoutesCitiesToTheirInstances) {
       "  fastcgi_temp_path ", dir, "/tmp/fcgi;\n  uwsgi_temp_path ", dir, "/tmp/uwsgi;\n",
       "  scgi_temp_path ", dir, "/tmp/scgi;\n", "  upstream civitas_dortmund { server ",
       dortmund->target(), "; }\n", "  upstream civitas_schwerte { server ", schwerte->target(),
-      "; }\n", "  include civitas/civitas-maps.conf;\n",
+      "; }\n", "  include civitas/civitas-limits.conf;\n  include civitas/civitas-maps.conf;\n",
       "  server {\n    listen 127.0.0.1:", edge_port, " http2;\n",
       "    include civitas/civitas-grpc-location.conf;\n  }\n}\n");
   pid_t nginx = fork();
@@ -142,6 +144,59 @@ TEST(EdgeTest, NginxRoutesCitiesToTheirInstances) {
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND) << unknown.error_message();
   EXPECT_NE(unknown.error_message().find("no civitas instance serves this city"),
             std::string::npos);
+
+  // Operators' services have no route from outside: AdminService is answered by the edge
+  // itself, and so is server reflection (closed unless $civitas_reflection is on).
+  {
+    auto admin = civitas::gateway::v1::AdminService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", edge_port), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "dortmund");
+    civitas::gateway::v1::ListCitiesResponse cities;
+    grpc::Status s = admin->ListCities(&ctx, civitas::gateway::v1::ListCitiesRequest(), &cities);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+    EXPECT_NE(s.error_message().find("not served through the edge"), std::string::npos);
+    // Directly on the gateway's loopback port it answers (trust_loopback).
+    auto direct = civitas::gateway::v1::AdminService::NewStub(dortmund->channel());
+    grpc::ClientContext direct_ctx;
+    Prepare(&direct_ctx);
+    EXPECT_TRUE(
+        direct->ListCities(&direct_ctx, civitas::gateway::v1::ListCitiesRequest(), &cities).ok());
+  }
+  {
+    auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", edge_port), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "dortmund");
+    auto stream = reflection->ServerReflectionInfo(&ctx);
+    grpc::reflection::v1alpha::ServerReflectionRequest req;
+    req.set_list_services("");
+    stream->Write(req);
+    stream->WritesDone();
+    grpc::reflection::v1alpha::ServerReflectionResponse resp;
+    EXPECT_FALSE(stream->Read(&resp));
+    grpc::Status s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED) << s.error_message();
+  }
+
+  // Per client address, at most a burst of 100 calls passes at once (50 a second after that):
+  // a client that hammers the edge is answered RESOURCE_EXHAUSTED, without reaching the gateway.
+  {
+    int limited = 0, passed = 0;
+    for (int i = 0; i < 300; ++i) {
+      nb::ListNoticesResponse r;
+      grpc::Status s = list("dortmund", &r);
+      if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        ++limited;
+        EXPECT_NE(s.error_message().find("too many calls from this address"), std::string::npos);
+      } else if (s.ok()) {
+        ++passed;
+      }
+    }
+    EXPECT_GT(limited, 0);
+    EXPECT_GE(passed, 100);
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // the bucket refills
+  }
 
   // One instance stops: its city is UNAVAILABLE, the other keeps serving.
   EXPECT_EQ(schwerte->Terminate(), 0);

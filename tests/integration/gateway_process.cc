@@ -84,6 +84,8 @@ std::unique_ptr<GatewayProcess> GatewayProcess::StartBinary(const std::string& b
   if (binary == GatewayBinary()) {
     args.push_back("--http_listen");
     args.push_back("127.0.0.1:0");
+    args.push_back("--metrics_listen");
+    args.push_back("127.0.0.1:0");
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::unique_ptr<GatewayProcess> p(new GatewayProcess());
@@ -103,7 +105,7 @@ std::unique_ptr<GatewayProcess> GatewayProcess::StartBinary(const std::string& b
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(port_file);
     if (in >> p->port_ && p->port_ > 0) {
-      in >> p->http_port_;
+      in >> p->http_port_ >> p->metrics_port_;
       return p;
     }
     p->port_ = 0;

@@ -52,6 +52,7 @@ class GatewayProcess {
 
   int port() const { return port_; }
   int http_port() const { return http_port_; }
+  int metrics_port() const { return metrics_port_; }  // /metrics
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& dir() const { return dir_; }
   std::shared_ptr<grpc::Channel> channel() const;
@@ -71,6 +72,7 @@ class GatewayProcess {
   pid_t pid_ = -1;
   int port_ = 0;
   int http_port_ = 0;
+  int metrics_port_ = 0;
   std::string dir_;
 };
 

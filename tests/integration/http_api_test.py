@@ -33,13 +33,13 @@ class Gateway:
         self.log = open(os.path.join(self.dir.name, "log"), "w")
         self.proc = subprocess.Popen(
             [GATEWAY, f"--data_dir={self.dir.name}/state", "--listen=127.0.0.1:0",
-             "--http_listen=127.0.0.1:0", f"--port_file={port_file}"],
+             "--http_listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", f"--port_file={port_file}"],
             stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(500):
-            if os.path.exists(port_file) and len(open(port_file).read().split()) == 2:
+            if os.path.exists(port_file) and len(open(port_file).read().split()) == 3:
                 break
             time.sleep(0.02)
-        self.grpc_port, self.http_port = open(port_file).read().split()
+        self.grpc_port, self.http_port, self.metrics_port = open(port_file).read().split()
         self.base = f"http://127.0.0.1:{self.http_port}"
 
     def token(self, subject, role):
@@ -293,7 +293,10 @@ class HttpApiTest(unittest.TestCase):
     def test_probes_still_answer(self):
         self.assertEqual(call("GET", "/healthz")[0], 200)
         self.assertEqual(call("GET", "/readyz")[0], 200)
-        status, _, metrics = call("GET", "/metrics")
+        # /metrics is not on the public HTTP port, only on the metrics listener.
+        self.assertEqual(call("GET", "/metrics")[0], 404)
+        with urllib.request.urlopen(f"http://127.0.0.1:{gw.metrics_port}/metrics", timeout=10) as r:
+            status, metrics = r.status, r.read()
         self.assertEqual(status, 200)
         # Calls made over HTTP are counted like gRPC calls.
         self.assertIn(b'method="/civitas.news.v1.NewsService/ListArticles"', metrics)

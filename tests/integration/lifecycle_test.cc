@@ -137,9 +137,10 @@ TEST(LifecycleTest, APortClashFailsLoudly) {
   std::ofstream(dir2 + "/gateway.yaml") << absl::StrReplaceAll(
       kOneCity, {{"{dir}", dir2}, {"{modules}", ModuleDir()}, {"{fixtures}", FixtureDir()}});
   std::string output;
-  int rc = RunCommand({GatewayBinary(), "--config", dir2 + "/gateway.yaml", "--listen",
-                       first->target(), "--http_listen", "127.0.0.1:0"},
-                      &output);
+  int rc =
+      RunCommand({GatewayBinary(), "--config", dir2 + "/gateway.yaml", "--listen", first->target(),
+                  "--http_listen", "127.0.0.1:0", "--metrics_listen", "127.0.0.1:0"},
+                 &output);
   EXPECT_NE(rc, 0);
   EXPECT_NE(output.find("cannot listen on " + first->target()), std::string::npos) << output;
 }
@@ -252,8 +253,9 @@ TEST(LifecycleTest, DemoServesSampleDataAndAcceptsCtlTokens) {
     dup2(fd, 2);
     std::string bin = GatewayBinary(), data = "--data_dir=" + dir + "/state",
                 listen = "--listen=127.0.0.1:0", pf = "--port_file=" + port_file,
-                http = "--http_listen=127.0.0.1:0";
-    char* argv[] = {bin.data(), data.data(), listen.data(), pf.data(), http.data(), nullptr};
+                http = "--http_listen=127.0.0.1:0", metrics = "--metrics_listen=127.0.0.1:0";
+    char* argv[] = {bin.data(),  data.data(),    listen.data(), pf.data(),
+                    http.data(), metrics.data(), nullptr};
     execv(argv[0], argv);
     _exit(127);
   }

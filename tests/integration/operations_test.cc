@@ -39,11 +39,11 @@ cities:
       - id: civitas.noticeboard
 )";
 
-// GET with curl; returns "<status>\n<body>".
-std::string Curl(const GatewayProcess& gw, const std::string& path) {
+// GET with curl; returns "<status>\n<body>". /metrics is asked on the metrics listener.
+std::string Curl(const GatewayProcess& gw, const std::string& path, int port = 0) {
+  if (port == 0) port = path == "/metrics" ? gw.metrics_port() : gw.http_port();
   std::string out;
-  RunCommand({"curl", "-s", "-w", "\n%{http_code}",
-              absl::StrCat("http://127.0.0.1:", gw.http_port(), path)},
+  RunCommand({"curl", "-s", "-w", "\n%{http_code}", absl::StrCat("http://127.0.0.1:", port, path)},
              &out);
   return out;
 }
@@ -57,10 +57,14 @@ TEST(OperationsTest, ProbesAnswerWithRealHttpClients) {
   EXPECT_EQ(Curl(*gw, "/healthz"), "ok\n\n200");
   EXPECT_EQ(Curl(*gw, "/readyz"), "ready\n\n200");
   EXPECT_NE(Curl(*gw, "/nope").find("404"), std::string::npos);
+  // Metrics only on their own listener, never next to the public API.
+  ASSERT_GT(gw->metrics_port(), 0);
+  EXPECT_NE(Curl(*gw, "/metrics", gw->http_port()).find("\n404"), std::string::npos);
+  EXPECT_EQ(Curl(*gw, "/readyz", gw->metrics_port()), "ready\n\n200");
   std::string out;
   ASSERT_EQ(RunCommand({"/usr/bin/python3", "-c",
                         absl::StrCat("import urllib.request as u; r = u.urlopen('http://127.0.0.1:",
-                                     gw->http_port(),
+                                     gw->metrics_port(),
                                      "/metrics'); print(r.status, r.headers['Content-Type'])")},
                        &out),
             0)

@@ -11,7 +11,7 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 "$gateway" --data_dir="$dir/state" --listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
-  --port_file="$dir/port" >"$dir/log" 2>&1 &
+  --metrics_listen=127.0.0.1:0 --port_file="$dir/port" >"$dir/log" 2>&1 &
 pid=$!
 for _ in $(seq 1 500); do [ -s "$dir/port" ] && break; sleep 0.02; done
 [ -s "$dir/port" ] || { echo "FAIL: gateway did not start"; cat "$dir/log"; exit 1; }
