@@ -242,6 +242,10 @@ def pb_varint(field, n):
             return out
 
 
+class GoAway(Exception):
+    pass
+
+
 class H2:
     """A client connection that writes HTTP/2 frames as told."""
 
@@ -332,34 +336,43 @@ class H2:
         open_ = set(streams)
         while open_ and time.time() < deadline:
             try:
-                kind, flags, stream, payload = self.read_frame()
-            except (socket.timeout, ConnectionError, OSError):
+                self._collect_one(out, open_)
+            except (OSError, hpack.HPACKError):  # closed, reset or cut off mid-frame
                 break
-            if kind in (HEADERS, CONTINUATION) and stream in out:
-                if flags & 0x8:  # PADDED
-                    payload = payload[1:len(payload) - payload[0]]
-                if flags & 0x20:  # PRIORITY
-                    payload = payload[5:]
-                for k, v in self.decoder.decode(payload, raw=True):
+            except GoAway:
+                break
+        return out
+
+    def _collect_one(self, out, open_):
+        kind, flags, stream, payload = self.read_frame()
+        if kind in (HEADERS, CONTINUATION):
+            if kind == HEADERS and flags & 0x8:  # PADDED
+                payload = payload[1:len(payload) - payload[0]]
+            if kind == HEADERS and flags & 0x20:  # PRIORITY
+                payload = payload[5:]
+            # Decoded whatever the stream, so the HPACK table stays in step with the server's.
+            headers = self.decoder.decode(payload, raw=True)
+            if stream in out:
+                for k, v in headers:
                     if k == b"grpc-status":
                         out[stream][0] = int(v)
                 if flags & END_STREAM:
                     open_.discard(stream)
-            elif kind == DATA and stream in out:
+        elif kind == DATA:
+            if payload:
+                self.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", len(payload))) +
+                          frame(WINDOW_UPDATE, 0, stream, struct.pack(">I", len(payload))))
+            if stream in out:
                 out[stream][2] += payload
-                if payload:
-                    self.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", len(payload))) +
-                              frame(WINDOW_UPDATE, 0, stream, struct.pack(">I", len(payload))))
                 if flags & END_STREAM:
                     open_.discard(stream)
-            elif kind == RST_STREAM and stream in out:
-                out[stream][1] = struct.unpack(">I", payload)[0]
-                open_.discard(stream)
-            elif kind == PING and not flags & ACK:
-                self.send(frame(PING, ACK, 0, payload))
-            elif kind == GOAWAY:
-                break
-        return out
+        elif kind == RST_STREAM and stream in out:
+            out[stream][1] = struct.unpack(">I", payload)[0]
+            open_.discard(stream)
+        elif kind == PING and not flags & ACK:
+            self.send(frame(PING, ACK, 0, payload))
+        elif kind == GOAWAY:
+            raise GoAway()
 
     def unary(self, method_path, body, extra=(), timeout=5.0):
         s = self.start_call(method_path, body, extra)
