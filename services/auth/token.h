@@ -25,16 +25,43 @@ struct VerifierOptions {
   std::string audience;      // required in `aud` if non-empty
   std::string roles_claim = "civitas_roles";
   absl::Duration leeway = absl::Seconds(60);
+  // Tokens that live longer than this (exp - iat, or exp - now without iat) are refused: a
+  // stolen long-lived token would be a standing login.
+  absl::Duration max_lifetime = absl::Hours(24);
 };
+
+// The role name above a city's admin: `"*": ["operator"]` in the roles claim. It is not a module
+// role (modules never see it); only the gateway's AdminService reads it.
+inline constexpr char kOperatorRole[] = "operator";
 
 struct TokenClaims {
   std::string subject;
-  // CIVITAS_ROLE_BIT sets by city id; "*" applies to every city.
+  std::string issuer;                  // `iss`, empty if absent
+  std::vector<std::string> audiences;  // `aud` (a string or a list)
+  // CIVITAS_ROLE_BIT sets by city id; "*" applies to every city the token is issued for.
   std::map<std::string, uint32_t> roles_by_city;
+  bool instance_operator = false;  // "*": [..., "operator", ...]
 };
 
-// The roles a token grants in `city`: every signed-in caller is a citizen.
-uint32_t RolesIn(const TokenClaims& claims, absl::string_view city);
+// How one city decides whether a token was issued for it (its `auth:` block).
+struct CityTrust {
+  std::string city;
+  // Empty: any issuer the gateway's keys verify, and the roles claim must name the city (or "*").
+  // Set: `iss` must be one of them (the roles claim may then be absent).
+  std::vector<std::string> issuers;
+  std::vector<std::string> audiences;  // set: `aud` must contain one of them
+  // Tokens issued for these cities make citizens here too (a region sharing one login); they
+  // never carry their other roles over.
+  std::vector<CityTrust> citizens_of;
+};
+
+// True if the token was issued for `trust.city`.
+bool IssuedFor(const TokenClaims& claims, const CityTrust& trust);
+
+// The roles a token grants in `trust.city`: citizen and its roles there if it was issued for that
+// city, citizen only if it was issued for a city in `citizens_of`, and 0 (nothing: refuse it) if
+// neither.
+uint32_t RolesIn(const TokenClaims& claims, const CityTrust& trust);
 
 // "citizen" -> CIVITAS_ROLE_CITIZEN etc.
 absl::StatusOr<int> ParseRole(absl::string_view name);

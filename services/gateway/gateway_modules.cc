@@ -3,13 +3,22 @@
 // Every change builds a new route table and swaps it in: calls in flight finish on the version they
 // started with, new calls reach the new one, and streams that followed the old instance are told
 // to reconnect. A refused change leaves the city exactly as it was.
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "civitas/registry/v1/registry.grpc.pb.h"
@@ -73,46 +82,141 @@ void Gateway::Publish(const std::string& city, CityRoutes routes) {
   routes_.Set(std::make_shared<const RouteTable>(std::move(cities)));
 }
 
-absl::StatusOr<std::string> Gateway::FetchBundle(const v1::InstallModuleRequest& request) const {
-  if (request.has_registry()) {
-    const v1::RegistrySource& src = request.registry();
-    if (src.target().empty() || src.module_id().empty() || src.version().empty()) {
-      return absl::InvalidArgumentError("registry needs target, module_id and version");
-    }
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(static_cast<int>(bundle::kMaxBundleBytes + (1 << 20)));
-    auto stub = registry::v1::RegistryService::NewStub(
-        grpc::CreateCustomChannel(src.target(), grpc::InsecureChannelCredentials(), args));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    registry::v1::GetBundleRequest get;
-    get.set_name(absl::StrCat("modules/", src.module_id(), "/versions/", src.version()));
-    registry::v1::Bundle bundle;
-    grpc::Status s = stub->GetBundle(&ctx, get, &bundle);
-    if (!s.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                          absl::StrCat("registry ", src.target(), ": ", s.error_message()));
-    }
-    return std::move(*bundle.mutable_content());
+absl::StatusOr<std::string> Gateway::DownloadBundle(const v1::RegistrySource& src,
+                                                    const CityConfig& city) const {
+  if (src.target().empty() || src.module_id().empty() || src.version().empty()) {
+    return absl::InvalidArgumentError("registry needs target, module_id and version");
   }
+  if (absl::Status s = bundle::CheckModuleRef(src.module_id(), src.version()); !s.ok()) return s;
+  // Only the registries the city's config names, by name (or by their target): the gateway
+  // never dials an address a caller made up.
+  const RegistryEndpoint* registry = nullptr;
+  std::vector<std::string> names;
+  for (const RegistryEndpoint& r : city.registries) {
+    names.push_back(r.name);
+    if (r.name == src.target() || r.target == src.target()) registry = &r;
+  }
+  if (registry == nullptr) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("city '", city.id, "' installs only from the registries its config names (",
+                     names.empty() ? "none" : absl::StrJoin(names, ", "), "); '", src.target(),
+                     "' is not one of them"));
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!registry->ca_file.empty()) {
+    std::ifstream in(registry->ca_file, std::ios::binary);
+    std::stringstream ca;
+    ca << in.rdbuf();
+    if (!in || ca.str().empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot read the CA file '", registry->ca_file, "' of registry '", registry->name, "'"));
+    }
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = ca.str();
+    credentials = grpc::SslCredentials(tls);
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(static_cast<int>(bundle::kMaxBundleBytes + (1 << 20)));
+  auto stub = registry::v1::RegistryService::NewStub(
+      grpc::CreateCustomChannel(registry->target, credentials, args));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  registry::v1::GetBundleRequest get;
+  get.set_name(absl::StrCat("modules/", src.module_id(), "/versions/", src.version()));
+  registry::v1::Bundle bundle;
+  grpc::Status s = stub->GetBundle(&ctx, get, &bundle);
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND ||
+      s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                        absl::StrCat("registry '", registry->name, "': ", s.error_message()));
+  }
+  if (!s.ok()) {
+    // One message for every transport failure (refused, timed out, TLS): the details go to
+    // the log, not to the caller.
+    Log(LogLevel::kWarning, "registry download failed",
+        {{"registry", registry->name},
+         {"target", registry->target},
+         {"code", std::to_string(static_cast<int>(s.error_code()))},
+         {"error", s.error_message()}});
+    return absl::UnavailableError(absl::StrCat("registry '", registry->name,
+                                               "' could not be reached or did not answer; see "
+                                               "the gateway's log"));
+  }
+  return std::move(*bundle.mutable_content());
+}
+
+absl::StatusOr<std::string> Gateway::ReadImportedBundle(const std::string& path) const {
+  const std::string& import_dir = config_.admin.bundle_import_dir;
+  const std::string refused = absl::StrCat(
+      "bundle_path must name a regular file below the import "
+      "folder '",
+      import_dir, "' (admin.bundle_import_dir), got '", path, "'");
+  char* real_dir = realpath(import_dir.c_str(), nullptr);
+  if (real_dir == nullptr) return absl::PermissionDeniedError(refused);
+  const std::string dir = std::string(real_dir) + "/";
+  free(real_dir);
+  // Open without following a final symbolic link, then ask the kernel where the opened file
+  // really is: no check-then-open race with a link swapped in between.
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    return errno == ELOOP ? absl::PermissionDeniedError(refused)
+                          : absl::NotFoundError(absl::StrCat("cannot read bundle '", path, "'"));
+  }
+  absl::Cleanup close_fd = [fd] { close(fd); };
+  struct stat st;
+  char where[PATH_MAX + 1];
+  const ssize_t n = readlink(absl::StrCat("/proc/self/fd/", fd).c_str(), where, PATH_MAX);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || n <= 0 ||
+      !absl::StartsWith(absl::string_view(where, n), dir)) {
+    return absl::PermissionDeniedError(refused);
+  }
+  if (static_cast<uint64_t>(st.st_size) > bundle::kMaxBundleBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bundle is larger than ", bundle::kMaxBundleBytes >> 20, " MiB"));
+  }
+  std::string data;
+  char buf[65536];
+  ssize_t got;
+  while ((got = read(fd, buf, sizeof(buf))) > 0) {
+    data.append(buf, got);
+    if (data.size() > bundle::kMaxBundleBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bundle is larger than ", bundle::kMaxBundleBytes >> 20, " MiB"));
+    }
+  }
+  if (got < 0) return absl::NotFoundError(absl::StrCat("cannot read bundle '", path, "'"));
+  return data;
+}
+
+absl::StatusOr<std::string> Gateway::FetchBundle(const v1::InstallModuleRequest& request,
+                                                 const CityConfig& city) const {
+  if (request.has_registry()) return DownloadBundle(request.registry(), city);
   if (request.bundle_path().empty()) {
     return absl::InvalidArgumentError("give a bundle_path or a registry source");
   }
-  std::ifstream in(request.bundle_path(), std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read bundle '", request.bundle_path(), "'"));
-  }
-  std::stringstream b;
-  b << in.rdbuf();
-  return b.str();
+  return ReadImportedBundle(request.bundle_path());
 }
 
-absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& request) {
+absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& request,
+                                              const std::function<bool()>& cancelled) {
   const std::string& parent = request.parent();
   if (parent.rfind("cities/", 0) != 0) {
     return absl::InvalidArgumentError("parent must be 'cities/{city_id}', got '" + parent + "'");
   }
   const std::string city_id = parent.substr(7);
+  // Downloading and reading the bundle (up to a minute) happen before the lock: a slow registry
+  // must not hold up every other install, upgrade and rollback of the gateway.
+  absl::StatusOr<std::string> bytes;
+  {
+    std::shared_ptr<const RouteTable> before = routes_.Get();
+    auto it = before->cities().find(city_id);
+    if (it == before->cities().end()) {
+      return absl::NotFoundError("city '" + city_id + "' is not hosted by this gateway");
+    }
+    bytes = FetchBundle(request, it->second.config);
+  }
+  if (!bytes.ok()) return bytes.status();
+
   absl::MutexLock lock(&change_mu_);
   std::shared_ptr<const RouteTable> table = routes_.Get();
   CityStore* store = nullptr;
@@ -120,12 +224,16 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
   if (!found.ok()) return found.status();
   const CityRoutes& city = **found;
 
-  absl::StatusOr<std::string> bytes = FetchBundle(request);
-  if (!bytes.ok()) return bytes.status();
   absl::StatusOr<bundle::OpenedBundle> opened = bundle::OpenBundle(*bytes);
   if (!opened.ok()) return opened.status();
   const registry::v1::BundleManifest& manifest = opened->manifest;
   const std::string what = absl::StrCat(manifest.module_id(), " ", manifest.version());
+  if (request.has_registry() && (manifest.module_id() != request.registry().module_id() ||
+                                 manifest.version() != request.registry().version())) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the registry answered ", request.registry().module_id(), " ",
+                     request.registry().version(), " with a bundle of ", what, "; refused"));
+  }
   if (absl::Status trust = bundle::CheckTrust(*opened, TrustOf(city.config)); !trust.ok()) {
     return absl::PermissionDeniedError(
         absl::StrCat("city '", city_id, "' refuses ", what, ": ", trust.message()));
@@ -182,6 +290,11 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
                                                       status.module->version()));
   }
 
+  // Nothing of the city has changed yet: a caller that went away finds it as it was.
+  if (cancelled && cancelled()) {
+    return absl::CancelledError(
+        absl::StrCat("the install of ", what, " was cancelled by the client; nothing changed"));
+  }
   // A migration runs once, after a checkpoint that a failure or a rollback restores.
   std::string checkpoint;
   if (instance->module().migrate() != nullptr && !current_version.empty()) {
