@@ -76,7 +76,11 @@ int Failed(const grpc::Status& s) {
 }
 
 int FailedAdmin(const Args& args, const grpc::Status& s) {
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+  // gRPC's own words for "nobody answered" (not an UNAVAILABLE the gateway sent).
+  const bool unreachable = s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+                           (s.error_message().find("failed to connect") != std::string::npos ||
+                            s.error_message().find("backends failing") != std::string::npos);
+  if (unreachable) {
     const std::string target = AdminTarget(args);
     if (target.rfind("unix:", 0) == 0) {
       std::cerr << "civitasctl: cannot reach the gateway's admin socket " << target.substr(5)
