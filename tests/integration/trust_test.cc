@@ -12,11 +12,14 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 #include "civitas/gateway/v1/admin.grpc.pb.h"
 #include "civitas/noticeboard/v1/noticeboard.grpc.pb.h"
+#include "civitas/registry/v1/registry.grpc.pb.h"
 #include "services/bundle/bundle.h"
 #include "tests/integration/gateway_process.h"
 
@@ -69,14 +72,15 @@ grpc::Status InstallBundle(const GatewayProcess& gw, const std::string& city,
 }
 
 grpc::Status InstallFromRegistry(const GatewayProcess& gw, const std::string& city,
-                                 const std::string& registry) {
+                                 const std::string& registry, const std::string& version = "1.0.0",
+                                 absl::Duration timeout = absl::Seconds(60)) {
   grpc::ClientContext ctx;
-  Prepare(&ctx, "", "", absl::Seconds(60));
+  Prepare(&ctx, "", "", timeout);
   admin::InstallModuleRequest request;
   request.set_parent("cities/" + city);
   request.mutable_registry()->set_target(registry);
   request.mutable_registry()->set_module_id("civitas.noticeboard");
-  request.mutable_registry()->set_version("1.0.0");
+  request.mutable_registry()->set_version(version);
   admin::Module module;
   return Admin(gw, true)->InstallModule(&ctx, request, &module);
 }
@@ -464,6 +468,86 @@ cities:
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
   EXPECT_EQ(s.error_message(),
             "registry 'ruhr' could not be reached or did not answer; see the gateway's log");
+  EXPECT_TRUE(ListModules(*gw, "dortmund").empty());
+}
+
+// A compromised registry: answers every download with the same bundle (signed by a key the city
+// trusts), after a delay.
+class HostileRegistry final : public civitas::registry::v1::RegistryService::Service {
+ public:
+  HostileRegistry(std::string bundle, absl::Duration delay)
+      : bundle_(std::move(bundle)), delay_(delay) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~HostileRegistry() override { server_->Shutdown(); }
+  std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
+  grpc::Status GetBundle(grpc::ServerContext*, const civitas::registry::v1::GetBundleRequest* r,
+                         civitas::registry::v1::Bundle* out) override {
+    absl::SleepFor(delay_);
+    out->set_name(r->name());
+    out->set_content(bundle_);
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::string bundle_;
+  absl::Duration delay_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+std::unique_ptr<GatewayProcess> StartWithRegistry(const std::string& dir, const std::string& target,
+                                                  const bundle::KeyPair& keys) {
+  return GatewayProcess::Start(dir, absl::StrCat(R"(
+data_dir: {dir}/data
+module_dir: {modules}
+cities:
+  - id: dortmund
+    registries: [{name: ruhr, target: ")",
+                                                 target, R"("}]
+    trusted_publishers:
+      - name: dortmund
+        key: )",
+                                                 keys.public_key, "\n"));
+}
+
+TEST(RegistryChoiceTest, ABundleOtherThanTheOneAskedForIsRefused) {
+  const bundle::KeyPair keys = *bundle::GenerateKeyPair();
+  HostileRegistry registry(SignedBundleClaiming("civitas.noticeboard", "1.0.0", keys),
+                           absl::ZeroDuration());
+  auto gw = StartWithRegistry(NewTempDir("gw"), registry.target(), keys);
+  ASSERT_NE(gw, nullptr);
+  // Asked for 2.0.0 (say, with a security fix), answered with the old 1.0.0: refused.
+  grpc::Status s = InstallFromRegistry(*gw, "dortmund", "ruhr", "2.0.0");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_NE(s.error_message().find("with a bundle of civitas.noticeboard 1.0.0"), std::string::npos)
+      << s.error_message();
+  EXPECT_TRUE(ListModules(*gw, "dortmund").empty());
+  // What it asked for it takes.
+  s = InstallFromRegistry(*gw, "dortmund", "ruhr", "1.0.0");
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ListModules(*gw, "dortmund")["civitas.noticeboard"].version(), "1.0.0");
+}
+
+TEST(RegistryChoiceTest, AnInstallWhoseClientGaveUpChangesNothing) {
+  const bundle::KeyPair keys = *bundle::GenerateKeyPair();
+  HostileRegistry slow(SignedBundleClaiming("civitas.noticeboard", "1.0.0", keys),
+                       absl::Seconds(2));
+  auto gw = StartWithRegistry(NewTempDir("gw"), slow.target(), keys);
+  ASSERT_NE(gw, nullptr);
+  grpc::Status s = InstallFromRegistry(*gw, "dortmund", "ruhr", "1.0.0", absl::Milliseconds(500));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  // The download finishes after the client left; the gateway must not install it then.
+  bool finished = false;
+  for (int i = 0; i < 100 && !finished; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    finished = gw->log().find(R"("method":"InstallModule")") != std::string::npos;
+  }
+  ASSERT_TRUE(finished) << gw->log();
+  EXPECT_NE(gw->log().find(R"("outcome":"CANCELLED")"), std::string::npos) << gw->log();
   EXPECT_TRUE(ListModules(*gw, "dortmund").empty());
 }
 
