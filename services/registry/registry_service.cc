@@ -126,10 +126,12 @@ const Publisher* RegistryService::CallingPublisher(grpc::ServerContext* ctx) con
 
 std::string RegistryService::OwnerOf(const std::string& module_id) const {
   std::string owner;
-  if (!db_->Get(rocksdb::ReadOptions(), absl::StrCat(kOwnerPrefix, module_id), &owner).ok()) {
-    return "";
+  if (db_->Get(rocksdb::ReadOptions(), absl::StrCat(kOwnerPrefix, module_id), &owner).ok()) {
+    return owner;
   }
-  return owner;
+  // Published before owners were recorded: the publisher of its first version owns it.
+  std::vector<v1::ModuleVersion> versions = Versions(module_id);
+  return versions.empty() ? "" : versions.back().manifest().publisher();
 }
 
 std::vector<std::string> RegistryService::CoPublishersOf(const std::string& module_id) const {
@@ -249,7 +251,7 @@ grpc::Status RegistryService::PublishBundle(grpc::ServerContext* ctx,
   rocksdb::WriteBatch batch;
   batch.Put(Key(kBundlePrefix, m.module_id(), m.version()), request->bundle());
   batch.Put(Key(kVersionPrefix, m.module_id(), m.version()), version.SerializeAsString());
-  if (owner.empty()) batch.Put(absl::StrCat(kOwnerPrefix, m.module_id()), publisher->name);
+  batch.Put(absl::StrCat(kOwnerPrefix, m.module_id()), owner.empty() ? publisher->name : owner);
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (rocksdb::Status s = db_->Write(wo, &batch); !s.ok()) {
