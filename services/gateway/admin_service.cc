@@ -112,11 +112,10 @@ grpc::Status AdminService::Authorize(AdminCall& call, const std::string& city, N
   if (city != "*" && (auth_->RolesIn(claims, city) & CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN))) {
     return grpc::Status::OK;
   }
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                      absl::StrCat(call.method, " needs role admin in city '", city,
-                                   "' (or the "
-                                   "instance operator role); '",
-                                   claims.subject, "' does not have it"));
+  return grpc::Status(
+      grpc::StatusCode::PERMISSION_DENIED,
+      absl::StrCat(call.method, " needs role admin in city '", city,
+                   "' (or the instance operator role); '", claims.subject, "' does not have it"));
 }
 
 grpc::Status AdminService::Audit(const AdminCall& call, grpc::Status status) const {
@@ -139,14 +138,14 @@ grpc::Status AdminService::ListCities(grpc::ServerContext* ctx,
                                       v1::ListCitiesResponse* response) {
   AdminCall call{ctx, "ListCities"};
   return Audit(call, [&]() -> grpc::Status {
-    int32_t size = 0;
-    if (grpc::Status s = PageSize(request->page_size(), &size); !s.ok()) return s;
     // An operator sees every city; a city's admin only the cities it administers.
     grpc::Status s = Authorize(call, "*", Need::kOperator);
     auth::TokenClaims claims;
     const bool city_admin_only = !s.ok() && s.error_code() == grpc::StatusCode::PERMISSION_DENIED &&
                                  auth_->Verify(Metadata(ctx, "authorization"), &claims).ok();
     if (!s.ok() && !city_admin_only) return s;
+    int32_t size = 0;
+    if (grpc::Status bad = PageSize(request->page_size(), &size); !bad.ok()) return bad;
     std::shared_ptr<const RouteTable> table = routes_->Get();
     auto it = table->cities().upper_bound(request->page_token());
     bool any = false;
