@@ -120,16 +120,14 @@ grpc::Status AdminService::Authorize(AdminCall& call, const std::string& city, N
 
 grpc::Status AdminService::Audit(const AdminCall& call, grpc::Status status) const {
   const std::string code = CodeName(static_cast<int>(status.error_code()));
-  Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "admin call",
-      {{"audit", "admin"},
-       {"method", call.method},
-       {"subject", call.subject.empty() ? "(none)" : call.subject},
-       {"operator", call.is_operator ? "true" : "false"},
-       {"peer", call.ctx->peer()},
-       {"via", local_ ? "socket" : "network"},
-       {"city", call.city},
-       {"outcome", code},
-       {"error", status.error_message()}});
+  LogAudit("admin call", {{"method", call.method},
+                          {"subject", call.subject.empty() ? "(none)" : call.subject},
+                          {"operator", call.is_operator ? "true" : "false"},
+                          {"peer", call.ctx->peer()},
+                          {"via", local_ ? "socket" : "network"},
+                          {"city", call.city},
+                          {"outcome", code},
+                          {"error", status.error_message()}});
   return status;
 }
 

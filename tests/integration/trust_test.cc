@@ -168,7 +168,8 @@ TEST(AdminAccessTest, TrustingLoopbackIsAConfigErrorThatSaysWhatReplacedIt) {
 TEST(AdminAccessTest, OnlyTheOperatorCreatesCitiesAndTrustsPublishers) {
   const std::string dir = NewTempDir("gw");
   TestKeys keys(dir);
-  auto gw = GatewayProcess::Start(dir, kTwoCities);
+  // Audit lines are written whatever the log level.
+  auto gw = GatewayProcess::Start(dir, absl::StrCat(kTwoCities, "logging:\n  level: error\n"));
   ASSERT_NE(gw, nullptr);
   const std::string trusting = absl::StrCat(
       "id: hagen\ntrusted_publishers:\n  - name: mallory\n    key: ",
@@ -216,6 +217,9 @@ TEST(AdminAccessTest, OnlyTheOperatorCreatesCitiesAndTrustsPublishers) {
             std::string::npos)
       << log;
   EXPECT_NE(log.find(R"("city":"hagen","outcome":"OK")"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"("level":"audit","msg":"admin call","method":"CreateCity")"),
+            std::string::npos)
+      << log;
 }
 
 // Tokens count only in the cities they were issued for.
