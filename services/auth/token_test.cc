@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "civitas/abi.h"
+#include "services/auth/city_trust.h"
 
 namespace civitas::auth {
 namespace {

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "services/auth/city_trust.h"
 #include "services/auth/token.h"
 #include "services/gateway/config.h"
 #include "services/gateway/module_instance.h"
