@@ -178,17 +178,6 @@ const char* RoleName(int role) {
   return "unknown";
 }
 
-uint32_t RolesIn(const TokenClaims& claims, absl::string_view city) {
-  uint32_t roles = CIVITAS_ROLE_BIT(CIVITAS_ROLE_CITIZEN);
-  if (auto it = claims.roles_by_city.find(std::string(city)); it != claims.roles_by_city.end()) {
-    roles |= it->second;
-  }
-  if (auto it = claims.roles_by_city.find("*"); it != claims.roles_by_city.end()) {
-    roles |= it->second;
-  }
-  return roles;
-}
-
 struct TokenVerifier::Key {
   std::string kid;
   std::string alg;  // RS256 or ES256
@@ -338,11 +327,33 @@ absl::StatusOr<TokenClaims> TokenVerifier::VerifyUncached(absl::string_view toke
   absl::StatusOr<Struct> claims = ParseJsonObject(payload_json);
   if (!claims.ok()) return Unauthenticated("the payload is not a JSON object");
   double exp = 0, nbf = -1e300;  // no nbf: valid from the beginning
+  double iat = 0;
+  // A time claim of another JSON type (a string "1800000000") is a broken or forged token, not
+  // a missing claim.
+  for (const char* key : {"exp", "nbf", "iat"}) {
+    auto it = claims->fields().find(key);
+    if (it != claims->fields().end() && it->second.kind_case() != Value::kNumberValue) {
+      return Unauthenticated(absl::StrCat("its ", key,
+                                          " claim must be a number (seconds since "
+                                          "1970), got another JSON type"));
+    }
+  }
   if (!NumberField(*claims, "exp", &exp)) return Unauthenticated("it has no exp (expiry) claim");
   NumberField(*claims, "nbf", &nbf);
+  const bool has_iat = NumberField(*claims, "iat", &iat);
   *exp_out = exp;
   *nbf_out = nbf;
   if (absl::Status s = CheckTimeWindow(exp, nbf, now); !s.ok()) return s;
+  const double now_s = absl::ToDoubleSeconds(now - absl::UnixEpoch());
+  const double lifetime = exp - (has_iat ? iat : now_s);
+  const double max_lifetime = absl::ToDoubleSeconds(options_.max_lifetime);
+  if (lifetime > max_lifetime) {
+    return Unauthenticated(absl::StrCat("it lives ", static_cast<int64_t>(lifetime),
+                                        " seconds; this gateway accepts at most ",
+                                        static_cast<int64_t>(max_lifetime),
+                                        " (auth.max_token_lifetime_seconds); get a shorter-lived "
+                                        "token"));
+  }
   if (!options_.issuer.empty() && StringField(*claims, "iss") != options_.issuer) {
     return Unauthenticated(absl::StrCat("it was issued by '", StringField(*claims, "iss"),
                                         "', not by '", options_.issuer, "'"));
@@ -361,6 +372,16 @@ absl::StatusOr<TokenClaims> TokenVerifier::VerifyUncached(absl::string_view toke
       return Unauthenticated(absl::StrCat("its audience is not '", options_.audience, "'"));
   }
   TokenClaims out;
+  out.issuer = StringField(*claims, "iss");
+  if (auto aud = claims->fields().find("aud"); aud != claims->fields().end()) {
+    if (aud->second.kind_case() == Value::kStringValue) {
+      out.audiences.push_back(aud->second.string_value());
+    } else if (aud->second.kind_case() == Value::kListValue) {
+      for (const Value& a : aud->second.list_value().values()) {
+        if (a.kind_case() == Value::kStringValue) out.audiences.push_back(a.string_value());
+      }
+    }
+  }
   out.subject = StringField(*claims, "sub");
   if (out.subject.empty()) return Unauthenticated("it has no sub (subject) claim");
   auto roles = claims->fields().find(options_.roles_claim);
@@ -376,6 +397,7 @@ absl::StatusOr<TokenClaims> TokenVerifier::VerifyUncached(absl::string_view toke
       uint32_t bits = 0;
       for (const Value& r : list.list_value().values()) {
         // Unknown role names are ignored: an identity provider may know roles we do not.
+        if (city == "*" && r.string_value() == kOperatorRole) out.instance_operator = true;
         absl::StatusOr<int> role = ParseRole(r.string_value());
         if (role.ok()) bits |= CIVITAS_ROLE_BIT(*role);
       }

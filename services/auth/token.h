@@ -25,16 +25,23 @@ struct VerifierOptions {
   std::string audience;      // required in `aud` if non-empty
   std::string roles_claim = "civitas_roles";
   absl::Duration leeway = absl::Seconds(60);
+  // Tokens that live longer than this (exp - iat, or exp - now without iat) are refused: a
+  // stolen long-lived token would be a standing login.
+  absl::Duration max_lifetime = absl::Hours(24);
 };
+
+// The role name above a city's admin: `"*": ["operator"]` in the roles claim. It is not a module
+// role (modules never see it); only the gateway's AdminService reads it.
+inline constexpr char kOperatorRole[] = "operator";
 
 struct TokenClaims {
   std::string subject;
-  // CIVITAS_ROLE_BIT sets by city id; "*" applies to every city.
+  std::string issuer;                  // `iss`, empty if absent
+  std::vector<std::string> audiences;  // `aud` (a string or a list)
+  // CIVITAS_ROLE_BIT sets by city id; "*" applies to every city the token is issued for.
   std::map<std::string, uint32_t> roles_by_city;
+  bool instance_operator = false;  // "*": [..., "operator", ...]
 };
-
-// The roles a token grants in `city`: every signed-in caller is a citizen.
-uint32_t RolesIn(const TokenClaims& claims, absl::string_view city);
 
 // "citizen" -> CIVITAS_ROLE_CITIZEN etc.
 absl::StatusOr<int> ParseRole(absl::string_view name);

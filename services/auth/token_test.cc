@@ -5,6 +5,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 #include <filesystem>
@@ -12,8 +13,10 @@
 #include <sstream>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "civitas/abi.h"
+#include "services/auth/city_trust.h"
 
 namespace civitas::auth {
 namespace {
@@ -23,6 +26,12 @@ std::string Read(const std::string& path) {
   std::stringstream b;
   b << in.rdbuf();
   return b.str();
+}
+
+CityTrust Trust(std::string city, std::vector<std::string> issuers = {},
+                std::vector<std::string> audiences = {}, std::vector<CityTrust> citizens_of = {}) {
+  return CityTrust{std::move(city), std::move(issuers), std::move(audiences),
+                   std::move(citizens_of)};
 }
 
 class TokenTest : public testing::Test {
@@ -67,10 +76,108 @@ TEST_F(TokenTest, Es256RoundTripWithRolesPerCity) {
   auto claims = Verify(*token);
   ASSERT_TRUE(claims.ok()) << claims.status();
   EXPECT_EQ(claims->subject, "anna");
-  EXPECT_EQ(RolesIn(*claims, "dortmund"),
+  EXPECT_EQ(RolesIn(*claims, Trust("dortmund")),
             CIVITAS_ROLE_BIT(CIVITAS_ROLE_CITIZEN) | CIVITAS_ROLE_BIT(CIVITAS_ROLE_EDITOR));
-  // An editor of Dortmund is only a citizen in Schwerte.
-  EXPECT_EQ(RolesIn(*claims, "schwerte"), CIVITAS_ROLE_BIT(CIVITAS_ROLE_CITIZEN));
+  EXPECT_EQ(claims->issuer, "https://id.example");
+  EXPECT_EQ(claims->audiences, std::vector<std::string>{"civitas"});
+  EXPECT_FALSE(claims->instance_operator);
+  // A token for Dortmund is nothing in Schwerte: not even a citizen.
+  EXPECT_EQ(RolesIn(*claims, Trust("schwerte")), 0u);
+}
+
+TEST_F(TokenTest, ACityTrustsItsOwnIssuersAndAudiences) {
+  MintRequest r = Request();
+  r.roles_by_city.clear();  // the city's own identity provider knows no civitas roles
+  auto claims = Verify(*signer_->Mint(r));
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  CityTrust dortmund = Trust("dortmund", {"https://id.example"}, {"civitas"});
+  EXPECT_EQ(RolesIn(*claims, dortmund), CIVITAS_ROLE_BIT(CIVITAS_ROLE_CITIZEN));
+  CityTrust other_issuer = Trust("dortmund", {"https://login.schwerte.example"});
+  EXPECT_EQ(RolesIn(*claims, other_issuer), 0u);
+  CityTrust other_audience = Trust("dortmund", {"https://id.example"}, {"civitas-schwerte"});
+  EXPECT_EQ(RolesIn(*claims, other_audience), 0u);
+  // Without issuers of its own a city needs to be named in the roles claim.
+  EXPECT_EQ(RolesIn(*claims, Trust("dortmund")), 0u);
+}
+
+TEST_F(TokenTest, ASharedLoginMakesCitizensButCarriesNoOtherRole) {
+  MintRequest r = Request();
+  r.roles_by_city = {{"dortmund", {"editor"}}, {"schwerte", {"admin"}}};
+  r.issuer = "https://id.example";
+  auto claims = Verify(*signer_->Mint(r));
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  // Schwerte trusts only its own issuer, but accepts the citizens of Dortmund.
+  CityTrust schwerte =
+      Trust("schwerte", {"https://login.schwerte.example"}, {}, {Trust("dortmund")});
+  EXPECT_EQ(RolesIn(*claims, schwerte), CIVITAS_ROLE_BIT(CIVITAS_ROLE_CITIZEN));
+  schwerte.citizens_of.clear();
+  EXPECT_EQ(RolesIn(*claims, schwerte), 0u);
+}
+
+TEST_F(TokenTest, OperatorIsReadFromTheWildcardOnly) {
+  MintRequest r = Request();
+  r.roles_by_city = {{"*", {"operator"}}};
+  auto claims = Verify(*signer_->Mint(r));
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_TRUE(claims->instance_operator);
+  r.roles_by_city = {{"dortmund", {"operator", "admin"}}};
+  claims = Verify(*signer_->Mint(r));
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_FALSE(claims->instance_operator);
+}
+
+TEST_F(TokenTest, RefusesTokensThatLiveTooLong) {
+  options_.max_lifetime = absl::Hours(24);
+  MintRequest r = Request();
+  r.ttl = absl::Hours(24);
+  EXPECT_TRUE(Verify(*signer_->Mint(r)).ok());
+  r.ttl = absl::Hours(24) + absl::Seconds(1);
+  auto refused = Verify(*signer_->Mint(r));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(refused.status().message().find("max_token_lifetime_seconds"), std::string::npos)
+      << refused.status();
+}
+
+// Signs a payload as it is, to build tokens TokenSigner would never produce.
+std::string SignRaw(const std::string& payload) {
+  auto hs = TokenSigner::Hs256("0123456789abcdef0123456789abcdef");
+  MintRequest r;
+  r.subject = "x";
+  std::vector<std::string> parts = absl::StrSplit(*hs->Mint(r), '.');
+  const std::string signed_part = parts[0] + "." + absl::WebSafeBase64Escape(payload);
+  unsigned char mac[32];
+  unsigned int len = 0;
+  const std::string key = "0123456789abcdef0123456789abcdef";
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), mac, &len);
+  return signed_part + "." +
+         absl::WebSafeBase64Escape(std::string(reinterpret_cast<char*>(mac), len));
+}
+
+TEST_F(TokenTest, RefusesTimeClaimsOfTheWrongTypeAndLifetimesWithoutIat) {
+  options_.hs256_secret = "0123456789abcdef0123456789abcdef";
+  options_.issuer.clear();
+  options_.audience.clear();
+  const int64_t now = absl::ToUnixSeconds(now_);
+  const std::string good =
+      absl::StrCat(R"({"sub":"anna","iat":)", now, R"(,"exp":)", now + 60, R"(,"nbf":)", now, "}");
+  ASSERT_TRUE(Verify(SignRaw(good)).ok()) << Verify(SignRaw(good)).status();
+  for (const std::string& payload : {
+           absl::StrCat(R"({"sub":"anna","exp":")", now + 60, R"("})"),
+           absl::StrCat(R"({"sub":"anna","exp":)", now + 60, R"(,"nbf":")", now, R"("})"),
+           absl::StrCat(R"({"sub":"anna","exp":)", now + 60, R"(,"iat":null})"),
+           absl::StrCat(R"({"sub":"anna","exp":)", now + 60, R"(,"nbf":[1]})"),
+       }) {
+    auto refused = Verify(SignRaw(payload));
+    ASSERT_FALSE(refused.ok()) << payload;
+    EXPECT_NE(refused.status().message().find("must be a number"), std::string::npos)
+        << refused.status();
+  }
+  // No iat: the lifetime counts from now.
+  auto no_iat = Verify(SignRaw(absl::StrCat(R"({"sub":"anna","exp":)", now + 30 * 86400, "}")));
+  ASSERT_FALSE(no_iat.ok());
+  EXPECT_NE(no_iat.status().message().find("at most 86400"), std::string::npos) << no_iat.status();
 }
 
 TEST_F(TokenTest, AVerifiedTokenIsRememberedButStillExpires) {
@@ -98,7 +205,9 @@ TEST_F(TokenTest, WildcardCityGrantsEverywhere) {
   r.roles_by_city = {{"*", {"admin"}}};
   auto claims = Verify(*signer_->Mint(r));
   ASSERT_TRUE(claims.ok());
-  EXPECT_TRUE(RolesIn(*claims, "hagen") & CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN));
+  EXPECT_TRUE(RolesIn(*claims, Trust("hagen")) & CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN));
+  // ... but only where the token is valid: a city with issuers of its own does not take it.
+  EXPECT_EQ(RolesIn(*claims, Trust("hagen", {"https://login.hagen.example"})), 0u);
 }
 
 TEST_F(TokenTest, Rs256FromJwks) {

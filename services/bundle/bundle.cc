@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -86,19 +87,41 @@ struct Version {
   std::string pre;  // after '-', empty for a release
 };
 
+bool IsIdentifierList(absl::string_view s, bool numeric_no_leading_zero) {
+  if (s.empty()) return false;
+  for (absl::string_view part : absl::StrSplit(s, '.')) {
+    if (part.empty()) return false;
+    bool numeric = true;
+    for (char c : part) {
+      if (!absl::ascii_isalnum(c) && c != '-') return false;
+      if (!absl::ascii_isdigit(c)) numeric = false;
+    }
+    if (numeric_no_leading_zero && numeric && part.size() > 1 && part[0] == '0') return false;
+  }
+  return true;
+}
+
 bool ParseVersion(absl::string_view v, Version* out) {
+  if (v.size() > 64) return false;
   absl::string_view core = v;
-  if (size_t plus = core.find('+'); plus != absl::string_view::npos) core = core.substr(0, plus);
+  if (size_t plus = core.find('+'); plus != absl::string_view::npos) {
+    if (!IsIdentifierList(core.substr(plus + 1), false)) return false;
+    core = core.substr(0, plus);
+  }
   if (size_t dash = core.find('-'); dash != absl::string_view::npos) {
     out->pre = std::string(core.substr(dash + 1));
-    if (out->pre.empty()) return false;
+    if (!IsIdentifierList(out->pre, true)) return false;
     core = core.substr(0, dash);
   }
   std::vector<absl::string_view> parts = absl::StrSplit(core, '.');
   if (parts.size() != 3) return false;
   for (absl::string_view p : parts) {
     uint64_t n;
-    if (p.empty() || !absl::SimpleAtoi(p, &n)) return false;
+    if (p.empty() || p.size() > 18 || (p.size() > 1 && p[0] == '0') ||
+        !std::all_of(p.begin(), p.end(), [](char c) { return absl::ascii_isdigit(c); }) ||
+        !absl::SimpleAtoi(p, &n)) {
+      return false;
+    }
     out->numbers.push_back(n);
   }
   return true;
@@ -233,6 +256,33 @@ bool VerifySignature(const std::string& public_key, absl::string_view message,
                           message.size()) == 1;
 }
 
+bool IsModuleId(absl::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  std::vector<absl::string_view> parts = absl::StrSplit(id, '.');
+  if (parts.size() < 2) return false;
+  for (absl::string_view part : parts) {
+    if (part.empty() || !absl::ascii_islower(part[0])) return false;
+    for (char c : part) {
+      if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '_') return false;
+    }
+  }
+  return true;
+}
+
+absl::Status CheckModuleRef(absl::string_view id, absl::string_view version) {
+  if (!IsModuleId(id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("module id '", absl::CHexEscape(id.substr(0, 140)),
+                     "' is not valid; it must match ", kModuleIdPattern));
+  }
+  if (!IsSemver(version)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("version '", absl::CHexEscape(version.substr(0, 80)), "' of ", id,
+                     " is not a semantic version (1.2.3, 1.2.3-rc.1; at most 64 characters)"));
+  }
+  return absl::OkStatus();
+}
+
 bool IsSemver(absl::string_view v) {
   Version parsed;
   return ParseVersion(v, &parsed);
@@ -269,6 +319,10 @@ absl::StatusOr<std::string> Pack(const std::string& module_path, const PackOptio
   if (def == nullptr || def->struct_size < kMinDef || def->module_id == nullptr ||
       def->version == nullptr) {
     return absl::InvalidArgumentError("the module's definition is incomplete");
+  }
+  if (!IsModuleId(def->module_id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "module id '", def->module_id, "' is not valid; it must match ", kModuleIdPattern));
   }
   if (!IsSemver(def->version)) {
     return absl::InvalidArgumentError(
@@ -367,10 +421,14 @@ absl::StatusOr<OpenedBundle> OpenBundle(absl::string_view bundle) {
     return absl::InvalidArgumentError("bundle manifest is not a valid BundleManifest");
   }
   const auto& m = out.manifest;
-  if (m.module_id().empty() || !IsSemver(m.version()) || m.publisher().empty()) {
+  if (m.module_id().empty() || m.version().empty() || m.publisher().empty()) {
     return absl::InvalidArgumentError(
         "bundle manifest needs module_id, a semantic version and "
         "a publisher");
+  }
+  // The id and version become folder names in every module store: never a path.
+  if (absl::Status s = CheckModuleRef(m.module_id(), m.version()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("bundle manifest: ", s.message()));
   }
   std::set<std::string> covered;
   for (const auto& f : m.files()) {

@@ -45,7 +45,16 @@ bool VerifySignature(const std::string& public_key, absl::string_view message,
 // Compares semantic versions ("1.10.0" > "1.9.2"; a pre-release sorts before its release).
 // Returns <0, 0 or >0; an unparsable version compares as text.
 int CompareVersions(absl::string_view a, absl::string_view b);
+// Strict semantic version (semver.org 2.0): 1.2.3, 1.2.3-rc.1, 1.2.3+build.5; no leading zeros,
+// at most 64 characters. Never contains '/' or "..": safe as a folder name.
 bool IsSemver(absl::string_view v);
+
+// Module ids are dotted lower-case names; never a path.
+inline constexpr char kModuleIdPattern[] =
+    "[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+, at most 128 characters";
+bool IsModuleId(absl::string_view id);
+// INVALID_ARGUMENT naming what is wrong unless `id` and `version` are both valid.
+absl::Status CheckModuleRef(absl::string_view id, absl::string_view version);
 
 struct PackOptions {
   std::string publisher;

@@ -148,6 +148,41 @@ TEST_F(PackedBundleTest, RefusesWithTheReason) {
   EXPECT_FALSE(OpenBundle(WriteTar(*files)).ok());
 }
 
+TEST(ModuleRefTest, IdsAndVersionsAreNeverPaths) {
+  for (const char* good : {"civitas.news", "dortmund.waste_calendar", "a.b2.c_d"}) {
+    EXPECT_TRUE(IsModuleId(good)) << good;
+  }
+  for (const std::string& bad :
+       std::vector<std::string>{"", "news", "../../../tmp/x", "civitas/news", "Civitas.news",
+                                "civitas..news", ".a.b", "a.b.", "a.-b", "a.b c", "1a.b",
+                                std::string("a.b\0c", 5), "a." + std::string(127, 'b')}) {
+    EXPECT_FALSE(IsModuleId(bad)) << bad;
+  }
+  for (const char* good : {"1.0.0", "0.1.0", "10.20.30", "1.0.0-rc.1", "1.0.0-alpha-2+build.7"}) {
+    EXPECT_TRUE(IsSemver(good)) << good;
+  }
+  for (const std::string& bad : std::vector<std::string>{
+           "1.0", "01.0.0", "1.0.0-", "1.0.0-../../x", "1.0.0/..", "1.0.0+a/b", "1.0.0-01",
+           "1.0.0-a..b", "1.0.0 ", "1.0.0-" + std::string(60, 'a')}) {
+    EXPECT_FALSE(IsSemver(bad)) << bad;
+  }
+  EXPECT_NE(CheckModuleRef("../x", "1.0.0").message().find("must match"), std::string::npos);
+}
+
+TEST_F(PackedBundleTest, ASignedManifestWithAPathForAnIdIsRefused) {
+  for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
+           {"civitas.noticeboard", "../../../tmp/x"}, {"1.0.0", "1.0.0/../../x"}}) {
+    auto files = ReadTar(bundle_);
+    std::string& manifest = (*files)[kManifestFile];
+    manifest.replace(manifest.find("\"" + field + "\""), field.size() + 2, "\"" + value + "\"");
+    (*files)[kSignatureFile] = *Sign(keys_.private_pem, manifest);  // a validly signed lie
+    auto opened = OpenBundle(WriteTar(*files));
+    ASSERT_FALSE(opened.ok()) << value;
+    EXPECT_EQ(opened.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(opened.status().message().find("is not"), std::string::npos) << opened.status();
+  }
+}
+
 TEST(BuildBundleTest, TheModuleBuildProducesItsBundle) {
   std::ifstream in(CIVITAS_NOTICEBOARD_BUNDLE, std::ios::binary);
   ASSERT_TRUE(in) << "civitas_add_module(... BUNDLE_PUBLISHER ...) wrote no bundle";

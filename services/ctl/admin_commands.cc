@@ -27,7 +27,7 @@ void PrintModule(const v1::Module& m) {
 }  // namespace
 
 int Cities(const Args& args) {
-  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  auto stub = v1::AdminService::NewStub(AdminChannel(args));
   std::string token;
   do {
     grpc::ClientContext ctx;
@@ -36,7 +36,7 @@ int Cities(const Args& args) {
     request.set_page_token(token);
     v1::ListCitiesResponse response;
     grpc::Status s = stub->ListCities(&ctx, request, &response);
-    if (!s.ok()) return Failed(s);
+    if (!s.ok()) return FailedAdmin(args, s);
     for (const v1::City& c : response.cities()) {
       std::cout << c.city_id() << "\t" << c.display_name() << "\t" << c.time_zone() << "\t"
                 << c.module_ids_size() << " modules\n";
@@ -49,7 +49,7 @@ int Cities(const Args& args) {
 int Modules(const Args& args) {
   const std::string city = args.Get("city");
   if (city.empty()) return Usage("modules needs --city");
-  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  auto stub = v1::AdminService::NewStub(AdminChannel(args));
   std::string token;
   int failed = 0;
   do {
@@ -60,7 +60,7 @@ int Modules(const Args& args) {
     request.set_page_token(token);
     v1::ListModulesResponse response;
     grpc::Status s = stub->ListModules(&ctx, request, &response);
-    if (!s.ok()) return Failed(s);
+    if (!s.ok()) return FailedAdmin(args, s);
     for (const v1::Module& m : response.modules()) {
       failed += m.state() == v1::MODULE_STATE_SERVING ? 0 : 1;
       PrintModule(m);
@@ -101,14 +101,14 @@ int ModuleInstall(const Args& args, bool upgrade) {
   request.set_config_json(args.Get("config"));
   request.set_force(args.Has("force"));
   request.set_require_installed(upgrade);
-  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  auto stub = v1::AdminService::NewStub(AdminChannel(args));
   grpc::ClientContext ctx;
   Prepare(args, &ctx, 120);
   std::cerr << (upgrade ? "upgrading " : "installing ") << ref << " in city " << city
             << ": downloading, verifying the signature and hashes, loading...\n";
   v1::Module module;
   grpc::Status s = stub->InstallModule(&ctx, request, &module);
-  if (!s.ok()) return Failed(s);
+  if (!s.ok()) return FailedAdmin(args, s);
   PrintModule(module);
   return 0;
 }
@@ -121,7 +121,7 @@ int ModuleRollback(const Args& args) {
   v1::RollbackModuleRequest request;
   request.set_name("cities/" + city + "/modules/" + args.words[2]);
   request.set_restore_checkpoint(args.Has("restore-checkpoint"));
-  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  auto stub = v1::AdminService::NewStub(AdminChannel(args));
   auto call = [&](bool validate_only, v1::RollbackModuleResponse* response) {
     request.set_validate_only(validate_only);
     grpc::ClientContext ctx;
@@ -137,7 +137,7 @@ int ModuleRollback(const Args& args) {
   if (args.Has("dry-run") || request.restore_checkpoint()) {
     v1::RollbackModuleResponse plan;
     grpc::Status s = call(true, &plan);
-    if (!s.ok()) return Failed(s);
+    if (!s.ok()) return FailedAdmin(args, s);
     std::cout << "data: " << v1::RollbackDataHandling_Name(plan.data_handling()) << "\n";
     if (plan.data_handling() == v1::ROLLBACK_DATA_HANDLING_CHECKPOINT_RESTORED) {
       std::cout << "restoring the checkpoint undoes the records " << undone(plan)
@@ -151,7 +151,7 @@ int ModuleRollback(const Args& args) {
   }
   v1::RollbackModuleResponse response;
   grpc::Status s = call(false, &response);
-  if (!s.ok()) return Failed(s);
+  if (!s.ok()) return FailedAdmin(args, s);
   PrintModule(response.module());
   std::cout << "data: " << v1::RollbackDataHandling_Name(response.data_handling());
   if (response.data_handling() == v1::ROLLBACK_DATA_HANDLING_CHECKPOINT_RESTORED) {
@@ -167,14 +167,14 @@ int CityCreate(const Args& args) {
   if (!args.Has("file") || !ReadFile(args.Get("file"), &yaml)) {
     return Usage("city create needs --file CITY.yaml (one entry of the config's cities:)");
   }
-  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  auto stub = v1::AdminService::NewStub(AdminChannel(args));
   grpc::ClientContext ctx;
   Prepare(args, &ctx, 60);
   v1::CreateCityRequest request;
   request.set_city_yaml(yaml);
   v1::City city;
   grpc::Status s = stub->CreateCity(&ctx, request, &city);
-  if (!s.ok()) return Failed(s);
+  if (!s.ok()) return FailedAdmin(args, s);
   std::cout << "added city " << city.city_id() << " (" << city.display_name() << ") with "
             << city.module_ids_size() << " modules\n";
   return 0;
@@ -184,7 +184,7 @@ int CityCreate(const Args& args) {
 int CityExport(const Args& args) {
   const std::string city = args.Get("city"), to = args.Get("to");
   if (city.empty() || to.empty()) return Usage("city export needs --city and --to DIR");
-  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  auto stub = v1::AdminService::NewStub(AdminChannel(args));
   grpc::ClientContext ctx;
   Prepare(args, &ctx, 3600);
   v1::ExportCityRequest request;
@@ -200,7 +200,7 @@ int CityExport(const Args& args) {
   }
   std::cerr << "\n";
   grpc::Status s = reader->Finish();
-  if (!s.ok()) return Failed(s);
+  if (!s.ok()) return FailedAdmin(args, s);
   std::cout << "exported city " << city << " to " << to << "; on the new instance run:\n"
             << "  civitasctl backup restore --city " << city << " --backup-dir " << to
             << " --data-dir <its data_dir>\n";
@@ -211,7 +211,7 @@ int CityExport(const Args& args) {
 int CityDelete(const Args& args) {
   const std::string city = args.Get("city");
   if (city.empty()) return Usage("city delete needs --city and --confirm CITY");
-  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  auto stub = v1::AdminService::NewStub(AdminChannel(args));
   grpc::ClientContext ctx;
   Prepare(args, &ctx, 120);
   v1::DeleteCityRequest request;
@@ -220,7 +220,7 @@ int CityDelete(const Args& args) {
   request.set_delete_backups(args.Has("delete-backups"));
   v1::DeleteCityResponse response;
   grpc::Status s = stub->DeleteCity(&ctx, request, &response);
-  if (!s.ok()) return Failed(s);
+  if (!s.ok()) return FailedAdmin(args, s);
   std::cout << "deleted city " << city << " and its data (" << response.deleted_data_dir() << ")\n";
   return 0;
 }

@@ -26,7 +26,7 @@ void Print(const v1::Backup& b) {
 int BackupCreate(const Args& args) {
   const std::string city = args.Get("city");
   if (city.empty()) return Usage("backup create needs --city");
-  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  auto stub = v1::AdminService::NewStub(AdminChannel(args));
   grpc::ClientContext ctx;
   Prepare(args, &ctx, 3600);
   v1::CreateBackupRequest request;
@@ -45,7 +45,7 @@ int BackupCreate(const Args& args) {
   }
   std::cerr << "\n";
   grpc::Status s = reader->Finish();
-  if (!s.ok()) return Failed(s);
+  if (!s.ok()) return FailedAdmin(args, s);
   std::cout << "backup " << done.backup_id() << " of city " << city << " in " << done.backup_dir()
             << "\n";
   Print(done);
@@ -55,14 +55,14 @@ int BackupCreate(const Args& args) {
 int BackupList(const Args& args) {
   const std::string city = args.Get("city");
   if (city.empty()) return Usage("backup list needs --city");
-  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  auto stub = v1::AdminService::NewStub(AdminChannel(args));
   grpc::ClientContext ctx;
   Prepare(args, &ctx);
   v1::ListBackupsRequest request;
   request.set_parent("cities/" + city);
   v1::ListBackupsResponse response;
   grpc::Status s = stub->ListBackups(&ctx, request, &response);
-  if (!s.ok()) return Failed(s);
+  if (!s.ok()) return FailedAdmin(args, s);
   for (const v1::Backup& b : response.backups()) Print(b);
   return 0;
 }
@@ -70,14 +70,14 @@ int BackupList(const Args& args) {
 int BackupVerify(const Args& args) {
   const std::string city = args.Get("city");
   if (city.empty() || !args.Has("id")) return Usage("backup verify needs --city and --id");
-  auto stub = v1::AdminService::NewStub(GatewayChannel(args));
+  auto stub = v1::AdminService::NewStub(AdminChannel(args));
   grpc::ClientContext ctx;
   Prepare(args, &ctx, 3600);
   v1::VerifyBackupRequest request;
   request.set_name("cities/" + city + "/backups/" + args.Get("id"));
   v1::Backup backup;
   grpc::Status s = stub->VerifyBackup(&ctx, request, &backup);
-  if (!s.ok()) return Failed(s);
+  if (!s.ok()) return FailedAdmin(args, s);
   std::cout << "OK: every file of backup " << backup.backup_id() << " matches its checksum\n";
   return 0;
 }

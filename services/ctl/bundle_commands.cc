@@ -15,11 +15,21 @@ namespace {
 
 namespace rv1 = civitas::registry::v1;
 
-std::shared_ptr<grpc::Channel> RegistryChannel(const std::string& target) {
+// --registry HOST:PORT, over TLS when --registry-ca FILE names the CA that signed its certificate.
+std::shared_ptr<grpc::Channel> RegistryChannel(const Args& args) {
   grpc::ChannelArguments ch;
   ch.SetMaxSendMessageSize(static_cast<int>(bundle::kMaxBundleBytes + (1 << 20)));
   ch.SetMaxReceiveMessageSize(static_cast<int>(bundle::kMaxBundleBytes + (1 << 20)));
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), ch);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (args.Has("registry-ca")) {
+    grpc::SslCredentialsOptions tls;
+    if (!ReadFile(args.Get("registry-ca"), &tls.pem_root_certs)) {
+      std::cerr << "civitasctl: cannot read --registry-ca " << args.Get("registry-ca") << "\n";
+      exit(2);
+    }
+    credentials = grpc::SslCredentials(tls);
+  }
+  return grpc::CreateCustomChannel(args.Get("registry"), credentials, ch);
 }
 
 }  // namespace
@@ -110,7 +120,7 @@ int ModulePublish(const Args& args) {
   if (!ReadFile(args.words[2], request.mutable_bundle())) {
     return Failed("cannot read " + args.words[2]);
   }
-  auto stub = rv1::RegistryService::NewStub(RegistryChannel(args.Get("registry")));
+  auto stub = rv1::RegistryService::NewStub(RegistryChannel(args));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
   ctx.AddMetadata("authorization", "Bearer " + args.Get("publisher-token"));
@@ -124,7 +134,7 @@ int ModulePublish(const Args& args) {
 
 int RegistryList(const Args& args) {
   if (!args.Has("registry")) return Usage("registry list needs --registry HOST:PORT");
-  auto stub = rv1::RegistryService::NewStub(RegistryChannel(args.Get("registry")));
+  auto stub = rv1::RegistryService::NewStub(RegistryChannel(args));
   std::string token;
   do {
     grpc::ClientContext ctx;
@@ -141,6 +151,29 @@ int RegistryList(const Args& args) {
     }
     token = response.next_page_token();
   } while (!token.empty());
+  return 0;
+}
+
+int RegistryAddPublisher(const Args& args) {
+  if (args.words.size() < 3 || !args.Has("publisher") || !args.Has("registry") ||
+      !args.Has("publisher-token")) {
+    return Usage(
+        "registry add-publisher needs MODULE, --publisher NAME, --registry and "
+        "--publisher-token (the owner's)");
+  }
+  auto stub = rv1::RegistryService::NewStub(RegistryChannel(args));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  ctx.AddMetadata("authorization", "Bearer " + args.Get("publisher-token"));
+  rv1::AddModulePublisherRequest request;
+  request.set_parent("modules/" + args.words[2]);
+  request.set_publisher(args.Get("publisher"));
+  rv1::AddModulePublisherResponse response;
+  grpc::Status s = stub->AddModulePublisher(&ctx, request, &response);
+  if (!s.ok()) return Failed(s);
+  std::cout << args.words[2] << " (owner " << response.owner() << ") may be published by:";
+  for (const std::string& p : response.publishers()) std::cout << " " << p;
+  std::cout << "\n";
   return 0;
 }
 

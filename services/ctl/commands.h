@@ -26,8 +26,16 @@ int Failed(const std::string& message);
 bool ReadFile(const std::string& path, std::string* out);
 bool WriteFile(const std::string& path, const std::string& data, bool private_file = false);
 
-// Gateway address: --gateway, $CIVITAS_GATEWAY, or 127.0.0.1:50051; adds --token if given.
+// Prints a failed admin call, explaining an unreachable admin socket.
+int FailedAdmin(const Args& args, const grpc::Status& status);
+
+// The gateway's public gRPC port: --gateway, $CIVITAS_GATEWAY, or 127.0.0.1:50051.
 std::shared_ptr<grpc::Channel> GatewayChannel(const Args& args);
+// AdminService: --admin-socket PATH, --gateway HOST:PORT (needs a token), $CIVITAS_ADMIN_SOCKET,
+// $CIVITAS_GATEWAY, or the demo's ./state/admin.sock.
+std::string AdminTarget(const Args& args);
+std::shared_ptr<grpc::Channel> AdminChannel(const Args& args);
+// Adds --token (or $CIVITAS_TOKEN) as the bearer token.
 void Prepare(const Args& args, grpc::ClientContext* ctx, int timeout_seconds = 30);
 
 int Cities(const Args& args);
@@ -46,6 +54,7 @@ int ModuleInspect(const Args& args);
 int ModulePublish(const Args& args);
 int RegistryList(const Args& args);
 int RegistryToken(const Args& args);
+int RegistryAddPublisher(const Args& args);
 
 int TokenMint(const Args& args);
 

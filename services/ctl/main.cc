@@ -12,13 +12,16 @@
 namespace civitas::ctl {
 
 constexpr char kUsage[] = R"(usage:
-  gateway (--gateway HOST:PORT, default $CIVITAS_GATEWAY or 127.0.0.1:50051; --token TOKEN):
+  administration (through the gateway's admin socket: --admin-socket PATH, default
+  $CIVITAS_ADMIN_SOCKET or ./state/admin.sock; or over the network with --gateway HOST:PORT
+  and an admin or operator token: --token TOKEN or $CIVITAS_TOKEN):
     civitasctl cities
     civitasctl modules --city CITY
-    civitasctl module install MODULE@VERSION --city CITY [--registry HOST:PORT] [--config JSON]
+    civitasctl module install MODULE@VERSION --city CITY [--registry NAME] [--config JSON]
     civitasctl module install --bundle FILE --city CITY [--force]
-    civitasctl module upgrade MODULE@VERSION --city CITY [--registry HOST:PORT] [--force]
-      (the registry defaults to $CIVITAS_REGISTRY)
+      (FILE must be below the gateway's admin.bundle_import_dir)
+    civitasctl module upgrade MODULE@VERSION --city CITY [--registry NAME] [--force]
+      (NAME: one of the city's registries:, by name or target; default $CIVITAS_REGISTRY)
     civitasctl module rollback MODULE --city CITY [--dry-run] [--restore-checkpoint --yes]
     civitasctl city create --file CITY.yaml           (one entry of the config's cities:)
     civitasctl city export --city CITY --to DIR        (then backup restore on the new instance)
@@ -37,8 +40,12 @@ constexpr char kUsage[] = R"(usage:
     civitasctl module inspect BUNDLE
     civitasctl module publish BUNDLE --registry HOST:PORT --publisher-token TOKEN
     civitasctl registry list --registry HOST:PORT [--search TEXT]
+    civitasctl registry add-publisher MODULE --publisher NAME --registry HOST:PORT
+                           --publisher-token OWNER_TOKEN
+      (registry commands speak TLS with --registry-ca CA.pem)
     civitasctl registry token          (a new publisher token and the SHA-256 the registry needs)
-  importing content (a FILE or an http(s) URL; progress on stderr):
+  importing content (a FILE or an http(s) URL; progress on stderr; --gateway HOST:PORT, default
+  $CIVITAS_GATEWAY or 127.0.0.1:50051, with an editor's --token):
     civitasctl import news --city CITY FILE|URL [--source ID] [--category ID] [--language TAG]
                           (RSS 2.0 or Atom 1.0; importing again updates, never duplicates)
     civitasctl import events --city CITY FILE|URL [--category ID]   (iCalendar, by UID)
@@ -46,7 +53,8 @@ constexpr char kUsage[] = R"(usage:
     civitasctl token mint --city CITY --subject SUBJECT [--role ROLE ...] [--ttl 1h]
                           [--signing-key FILE | --hs256-secret-file FILE] [--kid KID]
                           [--issuer ISS] [--audience AUD]
-    (the signing key defaults to ./state/dev-signing-key.pem, the demo's development key)
+    (the signing key defaults to ./state/dev-signing-key.pem, the demo's development key;
+     --role operator makes the instance operator: "*": ["operator"])
 )";
 
 std::string Args::Get(const std::string& name, const std::string& fallback) const {
@@ -65,6 +73,23 @@ int Failed(const grpc::Status& s) {
   std::cerr << "civitasctl: " << s.error_message() << " (" << civitas::gateway::CodeName(code)
             << ")\n";
   return 1;
+}
+
+int FailedAdmin(const Args& args, const grpc::Status& s) {
+  // gRPC's own words for "nobody answered" (not an UNAVAILABLE the gateway sent).
+  const bool unreachable = s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+                           (s.error_message().find("failed to connect") != std::string::npos ||
+                            s.error_message().find("backends failing") != std::string::npos);
+  if (unreachable) {
+    const std::string target = AdminTarget(args);
+    if (target.rfind("unix:", 0) == 0) {
+      std::cerr << "civitasctl: cannot reach the gateway's admin socket " << target.substr(5)
+                << " (is the gateway running, and may you open the socket?); pass --admin-socket "
+                   "PATH, or --gateway HOST:PORT with --token\n";
+      return 1;
+    }
+  }
+  return Failed(s);
 }
 
 int Failed(const std::string& message) {
@@ -99,9 +124,24 @@ std::shared_ptr<grpc::Channel> GatewayChannel(const Args& args) {
                              grpc::InsecureChannelCredentials());
 }
 
+std::string AdminTarget(const Args& args) {
+  if (args.Has("admin-socket")) return "unix:" + args.Get("admin-socket");
+  if (args.Has("gateway")) return args.Get("gateway");
+  if (const char* socket = std::getenv("CIVITAS_ADMIN_SOCKET"); socket && *socket) {
+    return std::string("unix:") + socket;
+  }
+  if (const char* env = std::getenv("CIVITAS_GATEWAY"); env && *env) return env;
+  return "unix:./state/admin.sock";
+}
+
+std::shared_ptr<grpc::Channel> AdminChannel(const Args& args) {
+  return grpc::CreateChannel(AdminTarget(args), grpc::InsecureChannelCredentials());
+}
+
 void Prepare(const Args& args, grpc::ClientContext* ctx, int timeout_seconds) {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_seconds));
-  if (std::string token = args.Get("token"); !token.empty()) {
+  const char* env = std::getenv("CIVITAS_TOKEN");
+  if (std::string token = args.Get("token", env ? env : ""); !token.empty()) {
     ctx->AddMetadata("authorization", "Bearer " + token);
   }
 }
@@ -162,6 +202,7 @@ int main(int argc, char** argv) {
   if (is("keys", "generate")) return KeysGenerate(args);
   if (is("registry", "list")) return RegistryList(args);
   if (is("registry", "token")) return RegistryToken(args);
+  if (is("registry", "add-publisher")) return RegistryAddPublisher(args);
   if (is("token", "mint")) return TokenMint(args);
   if (is("city", "create")) return CityCreate(args);
   if (is("city", "export")) return CityExport(args);

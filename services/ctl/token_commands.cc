@@ -16,6 +16,10 @@ int TokenMint(const Args& args) {
     return Usage("token mint needs --city and --subject");
   std::vector<std::string> roles;
   for (auto [it, end] = args.flags.equal_range("role"); it != end; ++it) {
+    if (it->second == civitas::auth::kOperatorRole) {
+      request.roles_by_city["*"].push_back(it->second);  // above every city, never per city
+      continue;
+    }
     if (!civitas::auth::ParseRole(it->second).ok()) {
       return Usage(std::string(civitas::auth::ParseRole(it->second).status().message()));
     }

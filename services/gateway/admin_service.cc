@@ -3,15 +3,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "civitas/abi.h"
+#include "services/gateway/code_names.h"
+#include "services/gateway/log.h"
 #include "services/gateway/standard_services.h"
 
 namespace civitas::gateway {
 namespace {
-
-bool IsLoopbackPeer(const std::string& peer) {
-  return absl::StartsWith(peer, "ipv4:127.") || absl::StartsWith(peer, "ipv6:[::1]") ||
-         absl::StartsWith(peer, "unix:");
-}
 
 std::string Metadata(grpc::ServerContext* ctx, const char* key) {
   auto it = ctx->client_metadata().find(key);
@@ -86,62 +83,118 @@ grpc::Status ToGrpc(const absl::Status& s) {
 
 }  // namespace
 
-grpc::Status AdminService::Authorize(grpc::ServerContext* ctx, const std::string& city) const {
-  if (trust_loopback_ && IsLoopbackPeer(ctx->peer())) return grpc::Status::OK;
-  Caller caller;
-  grpc::Status s = auth_->Authenticate(Metadata(ctx, "authorization"), city, &caller);
-  if (!s.ok()) return s;
-  return Authenticator::CheckRole(caller, CIVITAS_ROLE_ADMIN, "civitas.gateway.v1.AdminService",
-                                  city);
+grpc::Status AdminService::Authorize(AdminCall& call, const std::string& city, Need need) const {
+  call.city = city;
+  if (local_) {
+    // The admin socket's file permissions already decided who may connect.
+    call.subject = "local admin socket";
+    call.is_operator = true;
+    return grpc::Status::OK;
+  }
+  auth::TokenClaims claims;
+  if (grpc::Status s = auth_->Verify(Metadata(call.ctx, "authorization"), &claims); !s.ok()) {
+    return grpc::Status(
+        s.error_code(),
+        absl::StrCat(s.error_message(),
+                     " (AdminService needs an admin or operator token over the network; on the "
+                     "gateway's machine use the admin socket)"));
+  }
+  call.subject = claims.subject;
+  call.is_operator = auth_->IsOperator(claims);
+  if (call.is_operator) return grpc::Status::OK;
+  if (need == Need::kOperator) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat(call.method,
+                                     " needs the instance operator role (roles claim "
+                                     "\"*\": [\"operator\"]); '",
+                                     claims.subject, "' does not have it"));
+  }
+  if (city != "*" && (auth_->RolesIn(claims, city) & CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN))) {
+    return grpc::Status::OK;
+  }
+  return grpc::Status(
+      grpc::StatusCode::PERMISSION_DENIED,
+      absl::StrCat(call.method, " needs role admin in city '", city,
+                   "' (or the instance operator role); '", claims.subject, "' does not have it"));
+}
+
+grpc::Status AdminService::Audit(const AdminCall& call, grpc::Status status) const {
+  const std::string code = CodeName(static_cast<int>(status.error_code()));
+  LogAudit("admin call", {{"method", call.method},
+                          {"subject", call.subject.empty() ? "(none)" : call.subject},
+                          {"operator", call.is_operator ? "true" : "false"},
+                          {"peer", call.ctx->peer()},
+                          {"via", local_ ? "socket" : "network"},
+                          {"city", call.city},
+                          {"outcome", code},
+                          {"error", status.error_message()}});
+  return status;
 }
 
 grpc::Status AdminService::ListCities(grpc::ServerContext* ctx,
                                       const v1::ListCitiesRequest* request,
                                       v1::ListCitiesResponse* response) {
-  grpc::Status s = Authorize(ctx, "*");
-  if (!s.ok()) return s;
-  int32_t size = 0;
-  if (s = PageSize(request->page_size(), &size); !s.ok()) return s;
-  std::shared_ptr<const RouteTable> table = routes_->Get();
-  auto it = table->cities().upper_bound(request->page_token());
-  for (; it != table->cities().end() && response->cities_size() < size; ++it) {
-    ToProto(it->second.config, response->add_cities());
-  }
-  if (it != table->cities().end()) response->set_next_page_token(std::prev(it)->first);
-  return grpc::Status::OK;
+  AdminCall call{ctx, "ListCities"};
+  return Audit(call, [&]() -> grpc::Status {
+    // An operator sees every city; a city's admin only the cities it administers.
+    grpc::Status s = Authorize(call, "*", Need::kOperator);
+    auth::TokenClaims claims;
+    const bool city_admin_only = !s.ok() && s.error_code() == grpc::StatusCode::PERMISSION_DENIED &&
+                                 auth_->Verify(Metadata(ctx, "authorization"), &claims).ok();
+    if (!s.ok() && !city_admin_only) return s;
+    int32_t size = 0;
+    if (grpc::Status bad = PageSize(request->page_size(), &size); !bad.ok()) return bad;
+    std::shared_ptr<const RouteTable> table = routes_->Get();
+    auto it = table->cities().upper_bound(request->page_token());
+    bool any = false;
+    for (; it != table->cities().end() && response->cities_size() < size; ++it) {
+      if (city_admin_only &&
+          !(auth_->RolesIn(claims, it->first) & CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN))) {
+        continue;
+      }
+      any = true;
+      ToProto(it->second.config, response->add_cities());
+    }
+    if (city_admin_only && !any && request->page_token().empty()) return s;
+    if (it != table->cities().end()) response->set_next_page_token(std::prev(it)->first);
+    return grpc::Status::OK;
+  }());
 }
 
 grpc::Status AdminService::ListModules(grpc::ServerContext* ctx,
                                        const v1::ListModulesRequest* request,
                                        v1::ListModulesResponse* response) {
-  const std::string& parent = request->parent();
-  std::string city_id;
-  grpc::Status s = ParseParent(parent, &city_id);
-  if (s.ok()) s = Authorize(ctx, city_id);
-  if (!s.ok()) return s;
-  int32_t size = 0;
-  if (s = PageSize(request->page_size(), &size); !s.ok()) return s;
-  std::shared_ptr<const RouteTable> table = routes_->Get();
-  auto city = table->cities().find(city_id);
-  if (city == table->cities().end()) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "city '" + city_id + "' is not hosted by this gateway");
-  }
-  std::vector<const ModuleStatus*> modules;
-  for (const ModuleStatus& m : city->second.modules) modules.push_back(&m);
-  std::sort(modules.begin(), modules.end(), [](const ModuleStatus* a, const ModuleStatus* b) {
-    return a->module_id < b->module_id;
-  });
-  size_t i = 0;
-  while (i < modules.size() && !request->page_token().empty() &&
-         modules[i]->module_id <= request->page_token()) {
-    ++i;
-  }
-  for (; i < modules.size() && response->modules_size() < size; ++i) {
-    ToProto(city_id, *modules[i], response->add_modules());
-  }
-  if (i < modules.size()) response->set_next_page_token(modules[i - 1]->module_id);
-  return grpc::Status::OK;
+  AdminCall call{ctx, "ListModules"};
+  return Audit(call, [&]() -> grpc::Status {
+    const std::string& parent = request->parent();
+    std::string city_id;
+    grpc::Status s = ParseParent(parent, &city_id);
+    if (s.ok()) s = Authorize(call, city_id, Need::kCityAdmin);
+    if (!s.ok()) return s;
+    int32_t size = 0;
+    if (s = PageSize(request->page_size(), &size); !s.ok()) return s;
+    std::shared_ptr<const RouteTable> table = routes_->Get();
+    auto city = table->cities().find(city_id);
+    if (city == table->cities().end()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "city '" + city_id + "' is not hosted by this gateway");
+    }
+    std::vector<const ModuleStatus*> modules;
+    for (const ModuleStatus& m : city->second.modules) modules.push_back(&m);
+    std::sort(modules.begin(), modules.end(), [](const ModuleStatus* a, const ModuleStatus* b) {
+      return a->module_id < b->module_id;
+    });
+    size_t i = 0;
+    while (i < modules.size() && !request->page_token().empty() &&
+           modules[i]->module_id <= request->page_token()) {
+      ++i;
+    }
+    for (; i < modules.size() && response->modules_size() < size; ++i) {
+      ToProto(city_id, *modules[i], response->add_modules());
+    }
+    if (i < modules.size()) response->set_next_page_token(modules[i - 1]->module_id);
+    return grpc::Status::OK;
+  }());
 }
 
 }  // namespace civitas::gateway
@@ -151,36 +204,44 @@ namespace civitas::gateway {
 grpc::Status AdminService::InstallModule(grpc::ServerContext* ctx,
                                          const v1::InstallModuleRequest* request,
                                          v1::Module* response) {
-  std::string city;
-  grpc::Status s = ParseParent(request->parent(), &city);
-  if (s.ok()) s = Authorize(ctx, city);
-  if (!s.ok()) return s;
-  absl::StatusOr<ModuleStatus> status = modules_->Install(*request);
-  if (!status.ok()) return ToGrpc(status.status());
-  ToProto(city, *status, response);
-  return grpc::Status::OK;
+  AdminCall call{ctx, "InstallModule"};
+  return Audit(call, [&]() -> grpc::Status {
+    std::string city;
+    grpc::Status s = ParseParent(request->parent(), &city);
+    if (s.ok()) s = Authorize(call, city, Need::kCityAdmin);
+    if (!s.ok()) return s;
+    // A client that gave up must not find its change made after all.
+    absl::StatusOr<ModuleStatus> status =
+        modules_->Install(*request, [ctx] { return ctx->IsCancelled(); });
+    if (!status.ok()) return ToGrpc(status.status());
+    ToProto(city, *status, response);
+    return grpc::Status::OK;
+  }());
 }
 
 grpc::Status AdminService::RollbackModule(grpc::ServerContext* ctx,
                                           const v1::RollbackModuleRequest* request,
                                           v1::RollbackModuleResponse* response) {
-  std::vector<std::string> parts = absl::StrSplit(request->name(), '/');
-  if (parts.size() != 4 || parts[0] != "cities" || parts[2] != "modules" || parts[1].empty() ||
-      parts[3].empty()) {
-    return grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        "name must be 'cities/{city_id}/modules/{module_id}', got '" + request->name() + "'");
-  }
-  if (grpc::Status s = Authorize(ctx, parts[1]); !s.ok()) return s;
-  absl::StatusOr<RollbackOutcome> outcome = modules_->Rollback(
-      {parts[1], parts[3], request->restore_checkpoint(), request->validate_only()});
-  if (!outcome.ok()) return ToGrpc(outcome.status());
-  ToProto(parts[1], outcome->status, response->mutable_module());
-  response->set_data_handling(outcome->data_handling);
-  response->set_records_created_since(outcome->undone.created);
-  response->set_records_changed_since(outcome->undone.changed);
-  response->set_records_deleted_since(outcome->undone.deleted);
-  return grpc::Status::OK;
+  AdminCall call{ctx, "RollbackModule"};
+  return Audit(call, [&]() -> grpc::Status {
+    std::vector<std::string> parts = absl::StrSplit(request->name(), '/');
+    if (parts.size() != 4 || parts[0] != "cities" || parts[2] != "modules" || parts[1].empty() ||
+        parts[3].empty()) {
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "name must be 'cities/{city_id}/modules/{module_id}', got '" + request->name() + "'");
+    }
+    if (grpc::Status s = Authorize(call, parts[1], Need::kCityAdmin); !s.ok()) return s;
+    absl::StatusOr<RollbackOutcome> outcome = modules_->Rollback(
+        {parts[1], parts[3], request->restore_checkpoint(), request->validate_only()});
+    if (!outcome.ok()) return ToGrpc(outcome.status());
+    ToProto(parts[1], outcome->status, response->mutable_module());
+    response->set_data_handling(outcome->data_handling);
+    response->set_records_created_since(outcome->undone.created);
+    response->set_records_changed_since(outcome->undone.changed);
+    response->set_records_deleted_since(outcome->undone.deleted);
+    return grpc::Status::OK;
+  }());
 }
 
 }  // namespace civitas::gateway
@@ -190,59 +251,70 @@ namespace civitas::gateway {
 grpc::Status AdminService::CreateBackup(grpc::ServerContext* ctx,
                                         const v1::CreateBackupRequest* request,
                                         grpc::ServerWriter<v1::BackupProgress>* writer) {
-  std::string city;
-  grpc::Status s = ParseParent(request->parent(), &city);
-  if (s.ok()) s = Authorize(ctx, city);
-  if (!s.ok()) return s;
-  absl::StatusOr<BackupInfo> backup = modules_->Backup(city, [&](int64_t copied) {
-    v1::BackupProgress progress;
-    progress.set_bytes_copied(copied);
-    writer->Write(progress);
-  });
-  if (!backup.ok()) return ToGrpc(backup.status());
-  v1::BackupProgress done;
-  done.set_bytes_copied(static_cast<int64_t>(backup->size_bytes));
-  ToProto(city, modules_->BackupDir(city), *backup, done.mutable_backup());
-  writer->Write(done);
-  return grpc::Status::OK;
+  AdminCall call{ctx, "CreateBackup"};
+  return Audit(call, [&]() -> grpc::Status {
+    std::string city;
+    grpc::Status s = ParseParent(request->parent(), &city);
+    if (s.ok()) s = Authorize(call, city, Need::kCityAdmin);
+    if (!s.ok()) return s;
+    absl::StatusOr<BackupInfo> backup = modules_->Backup(city, [&](int64_t copied) {
+      v1::BackupProgress progress;
+      progress.set_bytes_copied(copied);
+      writer->Write(progress);
+    });
+    if (!backup.ok()) return ToGrpc(backup.status());
+    v1::BackupProgress done;
+    done.set_bytes_copied(static_cast<int64_t>(backup->size_bytes));
+    ToProto(city, modules_->BackupDir(city), *backup, done.mutable_backup());
+    writer->Write(done);
+    return grpc::Status::OK;
+  }());
 }
 
 grpc::Status AdminService::ListBackups(grpc::ServerContext* ctx,
                                        const v1::ListBackupsRequest* request,
                                        v1::ListBackupsResponse* response) {
-  const std::string city = CityOf(request->parent());
-  if (city.empty() || !routes_->Get()->cities().count(city)) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "no city '" + request->parent() + "' is hosted by this gateway");
-  }
-  if (grpc::Status s = Authorize(ctx, city); !s.ok()) return s;
-  absl::StatusOr<std::vector<BackupInfo>> backups =
-      civitas::gateway::ListBackups(modules_->BackupDir(city));
-  if (!backups.ok()) return ToGrpc(backups.status());
-  for (const BackupInfo& b : *backups) {
-    ToProto(city, modules_->BackupDir(city), b, response->add_backups());
-  }
-  return grpc::Status::OK;
+  AdminCall call{ctx, "ListBackups"};
+  return Audit(call, [&]() -> grpc::Status {
+    const std::string city = CityOf(request->parent());
+    if (grpc::Status s = Authorize(call, city.empty() ? "*" : city, Need::kCityAdmin); !s.ok()) {
+      return s;
+    }
+    if (city.empty() || !routes_->Get()->cities().count(city)) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "no city '" + request->parent() + "' is hosted by this gateway");
+    }
+    absl::StatusOr<std::vector<BackupInfo>> backups =
+        civitas::gateway::ListBackups(modules_->BackupDir(city));
+    if (!backups.ok()) return ToGrpc(backups.status());
+    for (const BackupInfo& b : *backups) {
+      ToProto(city, modules_->BackupDir(city), b, response->add_backups());
+    }
+    return grpc::Status::OK;
+  }());
 }
 
 grpc::Status AdminService::VerifyBackup(grpc::ServerContext* ctx,
                                         const v1::VerifyBackupRequest* request,
                                         v1::Backup* response) {
-  std::vector<std::string> parts = absl::StrSplit(request->name(), '/');
-  uint32_t id = 0;
-  if (parts.size() != 4 || parts[0] != "cities" || parts[2] != "backups" ||
-      !absl::SimpleAtoi(parts[3], &id) || !routes_->Get()->cities().count(parts[1])) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "name must be 'cities/{city_id}/backups/{backup_id}' of a hosted city, "
-                        "got '" +
-                            request->name() + "'");
-  }
-  if (grpc::Status s = Authorize(ctx, parts[1]); !s.ok()) return s;
-  absl::StatusOr<BackupInfo> backup =
-      civitas::gateway::VerifyBackup(modules_->BackupDir(parts[1]), id);
-  if (!backup.ok()) return ToGrpc(backup.status());
-  ToProto(parts[1], modules_->BackupDir(parts[1]), *backup, response);
-  return grpc::Status::OK;
+  AdminCall call{ctx, "VerifyBackup"};
+  return Audit(call, [&]() -> grpc::Status {
+    std::vector<std::string> parts = absl::StrSplit(request->name(), '/');
+    uint32_t id = 0;
+    if (parts.size() != 4 || parts[0] != "cities" || parts[2] != "backups" ||
+        !absl::SimpleAtoi(parts[3], &id) || !routes_->Get()->cities().count(parts[1])) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "name must be 'cities/{city_id}/backups/{backup_id}' of a hosted city, "
+                          "got '" +
+                              request->name() + "'");
+    }
+    if (grpc::Status s = Authorize(call, parts[1], Need::kCityAdmin); !s.ok()) return s;
+    absl::StatusOr<BackupInfo> backup =
+        civitas::gateway::VerifyBackup(modules_->BackupDir(parts[1]), id);
+    if (!backup.ok()) return ToGrpc(backup.status());
+    ToProto(parts[1], modules_->BackupDir(parts[1]), *backup, response);
+    return grpc::Status::OK;
+  }());
 }
 
 }  // namespace civitas::gateway
@@ -251,50 +323,66 @@ namespace civitas::gateway {
 
 grpc::Status AdminService::CreateCity(grpc::ServerContext* ctx,
                                       const v1::CreateCityRequest* request, v1::City* response) {
-  if (grpc::Status s = Authorize(ctx, "*"); !s.ok()) return s;
-  absl::StatusOr<CityConfig> city = modules_->CreateCity(request->city_yaml());
-  if (!city.ok()) return ToGrpc(city.status());
-  ToProto(*city, response);
-  return grpc::Status::OK;
+  // A city's config names library paths and trusted publishers: the operator's decision.
+  AdminCall call{ctx, "CreateCity"};
+  return Audit(call, [&]() -> grpc::Status {
+    if (grpc::Status s = Authorize(call, "*", Need::kOperator); !s.ok()) return s;
+    absl::StatusOr<CityConfig> city = modules_->CreateCity(request->city_yaml());
+    if (!city.ok()) return ToGrpc(city.status());
+    call.city = city->id;
+    ToProto(*city, response);
+    return grpc::Status::OK;
+  }());
 }
 
 grpc::Status AdminService::ExportCity(grpc::ServerContext* ctx,
                                       const v1::ExportCityRequest* request,
                                       grpc::ServerWriter<v1::BackupProgress>* writer) {
-  const std::string city = CityOf(request->parent());
-  if (city.empty() || request->export_dir().empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "give parent 'cities/{city_id}' and an export_dir");
-  }
-  if (grpc::Status s = Authorize(ctx, city); !s.ok()) return s;
-  absl::StatusOr<BackupInfo> backup =
-      modules_->ExportCity(city, request->export_dir(), [&](int64_t copied) {
-        v1::BackupProgress progress;
-        progress.set_bytes_copied(copied);
-        writer->Write(progress);
-      });
-  if (!backup.ok()) return ToGrpc(backup.status());
-  v1::BackupProgress done;
-  done.set_bytes_copied(static_cast<int64_t>(backup->size_bytes));
-  ToProto(city, request->export_dir(), *backup, done.mutable_backup());
-  writer->Write(done);
-  return grpc::Status::OK;
+  AdminCall call{ctx, "ExportCity"};
+  return Audit(call, [&]() -> grpc::Status {
+    const std::string city = CityOf(request->parent());
+    // The export writes into any folder of the gateway's machine: the operator's decision.
+    if (grpc::Status s = Authorize(call, city.empty() ? "*" : city, Need::kOperator); !s.ok()) {
+      return s;
+    }
+    if (city.empty() || request->export_dir().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "give parent 'cities/{city_id}' and an export_dir");
+    }
+    absl::StatusOr<BackupInfo> backup =
+        modules_->ExportCity(city, request->export_dir(), [&](int64_t copied) {
+          v1::BackupProgress progress;
+          progress.set_bytes_copied(copied);
+          writer->Write(progress);
+        });
+    if (!backup.ok()) return ToGrpc(backup.status());
+    v1::BackupProgress done;
+    done.set_bytes_copied(static_cast<int64_t>(backup->size_bytes));
+    ToProto(city, request->export_dir(), *backup, done.mutable_backup());
+    writer->Write(done);
+    return grpc::Status::OK;
+  }());
 }
 
 grpc::Status AdminService::DeleteCity(grpc::ServerContext* ctx,
                                       const v1::DeleteCityRequest* request,
                                       v1::DeleteCityResponse* response) {
-  const std::string city = CityOf(request->name());
-  if (city.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "name must be 'cities/{city_id}', got '" + request->name() + "'");
-  }
-  if (grpc::Status s = Authorize(ctx, "*"); !s.ok()) return s;
-  absl::StatusOr<std::string> deleted =
-      modules_->DeleteCity(city, request->confirm(), request->delete_backups());
-  if (!deleted.ok()) return ToGrpc(deleted.status());
-  response->set_deleted_data_dir(*deleted);
-  return grpc::Status::OK;
+  AdminCall call{ctx, "DeleteCity"};
+  return Audit(call, [&]() -> grpc::Status {
+    const std::string city = CityOf(request->name());
+    if (grpc::Status s = Authorize(call, city.empty() ? "*" : city, Need::kOperator); !s.ok()) {
+      return s;
+    }
+    if (city.empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "name must be 'cities/{city_id}', got '" + request->name() + "'");
+    }
+    absl::StatusOr<std::string> deleted =
+        modules_->DeleteCity(city, request->confirm(), request->delete_backups());
+    if (!deleted.ok()) return ToGrpc(deleted.status());
+    response->set_deleted_data_dir(*deleted);
+    return grpc::Status::OK;
+  }());
 }
 
 }  // namespace civitas::gateway

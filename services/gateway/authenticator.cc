@@ -1,5 +1,6 @@
 #include "services/gateway/authenticator.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -22,8 +23,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view 
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthConfig& config) {
+absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
+    const AuthConfig& config, const RouteTableHolder* routes) {
   auth::VerifierOptions options;
+  options.max_lifetime = absl::Seconds(config.max_token_lifetime_seconds);
   options.issuer = config.issuer;
   options.audience = config.audience;
   options.roles_claim = config.roles_claim;
@@ -53,7 +56,62 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthC
   }
   auto a = std::make_unique<Authenticator>();
   a->verifier_ = std::move(*verifier);
+  a->routes_ = routes;
+  a->operator_issuers_ = config.operator_issuers;
   return a;
+}
+
+namespace {
+
+auth::CityTrust TrustFrom(const CityConfig& city) {
+  return {city.id, city.auth.issuers, city.auth.audiences, {}};
+}
+
+}  // namespace
+
+auth::CityTrust Authenticator::TrustOf(absl::string_view city) const {
+  std::shared_ptr<const RouteTable> table = routes_ ? routes_->Get() : nullptr;
+  if (!table) return {std::string(city), {}, {}, {}};
+  auto it = table->cities().find(std::string(city));
+  if (it == table->cities().end()) return {std::string(city), {}, {}, {}};
+  auth::CityTrust trust = TrustFrom(it->second.config);
+  for (const std::string& other : it->second.config.auth.accept_citizens_of) {
+    auto o = table->cities().find(other);
+    // A city hosted elsewhere is known by name only: its tokens must name it in the roles claim.
+    trust.citizens_of.push_back(o == table->cities().end() ? auth::CityTrust{other, {}, {}, {}}
+                                                           : TrustFrom(o->second.config));
+  }
+  return trust;
+}
+
+uint32_t Authenticator::RolesIn(const auth::TokenClaims& claims, absl::string_view city) const {
+  return auth::RolesIn(claims, TrustOf(city));
+}
+
+bool Authenticator::IsOperator(const auth::TokenClaims& claims) const {
+  if (!claims.instance_operator) return false;
+  return operator_issuers_.empty() || std::find(operator_issuers_.begin(), operator_issuers_.end(),
+                                                claims.issuer) != operator_issuers_.end();
+}
+
+grpc::Status Authenticator::Verify(absl::string_view authorization,
+                                   auth::TokenClaims* claims) const {
+  if (authorization.empty()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "no 'authorization: Bearer <token>' was sent");
+  }
+  if (authorization.size() < 7 || !absl::EqualsIgnoreCase(authorization.substr(0, 7), "bearer ")) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "authorization metadata must be 'Bearer <token>'");
+  }
+  absl::StatusOr<auth::TokenClaims> verified =
+      verifier_->Verify(absl::StripAsciiWhitespace(authorization.substr(7)), absl::Now());
+  if (!verified.ok()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        std::string(verified.status().message()));
+  }
+  *claims = *std::move(verified);
+  return grpc::Status::OK;
 }
 
 grpc::Status Authenticator::Authenticate(absl::string_view authorization, absl::string_view city,
@@ -64,13 +122,18 @@ grpc::Status Authenticator::Authenticate(absl::string_view authorization, absl::
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "authorization metadata must be 'Bearer <token>'");
   }
-  absl::StatusOr<auth::TokenClaims> claims =
-      verifier_->Verify(absl::StripAsciiWhitespace(authorization.substr(7)), absl::Now());
-  if (!claims.ok()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(claims.status().message()));
+  auth::TokenClaims claims;
+  if (grpc::Status s = Verify(authorization, &claims); !s.ok()) return s;
+  const uint32_t roles = RolesIn(claims, city);
+  if (roles == 0) {
+    return grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        absl::StrCat("invalid bearer token: it was not issued for city '", city, "' (issuer '",
+                     claims.issuer,
+                     "'); sign in with this city's login, or ask its operator to accept yours"));
   }
-  caller->subject = claims->subject;
-  caller->roles = auth::RolesIn(*claims, city);
+  caller->subject = claims.subject;
+  caller->roles = roles;
   return grpc::Status::OK;
 }
 

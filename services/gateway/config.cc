@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/bundle/bundle.h"
 
 namespace civitas::gateway {
 namespace {
@@ -81,12 +82,16 @@ bool IsCityId(const std::string& id) {
   return true;
 }
 
-bool IsModuleId(const std::string& id) {
-  if (id.empty() || id.size() > 100) return false;
-  for (char c : id) {
-    if (!(absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-')) return false;
+std::vector<std::string> StringList(const Parser& p, const YAML::Node& node,
+                                    const std::string& path, const std::string& what) {
+  if (!node.IsSequence()) p.Fail(node, path, "must be a list of " + what);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string v = p.String(node[i], absl::StrCat(path, "[", i, "]"));
+    if (v.empty()) p.Fail(node[i], absl::StrCat(path, "[", i, "]"), "must not be empty");
+    out.push_back(std::move(v));
   }
-  return id.front() != '.' && id.find("..") == std::string::npos;
+  return out;
 }
 
 // A module's config is free-form YAML handed to the module as JSON.
@@ -179,7 +184,7 @@ CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& pa
                      std::map<std::string, std::string>* host_owner) {
   p.ExpectMap(n, path,
               {"id", "display_name", "default_language", "time_zone", "hosts", "modules",
-               "seed_file", "trusted_publishers", "cors_origins"});
+               "seed_file", "trusted_publishers", "cors_origins", "auth", "registries"});
   CityConfig city;
   if (!n["id"]) p.Fail(n, path + ".id", "is required");
   city.id = p.String(n["id"], path + ".id");
@@ -249,6 +254,51 @@ CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& pa
       city.trusted_publishers.push_back(std::move(pub));
     }
   }
+  if (const YAML::Node a = n["auth"]) {
+    p.ExpectMap(a, path + ".auth", {"issuers", "audiences", "accept_citizens_of"});
+    if (a["issuers"]) {
+      city.auth.issuers = StringList(p, a["issuers"], path + ".auth.issuers", "issuer URLs");
+    }
+    if (a["audiences"]) {
+      city.auth.audiences = StringList(p, a["audiences"], path + ".auth.audiences", "audiences");
+    }
+    if (a["accept_citizens_of"]) {
+      city.auth.accept_citizens_of =
+          StringList(p, a["accept_citizens_of"], path + ".auth.accept_citizens_of", "city ids");
+      for (size_t i = 0; i < city.auth.accept_citizens_of.size(); ++i) {
+        const std::string& other = city.auth.accept_citizens_of[i];
+        if (!IsCityId(other) || other == city.id) {
+          p.Fail(a["accept_citizens_of"][i],
+                 absl::StrCat(path, ".auth.accept_citizens_of[", i, "]"),
+                 absl::StrCat("must be the id of another city, got '", other, "'"));
+        }
+      }
+    }
+  }
+  if (const YAML::Node regs = n["registries"]) {
+    if (!regs.IsSequence()) {
+      p.Fail(regs, path + ".registries", "must be a list of {name, target, ca_file}");
+    }
+    std::set<std::string> names;
+    for (size_t r = 0; r < regs.size(); ++r) {
+      const std::string rpath = absl::StrCat(path, ".registries[", r, "]");
+      p.ExpectMap(regs[r], rpath, {"name", "target", "ca_file"});
+      if (!regs[r]["name"] || !regs[r]["target"])
+        p.Fail(regs[r], rpath, "needs a name and a target");
+      RegistryEndpoint reg;
+      reg.name = p.String(regs[r]["name"], rpath + ".name");
+      reg.target = p.String(regs[r]["target"], rpath + ".target");
+      if (reg.name.empty() || !names.insert(reg.name).second) {
+        p.Fail(regs[r]["name"], rpath + ".name", "must be a unique, non-empty name");
+      }
+      if (reg.target.rfind(':') == std::string::npos || absl::StartsWith(reg.target, "unix:")) {
+        p.Fail(regs[r]["target"], rpath + ".target",
+               "must be HOST:PORT, e.g. registry.ruhr.example:443");
+      }
+      if (regs[r]["ca_file"]) reg.ca_file = p.String(regs[r]["ca_file"], rpath + ".ca_file");
+      city.registries.push_back(std::move(reg));
+    }
+  }
   if (const YAML::Node mods = n["modules"]) {
     if (!mods.IsSequence()) p.Fail(mods, path + ".modules", "must be a list of modules");
     std::set<std::string> seen;
@@ -259,9 +309,9 @@ CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& pa
       mod.line = mods[m].Mark().line + 1;
       if (!mods[m]["id"]) p.Fail(mods[m], mpath + ".id", "is required");
       mod.id = p.String(mods[m]["id"], mpath + ".id");
-      if (!IsModuleId(mod.id)) {
+      if (!bundle::IsModuleId(mod.id)) {
         p.Fail(mods[m]["id"], mpath + ".id",
-               absl::StrCat("must be letters, digits, '.', '_' or '-', got '", mod.id, "'"));
+               absl::StrCat("must match ", bundle::kModuleIdPattern, ", got '", mod.id, "'"));
       }
       if (!seen.insert(mod.id).second) {
         p.Fail(mods[m]["id"], mpath + ".id",
@@ -382,9 +432,10 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   }
 
   if (const YAML::Node a = root["auth"]) {
-    p.ExpectMap(a, "auth",
-                {"jwks_file", "issuer", "audience", "roles_claim", "allow_hs256",
-                 "hs256_secret_file", "leeway_seconds"});
+    p.ExpectMap(
+        a, "auth",
+        {"jwks_file", "issuer", "audience", "roles_claim", "allow_hs256", "hs256_secret_file",
+         "leeway_seconds", "max_token_lifetime_seconds", "operator_issuers"});
     if (a["jwks_file"]) c.auth.jwks_file = p.String(a["jwks_file"], "auth.jwks_file");
     if (a["issuer"]) c.auth.issuer = p.String(a["issuer"], "auth.issuer");
     if (a["audience"]) c.auth.audience = p.String(a["audience"], "auth.audience");
@@ -397,6 +448,14 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
       c.auth.leeway_seconds =
           static_cast<uint32_t>(p.Uint(a["leeway_seconds"], "auth.leeway_seconds", 0, 3600));
     }
+    if (a["max_token_lifetime_seconds"]) {
+      c.auth.max_token_lifetime_seconds = static_cast<uint32_t>(
+          p.Uint(a["max_token_lifetime_seconds"], "auth.max_token_lifetime_seconds", 60, 2592000));
+    }
+    if (a["operator_issuers"]) {
+      c.auth.operator_issuers =
+          StringList(p, a["operator_issuers"], "auth.operator_issuers", "issuer URLs");
+    }
     if (c.auth.allow_hs256 && c.auth.hs256_secret_file.empty()) {
       p.Fail(a, "auth.hs256_secret_file", "is required when allow_hs256 is true");
     }
@@ -408,9 +467,35 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   }
 
   if (const YAML::Node a = root["admin"]) {
-    p.ExpectMap(a, "admin", {"trust_loopback"});
     if (a["trust_loopback"]) {
-      c.admin.trust_loopback = p.Bool(a["trust_loopback"], "admin.trust_loopback");
+      p.Fail(a["trust_loopback"], "admin.trust_loopback",
+             "was removed: a network address never grants administration. Local tools use the "
+             "admin socket (admin.socket, default <data_dir>/admin.sock; civitasctl uses it by "
+             "default), remote ones an admin or operator token (civitasctl --token)");
+    }
+    p.ExpectMap(a, "admin", {"socket", "socket_mode", "bundle_import_dir"});
+    if (a["socket"]) {
+      c.admin.socket = p.String(a["socket"], "admin.socket");
+      if (absl::StartsWith(c.admin.socket, "unix:")) c.admin.socket = c.admin.socket.substr(5);
+      if (c.admin.socket.empty()) {
+        p.Fail(a["socket"], "admin.socket", "must be a file path, or 'none' for no socket");
+      }
+    }
+    if (a["socket_mode"]) {
+      const std::string mode = p.String(a["socket_mode"], "admin.socket_mode");
+      if (mode == "0600" || mode == "600") {
+        c.admin.socket_mode = 0600;
+      } else if (mode == "0660" || mode == "660") {
+        c.admin.socket_mode = 0660;
+      } else {
+        p.Fail(a["socket_mode"], "admin.socket_mode",
+               absl::StrCat("must be \"0600\" (the gateway's user) or \"0660\" (and its group), "
+                            "got '",
+                            mode, "'"));
+      }
+    }
+    if (a["bundle_import_dir"]) {
+      c.admin.bundle_import_dir = p.String(a["bundle_import_dir"], "admin.bundle_import_dir");
     }
   }
 
@@ -490,8 +575,11 @@ absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
   resolve(&config->backup_dir);
   resolve(&config->auth.jwks_file);
   resolve(&config->auth.hs256_secret_file);
+  if (config->admin.socket != "none") resolve(&config->admin.socket);
+  resolve(&config->admin.bundle_import_dir);
   for (CityConfig& city : config->cities) {
     resolve(&city.seed_file);
+    for (RegistryEndpoint& r : city.registries) resolve(&r.ca_file);
     for (ModuleConfig& m : city.modules) resolve(&m.path);
   }
   return config;

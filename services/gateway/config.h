@@ -29,6 +29,21 @@ struct TrustedPublisher {
   bool revoked = false;    // bundles signed with this key are refused
 };
 
+// Which bearer tokens count for a city (its `auth:` block); see auth::CityTrust.
+struct CityAuthConfig {
+  std::vector<std::string> issuers;    // accepted `iss`; empty = the roles claim must name the city
+  std::vector<std::string> audiences;  // one must be in `aud`; empty = any
+  // Cities whose signed-in citizens are citizens here too (a region with one login).
+  std::vector<std::string> accept_citizens_of;
+};
+
+// A module registry a city installs from, by name.
+struct RegistryEndpoint {
+  std::string name;     // what InstallModule's registry source names
+  std::string target;   // host:port
+  std::string ca_file;  // PEM CA certificates: TLS to the registry; empty = plaintext
+};
+
 struct CityConfig {
   std::string id;  // [a-z0-9-]{1,63}
   std::string display_name;
@@ -41,6 +56,8 @@ struct CityConfig {
   std::vector<TrustedPublisher> trusted_publishers;
   // Browser origins allowed to call the JSON/HTTP API (CORS); "*" = any. Empty = none.
   std::vector<std::string> cors_origins;
+  CityAuthConfig auth;
+  std::vector<RegistryEndpoint> registries;  // the only registries InstallModule may use
 };
 
 struct StorageConfig {
@@ -87,10 +104,18 @@ struct AuthConfig {
   bool allow_hs256 = false;                   // development only
   std::string hs256_secret_file;
   uint32_t leeway_seconds = 60;
+  uint32_t max_token_lifetime_seconds = 86400;  // longer-lived tokens are refused
+  // Issuers whose `"*": ["operator"]` is believed; empty = any issuer the keys verify.
+  std::vector<std::string> operator_issuers;
 };
 
+// AdminService is reached with an admin or operator token, or through a Unix-domain socket whose
+// file permissions are the access control. A TCP peer address never grants anything.
 struct AdminConfig {
-  bool trust_loopback = true;  // loopback callers may use AdminService without a token
+  std::string socket;             // empty = <data_dir>/admin.sock; "none" = no socket
+  uint32_t socket_mode = 0600;    // 0600 (the gateway's user) or 0660 (and its group)
+  std::string bundle_import_dir;  // InstallModule's bundle_path must be below it; empty =
+                                  // <data_dir>/import
 };
 
 struct LoggingConfig {

@@ -89,6 +89,48 @@ TEST(ConfigTest, DefaultDurabilityIsSync) {
   EXPECT_EQ(c->storage.durability, Durability::kSync);
 }
 
+TEST(ConfigTest, ParsesTrustAndAdministration) {
+  absl::StatusOr<GatewayConfig> c = ParseConfig(R"(
+auth:
+  max_token_lifetime_seconds: 3600
+  operator_issuers: [https://login.instance.example]
+admin:
+  socket: unix:/run/civitas/admin.sock
+  socket_mode: "0660"
+  bundle_import_dir: /srv/bundles
+cities:
+  - id: schwerte
+    auth:
+      issuers: [https://login.schwerte.example]
+      audiences: [civitas]
+      accept_citizens_of: [unna]
+    registries:
+      - name: ruhr
+        target: registry.ruhr.example:443
+        ca_file: /etc/civitas/ruhr-ca.pem
+)",
+                                                "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->auth.max_token_lifetime_seconds, 3600u);
+  EXPECT_EQ(c->auth.operator_issuers, std::vector<std::string>{"https://login.instance.example"});
+  EXPECT_EQ(c->admin.socket, "/run/civitas/admin.sock");
+  EXPECT_EQ(c->admin.socket_mode, 0660u);
+  EXPECT_EQ(c->admin.bundle_import_dir, "/srv/bundles");
+  const CityConfig& city = c->cities[0];
+  EXPECT_EQ(city.auth.issuers, std::vector<std::string>{"https://login.schwerte.example"});
+  EXPECT_EQ(city.auth.audiences, std::vector<std::string>{"civitas"});
+  EXPECT_EQ(city.auth.accept_citizens_of, std::vector<std::string>{"unna"});
+  ASSERT_EQ(city.registries.size(), 1u);
+  EXPECT_EQ(city.registries[0].target, "registry.ruhr.example:443");
+  EXPECT_EQ(city.registries[0].ca_file, "/etc/civitas/ruhr-ca.pem");
+  // Defaults: a socket under the data folder, for the gateway's user only.
+  c = ParseConfig("cities: [{id: a}]", "t.yaml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->admin.socket, "");
+  EXPECT_EQ(c->admin.socket_mode, 0600u);
+  EXPECT_EQ(c->auth.max_token_lifetime_seconds, 86400u);
+}
+
 struct BadConfig {
   const char* yaml;
   const char* expected;  // substring of the error
@@ -130,8 +172,25 @@ INSTANTIATE_TEST_SUITE_P(
                     BadConfig{"auth:\n  allow_hs256: true\ncities: [{id: a}]",
                               "auth.hs256_secret_file: is required"},
                     BadConfig{"listen: 127.0.0.1:1\n", "cities: must list at least one city"},
-                    BadConfig{"cities:\n  - id: a\n    modules:\n      - id: x\n      - id: x",
-                              "gw.yaml:5: cities[0].modules[1].id: module 'x' is enabled twice"},
+                    BadConfig{"cities:\n  - id: a\n    modules:\n      - id: a.x\n      - id: a.x",
+                              "gw.yaml:5: cities[0].modules[1].id: module 'a.x' is enabled twice"},
+                    BadConfig{"cities:\n  - id: a\n    modules:\n      - id: ../../x",
+                              "cities[0].modules[0].id: must match [a-z][a-z0-9_]*"},
+                    BadConfig{"admin:\n  trust_loopback: false\ncities: [{id: a}]",
+                              "gw.yaml:2: admin.trust_loopback: was removed"},
+                    BadConfig{"admin:\n  socket_mode: \"0666\"\ncities: [{id: a}]",
+                              "admin.socket_mode: must be \"0600\""},
+                    BadConfig{"auth:\n  max_token_lifetime_seconds: 10\ncities: [{id: a}]",
+                              "auth.max_token_lifetime_seconds: must be a whole number from 60"},
+                    BadConfig{"cities:\n  - id: a\n    auth: {issuer: x}",
+                              "cities[0].auth.issuer: unknown key"},
+                    BadConfig{"cities:\n  - id: a\n    auth: {accept_citizens_of: [a]}",
+                              "must be the id of another city, got 'a'"},
+                    BadConfig{"cities:\n  - id: a\n    registries: [{name: r, target: unix:/x}]",
+                              "cities[0].registries[0].target: must be HOST:PORT"},
+                    BadConfig{"cities:\n  - id: a\n    registries:\n      - {name: r, target: "
+                              "h:1}\n      - {name: r, target: h:2}",
+                              "cities[0].registries[1].name: must be a unique"},
                     BadConfig{"cities:\n  - id: a\n    hosts: [h]\n  - id: b\n    hosts: [h]",
                               "host 'h' already selects city 'a'"},
                     BadConfig{"cities: [id: a", "not valid YAML"}));

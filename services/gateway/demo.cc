@@ -14,8 +14,8 @@ namespace {
 
 constexpr char kDemoConfig[] = R"yaml(
 listen: 127.0.0.1:50051
-admin:
-  trust_loopback: true
+# civitasctl on this machine administers through <data_dir>/admin.sock (mode 0600); over the
+# network an admin token is needed.
 cities:
   - id: demo
     display_name: Demo-Stadt

@@ -7,10 +7,14 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -64,11 +68,21 @@ Gateway::~Gateway() { Shutdown(); }
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
   std::unique_ptr<Gateway> g(new Gateway(std::move(config)));
   if (g->config_.module_dir.empty()) g->config_.module_dir = DefaultModuleDir();
-  absl::StatusOr<std::unique_ptr<Authenticator>> auth = Authenticator::Create(g->config_.auth);
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth =
+      Authenticator::Create(g->config_.auth, &g->routes_);
   if (!auth.ok()) return auth.status();
   g->auth_ = std::move(*auth);
-  g->admin_ = std::make_unique<AdminService>(&g->routes_, g->auth_.get(),
-                                             g->config_.admin.trust_loopback, g.get());
+  g->admin_ = std::make_unique<AdminService>(&g->routes_, g->auth_.get(), /*local=*/false, g.get());
+  g->local_admin_ =
+      std::make_unique<AdminService>(&g->routes_, g->auth_.get(), /*local=*/true, g.get());
+  if (g->config_.admin.bundle_import_dir.empty()) {
+    g->config_.admin.bundle_import_dir = g->config_.data_dir + "/import";
+  }
+  {
+    // Where operators put bundles for InstallModule's bundle_path (nothing else is read).
+    std::error_code ec;
+    std::filesystem::create_directories(g->config_.admin.bundle_import_dir, ec);
+  }
   g->storage_ = std::make_unique<StorageEnvironment>(g->config_.storage);
   g->module_store_ = std::make_unique<ModuleStore>(g->config_.data_dir);
   if (absl::Status s = g->LoadRuntimeCities(); !s.ok()) return s;
@@ -232,6 +246,7 @@ void Gateway::SeedCities() {
 }
 
 absl::Status Gateway::Start() {
+  if (absl::Status s = StartAdminSocket(); !s.ok()) return s;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port_);
   // A second gateway on the same port must fail, not silently share it.
@@ -259,6 +274,11 @@ absl::Status Gateway::Start() {
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();
+    if (admin_server_) {
+      admin_server_->Shutdown();
+      admin_server_.reset();
+      unlink(admin_socket_.c_str());
+    }
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config_.listen,
                      ": the address is in use or not valid (another gateway running?)"));
@@ -312,6 +332,7 @@ absl::Status Gateway::Start() {
   Log(LogLevel::kInfo, "serving",
       {{"listen", config_.listen},
        {"port", std::to_string(port_)},
+       {"admin_socket", admin_socket_.empty() ? "none" : admin_socket_},
        {"cities", absl::StrJoin(ids, ",")}});
   return absl::OkStatus();
 }
@@ -382,6 +403,11 @@ void Gateway::Shutdown() {
   }
   if (http_) http_->Stop();
   if (metrics_http_) metrics_http_->Stop();
+  if (admin_server_) {
+    admin_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    admin_server_.reset();
+    unlink(admin_socket_.c_str());
+  }
   // Module instances go before the stores they write to.
   routes_.Set(nullptr);
   for (auto& [id, store] : stores_) {
@@ -394,6 +420,57 @@ void Gateway::Shutdown() {
     stores_.clear();
   }
   Log(LogLevel::kInfo, "stopped");
+}
+
+absl::Status Gateway::StartAdminSocket() {
+  if (config_.admin.socket == "none") return absl::OkStatus();
+  const std::string path =
+      config_.admin.socket.empty() ? config_.data_dir + "/admin.sock" : config_.admin.socket;
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("admin socket '", path, "' is longer than ", sizeof(addr.sun_path) - 1,
+                     " bytes (the limit of a Unix socket address); set admin.socket to a shorter "
+                     "path"));
+  }
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("admin socket '", path, "' exists and is not a socket; remove it"));
+    }
+    // A socket someone still answers on belongs to a running gateway; a dead one is left over.
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path.data(), path.size());
+    const bool live = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    if (fd >= 0) close(fd);
+    if (live) {
+      return absl::UnavailableError(
+          absl::StrCat("admin socket '", path, "' is in use (another gateway running?)"));
+    }
+    unlink(path.c_str());
+  }
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_request_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config_.limits.max_response_bytes));
+  builder.RegisterService(local_admin_.get());
+  // The socket must never exist with wider permissions than configured, not even for a moment:
+  // bind under a umask that leaves exactly the configured mode, then set it explicitly.
+  const mode_t mode = static_cast<mode_t>(config_.admin.socket_mode);
+  const mode_t old_umask = umask(0777 & ~mode);
+  admin_server_ = builder.BuildAndStart();
+  umask(old_umask);
+  if (admin_server_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on the admin socket '", path, "'"));
+  }
+  if (chmod(path.c_str(), mode) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot set the mode of the admin socket '", path, "'"));
+  }
+  admin_socket_ = path;
+  return absl::OkStatus();
 }
 
 }  // namespace civitas::gateway

@@ -35,9 +35,11 @@ class Gateway final : public CityOperations {
   static absl::StatusOr<std::unique_ptr<Gateway>> Create(GatewayConfig config);
   ~Gateway();
 
-  // Listens on config.listen. Fails loudly if the port is taken.
+  // Listens on config.listen, and on the admin socket. Fails loudly if the port is taken.
   absl::Status Start();
   int port() const { return port_; }
+  // The admin Unix socket's path; empty if there is none (admin.socket: none).
+  const std::string& admin_socket() const { return admin_socket_; }
   int http_port() const { return http_ ? http_->port() : 0; }
   int metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
   const GatewayConfig& config() const { return config_; }
@@ -48,7 +50,8 @@ class Gateway final : public CityOperations {
   void Shutdown();
 
   // CityOperations (gateway_modules.cc).
-  absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request) override;
+  absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request,
+                                       const std::function<bool()>& cancelled) override;
   absl::StatusOr<RollbackOutcome> Rollback(const RollbackOptions& options) override;
   absl::StatusOr<BackupInfo> Backup(const std::string& city_id,
                                     const std::function<void(int64_t)>& progress) override;
@@ -97,7 +100,15 @@ class Gateway final : public CityOperations {
   // Undoes BeginHold after a refused change: `serving` and the city's routes serve again.
   void CancelHold(const std::string& city_id, const CityRoutes& city, ModuleInstance* serving,
                   const std::vector<std::string>& services);
-  absl::StatusOr<std::string> FetchBundle(const v1::InstallModuleRequest& request) const;
+  // The bundle's bytes: from one of the city's registries, or a regular file below the import
+  // folder. Does blocking I/O: never called under change_mu_.
+  absl::StatusOr<std::string> FetchBundle(const v1::InstallModuleRequest& request,
+                                          const CityConfig& city) const;
+  absl::StatusOr<std::string> ReadImportedBundle(const std::string& path) const;
+  absl::StatusOr<std::string> DownloadBundle(const v1::RegistrySource& source,
+                                             const CityConfig& city) const;
+  // Binds the admin Unix socket (admin.socket) with its file mode.
+  absl::Status StartAdminSocket();
   std::vector<bundle::TrustedKey> TrustOf(const CityConfig& city) const;
   void ServeHttp(HttpRequest request, HttpServer::Respond respond);
   HttpResponse ServeOperations(const std::string& path);  // /healthz, /readyz, /metrics
@@ -123,7 +134,10 @@ class Gateway final : public CityOperations {
   HealthService health_{&routes_};
   ReflectionV1Service reflection_v1_{&routes_};
   ReflectionV1AlphaService reflection_v1alpha_{&routes_};
-  std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<AdminService> admin_;        // on the gRPC port: tokens only
+  std::unique_ptr<AdminService> local_admin_;  // on the admin socket
+  std::unique_ptr<grpc::Server> admin_server_;
+  std::string admin_socket_;
   grpc::AsyncGenericService generic_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Dispatcher> dispatcher_;

@@ -93,46 +93,26 @@ void Gateway::Publish(const std::string& city, CityRoutes routes) {
   routes_.Set(std::make_shared<const RouteTable>(std::move(cities)));
 }
 
-absl::StatusOr<std::string> Gateway::FetchBundle(const v1::InstallModuleRequest& request) const {
-  if (request.has_registry()) {
-    const v1::RegistrySource& src = request.registry();
-    if (src.target().empty() || src.module_id().empty() || src.version().empty()) {
-      return absl::InvalidArgumentError("registry needs target, module_id and version");
-    }
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(static_cast<int>(bundle::kMaxBundleBytes + (1 << 20)));
-    auto stub = registry::v1::RegistryService::NewStub(
-        grpc::CreateCustomChannel(src.target(), grpc::InsecureChannelCredentials(), args));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    registry::v1::GetBundleRequest get;
-    get.set_name(absl::StrCat("modules/", src.module_id(), "/versions/", src.version()));
-    registry::v1::Bundle bundle;
-    grpc::Status s = stub->GetBundle(&ctx, get, &bundle);
-    if (!s.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                          absl::StrCat("registry ", src.target(), ": ", s.error_message()));
-    }
-    return std::move(*bundle.mutable_content());
-  }
-  if (request.bundle_path().empty()) {
-    return absl::InvalidArgumentError("give a bundle_path or a registry source");
-  }
-  std::ifstream in(request.bundle_path(), std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read bundle '", request.bundle_path(), "'"));
-  }
-  std::stringstream b;
-  b << in.rdbuf();
-  return b.str();
-}
-
-absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& request) {
+absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& request,
+                                              const std::function<bool()>& cancelled) {
   const std::string& parent = request.parent();
   if (parent.rfind("cities/", 0) != 0) {
     return absl::InvalidArgumentError("parent must be 'cities/{city_id}', got '" + parent + "'");
   }
   const std::string city_id = parent.substr(7);
+  // Downloading and reading the bundle (up to a minute) happen before the lock: a slow registry
+  // must not hold up every other install, upgrade and rollback of the gateway.
+  absl::StatusOr<std::string> bytes;
+  {
+    std::shared_ptr<const RouteTable> before = routes_.Get();
+    auto it = before->cities().find(city_id);
+    if (it == before->cities().end()) {
+      return absl::NotFoundError("city '" + city_id + "' is not hosted by this gateway");
+    }
+    bytes = FetchBundle(request, it->second.config);
+  }
+  if (!bytes.ok()) return bytes.status();
+
   absl::MutexLock lock(&change_mu_);
   std::shared_ptr<const RouteTable> table = routes_.Get();
   CityStore* store = nullptr;
@@ -140,12 +120,16 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
   if (!found.ok()) return found.status();
   const CityRoutes& city = **found;
 
-  absl::StatusOr<std::string> bytes = FetchBundle(request);
-  if (!bytes.ok()) return bytes.status();
   absl::StatusOr<bundle::OpenedBundle> opened = bundle::OpenBundle(*bytes);
   if (!opened.ok()) return opened.status();
   const registry::v1::BundleManifest& manifest = opened->manifest;
   const std::string what = absl::StrCat(manifest.module_id(), " ", manifest.version());
+  if (request.has_registry() && (manifest.module_id() != request.registry().module_id() ||
+                                 manifest.version() != request.registry().version())) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the registry answered ", request.registry().module_id(), " ",
+                     request.registry().version(), " with a bundle of ", what, "; refused"));
+  }
   if (absl::Status trust = bundle::CheckTrust(*opened, TrustOf(city.config)); !trust.ok()) {
     return absl::PermissionDeniedError(
         absl::StrCat("city '", city_id, "' refuses ", what, ": ", trust.message()));
@@ -200,6 +184,12 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
     return absl::FailedPreconditionError(absl::StrCat("bundle manifest says ", what,
                                                       " but its library reports version ",
                                                       status.module->version()));
+  }
+
+  // Nothing of the city has changed yet: a caller that went away finds it as it was.
+  if (cancelled && cancelled()) {
+    return absl::CancelledError(
+        absl::StrCat("the install of ", what, " was cancelled by the client; nothing changed"));
   }
 
   // Data that changes shape does so while the module's calls in this city are held, so no

@@ -49,12 +49,14 @@ bool LogEnabled(LogLevel level) {
   return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
 }
 
-void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
-  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
+namespace {
+
+void WriteLine(const char* level, std::string_view message,
+               std::initializer_list<LogField> fields) {
   std::string line = "{\"ts\":\"";
   line += absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   line += "\",\"level\":\"";
-  line += LevelName(level);
+  line += level;
   line += "\",\"msg\":\"";
   AppendEscaped(message, &line);
   line += '"';
@@ -67,6 +69,17 @@ void Log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
   }
   line += "}\n";
   fwrite(line.data(), 1, line.size(), stderr);
+}
+
+}  // namespace
+
+void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
+  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
+  WriteLine(LevelName(level), message, fields);
+}
+
+void LogAudit(std::string_view message, std::initializer_list<LogField> fields) {
+  WriteLine("audit", message, fields);
 }
 
 }  // namespace civitas::gateway

@@ -17,6 +17,8 @@ void SetLogLevel(LogLevel level);
 // False if lines of `level` are dropped (skip building them).
 bool LogEnabled(LogLevel level);
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {});
+// An audit line ("level":"audit"): written whatever the log level, for who-did-what records.
+void LogAudit(std::string_view message, std::initializer_list<LogField> fields);
 
 }  // namespace civitas::gateway
 

@@ -27,9 +27,12 @@ ABSL_FLAG(std::string, http_listen, "",
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT for /metrics (overrides the config; \"off\" = none)");
 ABSL_FLAG(std::string, data_dir, "", "where city databases live (overrides the config)");
+ABSL_FLAG(std::string, admin_socket, "",
+          "Unix socket for AdminService without a token (overrides admin.socket; 'none' = off)");
 ABSL_FLAG(bool, check_config, false, "validate the config, print the result and exit");
 ABSL_FLAG(std::string, port_file, "",
-          "once serving, write the gRPC, HTTP and metrics ports here, one per line (for tests)");
+          "once serving, write the gRPC, HTTP and metrics ports and the admin socket here, one "
+          "per line (for tests)");
 ABSL_FLAG(std::string, log_level, "", "debug, info, warning or error (overrides the config)");
 
 namespace {
@@ -80,6 +83,9 @@ int main(int argc, char** argv) {
   if (!config.ok()) return Fail(std::string(config.status().message()));
   if (!absl::GetFlag(FLAGS_listen).empty()) config->listen = absl::GetFlag(FLAGS_listen);
   if (!absl::GetFlag(FLAGS_data_dir).empty()) config->data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (!absl::GetFlag(FLAGS_admin_socket).empty()) {
+    config->admin.socket = absl::GetFlag(FLAGS_admin_socket);
+  }
   if (!absl::GetFlag(FLAGS_http_listen).empty()) {
     config->http_listen = absl::GetFlag(FLAGS_http_listen);
   }
@@ -124,7 +130,8 @@ int main(int argc, char** argv) {
     const std::string path = absl::GetFlag(FLAGS_port_file);
     std::ofstream(path + ".tmp") << port << "\n"
                                  << (*gateway)->http_port() << "\n"
-                                 << (*gateway)->metrics_port() << "\n";
+                                 << (*gateway)->metrics_port() << "\n"
+                                 << (*gateway)->admin_socket() << "\n";
     std::rename((path + ".tmp").c_str(), path.c_str());
   }
   if (demo) {
@@ -137,7 +144,8 @@ int main(int argc, char** argv) {
               << "  a token:        build/bin/civitasctl token mint --city demo --subject "
                  "you --role editor --signing-key "
               << dir << "/dev-signing-key.pem\n"
-              << "  modules:        build/bin/civitasctl modules --city demo\n"
+              << "  modules:        build/bin/civitasctl modules --city demo   (admin socket "
+              << (*gateway)->admin_socket() << ")\n"
               << "  health:         curl http://"
               << (*gateway)->config().http_listen.substr(
                      0, (*gateway)->config().http_listen.rfind(':'))

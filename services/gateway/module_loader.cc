@@ -31,9 +31,7 @@ decltype(civitas_module_def::migrate) LoadedModule::migrate() const {
   return def_->migrate;
 }
 
-uint32_t LoadedModule::flags() const {
-  return CIVITAS_MODULE_HAS(def_, flags) ? def_->flags : 0;
-}
+uint32_t LoadedModule::flags() const { return CIVITAS_MODULE_HAS(def_, flags) ? def_->flags : 0; }
 
 decltype(civitas_module_def::migrate_down) LoadedModule::migrate_down() const {
   return CIVITAS_MODULE_HAS(def_, migrate_down) ? def_->migrate_down : nullptr;

@@ -67,6 +67,24 @@ bool PinFromJson(const std::string& json, ModulePin* pin) {
   return !pin->module_id.empty() && !pin->version.empty();
 }
 
+// The folder of one version inside `root`, or INVALID_ARGUMENT: the id and version must be valid
+// names, and the folder must stay below the store even after resolving symbolic links.
+absl::StatusOr<fs::path> VersionDir(const std::string& root, const std::string& module_id,
+                                    const std::string& version) {
+  if (absl::Status s = bundle::CheckModuleRef(module_id, version); !s.ok()) return s;
+  std::error_code ec;
+  const fs::path base = fs::weakly_canonical(fs::path(root), ec);
+  if (ec)
+    return absl::FailedPreconditionError(absl::StrCat("module store '", root, "': ", ec.message()));
+  const fs::path dir = fs::weakly_canonical(base / module_id / version, ec);
+  const fs::path rel = ec ? fs::path("..") : dir.lexically_relative(base);
+  if (rel.empty() || *rel.begin() == ".." || rel.is_absolute()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(module_id, " ", version, " would be stored outside the module store"));
+  }
+  return base / module_id / version;
+}
+
 }  // namespace
 
 ModuleStore::ModuleStore(std::string data_dir)
@@ -74,13 +92,17 @@ ModuleStore::ModuleStore(std::string data_dir)
 
 std::string ModuleStore::LibraryPath(const std::string& module_id,
                                      const std::string& version) const {
-  return (fs::path(root_) / module_id / version / bundle::kModuleFile).string();
+  absl::StatusOr<fs::path> dir = VersionDir(root_, module_id, version);
+  if (!dir.ok()) return "";  // loading "" fails with a clear message
+  return (*dir / bundle::kModuleFile).string();
 }
 
 absl::StatusOr<std::string> ModuleStore::Put(const bundle::OpenedBundle& opened) {
   const std::string& id = opened.manifest.module_id();
   const std::string& version = opened.manifest.version();
-  const fs::path final_dir = fs::path(root_) / id / version;
+  absl::StatusOr<fs::path> checked = VersionDir(root_, id, version);
+  if (!checked.ok()) return checked.status();
+  const fs::path final_dir = *checked;
   std::error_code ec;
   if (fs::exists(final_dir / bundle::kManifestFile, ec)) {
     absl::StatusOr<std::string> existing = ReadFile(final_dir / bundle::kManifestFile);
@@ -94,17 +116,26 @@ absl::StatusOr<std::string> ModuleStore::Put(const bundle::OpenedBundle& opened)
                      " is already installed here with a different manifest; a published "
                      "version must never change (publish a new version)"));
   }
-  fs::create_directories(fs::path(root_) / id, ec);
+  const fs::path id_dir = final_dir.parent_path();
+  const bool fresh_id_dir = !fs::exists(id_dir, ec);
+  fs::create_directories(id_dir, ec);
   std::mt19937_64 rng(std::random_device{}());
-  const fs::path tmp = fs::path(root_) / id / absl::StrCat(".incoming-", getpid(), "-", rng());
+  const fs::path tmp = id_dir / absl::StrCat(".incoming-", getpid(), "-", rng());
+  // A refused bundle leaves nothing behind, not even an empty folder for its id.
+  auto discard = [&] {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    if (fresh_id_dir) fs::remove(id_dir, ignored);  // only if empty
+  };
   fs::create_directories(tmp, ec);
   if (ec) {
+    discard();
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create '", tmp.string(), "': ", ec.message()));
   }
   for (const auto& [name, data] : opened.files) {
     if (absl::Status s = WriteFile(tmp / name, data); !s.ok()) {
-      fs::remove_all(tmp, ec);
+      discard();
       return s;
     }
   }
@@ -112,18 +143,24 @@ absl::StatusOr<std::string> ModuleStore::Put(const bundle::OpenedBundle& opened)
                   fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read, ec);
   fs::rename(tmp, final_dir, ec);
   if (ec) {
-    fs::remove_all(tmp, ec);
+    discard();
     return absl::FailedPreconditionError(absl::StrCat("cannot store ", id, " ", version));
   }
   // What is loaded is what was verified: read the copy back and check it again.
   absl::StatusOr<bundle::OpenedBundle> stored = Get(id, version);
-  if (!stored.ok()) return stored.status();
+  if (!stored.ok()) {
+    fs::remove_all(final_dir, ec);
+    if (fresh_id_dir) fs::remove(id_dir, ec);
+    return stored.status();
+  }
   return LibraryPath(id, version);
 }
 
 absl::StatusOr<bundle::OpenedBundle> ModuleStore::Get(const std::string& module_id,
                                                       const std::string& version) const {
-  const fs::path dir = fs::path(root_) / module_id / version;
+  absl::StatusOr<fs::path> checked = VersionDir(root_, module_id, version);
+  if (!checked.ok()) return checked.status();
+  const fs::path dir = *checked;
   std::map<std::string, std::string> files;
   for (const char* name : {bundle::kManifestFile, bundle::kModuleFile, bundle::kDescriptorsFile,
                            bundle::kSignatureFile}) {
@@ -135,6 +172,10 @@ absl::StatusOr<bundle::OpenedBundle> ModuleStore::Get(const std::string& module_
     files[name] = *std::move(data);
   }
   absl::StatusOr<bundle::OpenedBundle> opened = bundle::OpenBundle(bundle::WriteTar(files));
+  if (opened.ok() &&
+      (opened->manifest.module_id() != module_id || opened->manifest.version() != version)) {
+    opened = absl::DataLossError("its manifest names another module or version");
+  }
   if (!opened.ok()) {
     return absl::DataLossError(absl::StrCat("stored ", module_id, " ", version,
                                             " fails its check: ", opened.status().message()));

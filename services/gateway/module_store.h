@@ -30,6 +30,8 @@ class ModuleStore {
  public:
   explicit ModuleStore(std::string data_dir);
 
+  // Every id and version is checked (bundle::CheckModuleRef) and every folder must resolve to a
+  // place below <data_dir>/modules: a signed manifest cannot name a path.
   // Copies a verified bundle into the store (atomically, via a temporary folder), then reads the
   // library back and checks its hash again. A version already stored must have the same manifest.
   // Returns the library's path.
@@ -37,6 +39,7 @@ class ModuleStore {
   // Opens a stored version again, checking every hash.
   absl::StatusOr<bundle::OpenedBundle> Get(const std::string& module_id,
                                            const std::string& version) const;
+  // Empty if the id or version is not valid (see bundle::CheckModuleRef).
   std::string LibraryPath(const std::string& module_id, const std::string& version) const;
 
   // A new, empty checkpoint folder for `city` (the folder itself must not exist yet).

@@ -4,6 +4,7 @@
 #define CIVITAS_GATEWAY_STANDARD_SERVICES_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "civitas/gateway/v1/admin.grpc.pb.h"
@@ -93,15 +94,21 @@ class CityOperations {
   virtual absl::StatusOr<std::string> DeleteCity(const std::string& city_id,
                                                  const std::string& confirm,
                                                  bool delete_backups) = 0;
-  virtual absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request) = 0;
+  // `cancelled` is asked before the change is committed: true leaves the city as it was.
+  virtual absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request,
+                                               const std::function<bool()>& cancelled) = 0;
   virtual absl::StatusOr<RollbackOutcome> Rollback(const RollbackOptions& options) = 0;
 };
 
+// Two instances serve it: one on the gRPC port, where every call needs an admin or operator
+// token, and one on the admin Unix socket (`local`), whose file permissions are the access
+// control and whose callers act as the instance operator. A peer address never grants anything.
+// Every call is audit-logged: method, caller, peer, city, outcome.
 class AdminService final : public civitas::gateway::v1::AdminService::Service {
  public:
-  AdminService(const RouteTableHolder* routes, const Authenticator* auth, bool trust_loopback,
+  AdminService(const RouteTableHolder* routes, const Authenticator* auth, bool local,
                CityOperations* modules)
-      : routes_(routes), auth_(auth), trust_loopback_(trust_loopback), modules_(modules) {}
+      : routes_(routes), auth_(auth), local_(local), modules_(modules) {}
 
   grpc::Status ListCities(grpc::ServerContext* ctx, const v1::ListCitiesRequest* request,
                           v1::ListCitiesResponse* response) override;
@@ -125,11 +132,25 @@ class AdminService final : public civitas::gateway::v1::AdminService::Service {
                           v1::DeleteCityResponse* response) override;
 
  private:
-  // OK if the caller may administer `city` ("*" = the whole gateway).
-  grpc::Status Authorize(grpc::ServerContext* ctx, const std::string& city) const;
+  // One call, as its audit line tells it.
+  struct AdminCall {
+    AdminCall(grpc::ServerContext* c, const char* m) : ctx(c), method(m) {}
+    grpc::ServerContext* ctx;
+    const char* method;
+    std::string city;
+    std::string subject;
+    bool is_operator = false;
+  };
+  // kCityAdmin: the admin role in the city (or the operator); kOperator: the instance operator
+  // (creating and deleting cities, whose config names libraries and trusted publishers).
+  enum class Need { kCityAdmin, kOperator };
+  // OK if the caller may do `call.method` for `city` ("*" = the whole gateway); fills in who.
+  grpc::Status Authorize(AdminCall& call, const std::string& city, Need need) const;
+  // Logs the call's audit line and returns `status`.
+  grpc::Status Audit(const AdminCall& call, grpc::Status status) const;
   const RouteTableHolder* routes_;
   const Authenticator* auth_;
-  bool trust_loopback_;
+  bool local_;
   CityOperations* modules_;
 };
 

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "services/bundle/bundle.h"
 #include "services/registry/registry_service.h"
@@ -58,7 +59,22 @@ int main(int argc, char** argv) {
   }
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config->listen, grpc::InsecureServerCredentials(), &port);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!config->tls_cert_file.empty()) {
+    std::ifstream cert_in(config->tls_cert_file), key_in(config->tls_key_file);
+    std::stringstream cert, key;
+    cert << cert_in.rdbuf();
+    key << key_in.rdbuf();
+    if (!cert_in || !key_in || cert.str().empty() || key.str().empty()) {
+      std::cerr << "civitas-registry: cannot read tls.cert_file '" << config->tls_cert_file
+                << "' or tls.key_file '" << config->tls_key_file << "'\n";
+      return 1;
+    }
+    grpc::SslServerCredentialsOptions tls;
+    tls.pem_key_cert_pairs.push_back({key.str(), cert.str()});
+    credentials = grpc::SslServerCredentials(tls);
+  }
+  builder.AddListeningPort(config->listen, credentials, &port);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(civitas::bundle::kMaxBundleBytes + (1 << 20)));
   builder.SetMaxSendMessageSize(static_cast<int>(civitas::bundle::kMaxBundleBytes + (1 << 20)));

@@ -16,6 +16,8 @@ namespace {
 
 constexpr char kVersionPrefix[] = "v/";
 constexpr char kBundlePrefix[] = "b/";
+constexpr char kOwnerPrefix[] = "o/";        // o/<id> -> publisher who first published it
+constexpr char kCoPublisherPrefix[] = "c/";  // c/<id>\0<publisher> -> ""
 
 std::string Key(const char* prefix, const std::string& id, const std::string& version) {
   return absl::StrCat(prefix, id, std::string(1, '\0'), version);
@@ -57,6 +59,18 @@ absl::StatusOr<RegistryConfig> LoadRegistryConfig(const std::string& path) {
       c.listen = kv.second.as<std::string>();
     } else if (key == "data_dir") {
       c.data_dir = kv.second.as<std::string>();
+    } else if (key == "tls") {
+      if (!kv.second.IsMap() || !kv.second["cert_file"] || !kv.second["key_file"]) {
+        return fail(kv.second, key, "needs cert_file and key_file (PEM)");
+      }
+      for (const auto& t : kv.second) {
+        const std::string k = t.first.as<std::string>();
+        if (k != "cert_file" && k != "key_file") {
+          return fail(t.first, "tls." + k, "unknown key; expected cert_file or key_file");
+        }
+      }
+      c.tls_cert_file = kv.second["cert_file"].as<std::string>();
+      c.tls_key_file = kv.second["key_file"].as<std::string>();
     } else if (key == "publishers") {
       if (!kv.second.IsSequence()) return fail(kv.second, key, "must be a list");
       for (size_t i = 0; i < kv.second.size(); ++i) {
@@ -73,7 +87,7 @@ absl::StatusOr<RegistryConfig> LoadRegistryConfig(const std::string& path) {
         c.publishers.push_back(pub);
       }
     } else {
-      return fail(kv.first, key, "unknown key; expected listen, data_dir or publishers");
+      return fail(kv.first, key, "unknown key; expected listen, data_dir, publishers or tls");
     }
   }
   return c;
@@ -95,20 +109,92 @@ absl::StatusOr<std::unique_ptr<RegistryService>> RegistryService::Open(
   return r;
 }
 
-grpc::Status RegistryService::PublishBundle(grpc::ServerContext* ctx,
-                                            const v1::PublishBundleRequest* request,
-                                            v1::ModuleVersion* response) {
+const Publisher* RegistryService::CallingPublisher(grpc::ServerContext* ctx) const {
   auto auth = ctx->client_metadata().find("authorization");
   std::string token;
   if (auth != ctx->client_metadata().end()) {
     token = std::string(auth->second.data(), auth->second.size());
     if (absl::StartsWithIgnoreCase(token, "bearer ")) token = token.substr(7);
   }
-  const Publisher* publisher = nullptr;
+  if (token.empty()) return nullptr;
   const std::string token_hash = bundle::Sha256Hex(token);
   for (const Publisher& p : config_.publishers) {
-    if (!token.empty() && p.token_sha256 == token_hash) publisher = &p;
+    if (p.token_sha256 == token_hash) return &p;
   }
+  return nullptr;
+}
+
+std::string RegistryService::OwnerOf(const std::string& module_id) const {
+  std::string owner;
+  if (db_->Get(rocksdb::ReadOptions(), absl::StrCat(kOwnerPrefix, module_id), &owner).ok()) {
+    return owner;
+  }
+  // Published before owners were recorded: the publisher of its first version owns it.
+  std::vector<v1::ModuleVersion> versions = Versions(module_id);
+  return versions.empty() ? "" : versions.back().manifest().publisher();
+}
+
+std::vector<std::string> RegistryService::CoPublishersOf(const std::string& module_id) const {
+  std::vector<std::string> out;
+  const std::string prefix = Key(kCoPublisherPrefix, module_id, "");
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    out.push_back(it->key().ToString().substr(prefix.size()));
+  }
+  return out;
+}
+
+grpc::Status RegistryService::AddModulePublisher(grpc::ServerContext* ctx,
+                                                 const v1::AddModulePublisherRequest* request,
+                                                 v1::AddModulePublisherResponse* response) {
+  const Publisher* caller = CallingPublisher(ctx);
+  if (caller == nullptr) {
+    return Error(grpc::StatusCode::UNAUTHENTICATED,
+                 "adding a publisher needs 'authorization: Bearer <publisher token>' of the "
+                 "module's owner");
+  }
+  const std::string id =
+      absl::StartsWith(request->parent(), "modules/") ? request->parent().substr(8) : "";
+  if (!bundle::IsModuleId(id)) {
+    return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                 "parent must be 'modules/{module_id}', got '" + request->parent() + "'");
+  }
+  const bool registered =
+      std::any_of(config_.publishers.begin(), config_.publishers.end(),
+                  [&](const Publisher& p) { return p.name == request->publisher(); });
+  if (!registered) {
+    return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                 absl::StrCat("no publisher '", request->publisher(), "' is registered here"));
+  }
+  absl::MutexLock lock(&publish_mu_);
+  const std::string owner = OwnerOf(id);
+  if (owner.empty()) {
+    return Error(grpc::StatusCode::NOT_FOUND, "no module '" + id + "' is published here");
+  }
+  if (owner != caller->name) {
+    return Error(grpc::StatusCode::PERMISSION_DENIED,
+                 absl::StrCat(id, " belongs to publisher '", owner,
+                              "'; only they may add "
+                              "publishers"));
+  }
+  if (request->publisher() != owner) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (rocksdb::Status s = db_->Put(wo, Key(kCoPublisherPrefix, id, request->publisher()), "");
+        !s.ok()) {
+      return Error(grpc::StatusCode::INTERNAL, "cannot store the publisher: " + s.ToString());
+    }
+  }
+  response->set_owner(owner);
+  response->add_publishers(owner);
+  for (const std::string& p : CoPublishersOf(id)) response->add_publishers(p);
+  return grpc::Status::OK;
+}
+
+grpc::Status RegistryService::PublishBundle(grpc::ServerContext* ctx,
+                                            const v1::PublishBundleRequest* request,
+                                            v1::ModuleVersion* response) {
+  const Publisher* publisher = CallingPublisher(ctx);
   if (publisher == nullptr) {
     return Error(grpc::StatusCode::UNAUTHENTICATED,
                  "publishing needs 'authorization: Bearer <publisher token>' of a publisher "
@@ -134,6 +220,18 @@ grpc::Status RegistryService::PublishBundle(grpc::ServerContext* ctx,
                               publisher->name, "': ", trust.message()));
   }
   absl::MutexLock lock(&publish_mu_);
+  // A module id belongs to whoever published it first; nobody else takes it over.
+  const std::string owner = OwnerOf(m.module_id());
+  if (!owner.empty() && owner != publisher->name) {
+    const std::vector<std::string> co = CoPublishersOf(m.module_id());
+    if (std::find(co.begin(), co.end(), publisher->name) == co.end()) {
+      return Error(
+          grpc::StatusCode::PERMISSION_DENIED,
+          absl::StrCat(m.module_id(), " belongs to publisher '", owner, "'; '", publisher->name,
+                       "' may publish it only once the owner adds them (civitasctl "
+                       "registry add-publisher)"));
+    }
+  }
   std::string existing;
   if (db_->Get(rocksdb::ReadOptions(), Key(kVersionPrefix, m.module_id(), m.version()), &existing)
           .ok()) {
@@ -153,6 +251,7 @@ grpc::Status RegistryService::PublishBundle(grpc::ServerContext* ctx,
   rocksdb::WriteBatch batch;
   batch.Put(Key(kBundlePrefix, m.module_id(), m.version()), request->bundle());
   batch.Put(Key(kVersionPrefix, m.module_id(), m.version()), version.SerializeAsString());
+  batch.Put(absl::StrCat(kOwnerPrefix, m.module_id()), owner.empty() ? publisher->name : owner);
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (rocksdb::Status s = db_->Write(wo, &batch); !s.ok()) {
@@ -231,6 +330,11 @@ grpc::Status RegistryService::ListModuleVersions(grpc::ServerContext*,
                  "parent must be 'modules/{module_id}', got '" + request->parent() + "'");
   }
   const std::string id = request->parent().substr(8);
+  if (!bundle::IsModuleId(id)) {
+    return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                 absl::StrCat("module id '", id, "' is not valid; it must match ",
+                              bundle::kModuleIdPattern));
+  }
   std::vector<v1::ModuleVersion> versions = Versions(id);
   if (versions.empty()) {
     return Error(grpc::StatusCode::NOT_FOUND, "no module '" + id + "' is published here");
@@ -246,6 +350,9 @@ grpc::Status RegistryService::GetBundle(grpc::ServerContext*, const v1::GetBundl
     return Error(
         grpc::StatusCode::INVALID_ARGUMENT,
         "name must be 'modules/{module_id}/versions/{version}', got '" + request->name() + "'");
+  }
+  if (absl::Status valid = bundle::CheckModuleRef(id, version); !valid.ok()) {
+    return Error(grpc::StatusCode::INVALID_ARGUMENT, std::string(valid.message()));
   }
   std::string content;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Key(kBundlePrefix, id, version), &content);

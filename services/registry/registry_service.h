@@ -24,9 +24,12 @@ struct RegistryConfig {
   std::string listen = "127.0.0.1:50052";
   std::string data_dir = "./registry-data";
   std::vector<Publisher> publishers;
+  std::string tls_cert_file;  // PEM certificate chain; with tls_key_file: serve TLS
+  std::string tls_key_file;   // PEM private key
 };
 
-// YAML: listen, data_dir, publishers: [{name, key, token_sha256}]. Errors name line and key.
+// YAML: listen, data_dir, publishers: [{name, key, token_sha256}], tls: {cert_file, key_file}.
+// Errors name line and key.
 absl::StatusOr<RegistryConfig> LoadRegistryConfig(const std::string& path);
 
 class RegistryService final : public v1::RegistryService::Service {
@@ -35,6 +38,9 @@ class RegistryService final : public v1::RegistryService::Service {
 
   grpc::Status PublishBundle(grpc::ServerContext* ctx, const v1::PublishBundleRequest* request,
                              v1::ModuleVersion* response) override;
+  grpc::Status AddModulePublisher(grpc::ServerContext* ctx,
+                                  const v1::AddModulePublisherRequest* request,
+                                  v1::AddModulePublisherResponse* response) override;
   grpc::Status ListModules(grpc::ServerContext* ctx, const v1::ListModulesRequest* request,
                            v1::ListModulesResponse* response) override;
   grpc::Status ListModuleVersions(grpc::ServerContext* ctx,
@@ -46,6 +52,11 @@ class RegistryService final : public v1::RegistryService::Service {
  private:
   RegistryService() = default;
   std::vector<v1::ModuleVersion> Versions(const std::string& module_id) const;
+  // The registered publisher whose token the call carries, or null.
+  const Publisher* CallingPublisher(grpc::ServerContext* ctx) const;
+  // The owner of a module id ("" if unpublished) and who else may publish it.
+  std::string OwnerOf(const std::string& module_id) const;
+  std::vector<std::string> CoPublishersOf(const std::string& module_id) const;
 
   RegistryConfig config_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -101,12 +101,12 @@ class Gateway:
             stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=limit_fds)
         deadline = time.time() + 30
         while time.time() < deadline:
-            if os.path.exists(port_file) and len(read(port_file).split()) == 3:
+            if os.path.exists(port_file) and len(read(port_file).split()) >= 3:
                 break
             if self.proc.poll() is not None:
                 raise RuntimeError("gateway exited:\n" + read(self.log_path))
             time.sleep(0.02)
-        self.grpc_port, self.http_port, self.metrics_port = map(int, read(port_file).split())
+        self.grpc_port, self.http_port, self.metrics_port = map(int, read(port_file).split()[:3])
         self.pid = self.proc.pid
 
     def rss_kib(self):

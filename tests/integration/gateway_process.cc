@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -87,8 +88,14 @@ std::unique_ptr<GatewayProcess> GatewayProcess::StartBinary(const std::string& b
     args.push_back("--metrics_listen");
     args.push_back("127.0.0.1:0");
   }
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::unique_ptr<GatewayProcess> p(new GatewayProcess());
+  if (binary == GatewayBinary() &&
+      std::none_of(extra_args.begin(), extra_args.end(), [](const std::string& a) {
+        return a.rfind("--admin_socket", 0) == 0 || a.rfind("--admin-socket", 0) == 0;
+      })) {
+    args.push_back("--admin_socket=" + ShortSocketPath("gw"));
+  }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
   p->dir_ = dir;
   p->pid_ = fork();
   if (p->pid_ == 0) {
@@ -106,6 +113,7 @@ std::unique_ptr<GatewayProcess> GatewayProcess::StartBinary(const std::string& b
     std::ifstream in(port_file);
     if (in >> p->port_ && p->port_ > 0) {
       in >> p->http_port_ >> p->metrics_port_;
+      in >> p->admin_socket_;
       return p;
     }
     p->port_ = 0;
@@ -128,6 +136,16 @@ GatewayProcess::~GatewayProcess() {
 
 std::shared_ptr<grpc::Channel> GatewayProcess::channel() const {
   return grpc::CreateChannel(target(), grpc::InsecureChannelCredentials());
+}
+
+std::shared_ptr<grpc::Channel> GatewayProcess::admin_channel() const {
+  return grpc::CreateChannel(admin_target(), grpc::InsecureChannelCredentials());
+}
+
+std::string ShortSocketPath(const std::string& name) {
+  static int counter = 0;
+  return "/tmp/civitas-" + std::to_string(getpid()) + "-" + std::to_string(++counter) + "-" + name +
+         ".sock";
 }
 
 std::string GatewayProcess::log() const { return ReadFile(dir_ + "/gateway.log"); }
@@ -184,7 +202,7 @@ int RunCommand(const std::vector<std::string>& argv_in, std::string* output) {
 
 std::map<std::string, civitas::gateway::v1::Module> ListModules(const GatewayProcess& gw,
                                                                 const std::string& city) {
-  auto stub = civitas::gateway::v1::AdminService::NewStub(gw.channel());
+  auto stub = civitas::gateway::v1::AdminService::NewStub(gw.admin_channel());
   grpc::ClientContext ctx;
   Prepare(&ctx);
   civitas::gateway::v1::ListModulesRequest req;

@@ -37,8 +37,9 @@ class TestKeys {
 class GatewayProcess {
  public:
   // Writes `config_yaml` to <dir>/gateway.yaml after replacing {dir}, {modules} (the bundled
-  // modules) and {fixtures} (test fixture modules), and starts the gateway on it. Returns null
-  // (and records a test failure with the gateway's log) if it does not come up.
+  // modules) and {fixtures} (test fixture modules), and starts the gateway on it, with its admin
+  // socket at a short path of its own unless `extra_args` name one (--admin_socket=...). Returns
+  // null (and records a test failure with the gateway's log) if it does not come up.
   static std::unique_ptr<GatewayProcess> Start(const std::string& dir,
                                                const std::string& config_yaml,
                                                std::vector<std::string> extra_args = {});
@@ -56,6 +57,11 @@ class GatewayProcess {
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& dir() const { return dir_; }
   std::shared_ptr<grpc::Channel> channel() const;
+  // The gateway's admin Unix socket (AdminService without a token), as a gRPC target
+  // "unix:/path", and as a path.
+  std::string admin_target() const { return "unix:" + admin_socket_; }
+  const std::string& admin_socket() const { return admin_socket_; }
+  std::shared_ptr<grpc::Channel> admin_channel() const;
   std::string log() const;
 
   // SIGTERM and wait; returns the exit status (or -signal).
@@ -74,7 +80,12 @@ class GatewayProcess {
   int http_port_ = 0;
   int metrics_port_ = 0;
   std::string dir_;
+  std::string admin_socket_;
 };
+
+// A short path for an admin socket (Unix socket paths are limited to 107 bytes; test folders
+// are often longer).
+std::string ShortSocketPath(const std::string& name);
 
 // Runs a command to completion; returns its exit status and puts stdout+stderr into *output.
 int RunCommand(const std::vector<std::string>& argv, std::string* output);
@@ -83,7 +94,7 @@ int RunCommand(const std::vector<std::string>& argv, std::string* output);
 void Prepare(grpc::ClientContext* ctx, const std::string& city = "", const std::string& token = "",
              absl::Duration timeout = absl::Seconds(10));
 
-// AdminService.ListModules of `city`, by module id.
+// AdminService.ListModules of `city`, by module id (through the admin socket).
 std::map<std::string, civitas::gateway::v1::Module> ListModules(const GatewayProcess& gw,
                                                                 const std::string& city);
 

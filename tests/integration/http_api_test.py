@@ -36,10 +36,10 @@ class Gateway:
              "--http_listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", f"--port_file={port_file}"],
             stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(500):
-            if os.path.exists(port_file) and len(open(port_file).read().split()) == 3:
+            if os.path.exists(port_file) and len(open(port_file).read().split()) >= 3:
                 break
             time.sleep(0.02)
-        self.grpc_port, self.http_port, self.metrics_port = open(port_file).read().split()
+        self.grpc_port, self.http_port, self.metrics_port = open(port_file).read().split()[:3]
         self.base = f"http://127.0.0.1:{self.http_port}"
 
     def token(self, subject, role):

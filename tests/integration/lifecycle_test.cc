@@ -294,16 +294,24 @@ TEST(LifecycleTest, DemoServesSampleDataAndAcceptsCtlTokens) {
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(out.author(), "anna");
   }
-  ASSERT_EQ(RunCommand({CtlBinary(), "cities", "--gateway", target}, &output), 0) << output;
+  // The README's way: civitasctl next to the demo's ./state reaches its admin socket, no token.
+  ASSERT_EQ(RunCommand({"sh", "-c", "cd '" + dir + "' && " + CtlBinary() + " cities"}, &output), 0)
+      << output;
   EXPECT_NE(output.find("demo\tDemo-Stadt"), std::string::npos) << output;
-  ASSERT_EQ(RunCommand({CtlBinary(), "modules", "--city", "demo", "--gateway", target}, &output), 0)
+  // Over TCP, even from loopback, administration needs a token.
+  EXPECT_NE(RunCommand({CtlBinary(), "cities", "--gateway", target}, &output), 0);
+  EXPECT_NE(output.find("UNAUTHENTICATED"), std::string::npos) << output;
+  const std::string socket = dir + "/state/admin.sock";
+  ASSERT_EQ(
+      RunCommand({CtlBinary(), "modules", "--city", "demo", "--admin-socket", socket}, &output), 0)
       << output;
   EXPECT_NE(output.find(absl::StrCat("civitas.noticeboard\t1.0.0\tABI ", CIVITAS_ABI_MAJOR, ".",
                                      CIVITAS_ABI_MINOR, "\tserving")),
             std::string::npos)
       << output;
-  EXPECT_NE(RunCommand({CtlBinary(), "modules", "--city", "nowhere", "--gateway", target}, &output),
-            0);
+  EXPECT_NE(
+      RunCommand({CtlBinary(), "modules", "--city", "nowhere", "--admin-socket", socket}, &output),
+      0);
   EXPECT_NE(output.find("'nowhere' is not hosted"), std::string::npos) << output;
 
   kill(pid, SIGTERM);

@@ -229,7 +229,7 @@ TEST(OperationsTest, BackupWhileServingAndRestoreIntoAFreshInstance) {
   std::thread writer([&] {
     for (int i = 0; !stop.load(); ++i) create("während des Backups " + std::to_string(i));
   });
-  const std::vector<std::string> at = {"--gateway", gw->target()};
+  const std::vector<std::string> at = {"--admin-socket", gw->admin_socket()};
   std::string out;
   auto ctl = [&](std::vector<std::string> args) {
     args.insert(args.begin(), CtlBinary());
@@ -325,8 +325,8 @@ cities:
   std::string out;
   auto ctl = [&](const GatewayProcess& g, std::vector<std::string> args) {
     args.insert(args.begin(), CtlBinary());
-    args.push_back("--gateway");
-    args.push_back(g.target());
+    args.push_back("--admin-socket");
+    args.push_back(g.admin_socket());
     return RunCommand(args, &out);
   };
   std::ofstream(dir + "/hagen.yaml")

@@ -43,15 +43,28 @@ class SharingTest : public ::testing::Test {
       }
     }
     ASSERT_FALSE(token_.empty());
-    registry_ = GatewayProcess::StartBinary(
-        RegistryBinary(), dir_ + "/registry",
-        absl::StrCat(R"(
-data_dir: {dir}/data
-publishers:
-  - name: dortmund
-    key: )",
-                     dortmund_key_, "\n    token_sha256: ", token_sha_, "\n"));
+    // A second publisher, for the ownership of module ids.
+    Ctl({"keys", "generate", "--out", dir_ + "/herne"});
+    herne_key_ = Read(dir_ + "/herne.pub");
+    out = Ctl({"registry", "token"});
+    for (absl::string_view line : absl::StrSplit(out, '\n')) {
+      if (absl::ConsumePrefix(&line, "token:")) {
+        herne_token_ = std::string(absl::StripAsciiWhitespace(line));
+      }
+      if (absl::ConsumePrefix(&line, "token_sha256:")) {
+        herne_sha_ = std::string(absl::StripAsciiWhitespace(line));
+      }
+    }
+    registry_ =
+        GatewayProcess::StartBinary(RegistryBinary(), dir_ + "/registry", RegistryConfig(""));
     ASSERT_NE(registry_, nullptr);
+  }
+
+  std::string RegistryConfig(const std::string& extra) const {
+    return absl::StrCat(
+        "data_dir: {dir}/data\npublishers:\n  - name: dortmund\n    key: ", dortmund_key_,
+        "\n    token_sha256: ", token_sha_, "\n  - name: herne\n    key: ", herne_key_,
+        "\n    token_sha256: ", herne_sha_, "\n", extra);
   }
 
   static std::string Read(const std::string& path) {
@@ -83,13 +96,18 @@ publishers:
   std::unique_ptr<GatewayProcess> StartCityB(const std::string& dir,
                                              const std::string& extra_trust = "") {
     keys_ = std::make_unique<TestKeys>(dir);
-    const std::string trust = absl::StrCat("    trusted_publishers:\n      - name: dortmund\n",
-                                           "        key: ", dortmund_key_, "\n", extra_trust);
+    const std::string trust =
+        absl::StrCat("    registries:\n      - name: ruhr\n        target: ", registry_->target(),
+                     "\n", "    trusted_publishers:\n      - name: dortmund\n",
+                     "        key: ", dortmund_key_, "\n", extra_trust);
     return GatewayProcess::Start(dir, absl::StrCat(R"(
 data_dir: {dir}/data
 module_dir: {modules}
 auth:
   jwks_file: jwks.json
+admin:
+  bundle_import_dir: )",
+                                                   dir_, R"(
 cities:
   - id: schwerte
 )",
@@ -122,6 +140,7 @@ cities:
 
   std::string dir_;
   std::string dortmund_key_, token_, token_sha_;
+  std::string herne_key_, herne_token_, herne_sha_;
   std::unique_ptr<GatewayProcess> registry_;
   std::unique_ptr<TestKeys> keys_;
 };
@@ -156,7 +175,7 @@ cities:
   // City B (Schwerte) installs it from the registry and serves it.
   auto b = StartCityB(NewTempDir("schwerte"));
   ASSERT_NE(b, nullptr);
-  const std::vector<std::string> at_b = {"--gateway", b->target()};
+  const std::vector<std::string> at_b = {"--admin-socket", b->admin_socket()};
   auto install = [&](const std::string& verb, const std::string& ref, const std::string& city,
                      int expect = 0) {
     std::vector<std::string> args = {"module",           verb, ref, "--city", city, "--registry",
@@ -168,8 +187,8 @@ cities:
   {
     std::string output;
     const std::string command =
-        absl::StrCat("CIVITAS_REGISTRY=", registry_->target(), " CIVITAS_GATEWAY=", b->target(),
-                     " ", CtlBinary(), " module install civitas.noticeboard@1.0.0 --city schwerte");
+        absl::StrCat("CIVITAS_REGISTRY=ruhr CIVITAS_ADMIN_SOCKET=", b->admin_socket(), " ",
+                     CtlBinary(), " module install civitas.noticeboard@1.0.0 --city schwerte");
     ASSERT_EQ(RunCommand({"sh", "-c", command}, &output), 0) << output;
   }
   EXPECT_EQ(ListModules(*b, "schwerte")["civitas.noticeboard"].version(), "1.0.0");
@@ -268,13 +287,14 @@ TEST_F(SharingTest, RefusalsAreClearAndChangeNothing) {
       absl::StrCat("      - name: dortmund\n        key: ", old_key, "\n        revoked: true\n"));
   ASSERT_NE(b, nullptr);
   const std::string v10 = Bundle(ModuleDir() + "/civitas.noticeboard.so", "nb10");
-  Ctl({"module", "install", "--bundle", v10, "--city", "schwerte", "--gateway", b->target()});
+  Ctl({"module", "install", "--bundle", v10, "--city", "schwerte", "--admin-socket",
+       b->admin_socket()});
   const auto baseline = ListModules(*b, "schwerte");
   ASSERT_EQ(baseline.at("civitas.noticeboard").version(), "1.0.0");
 
   auto refused = [&](const std::string& bundle_path, const std::string& reason) {
     std::string out = Ctl({"module", "install", "--bundle", bundle_path, "--city", "schwerte",
-                           "--gateway", b->target()},
+                           "--admin-socket", b->admin_socket()},
                           1);
     EXPECT_NE(out.find(reason), std::string::npos) << out;
     auto now = ListModules(*b, "schwerte");
@@ -325,6 +345,102 @@ TEST_F(SharingTest, RefusalsAreClearAndChangeNothing) {
             std::string::npos);
 }
 
+TEST_F(SharingTest, AModuleIdBelongsToWhoPublishedItFirst) {
+  const std::string reg = registry_->target();
+  Ctl({"module", "publish", Bundle(ModuleDir() + "/civitas.noticeboard.so", "nb10"), "--registry",
+       reg, "--publisher-token", token_});
+  // Herne signs a newer version of Dortmund's module with its own, registered key.
+  const std::string next = FixtureDir() + "/next/civitas.noticeboard.so";
+  const std::string herne11 = Bundle(next, "herne-nb11", "herne", dir_ + "/herne");
+  EXPECT_NE(
+      Ctl({"module", "publish", herne11, "--registry", reg, "--publisher-token", herne_token_}, 1)
+          .find("civitas.noticeboard belongs to publisher 'dortmund'"),
+      std::string::npos);
+  // Only the owner adds publishers.
+  EXPECT_NE(Ctl({"registry", "add-publisher", "civitas.noticeboard", "--publisher", "herne",
+                 "--registry", reg, "--publisher-token", herne_token_},
+                1)
+                .find("only they may add publishers"),
+            std::string::npos);
+  EXPECT_NE(Ctl({"registry", "add-publisher", "civitas.noticeboard", "--publisher", "nobody",
+                 "--registry", reg, "--publisher-token", token_},
+                1)
+                .find("no publisher 'nobody' is registered"),
+            std::string::npos);
+  EXPECT_NE(Ctl({"registry", "add-publisher", "civitas.noticeboard", "--publisher", "herne",
+                 "--registry", reg, "--publisher-token", token_})
+                .find("may be published by: dortmund herne"),
+            std::string::npos);
+  EXPECT_NE(
+      Ctl({"module", "publish", herne11, "--registry", reg, "--publisher-token", herne_token_})
+          .find("published modules/civitas.noticeboard/versions/1.1.0"),
+      std::string::npos);
+  // Names that are paths are refused before anything is looked up.
+  EXPECT_NE(Ctl({"registry", "add-publisher", "../x", "--publisher", "herne", "--registry", reg,
+                 "--publisher-token", token_},
+                1)
+                .find("INVALID_ARGUMENT"),
+            std::string::npos);
+}
+
+TEST_F(SharingTest, TheRegistrySpeaksTlsToCtlAndToGateways) {
+  const std::string tls = dir_ + "/tls";
+  std::filesystem::create_directories(tls);
+  std::string output;
+  ASSERT_EQ(RunCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", tls + "/key.pem",
+                        "-out", tls + "/cert.pem"},
+                       &output),
+            0)
+      << output;
+  std::filesystem::create_directories(dir_ + "/tls-registry");
+  auto secure = GatewayProcess::StartBinary(
+      RegistryBinary(), dir_ + "/tls-registry",
+      RegistryConfig(
+          absl::StrCat("tls:\n  cert_file: ", tls, "/cert.pem\n  key_file: ", tls, "/key.pem\n")));
+  ASSERT_NE(secure, nullptr);
+  const std::string v10 = Bundle(ModuleDir() + "/civitas.noticeboard.so", "nb10");
+  // Plaintext does not get through; with the CA it does.
+  Ctl({"module", "publish", v10, "--registry", secure->target(), "--publisher-token", token_}, 1);
+  Ctl({"module", "publish", v10, "--registry", secure->target(), "--registry-ca", tls + "/cert.pem",
+       "--publisher-token", token_});
+
+  const std::string dir_b = NewTempDir("schwerte");
+  keys_ = std::make_unique<TestKeys>(dir_b);
+  auto b = GatewayProcess::Start(dir_b, absl::StrCat(R"(
+data_dir: {dir}/data
+module_dir: {modules}
+auth:
+  jwks_file: jwks.json
+cities:
+  - id: schwerte
+    registries:
+      - name: ruhr-tls
+        target: )",
+                                                     secure->target(), "\n        ca_file: ", tls,
+                                                     R"(/cert.pem
+      - name: ruhr-plain
+        target: )",
+                                                     secure->target(), R"(
+    trusted_publishers:
+      - name: dortmund
+        key: )",
+                                                     dortmund_key_, "\n"));
+  ASSERT_NE(b, nullptr);
+  const std::vector<std::string> at_b = {"--admin-socket", b->admin_socket()};
+  std::vector<std::string> install = {"module",     "install",        "civitas.noticeboard@1.0.0",
+                                      "--city",     "schwerte",       "--registry",
+                                      "ruhr-plain", "--admin-socket", b->admin_socket()};
+  const std::string plain = Ctl(install, 1);
+  EXPECT_NE(plain.find("registry 'ruhr-plain' could not be reached"), std::string::npos) << plain;
+  install[6] = "ruhr-tls";
+  Ctl(install);
+  EXPECT_EQ(ListModules(*b, "schwerte")["civitas.noticeboard"].version(), "1.0.0");
+  Create(*b, "schwerte", "über TLS installiert");
+  EXPECT_EQ(Notices(*b, "schwerte").size(), 1u);
+}
+
 TEST(PlainCModuleTest, LoadsAndServesThroughTheAbiAlone) {
   const std::string dir = NewTempDir("gw");
   auto gw = GatewayProcess::Start(dir, R"(
@@ -349,7 +465,7 @@ cities:
     total = resp.total();
   }
   EXPECT_EQ(total, 42);
-  auto stub = civitas::gateway::v1::AdminService::NewStub(gw->channel());
+  auto stub = civitas::gateway::v1::AdminService::NewStub(gw->admin_channel());
   grpc::ClientContext ctx;
   Prepare(&ctx);
   civitas::gateway::v1::ListModulesRequest req;

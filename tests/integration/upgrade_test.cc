@@ -38,6 +38,8 @@ data_dir: {dir}/data
 module_dir: {modules}
 auth:
   jwks_file: jwks.json
+admin:
+  bundle_import_dir: {dir}
 cities:
   - id: schwerte
     trusted_publishers:
@@ -73,15 +75,15 @@ cities:
 
   std::string Install(const std::string& bundle, std::vector<std::string> extra = {},
                       int expect = 0) {
-    std::vector<std::string> args = {"module", "install", "--bundle",  bundle,
-                                     "--city", kCity,     "--gateway", gw_->target()};
+    std::vector<std::string> args = {"module", "install", "--bundle",       bundle,
+                                     "--city", kCity,     "--admin-socket", gw_->admin_socket()};
     args.insert(args.end(), extra.begin(), extra.end());
     return Ctl(args, expect);
   }
 
   std::string Rollback(std::vector<std::string> extra = {}, int expect = 0) {
-    std::vector<std::string> args = {"module", "rollback",  "civitas.noticeboard", "--city",
-                                     kCity,    "--gateway", gw_->target()};
+    std::vector<std::string> args = {"module", "rollback",       "civitas.noticeboard", "--city",
+                                     kCity,    "--admin-socket", gw_->admin_socket()};
     args.insert(args.end(), extra.begin(), extra.end());
     return Ctl(args, expect);
   }
