@@ -445,9 +445,11 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
         "# HELP civitas_http_rejected_requests_total Requests answered 400/408/413/414/431/503 "
         "before any handler.\n"
         "# TYPE civitas_http_rejected_requests_total counter\n");
+    // The listeners are set once, before ready_; /metrics may be asked a moment before that.
+    const bool listening = ready_.load();
     for (const auto& [name, server] :
-         {std::pair<const char*, const HttpServer*>{"api", http_.get()},
-          {"metrics", metrics_http_.get()}}) {
+         {std::pair<const char*, const HttpServer*>{"api", listening ? http_.get() : nullptr},
+          {"metrics", listening ? metrics_http_.get() : nullptr}}) {
       if (server == nullptr) continue;
       const HttpServerStats& st = server->stats();
       absl::StrAppend(&extra, "civitas_http_connections{listener=\"", name, "\"} ",
