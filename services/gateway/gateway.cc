@@ -244,6 +244,9 @@ absl::Status Gateway::Start() {
                              static_cast<int>(config_.limits.grpc_max_concurrent_streams));
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE,
                              static_cast<int>(config_.limits.grpc_max_metadata_bytes));
+  builder.AddChannelArgument(
+      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      static_cast<int>(config_.limits.grpc_handshake_timeout_seconds * 1000));
   grpc::ResourceQuota quota("civitas-gateway");
   quota.Resize(size_t{config_.limits.grpc_memory_mb} << 20);
   builder.SetResourceQuota(quota);
