@@ -394,13 +394,14 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   }
 
   if (const YAML::Node l = root["limits"]) {
-    p.ExpectMap(l, "limits",
-                {"max_request_bytes", "max_response_bytes", "handler_threads", "handler_queue",
-                 "completion_queues", "drain_seconds", "stream_buffer_messages",
-                 "grpc_max_concurrent_streams", "grpc_max_metadata_bytes", "grpc_memory_mb",
-                 "max_follows_per_connection", "max_follows_per_city", "http_max_connections",
-                 "http_max_header_bytes", "http_max_url_bytes", "http_body_buffer_mb",
-                 "http_header_timeout_seconds", "http_body_timeout_seconds"});
+    p.ExpectMap(
+        l, "limits",
+        {"max_request_bytes", "max_response_bytes", "handler_threads", "handler_queue",
+         "completion_queues", "drain_seconds", "stream_buffer_messages",
+         "grpc_max_concurrent_streams", "grpc_max_metadata_bytes", "grpc_memory_mb",
+         "grpc_handshake_timeout_seconds", "max_follows_per_connection", "max_follows_per_city",
+         "http_max_connections", "http_max_header_bytes", "http_max_url_bytes",
+         "http_body_buffer_mb", "http_header_timeout_seconds", "http_body_timeout_seconds"});
     auto u32 = [&](const char* key, uint32_t* field, uint64_t min, uint64_t max) {
       if (l[key])
         *field = static_cast<uint32_t>(p.Uint(l[key], absl::StrCat("limits.", key), min, max));
@@ -415,6 +416,7 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
     u32("grpc_max_concurrent_streams", &c.limits.grpc_max_concurrent_streams, 1, 10000);
     u32("grpc_max_metadata_bytes", &c.limits.grpc_max_metadata_bytes, 1024, 1u << 20);
     u32("grpc_memory_mb", &c.limits.grpc_memory_mb, 16, 1u << 20);
+    u32("grpc_handshake_timeout_seconds", &c.limits.grpc_handshake_timeout_seconds, 1, 600);
     u32("max_follows_per_connection", &c.limits.max_follows_per_connection, 1, 10000);
     u32("max_follows_per_city", &c.limits.max_follows_per_city, 1, 1u << 20);
     u32("http_max_connections", &c.limits.http_max_connections, 1, 1u << 20);

@@ -84,6 +84,9 @@ struct LimitsConfig {
   // grpc::ResourceQuota of the gRPC server. It is what bounds a CONTINUATION flood: 64 MiB of
   // headers cost RSS +135 MiB at 128, +269 at 256, +537 at 512, +904 at 4096 (security.md).
   uint32_t grpc_memory_mb = 256;
+  // A connection that has not sent its HTTP/2 preface and SETTINGS by then is closed (idle
+  // connections hold descriptors, and gRPC 1.51 stops accepting for good when they run out).
+  uint32_t grpc_handshake_timeout_seconds = 10;
   uint32_t max_follows_per_connection = 32;  // live (Watch...) streams on one connection
   uint32_t max_follows_per_city = 10000;     // live streams of one city, all connections
   // HTTP listener: connections above this are accepted and closed at once (the rest of the

@@ -57,6 +57,7 @@ limits:
   grpc_max_concurrent_streams: 20
   grpc_max_metadata_bytes: 4096
   grpc_memory_mb: 64
+  grpc_handshake_timeout_seconds: 3
   max_follows_per_connection: 4
   max_follows_per_city: 100
   http_max_connections: 50
@@ -73,6 +74,7 @@ cities: [{id: demo}]
   EXPECT_EQ(c->limits.grpc_max_concurrent_streams, 20u);
   EXPECT_EQ(c->limits.grpc_max_metadata_bytes, 4096u);
   EXPECT_EQ(c->limits.grpc_memory_mb, 64u);
+  EXPECT_EQ(c->limits.grpc_handshake_timeout_seconds, 3u);
   EXPECT_EQ(c->limits.max_follows_per_connection, 4u);
   EXPECT_EQ(c->limits.max_follows_per_city, 100u);
   EXPECT_EQ(c->limits.http_max_connections, 50u);

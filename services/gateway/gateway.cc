@@ -259,6 +259,9 @@ absl::Status Gateway::Start() {
                              static_cast<int>(config_.limits.grpc_max_concurrent_streams));
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE,
                              static_cast<int>(config_.limits.grpc_max_metadata_bytes));
+  builder.AddChannelArgument(
+      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      static_cast<int>(config_.limits.grpc_handshake_timeout_seconds * 1000));
   grpc::ResourceQuota quota("civitas-gateway");
   quota.Resize(size_t{config_.limits.grpc_memory_mb} << 20);
   builder.SetResourceQuota(quota);
@@ -522,9 +525,11 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
         "# HELP civitas_http_rejected_requests_total Requests answered 400/408/413/414/431/503 "
         "before any handler.\n"
         "# TYPE civitas_http_rejected_requests_total counter\n");
+    // The listeners are set once, before ready_; /metrics may be asked a moment before that.
+    const bool listening = ready_.load();
     for (const auto& [name, server] :
-         {std::pair<const char*, const HttpServer*>{"api", http_.get()},
-          {"metrics", metrics_http_.get()}}) {
+         {std::pair<const char*, const HttpServer*>{"api", listening ? http_.get() : nullptr},
+          {"metrics", listening ? metrics_http_.get() : nullptr}}) {
       if (server == nullptr) continue;
       const HttpServerStats& st = server->stats();
       absl::StrAppend(&extra, "civitas_http_connections{listener=\"", name, "\"} ",

@@ -42,7 +42,7 @@ HttpResponse ErrorResponse(int status, const char* code_name, const std::string&
 struct HttpServer::Impl {
   Handler handler;
   HttpLimits limits;
-  HttpServerStats stats;
+  HttpServerStats* stats = nullptr;  // the HttpServer's, which outlives this
   std::atomic<size_t> body_bytes_reserved{0};
   // Declared after what sessions use: the io_context destroys pending sessions first.
   asio::io_context io{1};
@@ -61,11 +61,11 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl* impl)
       : stream_(std::move(socket)), body_timer_(stream_.get_executor()), impl_(impl) {
-    impl_->stats.connections.fetch_add(1, std::memory_order_relaxed);
+    impl_->stats->connections.fetch_add(1, std::memory_order_relaxed);
   }
   ~Session() {
     ReleaseBody();
-    impl_->stats.connections.fetch_sub(1, std::memory_order_relaxed);
+    impl_->stats->connections.fetch_sub(1, std::memory_order_relaxed);
   }
 
   void Read() {
@@ -82,7 +82,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void Reject(int status, const char* code_name, const std::string& message) {
-    impl_->stats.rejected_requests.fetch_add(1, std::memory_order_relaxed);
+    impl_->stats->rejected_requests.fetch_add(1, std::memory_order_relaxed);
     keep_alive_ = false;
     Write(ErrorResponse(status, code_name, message));
   }
@@ -315,7 +315,7 @@ const std::string& TooManyConnections() {
 }  // namespace
 
 void HttpServer::Impl::Refuse(tcp::socket socket) {
-  stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+  stats->refused_connections.fetch_add(1, std::memory_order_relaxed);
   // One non-blocking send; a client that cannot take it gets the close alone.
   const std::string& answer = TooManyConnections();
   (void)::send(socket.native_handle(), answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -330,7 +330,7 @@ void HttpServer::Impl::Accept() {
     if (ec) {
       // Out of descriptors (EMFILE/ENFILE) or memory: accepting again at once would spin on
       // the same error. Pause, and let connections close meanwhile.
-      const uint64_t n = stats.accept_errors.fetch_add(1, std::memory_order_relaxed);
+      const uint64_t n = stats->accept_errors.fetch_add(1, std::memory_order_relaxed);
       if ((n & (n - 1)) == 0) {  // the 1st, 2nd, 4th, 8th ... time
         Log(LogLevel::kWarning, "HTTP accept failed; pausing",
             {{"error", ec.message()}, {"times", std::to_string(n + 1)}});
@@ -341,7 +341,7 @@ void HttpServer::Impl::Accept() {
       });
       return;
     }
-    if (static_cast<size_t>(stats.connections.load(std::memory_order_relaxed)) >=
+    if (static_cast<size_t>(stats->connections.load(std::memory_order_relaxed)) >=
         limits.max_connections) {
       Refuse(std::move(s));
     } else {
@@ -368,6 +368,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   server->impl_ = std::make_unique<Impl>();
   server->impl_->handler = std::move(handler);
   server->impl_->limits = limits;
+  server->impl_->stats = &server->stats_;
   beast::error_code ec;
   const auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("bad http listen host '", host, "'"));
@@ -385,8 +386,6 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   server->thread_ = std::thread([impl = server->impl_.get()] { impl->io.run(); });
   return server;
 }
-
-const HttpServerStats& HttpServer::stats() const { return impl_->stats; }
 
 void HttpServer::Stop() {
   if (!impl_) return;

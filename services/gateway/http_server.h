@@ -66,7 +66,7 @@ class HttpServer {
                                                            Handler handler, HttpLimits limits = {});
   ~HttpServer();
   int port() const { return port_; }
-  const HttpServerStats& stats() const;
+  const HttpServerStats& stats() const { return stats_; }  // valid after Stop() too
 
   struct Impl;  // defined in http_server.cc only
   void Stop();
@@ -76,6 +76,7 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
   std::thread thread_;
   int port_ = 0;
+  HttpServerStats stats_;
 };
 
 }  // namespace civitas::gateway

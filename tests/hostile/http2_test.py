@@ -136,6 +136,26 @@ class DirectTest(unittest.TestCase):
         finally:
             gw.stop()
 
+    def test_silent_connections_are_closed(self):
+        gw = Gateway(limits={"grpc_handshake_timeout_seconds": 2})
+        try:
+            socks = [socket.create_connection(("127.0.0.1", gw.grpc_port), timeout=6)
+                     for _ in range(20)]
+            start = time.time()
+            for s in socks:
+                try:
+                    while s.recv(4096):  # the server's SETTINGS, then the close
+                        pass
+                except ConnectionResetError:
+                    pass
+                s.close()
+            took = time.time() - start
+            print(f"20 silent gRPC connections closed after {took:.1f} s", file=sys.stderr)
+            self.assertLess(took, 5)
+            self.assertTrue(gw.health_check())
+        finally:
+            gw.stop()
+
     def test_continuation_flood(self):
         gw = Gateway()
         try:

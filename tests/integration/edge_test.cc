@@ -212,13 +212,15 @@ TEST(EdgeTest, NginxRoutesCitiesToTheirInstances) {
             ++limited;
           } else if (s.ok()) {
             ++passed;
+          } else {
+            ADD_FAILURE() << "edge answered " << s.error_code() << ": " << s.error_message();
           }
         }
       });
     }
     for (auto& c : clients) c.join();
     EXPECT_GE(limited.load(), 1);
-    EXPECT_GE(passed.load(), 100);
+    EXPECT_GE(passed.load(), 50);  // the burst, less what the calls above used
     std::this_thread::sleep_for(std::chrono::seconds(3));  // the bucket refills
   }
 
