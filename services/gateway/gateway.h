@@ -21,6 +21,7 @@
 #include "services/gateway/metrics.h"
 #include "services/gateway/module_loader.h"
 #include "services/gateway/module_store.h"
+#include "services/gateway/privacy_service.h"
 #include "services/gateway/route_table.h"
 #include "services/gateway/standard_services.h"
 
@@ -108,6 +109,7 @@ class Gateway final : public CityOperations {
   ReflectionV1Service reflection_v1_{&routes_};
   ReflectionV1AlphaService reflection_v1alpha_{&routes_};
   std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<PrivacyService> privacy_;
   grpc::AsyncGenericService generic_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Dispatcher> dispatcher_;

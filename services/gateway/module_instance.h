@@ -98,6 +98,12 @@ class ModuleInstance {
   // Runs the module's migration from `from_version`, if it declares one.
   absl::Status Migrate(const std::string& from_version);
 
+  // The module's export of everything it stores about `subject` (one JSON value), and the
+  // erasure of it (ABI 1.2 hooks). UNIMPLEMENTED if the module has no such hooks; otherwise the
+  // module's own status and reason. Run on a worker thread, outside any call.
+  absl::Status ExportPersonalData(std::string_view subject, std::string* json);
+  absl::Status ErasePersonalData(std::string_view subject);
+
   // Runs the module's handler for `method` on the calling thread; returns the status code.
   int32_t Handle(HostCall* call, const MethodInfo& method, const std::string& request);
 
