@@ -70,8 +70,9 @@ struct WriteRateConfig {
   // Editors, moderators and admins of the city (accounts the city issues itself, which import
   // and moderate in bulk) are not limited per subject.
   bool exempt_staff = true;
-  // Anonymous callers, by client address (per city). Stricter: nothing else identifies them.
-  RateLimit anonymous_per_peer{60, 60};
+  // Anonymous callers, by client address (per city). Stricter: nothing else identifies them,
+  // and an anonymous report may carry 3 MiB of photos (10 a minute: at most 30 MiB a minute).
+  RateLimit anonymous_per_peer{10, 10};
   // Every caller, by client address (per city); off by default, because behind an edge proxy
   // many citizens share an address unless client_ip_header names the proxy's header.
   RateLimit per_peer{0, 0};

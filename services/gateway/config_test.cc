@@ -120,7 +120,7 @@ cities: [{id: demo}]
   absl::StatusOr<GatewayConfig> d = ParseConfig("cities: [{id: demo}]", "t.yaml");
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->limits.write_rate.per_subject.per_minute, 300u);
-  EXPECT_EQ(d->limits.write_rate.anonymous_per_peer.per_minute, 60u);
+  EXPECT_EQ(d->limits.write_rate.anonymous_per_peer.per_minute, 10u);
   EXPECT_EQ(d->storage.city_quota_bytes, 0u);
 
   for (const auto& [yaml, expected] : std::vector<std::pair<std::string, std::string>>{

@@ -113,6 +113,12 @@ grpc::ServerUnaryReactor* PrivacyService::Run(grpc::CallbackServerContext* ctx, 
   if (status.ok()) status = auth_->Authenticate(authorization, city->config.id, &caller);
   if (status.ok())
     status = Authenticator::CheckRole(caller, CIVITAS_ROLE_CITIZEN, method, city->config.id);
+  int64_t retry_after = 0;
+  if (status.ok()) {
+    status = limiter_.Admit(
+        {city->config.id, caller.subject, false, ctx->peer(), "", method, nullptr}, &retry_after);
+  }
+  if (retry_after > 0) ctx->AddTrailingMetadata("retry-after", std::to_string(retry_after));
   if (!status.ok()) {
     reactor->Finish(status);
     return reactor;

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "civitas/gateway/v1/privacy.grpc.pb.h"
 #include "services/gateway/handler_pool.h"
+#include "services/gateway/rate_limiter.h"
 #include "services/gateway/route_table.h"
 
 namespace civitas::gateway {
@@ -48,6 +49,14 @@ class PrivacyService final : public v1::PrivacyService::CallbackService {
 
   const RouteTableHolder* routes_;
   const Authenticator* auth_;
+  // An export or erasure reads every module of the city: a few a minute per citizen.
+  WriteRateLimiter limiter_{[] {
+    WriteRateConfig c;
+    c.per_subject = {6, 3};
+    c.anonymous_per_peer = {0, 0};
+    c.exempt_staff = false;
+    return c;
+  }()};
   std::atomic<HandlerPool*> pool_{nullptr};
   std::atomic<bool> draining_{false};
 };

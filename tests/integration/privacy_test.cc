@@ -319,6 +319,20 @@ TEST_F(PrivacyTest, ExportIsOnlyEverTheCallersOwn) {
     EXPECT_EQ(m.data_json().find(kEmail), std::string::npos) << m.module_id();
     EXPECT_EQ(m.data_json().find(kIdeaName), std::string::npos) << m.module_id();
   }
+  // Each export reads every module: a citizen who repeats it is slowed down.
+  int refused = 0;
+  for (int i = 0; i < 5; ++i) {
+    grpc::ClientContext again;
+    Prepare(&again, "unna", other_);
+    grpc::Status s = privacy->ExportMyData(&again, gw::v1::ExportMyDataRequest(), &exported);
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+      EXPECT_EQ(again.GetServerTrailingMetadata().count("retry-after"), 1u);
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+  }
+  EXPECT_EQ(refused, 3) << "three at once, then six a minute";
   grpc::ClientContext anonymous;
   Prepare(&anonymous, "unna");
   EXPECT_EQ(
