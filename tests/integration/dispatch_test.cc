@@ -255,7 +255,10 @@ TEST_F(DispatchTest, DeadlineReachesTheModule) {
 }
 
 TEST_F(DispatchTest, FullHandlerQueueAnswersResourceExhausted) {
-  StartGateway(std::string(kTwoCities) + "limits:\n  handler_threads: 1\n  handler_queue: 2\n");
+  // No write-rate limits: every RESOURCE_EXHAUSTED here must come from the full queue.
+  StartGateway(std::string(kTwoCities) +
+               "limits:\n  handler_threads: 1\n  handler_queue: 2\n"
+               "  write_rate: {anonymous_per_peer: {per_minute: 0}}\n");
   std::atomic<int> ok{0}, exhausted{0}, other{0};
   std::vector<std::thread> clients;
   for (int i = 0; i < 12; ++i) {
