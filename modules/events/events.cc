@@ -991,6 +991,87 @@ Status Calendar::ImportCalendar(civitas::Call&, const pb::ImportCalendarRequest&
   return OkStatus();
 }
 
+Status Calendar::RegistrationKeysOf(std::string_view subject,
+                                    std::vector<std::string>* keys) const {
+  if (subject.empty() || subject.find('\0') != std::string_view::npos) {
+    return InvalidArgument("subject must be non-empty and contain no NUL");
+  }
+  civitas::ScanOptions scan;
+  scan.prefix = "m/" + std::string(subject) + '\0';
+  scan.limit = CIVITAS_SCAN_MAX_LIMIT;
+  while (true) {
+    size_t seen = 0;
+    std::string last;
+    Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view) {
+      keys->emplace_back(key);
+      last = key;
+      ++seen;
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (seen < scan.limit) return OkStatus();
+    scan.start = last + '\x01';
+  }
+}
+
+Status Calendar::ExportPersonalData(std::string_view subject, std::string* json) {
+  std::vector<std::string> keys;
+  if (Status s = RegistrationKeysOf(subject, &keys); !s.ok()) return s;
+  const size_t prefix = subject.size() + 3;  // "m/" <subject> "\0"
+  *json = "{\"registrations\":[";
+  bool first = true;
+  for (const std::string& key : keys) {
+    const std::string occ = key.substr(prefix, 16), id = key.substr(prefix + 16);
+    std::string bytes;
+    Status s = city_.store().Get("s/" + id + "/" + occ + "/" + std::string(subject), &bytes);
+    if (s.code() == CIVITAS_NOT_FOUND) continue;
+    if (!s.ok()) return s;
+    pb::Registration r;
+    if (!r.ParseFromString(bytes)) return civitas::Internal("stored registration is corrupt");
+    if (!first) *json += ",";
+    first = false;
+    *json += "{\"name\":" + civitas::JsonQuote(r.name()) +
+             ",\"event\":" + civitas::JsonQuote(r.event()) +
+             ",\"event_title\":" + civitas::JsonQuote(r.event_title()) +
+             ",\"occurrence_start_unix\":" + std::to_string(r.occurrence_start().seconds()) +
+             ",\"create_time_unix\":" + std::to_string(r.create_time().seconds()) + "}";
+  }
+  *json += "]}";
+  return OkStatus();
+}
+
+Status Calendar::ErasePersonalData(std::string_view subject) {
+  std::vector<std::string> keys;
+  if (Status s = RegistrationKeysOf(subject, &keys); !s.ok()) return s;
+  const size_t prefix = subject.size() + 3;
+  const int64_t now = city_.NowMicros();
+  Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    for (const std::string& key : keys) {
+      const std::string occ = key.substr(prefix, 16), id = key.substr(prefix + 16);
+      const std::string seat = "s/" + id + "/" + occ + "/" + std::string(subject);
+      std::string bytes;
+      Status held = txn.Get(seat, &bytes, /*for_update=*/true);
+      if (!held.ok() && held.code() != CIVITAS_NOT_FOUND) return held;
+      Status d = txn.Delete(key);
+      if (d.ok() && held.ok()) d = txn.Delete(seat);
+      const int64_t start = static_cast<int64_t>(civitas::ParseHex(occ));
+      if (d.ok() && held.ok() && start > now) {
+        // A seat still ahead goes back to the others.
+        const std::string count_key = "n/" + id + "/" + occ;
+        std::string count_bytes;
+        Status c = txn.Get(count_key, &count_bytes, /*for_update=*/true);
+        if (!c.ok() && c.code() != CIVITAS_NOT_FOUND) return c;
+        const uint64_t taken = c.ok() ? civitas::DecodeU64(count_bytes) : 0;
+        d = taken <= 1 ? txn.Delete(count_key) : txn.Put(count_key, civitas::EncodeU64(taken - 1));
+      }
+      if (!d.ok()) return d;
+    }
+    return OkStatus();
+  });
+  if (s.ok() && !keys.empty()) pages_.Invalidate();  // seat counts changed
+  return s;
+}
+
 }  // namespace events
 
 CIVITAS_MODULE(
@@ -1009,4 +1090,5 @@ CIVITAS_MODULE(
         .ServerStream("WatchEvents", civitas::Role::kAnonymous, &events::Calendar::WatchEvents)
         .Unary("ListChanges", civitas::Role::kAnonymous, &events::Calendar::ListChanges)
         .Unary("ExportCalendar", civitas::Role::kAnonymous, &events::Calendar::ExportCalendar)
-        .Unary("ImportCalendar", civitas::Role::kEditor, &events::Calendar::ImportCalendar))
+        .Unary("ImportCalendar", civitas::Role::kEditor, &events::Calendar::ImportCalendar)
+        .PersonalData(&events::Calendar::ExportPersonalData, &events::Calendar::ErasePersonalData))

@@ -84,6 +84,11 @@ class Calendar {
                               pb::ListChangesResponse* response);
   civitas::Status ExportCalendar(civitas::Call& call, const pb::ExportCalendarRequest& request,
                                  google::api::HttpBody* response);
+  // A citizen's data (ABI 1.2): their registrations.
+  civitas::Status ExportPersonalData(std::string_view subject, std::string* json);
+  // Cancels the subject's registrations (a seat of an occurrence still ahead is freed; past ones
+  // stay counted, without the subject).
+  civitas::Status ErasePersonalData(std::string_view subject);
   civitas::Status ImportCalendar(civitas::Call& call, const pb::ImportCalendarRequest& request,
                                  pb::ImportCalendarResponse* response);
 
@@ -99,6 +104,9 @@ class Calendar {
   void Announce(pb::EventChange::Type type, const pb::Event& event) const;
   pb::Event View(const pb::Event& stored, const std::string& language) const;
   // Resolves an occurrence of `event` (unset = the first); NOT_FOUND if it is not one.
+  // Keys of m/<subject>\0… (the subject's registrations).
+  civitas::Status RegistrationKeysOf(std::string_view subject,
+                                     std::vector<std::string>* keys) const;
   civitas::Status FindOccurrence(const pb::Event& event, const google::protobuf::Timestamp* start,
                                  Slot* slot) const;
   civitas::Status ChangeSeat(civitas::Call& call, const std::string& name,

@@ -8,6 +8,7 @@
 
 #include "absl/time/civil_time.h"
 #include "civitas/events/v1/events.pb.h"
+#include "civitas/json.h"
 #include "civitas/testing/fake_host.h"
 #include "ical.h"
 #include "rrule.h"
@@ -258,6 +259,46 @@ TEST_F(EventsTest, RegistrationsRespectCapacityAndAreOnePerUser) {
     seats.push_back(std::to_string(o.registered()) + "/" + std::to_string(o.seats_left()));
   }
   EXPECT_EQ(seats, (std::vector<std::string>{"0/2", "2/0", "1/1"}));
+}
+
+TEST_F(EventsTest, ExportsAndErasesRegistrationsAndFreesTheSeatsAhead) {
+  pb::Event e = Simple("Stadtführung", LocalMicros(2026, 9, 20, 14), 90);
+  e.set_recurrence_rule("FREQ=WEEKLY;COUNT=3");  // 20 Sep (past), 27 Sep (past), 4 Oct (ahead)
+  e.set_capacity(1);
+  e.set_registration_open(true);
+  const pb::Event created = Create(e);
+  pb::RegisterForEventRequest reg;
+  reg.set_name(created.name());
+  SetTime(LocalMicros(2026, 10, 4, 14), reg.mutable_occurrence_start());
+  pb::Registration r;
+  const Caller dora = Caller::Citizen("dora-4711");
+  ASSERT_EQ(Call("RegisterForEvent", reg, &r, dora), CIVITAS_OK);
+  std::string error;
+  EXPECT_EQ(Call("RegisterForEvent", reg, &r, Caller::Citizen("emil"), &error),
+            CIVITAS_FAILED_PRECONDITION)
+      << "the only seat is Dora's";
+
+  std::string json;
+  ASSERT_EQ(host_.ExportPersonalData("dora-4711", &json, &error), CIVITAS_OK) << error;
+  civitas::JsonValue parsed;
+  ASSERT_TRUE(civitas::ParseJson(json, &parsed, &error)) << error << ": " << json;
+  EXPECT_NE(json.find(r.name()), std::string::npos) << json;
+  EXPECT_NE(json.find("Stadtführung"), std::string::npos) << json;
+
+  ASSERT_EQ(host_.ErasePersonalData("dora-4711", &error), CIVITAS_OK) << error;
+  ASSERT_EQ(host_.ErasePersonalData("dora-4711", &error), CIVITAS_OK) << "idempotent: " << error;
+  for (const auto& [key, value] : host_.data()) {
+    EXPECT_EQ(key.find("dora-4711"), std::string::npos) << key;
+    EXPECT_EQ(value.find("dora-4711"), std::string::npos) << key;
+  }
+  ASSERT_EQ(host_.ExportPersonalData("dora-4711", &json, &error), CIVITAS_OK) << error;
+  EXPECT_EQ(json, "{\"registrations\":[]}");
+  pb::ListMyRegistrationsResponse mine;
+  ASSERT_EQ(Call("ListMyRegistrations", pb::ListMyRegistrationsRequest(), &mine, dora), CIVITAS_OK);
+  EXPECT_EQ(mine.registrations_size(), 0);
+  EXPECT_EQ(Call("RegisterForEvent", reg, &r, Caller::Citizen("emil"), &error), CIVITAS_OK)
+      << "the seat ahead was freed: " << error;
+  EXPECT_EQ(host_.ExportPersonalData("", &json, &error), CIVITAS_INVALID_ARGUMENT);
 }
 
 TEST_F(EventsTest, SyncClientsSeeCreatesChangesAndDeletes) {

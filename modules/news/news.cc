@@ -947,6 +947,72 @@ Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& re
   return OkStatus();
 }
 
+namespace {
+
+// Every stored article whose author is `subject`, as id -> article.
+Status ArticlesBy(const civitas::City& city, std::string_view subject,
+                  std::vector<std::pair<std::string, pb::Article>>* out) {
+  if (subject.empty()) return InvalidArgument("subject must be non-empty");
+  civitas::ScanOptions scan;
+  scan.prefix = "a/";
+  scan.limit = CIVITAS_SCAN_MAX_LIMIT;
+  while (true) {
+    size_t seen = 0;
+    std::string last;
+    Status s = city.store().Scan(scan, [&](std::string_view key, std::string_view value) {
+      ++seen;
+      last = key;
+      pb::Article a;
+      if (a.ParseFromArray(value.data(), static_cast<int>(value.size())) && a.author() == subject) {
+        out->emplace_back(std::string(key.substr(2)), std::move(a));
+      }
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (seen < scan.limit) return OkStatus();
+    scan.start = last + '\x01';
+  }
+}
+
+}  // namespace
+
+Status Newsroom::ExportPersonalData(std::string_view subject, std::string* json) {
+  std::vector<std::pair<std::string, pb::Article>> mine;
+  if (Status s = ArticlesBy(city_, subject, &mine); !s.ok()) return s;
+  *json = "{\"authored_articles\":[";
+  for (size_t i = 0; i < mine.size(); ++i) {
+    if (i > 0) *json += ",";
+    *json += "{\"name\":" + civitas::JsonQuote(mine[i].second.name()) +
+             ",\"title\":" + civitas::JsonQuote(mine[i].second.title()) + "}";
+  }
+  *json += "]}";
+  return OkStatus();
+}
+
+Status Newsroom::ErasePersonalData(std::string_view subject) {
+  std::vector<std::pair<std::string, pb::Article>> mine;
+  if (Status s = ArticlesBy(city_, subject, &mine); !s.ok()) return s;
+  if (mine.empty()) return OkStatus();
+  // The author is in the stored article and in the list views of its index entries; Save
+  // rewrites both. The etag and update time stay, as nothing a reader sees changed.
+  const int64_t now = city_.NowMicros();
+  Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    for (auto& [id, article] : mine) {
+      pb::Article before;
+      Status l = Load(id, &before, &txn, /*for_update=*/true);
+      if (l.code() == CIVITAS_NOT_FOUND) continue;
+      if (!l.ok()) return l;
+      if (before.author() != subject) continue;
+      pb::Article after = before;
+      after.clear_author();
+      if (Status w = Save(txn, &before, &after, now); !w.ok()) return w;
+    }
+    return OkStatus();
+  });
+  if (s.ok()) pages_.Invalidate();
+  return s;
+}
+
 }  // namespace news
 
 CIVITAS_MODULE(
@@ -962,4 +1028,5 @@ CIVITAS_MODULE(
         .ServerStream("WatchArticles", civitas::Role::kAnonymous, &news::Newsroom::WatchArticles)
         .Unary("ListChanges", civitas::Role::kAnonymous, &news::Newsroom::ListChanges)
         .Unary("ExportFeed", civitas::Role::kAnonymous, &news::Newsroom::ExportFeed)
-        .Unary("ImportFeed", civitas::Role::kEditor, &news::Newsroom::ImportFeed))
+        .Unary("ImportFeed", civitas::Role::kEditor, &news::Newsroom::ImportFeed)
+        .PersonalData(&news::Newsroom::ExportPersonalData, &news::Newsroom::ErasePersonalData))

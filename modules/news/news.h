@@ -70,6 +70,11 @@ class Newsroom {
   civitas::Status ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& request,
                              pb::ImportFeedResponse* response);
 
+  // A citizen's data (ABI 1.2): the articles an editor wrote (their authorship).
+  civitas::Status ExportPersonalData(std::string_view subject, std::string* json);
+  // Removes the subject as author of every article; the articles are the city's and stay.
+  civitas::Status ErasePersonalData(std::string_view subject);
+
  private:
   struct Written {
     bool was_visible = false;

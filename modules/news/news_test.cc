@@ -6,6 +6,7 @@
 #include <set>
 
 #include "civitas/content.h"
+#include "civitas/json.h"
 #include "civitas/news/v1/news.pb.h"
 #include "civitas/testing/fake_host.h"
 #include "feed.h"
@@ -485,3 +486,27 @@ TEST(FeedTimeTest, ParsesTheDateFormatsFeedsUse) {
 }
 
 }  // namespace
+
+TEST_F(NewsTest, ExportsAndErasesAnEditorsAuthorshipButKeepsTheArticles) {
+  const pb::Article mine = Create("Neue Öffnungszeiten im Bürgeramt");
+  std::string json, error;
+  ASSERT_EQ(host_.ExportPersonalData("presseamt", &json, &error), CIVITAS_OK) << error;
+  civitas::JsonValue parsed;
+  ASSERT_TRUE(civitas::ParseJson(json, &parsed, &error)) << error << ": " << json;
+  EXPECT_NE(json.find(mine.name()), std::string::npos) << json;
+  ASSERT_EQ(host_.ExportPersonalData("someone-else", &json, &error), CIVITAS_OK) << error;
+  EXPECT_EQ(json, "{\"authored_articles\":[]}");
+
+  ASSERT_EQ(host_.ErasePersonalData("presseamt", &error), CIVITAS_OK) << error;
+  ASSERT_EQ(host_.ErasePersonalData("presseamt", &error), CIVITAS_OK) << "idempotent: " << error;
+  for (const auto& [key, value] : host_.data()) {
+    EXPECT_EQ(key.find("presseamt"), std::string::npos) << key;
+    EXPECT_EQ(value.find("presseamt"), std::string::npos) << key << " = " << value;
+  }
+  pb::GetArticleRequest get;
+  get.set_name(mine.name());
+  pb::Article seen;
+  ASSERT_EQ(Call("GetArticle", get, &seen), CIVITAS_OK);
+  EXPECT_EQ(seen.title(), mine.title()) << "the article stays";
+  EXPECT_TRUE(seen.author().empty());
+}

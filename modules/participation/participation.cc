@@ -866,7 +866,14 @@ Status Participation::ListAuditEntries(civitas::Call&, const pb::ListAuditEntrie
 Status Participation::ListMyContributions(civitas::Call& call,
                                           const pb::ListMyContributionsRequest&,
                                           pb::ListMyContributionsResponse* response) {
-  const std::string subject(call.subject());
+  return Contributions(std::string(call.subject()), &call, response);
+}
+
+Status Participation::Contributions(const std::string& subject, civitas::Call* call,
+                                    pb::ListMyContributionsResponse* response) {
+  if (subject.empty() || subject.find('\0') != std::string::npos) {
+    return InvalidArgument("subject must be non-empty and contain no NUL");
+  }
   civitas::ScanOptions scan;
   scan.prefix = "u/" + subject + '\0';
   scan.limit = CIVITAS_SCAN_MAX_LIMIT;
@@ -882,7 +889,9 @@ Status Participation::ListMyContributions(civitas::Call& call,
     std::string key, bytes;
     if (kind == "idea") {
       pb::Idea idea;
-      if (LoadIdea(name.substr(6), &idea).ok()) *response->add_ideas() = IdeaView(idea, call);
+      if (LoadIdea(name.substr(6), &idea).ok()) {
+        *response->add_ideas() = call ? IdeaView(idea, *call) : idea;
+      }
     } else if (kind == "comment") {
       if (ItemKey(name, &key).ok() && city_.store().Get(key, &bytes).ok()) {
         pb::Comment c;
@@ -911,6 +920,59 @@ Status Participation::ErasePersonalData(civitas::Call& call,
   }
   const std::string subject(call.subject());
   if (subject.empty()) return civitas::PermissionDenied("sign in to erase your data");
+  return Erase(subject, response);
+}
+
+Status Participation::EraseSubject(std::string_view subject) {
+  if (subject.empty() || subject.find('\0') != std::string_view::npos) {
+    return InvalidArgument("subject must be non-empty and contain no NUL");
+  }
+  pb::ErasePersonalDataResponse unused;
+  return Erase(std::string(subject), &unused);
+}
+
+Status Participation::ExportPersonalData(std::string_view subject, std::string* json) {
+  pb::ListMyContributionsResponse mine;
+  if (Status s = Contributions(std::string(subject), nullptr, &mine); !s.ok()) return s;
+  auto list = [](const auto& names) {
+    std::string out = "[";
+    for (int i = 0; i < names.size(); ++i) {
+      if (i > 0) out += ",";
+      out += civitas::JsonQuote(names[i]);
+    }
+    return out + "]";
+  };
+  *json = "{\"ideas\":[";
+  for (int i = 0; i < mine.ideas_size(); ++i) {
+    const pb::Idea& idea = mine.ideas(i);
+    if (i > 0) *json += ",";
+    *json += "{\"name\":" + civitas::JsonQuote(idea.name()) +
+             ",\"title\":" + civitas::JsonQuote(idea.title()) +
+             ",\"body\":" + civitas::JsonQuote(idea.body()) +
+             ",\"author_display_name\":" + civitas::JsonQuote(idea.author_display_name()) + "}";
+  }
+  *json += "],\"comments\":[";
+  for (int i = 0; i < mine.comments_size(); ++i) {
+    const pb::Comment& c = mine.comments(i);
+    if (i > 0) *json += ",";
+    *json += "{\"name\":" + civitas::JsonQuote(c.name()) +
+             ",\"body\":" + civitas::JsonQuote(c.body()) +
+             ",\"author_display_name\":" + civitas::JsonQuote(c.author_display_name()) + "}";
+  }
+  *json += "],\"supported_ideas\":" + list(mine.supported_ideas());
+  *json += ",\"flagged_items\":" + list(mine.flagged_items());
+  *json += ",\"ballots\":[";
+  bool first = true;
+  for (const auto& [poll, ballot] : mine.ballots()) {
+    if (!first) *json += ",";
+    first = false;
+    *json += "{\"poll\":" + civitas::JsonQuote(poll) + "}";
+  }
+  *json += "]}";
+  return OkStatus();
+}
+
+Status Participation::Erase(const std::string& subject, pb::ErasePersonalDataResponse* response) {
   civitas::ScanOptions scan;
   scan.prefix = "u/" + subject + '\0';
   scan.limit = CIVITAS_SCAN_MAX_LIMIT;
@@ -1015,4 +1077,6 @@ CIVITAS_MODULE(
         .Unary("ListMyContributions", civitas::Role::kCitizen,
                &participation::Participation::ListMyContributions)
         .Unary("ErasePersonalData", civitas::Role::kCitizen,
-               &participation::Participation::ErasePersonalData))
+               &participation::Participation::ErasePersonalData)
+        .PersonalData(&participation::Participation::ExportPersonalData,
+                      &participation::Participation::EraseSubject))

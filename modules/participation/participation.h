@@ -73,8 +73,15 @@ class Participation {
                                       pb::ListMyContributionsResponse*);
   civitas::Status ErasePersonalData(civitas::Call&, const pb::ErasePersonalDataRequest&,
                                     pb::ErasePersonalDataResponse*);
+  // The gateway's export and erasure across modules (ABI 1.2): what ListMyContributions and
+  // ErasePersonalData do for the signed-in caller, for `subject`.
+  civitas::Status ExportPersonalData(std::string_view subject, std::string* json);
+  civitas::Status EraseSubject(std::string_view subject);
 
  private:
+  civitas::Status Erase(const std::string& subject, pb::ErasePersonalDataResponse* response);
+  civitas::Status Contributions(const std::string& subject, civitas::Call* call,
+                                pb::ListMyContributionsResponse* response);
   // The storage key of an idea or comment name; INVALID_ARGUMENT for anything else.
   civitas::Status ItemKey(const std::string& item, std::string* key) const;
   // Counts one write against the caller's per-minute budget, inside the write's transaction.

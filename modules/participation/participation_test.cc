@@ -1,6 +1,7 @@
 // Unit tests of the participation module against the SDK's fake host.
 #include <gtest/gtest.h>
 
+#include "civitas/json.h"
 #include "civitas/participation/v1/participation.pb.h"
 #include "civitas/testing/fake_host.h"
 
@@ -290,6 +291,41 @@ TEST_F(ParticipationTest, ErasureAnonymizesButKeepsCountsAndContent) {
     EXPECT_EQ(key.find("anna"), std::string::npos) << "a key still names the erased user: " << key;
     EXPECT_EQ(value.find("anna"), std::string::npos) << key;
   }
+}
+
+TEST_F(ParticipationTest, TheGatewaysExportAndErasureHooksDoWhatTheCitizenCallsDo) {
+  const pb::Idea idea = NewIdea(kAnna);
+  NewComment(kAnna, idea.name());
+  pb::SupportIdeaRequest support;
+  support.set_name(idea.name());
+  pb::Idea after;
+  ASSERT_EQ(Call("SupportIdea", support, &after, kBen), CIVITAS_OK);
+  ASSERT_EQ(Call("SupportIdea", support, &after, kAnna), CIVITAS_OK);
+
+  std::string json, error;
+  ASSERT_EQ(host_.ExportPersonalData("anna", &json, &error), CIVITAS_OK) << error;
+  civitas::JsonValue parsed;
+  ASSERT_TRUE(civitas::ParseJson(json, &parsed, &error)) << error << ": " << json;
+  EXPECT_NE(json.find(idea.name()), std::string::npos) << json;
+  EXPECT_NE(json.find("anna aus Hörde"), std::string::npos) << json;
+  EXPECT_NE(json.find("Gute Idee!"), std::string::npos) << json;
+  ASSERT_EQ(host_.ExportPersonalData("ben", &json, &error), CIVITAS_OK) << error;
+  EXPECT_EQ(json.find("anna aus Hörde"), std::string::npos) << "only the subject's: " << json;
+
+  ASSERT_EQ(host_.ErasePersonalData("anna", &error), CIVITAS_OK) << error;
+  ASSERT_EQ(host_.ErasePersonalData("anna", &error), CIVITAS_OK) << "idempotent: " << error;
+  for (const auto& [key, value] : host_.data()) {
+    for (const char* personal : {"anna", "anna aus Hörde"}) {
+      EXPECT_EQ(key.find(personal), std::string::npos) << key;
+      EXPECT_EQ(value.find(personal), std::string::npos) << personal << " in " << key;
+    }
+  }
+  pb::GetIdeaRequest get;
+  get.set_name(idea.name());
+  pb::Idea seen;
+  ASSERT_EQ(Call("GetIdea", get, &seen, kBen), CIVITAS_OK);
+  EXPECT_EQ(seen.support_count(), 2) << "supports keep counting";
+  EXPECT_EQ(host_.ErasePersonalData("", &error), CIVITAS_INVALID_ARGUMENT);
 }
 
 TEST_F(ParticipationTest, WritesAreRateLimitedPerUser) {

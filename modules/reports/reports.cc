@@ -1,6 +1,7 @@
 #include "reports.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -64,6 +65,138 @@ const char* Open311Status(pb::Report::Status status) {
   return Terminal(status) ? "closed" : "open";
 }
 
+namespace {
+
+uint32_t Be32(const std::string& b, size_t at) {
+  return (static_cast<uint32_t>(static_cast<unsigned char>(b[at])) << 24) |
+         (static_cast<uint32_t>(static_cast<unsigned char>(b[at + 1])) << 16) |
+         (static_cast<uint32_t>(static_cast<unsigned char>(b[at + 2])) << 8) |
+         static_cast<uint32_t>(static_cast<unsigned char>(b[at + 3]));
+}
+uint32_t Be16(const std::string& b, size_t at) {
+  return (static_cast<uint32_t>(static_cast<unsigned char>(b[at])) << 8) |
+         static_cast<uint32_t>(static_cast<unsigned char>(b[at + 1]));
+}
+uint32_t Le16(const std::string& b, size_t at) {
+  return static_cast<uint32_t>(static_cast<unsigned char>(b[at])) |
+         (static_cast<uint32_t>(static_cast<unsigned char>(b[at + 1])) << 8);
+}
+uint32_t Le24(const std::string& b, size_t at) {
+  return Le16(b, at) | (static_cast<uint32_t>(static_cast<unsigned char>(b[at + 2])) << 16);
+}
+uint32_t Le32(const std::string& b, size_t at) { return Le16(b, at) | (Le16(b, at + 2) << 16); }
+
+uint32_t Crc32(const std::string& b, size_t from, size_t size) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t n = 0; n < 256; ++n) {
+      uint32_t c = n;
+      for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[n] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = from; i < from + size; ++i) {
+    c = table[(c ^ static_cast<unsigned char>(b[i])) & 0xFF] ^ (c >> 8);
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+
+// PNG: signature, IHDR first, every chunk inside the file with a correct CRC, at least one IDAT,
+// IEND last with nothing after it.
+std::string CheckPng(const std::string& b, ImageInfo* info) {
+  size_t at = 8;
+  bool header = false, data = false;
+  while (true) {
+    if (b.size() - at < 12) return "is cut off inside a PNG chunk";
+    const uint32_t length = Be32(b, at);
+    if (length > b.size() - at - 12) return "has a PNG chunk that runs past the end";
+    const std::string type = b.substr(at + 4, 4);
+    if (Crc32(b, at + 4, length + 4) != Be32(b, at + 8 + length)) {
+      return "has a PNG chunk with a wrong checksum ('" + type + "')";
+    }
+    if (!header) {
+      if (type != "IHDR" || length != 13) return "is a PNG without its IHDR header first";
+      info->width = Be32(b, at + 8);
+      info->height = Be32(b, at + 12);
+      header = true;
+    } else if (type == "IDAT") {
+      data = true;
+    } else if (type == "IEND") {
+      if (at + 12 + length != b.size()) return "has bytes after the end of the PNG";
+      return data ? "" : "is a PNG without image data";
+    }
+    at += 12 + length;
+  }
+}
+
+// JPEG: SOI, well-formed marker segments up to the start of scan with a frame header (SOFn)
+// among them, entropy-coded data, and EOI at the end.
+std::string CheckJpeg(const std::string& b, ImageInfo* info) {
+  size_t at = 2;
+  bool frame = false;
+  while (true) {
+    if (b.size() - at < 4) return "is cut off inside a JPEG header";
+    if (static_cast<unsigned char>(b[at]) != 0xFF) return "has a broken JPEG marker";
+    const unsigned marker = static_cast<unsigned char>(b[at + 1]);
+    if (marker == 0xFF) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (marker == 0xD8 || marker == 0xD9 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {
+      return "has a JPEG marker out of place";
+    }
+    const uint32_t length = Be16(b, at + 2);
+    if (length < 2 || length > b.size() - at - 2) return "has a JPEG segment past the end";
+    const bool sof =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (sof) {
+      if (length < 8) return "has a JPEG frame header that is too short";
+      info->height = Be16(b, at + 5);
+      info->width = Be16(b, at + 7);
+      frame = true;
+    }
+    at += 2 + length;
+    if (marker == 0xDA) break;  // start of scan: entropy-coded data follows
+  }
+  if (!frame) return "is a JPEG without a frame header";
+  // The scan runs to EOI; markers inside it are only stuffed zeros, restarts and later scans.
+  if (b.size() < at + 2 || static_cast<unsigned char>(b[b.size() - 2]) != 0xFF ||
+      static_cast<unsigned char>(b[b.size() - 1]) != 0xD9) {
+    return "is a JPEG that does not end with its end-of-image marker";
+  }
+  return "";
+}
+
+// WebP: the RIFF size matches the file, and the first chunk is VP8, VP8L or VP8X with sizes.
+std::string CheckWebp(const std::string& b, ImageInfo* info) {
+  if (b.size() < 30) return "is cut off inside a WebP header";
+  if (Le32(b, 4) != b.size() - 8) return "is a WebP whose RIFF size does not match its length";
+  const std::string chunk = b.substr(12, 4);
+  if (chunk == "VP8 ") {
+    if (static_cast<unsigned char>(b[23]) != 0x9D || static_cast<unsigned char>(b[24]) != 0x01 ||
+        static_cast<unsigned char>(b[25]) != 0x2A) {
+      return "is a WebP with a broken VP8 frame";
+    }
+    info->width = Le16(b, 26) & 0x3FFF;
+    info->height = Le16(b, 28) & 0x3FFF;
+  } else if (chunk == "VP8L") {
+    if (static_cast<unsigned char>(b[20]) != 0x2F) return "is a WebP with a broken VP8L header";
+    const uint32_t bits = Le32(b, 21);
+    info->width = (bits & 0x3FFF) + 1;
+    info->height = ((bits >> 14) & 0x3FFF) + 1;
+  } else if (chunk == "VP8X") {
+    info->width = Le24(b, 24) + 1;
+    info->height = Le24(b, 27) + 1;
+  } else {
+    return "is a WebP without a VP8, VP8L or VP8X chunk";
+  }
+  return "";
+}
+
+}  // namespace
+
 std::string SniffImageType(const std::string& b) {
   if (b.size() > 3 && static_cast<unsigned char>(b[0]) == 0xFF &&
       static_cast<unsigned char>(b[1]) == 0xD8 && static_cast<unsigned char>(b[2]) == 0xFF) {
@@ -72,6 +205,31 @@ std::string SniffImageType(const std::string& b) {
   if (b.size() > 8 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) return "image/png";
   if (b.size() > 12 && b.compare(0, 4, "RIFF") == 0 && b.compare(8, 4, "WEBP") == 0) {
     return "image/webp";
+  }
+  return "";
+}
+
+std::string CheckImage(const std::string& bytes, uint32_t max_side, uint64_t max_pixels,
+                       ImageInfo* info) {
+  *info = ImageInfo{};
+  info->content_type = SniffImageType(bytes);
+  std::string problem;
+  if (info->content_type == "image/png") {
+    problem = CheckPng(bytes, info);
+  } else if (info->content_type == "image/jpeg") {
+    problem = CheckJpeg(bytes, info);
+  } else if (info->content_type == "image/webp") {
+    problem = CheckWebp(bytes, info);
+  } else {
+    return "is not a JPEG, PNG or WebP image";
+  }
+  if (!problem.empty()) return problem;
+  if (info->width == 0 || info->height == 0) return "is an image without width or height";
+  if (info->width > max_side || info->height > max_side ||
+      static_cast<uint64_t>(info->width) * info->height > max_pixels) {
+    return "is " + std::to_string(info->width) + " x " + std::to_string(info->height) +
+           " pixels; at most " + std::to_string(max_side) + " on a side and " +
+           std::to_string(max_pixels / 1'000'000) + " megapixels are allowed";
   }
   return "";
 }
@@ -349,9 +507,10 @@ Status Reports::CreateReport(civitas::Call& call, const pb::CreateReportRequest&
       return InvalidArgument(where + " has " + std::to_string(data.size()) + " bytes; at most " +
                              std::to_string(config_.max_photo_bytes) + " are allowed");
     }
-    const std::string type = SniffImageType(data);
-    if (type.empty()) return InvalidArgument(where + " is not a JPEG, PNG or WebP image");
-    photos.emplace_back(type, data);
+    ImageInfo image;
+    const std::string problem = CheckImage(data, kMaxPhotoSide, kMaxPhotoPixels, &image);
+    if (!problem.empty()) return InvalidArgument(where + " " + problem);
+    photos.emplace_back(image.content_type, data);
   }
   r.clear_photos();
   const int64_t now = city_.NowMicros();
@@ -789,6 +948,82 @@ Status Reports::GetOpen311(civitas::Call&, const pb::GetOpen311Request& request,
                            "requests/{id}.json");
 }
 
+Status Reports::ReportKeysOf(std::string_view subject, std::vector<std::string>* keys) const {
+  if (subject.empty() || subject.find('\0') != std::string_view::npos) {
+    return InvalidArgument("subject must be non-empty and contain no NUL");
+  }
+  civitas::ScanOptions scan;
+  scan.prefix = "rm/" + std::string(subject) + '\0';
+  scan.limit = CIVITAS_SCAN_MAX_LIMIT;
+  // Pages of the scan limit until the prefix is exhausted.
+  while (true) {
+    size_t seen = 0;
+    std::string last;
+    Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view) {
+      keys->emplace_back(key);
+      last = key;
+      ++seen;
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (seen < scan.limit) return OkStatus();
+    scan.start = last + '\x01';
+  }
+}
+
+Status Reports::ExportPersonalData(std::string_view subject, std::string* json) {
+  std::vector<std::string> keys;
+  if (Status s = ReportKeysOf(subject, &keys); !s.ok()) return s;
+  *json = "{\"reports\":[";
+  bool first = true;
+  for (const std::string& key : keys) {
+    pb::Report r;
+    const std::string id = key.substr(key.size() - 16);
+    Status s = LoadReport(id, &r);
+    if (s.code() == CIVITAS_NOT_FOUND) continue;
+    if (!s.ok()) return s;
+    if (!first) *json += ",";
+    first = false;
+    *json += "{\"name\":" + civitas::JsonQuote(r.name()) +
+             ",\"service\":" + civitas::JsonQuote(r.service()) +
+             ",\"description\":" + civitas::JsonQuote(r.description()) +
+             ",\"address\":" + civitas::JsonQuote(r.address()) +
+             ",\"contact\":{\"name\":" + civitas::JsonQuote(r.contact().name()) +
+             ",\"email\":" + civitas::JsonQuote(r.contact().email()) +
+             ",\"phone\":" + civitas::JsonQuote(r.contact().phone()) +
+             "},\"device_id\":" + civitas::JsonQuote(r.device_id()) +
+             ",\"status\":" + civitas::JsonQuote(pb::Report::Status_Name(r.status())) +
+             ",\"create_time_unix\":" + std::to_string(r.create_time().seconds()) + "}";
+  }
+  *json += "]}";
+  return OkStatus();
+}
+
+Status Reports::ErasePersonalData(std::string_view subject) {
+  std::vector<std::string> keys;
+  if (Status s = ReportKeysOf(subject, &keys); !s.ok()) return s;
+  const int64_t now = city_.NowMicros();
+  // One transaction: the reporter is removed from every report, or from none.
+  return city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    for (const std::string& key : keys) {
+      const std::string id = key.substr(key.size() - 16);
+      pb::Report r;
+      Status l = LoadReport(id, &r, &txn, /*for_update=*/true);
+      if (l.ok() && r.reporter() == subject) {
+        r.clear_reporter();
+        r.clear_contact();
+        r.clear_device_id();
+        civitas::SetMicros(now, r.mutable_update_time());
+        if (Status w = txn.Put("r/" + id, r.SerializeAsString()); !w.ok()) return w;
+      } else if (!l.ok() && l.code() != CIVITAS_NOT_FOUND) {
+        return l;
+      }
+      if (Status d = txn.Delete(key); !d.ok()) return d;
+    }
+    return OkStatus();
+  });
+}
+
 }  // namespace reports
 
 CIVITAS_MODULE(
@@ -805,4 +1040,5 @@ CIVITAS_MODULE(
         .ServerStream("WatchReport", civitas::Role::kAnonymous, &reports::Reports::WatchReport)
         .Unary("UpdateReportStatus", civitas::Role::kEditor, &reports::Reports::UpdateReportStatus)
         .Unary("GetReportPhoto", civitas::Role::kAnonymous, &reports::Reports::GetReportPhoto)
-        .Unary("GetOpen311", civitas::Role::kAnonymous, &reports::Reports::GetOpen311))
+        .Unary("GetOpen311", civitas::Role::kAnonymous, &reports::Reports::GetOpen311)
+        .PersonalData(&reports::Reports::ExportPersonalData, &reports::Reports::ErasePersonalData))

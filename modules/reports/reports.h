@@ -36,6 +36,21 @@ civitas::Status ParseConfig(const std::string& json, Config* config);
 // "image/jpeg", "image/png" or "image/webp" from the bytes' signature; "" for anything else.
 std::string SniffImageType(const std::string& bytes);
 
+// Photos: at most this many pixels on a side and in all (a 16 MP phone photo passes).
+constexpr uint32_t kMaxPhotoSide = 8192;
+constexpr uint64_t kMaxPhotoPixels = 40'000'000;
+
+struct ImageInfo {
+  std::string content_type;
+  uint32_t width = 0, height = 0;
+};
+// Checks that `bytes` are a whole JPEG, PNG or WebP file, not just its first bytes: the
+// container's structure (PNG chunks with their checksums, JPEG segments up to the scan and the
+// end-of-image marker, the WebP RIFF size) and the image's dimensions. "" if it is one (and
+// *info says what), else the problem, worded to follow "report.photos[i] ".
+std::string CheckImage(const std::string& bytes, uint32_t max_side, uint64_t max_pixels,
+                       ImageInfo* info);
+
 // "open" or "closed", as Open311 knows it.
 const char* Open311Status(pb::Report::Status status);
 
@@ -64,6 +79,12 @@ class Reports {
                                  google::api::HttpBody*);
   civitas::Status GetOpen311(civitas::Call&, const pb::GetOpen311Request&, google::api::HttpBody*);
 
+  // A citizen's data (ABI 1.2): the reports they filed while signed in, with their contact.
+  civitas::Status ExportPersonalData(std::string_view subject, std::string* json);
+  // Removes the reporter's subject, name, e-mail, phone and device id from their reports and
+  // drops their index; the description, place, photos and workflow stay for the city's work.
+  civitas::Status ErasePersonalData(std::string_view subject);
+
  private:
   civitas::Status LoadService(const std::string& code, pb::Service* service) const;
   civitas::Status LoadReport(const std::string& id, pb::Report* report,
@@ -74,6 +95,8 @@ class Reports {
   pb::Report View(const pb::Report& stored, civitas::Call& call) const;
   std::string Open311Request(const pb::Report& r) const;
   std::string Open311Service(const pb::Service& s) const;
+  // Keys of rm/<subject>\0… (the subject's reports, newest first).
+  civitas::Status ReportKeysOf(std::string_view subject, std::vector<std::string>* keys) const;
 
   civitas::City city_;
   Config config_;

@@ -19,7 +19,24 @@ constexpr char kService[] = "civitas.reports.v1.ReportsService";
 const Caller kAdmin = Caller::WithRole("it", CIVITAS_ROLE_ADMIN);
 const Caller kEditor = Caller::WithRole("tiefbauamt", CIVITAS_ROLE_EDITOR);
 const Caller kAnna = Caller::Citizen("anna");
-const std::string kJpeg = std::string("\xFF\xD8\xFF\xE0", 4) + std::string(100, 'x');
+// The smallest whole JPEG the check accepts: SOI, a 3 x 2 baseline frame, a scan, EOI.
+const std::string kJpeg = std::string(
+    "\xFF\xD8"
+    "\xFF\xC0\x00\x0B\x08\x00\x02\x00\x03\x01\x01\x11\x00"
+    "\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00"
+    "\x12\x34\xFF\x00\x56"
+    "\xFF\xD9",
+    32);
+const std::string kPng = std::string(
+    "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x02\x00\x00\x00"
+    "\x02\x08\x02\x00\x00\x00\xfd\xd4\x9a\x73\x00\x00\x00\x0b\x49\x44\x41\x54\x78\x9c\x63\x60\x40"
+    "\x06\x00\x00\x0e\x00\x01\xa9\x91\x73\xb1\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82",
+    68);
+const std::string kHugePng = std::string(
+    "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x01\x86\xa0\x00\x01\x86"
+    "\xa0\x08\x02\x00\x00\x00\x27\x30\x9c\x9f\x00\x00\x00\x09\x49\x44\x41\x54\x78\x9c\x63\x00\x00"
+    "\x00\x01\x00\x01\x5e\xff\x7d\xf9\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82",
+    66);
 
 class ReportsTest : public ::testing::Test {
  protected:
@@ -101,6 +118,11 @@ TEST_F(ReportsTest, ChecksAttributesLocationAndPhotosAndWritesNothingOnRefusal) 
       {[](pb::Report* r) { r->clear_location(); }, "needs a location or an address"},
       {[](pb::Report* r) { r->set_service("services/ufo"); }, "does not exist"},
       {[](pb::Report* r) { r->add_photos()->set_data("GIF89a......"); }, "not a JPEG, PNG or WebP"},
+      {[](pb::Report* r) {
+         r->add_photos()->set_data(std::string("\xFF\xD8\xFF", 3) + std::string(100, 'x'));
+       },
+       "report.photos[0] has a JPEG segment past the end"},
+      {[](pb::Report* r) { r->add_photos()->set_data(kHugePng); }, "100000 x 100000 pixels"},
       {[](pb::Report* r) {
          r->add_photos()->set_data(std::string("\xFF\xD8\xFF", 3) + std::string(2 << 20, 'x'));
        },
@@ -246,6 +268,86 @@ TEST_F(ReportsTest, Open311ExportFollowsGeoReportV2) {
   wrong.set_jurisdiction_id("schwerte");
   google::api::HttpBody body;
   EXPECT_EQ(host_.Unary(kService, "GetOpen311", wrong, &body), CIVITAS_NOT_FOUND);
+}
+
+}  // namespace
+
+TEST_F(ReportsTest, ExportsAndErasesTheReportersPersonalDataButKeepsTheReport) {
+  pb::Report r = Valid();
+  r.set_description("Schlagloch, Fotos folgen");
+  r.mutable_contact()->set_name("Anna Beispiel");
+  r.mutable_contact()->set_phone("+49 231 555 0100");
+  r.set_device_id("annas-telefon-7");
+  pb::Report filed, other;
+  ASSERT_EQ(Create(r, kAnna, &filed), CIVITAS_OK);
+  pb::Report by_ben = Valid();
+  by_ben.mutable_contact()->set_email("ben@example.org");
+  ASSERT_EQ(Create(by_ben, Caller::Citizen("ben"), &other), CIVITAS_OK);
+
+  std::string json, error;
+  ASSERT_EQ(host_.ExportPersonalData("anna", &json, &error), CIVITAS_OK) << error;
+  civitas::JsonValue parsed;
+  ASSERT_TRUE(civitas::ParseJson(json, &parsed, &error)) << error << ": " << json;
+  EXPECT_NE(json.find(filed.name()), std::string::npos) << json;
+  EXPECT_NE(json.find("anna@example.org"), std::string::npos) << json;
+  EXPECT_NE(json.find("+49 231 555 0100"), std::string::npos) << json;
+  EXPECT_EQ(json.find("ben@example.org"), std::string::npos) << "only the subject's reports";
+
+  ASSERT_EQ(host_.ErasePersonalData("anna", &error), CIVITAS_OK) << error;
+  ASSERT_EQ(host_.ErasePersonalData("anna", &error), CIVITAS_OK) << "idempotent: " << error;
+  for (const auto& [key, value] : host_.data()) {
+    for (const char* personal : {"anna", "Anna Beispiel", "+49 231 555 0100", "annas-telefon-7"}) {
+      EXPECT_EQ(key.find(personal), std::string::npos) << key;
+      EXPECT_EQ(value.find(personal), std::string::npos) << personal << " still in " << key;
+    }
+  }
+  pb::GetReportRequest get;
+  get.set_name(filed.name());
+  pb::Report seen;
+  ASSERT_EQ(host_.Unary(kService, "GetReport", get, &seen, kEditor), CIVITAS_OK);
+  EXPECT_EQ(seen.description(), r.description()) << "the report itself stays";
+  EXPECT_FALSE(seen.has_contact());
+  EXPECT_TRUE(seen.reporter().empty());
+  EXPECT_TRUE(seen.device_id().empty());
+  get.set_name(other.name());
+  ASSERT_EQ(host_.Unary(kService, "GetReport", get, &seen, kEditor), CIVITAS_OK);
+  EXPECT_EQ(seen.contact().email(), "ben@example.org") << "other reporters keep theirs";
+  ASSERT_EQ(host_.ExportPersonalData("anna", &json, &error), CIVITAS_OK) << error;
+  EXPECT_EQ(json, "{\"reports\":[]}");
+  EXPECT_EQ(host_.ErasePersonalData("", &error), CIVITAS_INVALID_ARGUMENT);
+}
+
+namespace {
+
+TEST(CheckImageTest, WholeFilesPassAndPiecesOrBombsDoNot) {
+  reports::ImageInfo info;
+  EXPECT_EQ(reports::CheckImage(kPng, 8192, 40'000'000, &info), "");
+  EXPECT_EQ(info.content_type, "image/png");
+  EXPECT_EQ(info.width, 2u);
+  EXPECT_EQ(info.height, 2u);
+  EXPECT_EQ(reports::CheckImage(kJpeg, 8192, 40'000'000, &info), "");
+  EXPECT_EQ(info.content_type, "image/jpeg");
+  EXPECT_EQ(info.width, 3u);
+  EXPECT_EQ(info.height, 2u);
+
+  std::string flipped = kPng;
+  flipped[40] ^= 1;  // a bit of the image data
+  EXPECT_NE(reports::CheckImage(flipped, 8192, 40'000'000, &info).find("wrong checksum"),
+            std::string::npos);
+  EXPECT_NE(reports::CheckImage(kPng + "trailing", 8192, 40'000'000, &info).find("after the end"),
+            std::string::npos);
+  EXPECT_NE(reports::CheckImage(kPng.substr(0, 40), 8192, 40'000'000, &info), "");
+  EXPECT_NE(reports::CheckImage(kJpeg.substr(0, kJpeg.size() - 2), 8192, 40'000'000, &info)
+                .find("end-of-image"),
+            std::string::npos);
+  EXPECT_NE(reports::CheckImage(kJpeg, 2, 40'000'000, &info).find("at most 2 on a side"),
+            std::string::npos);
+  EXPECT_NE(reports::CheckImage(kHugePng, 8192, 40'000'000, &info).find("100000 x 100000"),
+            std::string::npos);
+  // A WebP whose RIFF size lies.
+  std::string webp = std::string("RIFF\xff\xff\x00\x00WEBPVP8L", 16) + std::string(20, '\0');
+  EXPECT_NE(reports::CheckImage(webp, 8192, 40'000'000, &info).find("RIFF size"),
+            std::string::npos);
 }
 
 }  // namespace

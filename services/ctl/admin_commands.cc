@@ -16,7 +16,8 @@ void PrintModule(const v1::Module& m) {
   const bool serving = m.state() == v1::MODULE_STATE_SERVING;
   std::cout << m.module_id() << "\t" << (m.version().empty() ? "-" : m.version()) << "\tABI "
             << (m.abi_version().empty() ? "-" : m.abi_version()) << "\t"
-            << (serving ? "serving" : "FAILED");
+            << (serving ? "serving" : "FAILED") << "\t"
+            << (m.supports_personal_data() ? "erasure" : "NO erasure");
   if (!m.publisher().empty()) std::cout << "\tpublisher " << m.publisher();
   if (!m.previous_version().empty()) std::cout << "\t(rollback to " << m.previous_version() << ")";
   std::cout << "\n";

@@ -33,6 +33,7 @@ void ToProto(const std::string& city, const ModuleStatus& m, v1::Module* out) {
     out->set_version(m.module->version());
     out->set_abi_version(m.module->abi_version());
     out->set_build_id(m.module->build_id());
+    out->set_supports_personal_data(m.module->supports_personal_data());
   }
   out->set_state(m.error.empty() ? v1::MODULE_STATE_SERVING : v1::MODULE_STATE_FAILED);
   out->set_error(m.error);

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace civitas::gateway {
 namespace {
@@ -81,6 +82,7 @@ StorageEnvironment::StorageEnvironment(const StorageConfig& config, rocksdb::Env
           std::make_shared<rocksdb::WriteBufferManager>(config.write_buffer_bytes, block_cache_)),
       merge_operator_(std::make_shared<U64AddOperator>()),
       durability_(config.durability),
+      city_quota_bytes_(config.city_quota_bytes),
       env_(env) {
   write_options_.sync = config.durability == Durability::kSync;
   deferred_write_options_.sync = false;
@@ -191,6 +193,31 @@ uint64_t CityStore::TableReaderBytes() const {
   uint64_t v = 0;
   if (db_) db_->GetIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &v);
   return v;
+}
+
+uint64_t CityStore::StorageBytes() {
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  int64_t read = storage_read_micros_.load(std::memory_order_acquire);
+  if (db_ && (read == 0 || now - read >= 1'000'000) &&
+      storage_read_micros_.compare_exchange_strong(read, now)) {
+    uint64_t live = 0, memtables = 0;
+    db_->GetIntProperty(rocksdb::DB::Properties::kEstimateLiveDataSize, &live);
+    db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
+    storage_bytes_.store(live + memtables, std::memory_order_release);
+  }
+  return storage_bytes_.load(std::memory_order_acquire);
+}
+
+absl::Status CityStore::CheckQuota() {
+  const uint64_t quota = env_.city_quota_bytes();
+  if (quota == 0) return absl::OkStatus();
+  const uint64_t used = StorageBytes();
+  if (used < quota) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat("this city's storage quota of ", quota >> 20,
+                   " MiB (storage.city_quota_mb) is used up (", used >> 20,
+                   " MiB stored); new data is refused until the operator raises the quota or "
+                   "data is deleted"));
 }
 
 CityStore::SyncCounts CityStore::sync_counts() {

@@ -8,6 +8,7 @@
 #include <rocksdb/utilities/transaction_db.h>
 #include <rocksdb/write_buffer_manager.h>
 
+#include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <functional>
@@ -64,6 +65,7 @@ class StorageEnvironment {
   // Writes whose sync is deferred to a DeferredSync (never synced by themselves).
   const rocksdb::WriteOptions& deferred_write_options() const { return deferred_write_options_; }
   Durability durability() const { return durability_; }
+  uint64_t city_quota_bytes() const { return city_quota_bytes_; }
   const std::shared_ptr<rocksdb::Cache>& block_cache() const { return block_cache_; }
   // Runs the cities' WAL syncs for deferred commits (shared by all cities of the process).
   boost::asio::thread_pool& sync_pool() const { return sync_pool_; }
@@ -75,6 +77,7 @@ class StorageEnvironment {
   rocksdb::WriteOptions write_options_;
   rocksdb::WriteOptions deferred_write_options_;
   Durability durability_;
+  uint64_t city_quota_bytes_ = 0;
   rocksdb::Env* env_;
   mutable boost::asio::thread_pool sync_pool_{2};
 };
@@ -110,6 +113,11 @@ class CityStore {
   // readers, in bytes.
   uint64_t MemtableBytes() const;
   uint64_t TableReaderBytes() const;
+  // What the city's data takes: RocksDB's estimate of live data in tables plus the memtables,
+  // re-read at most once a second (the commit path asks on every write).
+  uint64_t StorageBytes();
+  // OK, or RESOURCE_EXHAUSTED once StorageBytes() reaches storage.city_quota_mb.
+  absl::Status CheckQuota();
 
   // The gateway's own bookkeeping keys (seed markers, versions), apart from every module.
   absl::StatusOr<bool> GetSystem(std::string_view key, std::string* value) const;
@@ -132,6 +140,8 @@ class CityStore {
   const StorageEnvironment& env_;
   std::string dir_;
   std::unique_ptr<rocksdb::TransactionDB> db_;
+  std::atomic<uint64_t> storage_bytes_{0};
+  std::atomic<int64_t> storage_read_micros_{0};  // when storage_bytes_ was read; 0 = never
 
   absl::Mutex sync_mu_;
   uint64_t committed_ ABSL_GUARDED_BY(sync_mu_) = 0;  // deferred commits noted so far

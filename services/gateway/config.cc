@@ -330,6 +330,66 @@ CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& pa
   return city;
 }
 
+// {per_minute: N, burst: M}; per_minute 0 turns the limit off.
+RateLimit ParseRateLimit(const Parser& p, const YAML::Node& node, const std::string& path) {
+  p.ExpectMap(node, path, {"per_minute", "burst"});
+  RateLimit r;
+  if (!node["per_minute"]) p.Fail(node, path, "needs per_minute (0 turns the limit off)");
+  r.per_minute =
+      static_cast<uint32_t>(p.Uint(node["per_minute"], path + ".per_minute", 0, 1u << 24));
+  if (node["burst"]) {
+    r.burst = static_cast<uint32_t>(p.Uint(node["burst"], path + ".burst", 1, 1u << 24));
+  }
+  return r;
+}
+
+// limits.write_rate: {per_subject, anonymous_per_peer, per_peer, methods: {"/pkg.S/M": {...}},
+// client_ip_header, max_buckets}.
+void ParseWriteRate(const Parser& p, const YAML::Node& w, WriteRateConfig* out) {
+  const std::string path = "limits.write_rate";
+  p.ExpectMap(w, path,
+              {"per_subject", "anonymous_per_peer", "per_peer", "methods", "client_ip_header",
+               "max_buckets", "exempt_staff"});
+  if (w["exempt_staff"]) out->exempt_staff = p.Bool(w["exempt_staff"], path + ".exempt_staff");
+  if (w["per_subject"])
+    out->per_subject = ParseRateLimit(p, w["per_subject"], path + ".per_subject");
+  if (w["anonymous_per_peer"]) {
+    out->anonymous_per_peer =
+        ParseRateLimit(p, w["anonymous_per_peer"], path + ".anonymous_per_peer");
+  }
+  if (w["per_peer"]) out->per_peer = ParseRateLimit(p, w["per_peer"], path + ".per_peer");
+  if (w["client_ip_header"]) {
+    out->client_ip_header =
+        absl::AsciiStrToLower(p.String(w["client_ip_header"], path + ".client_ip_header"));
+  }
+  if (w["max_buckets"]) {
+    out->max_buckets =
+        static_cast<uint32_t>(p.Uint(w["max_buckets"], path + ".max_buckets", 16, 1u << 26));
+  }
+  if (const YAML::Node m = w["methods"]) {
+    if (!m.IsMap()) p.Fail(m, path + ".methods", "must map method paths to limits");
+    for (const auto& entry : m) {
+      const std::string method = entry.first.as<std::string>();
+      const std::string mpath = path + ".methods." + method;
+      if (method.size() < 4 || method[0] != '/' || method.find('/', 1) == std::string::npos) {
+        p.Fail(entry.first, mpath, "must be a full method path, e.g. /pkg.Service/Method");
+      }
+      p.ExpectMap(entry.second, mpath, {"per_subject", "anonymous_per_peer", "per_peer"});
+      WriteRateConfig::Override& o = out->methods[method];
+      if (entry.second["per_subject"]) {
+        o.per_subject = ParseRateLimit(p, entry.second["per_subject"], mpath + ".per_subject");
+      }
+      if (entry.second["anonymous_per_peer"]) {
+        o.anonymous_per_peer =
+            ParseRateLimit(p, entry.second["anonymous_per_peer"], mpath + ".anonymous_per_peer");
+      }
+      if (entry.second["per_peer"]) {
+        o.per_peer = ParseRateLimit(p, entry.second["per_peer"], mpath + ".per_peer");
+      }
+    }
+  }
+}
+
 GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   GatewayConfig c;
   p.ExpectMap(root, "",
@@ -371,7 +431,7 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   if (root["backup_dir"]) c.backup_dir = p.String(root["backup_dir"], "backup_dir");
 
   if (const YAML::Node s = root["storage"]) {
-    p.ExpectMap(s, "storage", {"durability", "block_cache_mb", "write_buffer_mb"});
+    p.ExpectMap(s, "storage", {"durability", "block_cache_mb", "write_buffer_mb", "city_quota_mb"});
     if (s["durability"]) {
       std::string d = p.String(s["durability"], "storage.durability");
       if (d == "sync") {
@@ -391,6 +451,10 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
       c.storage.write_buffer_bytes =
           p.Uint(s["write_buffer_mb"], "storage.write_buffer_mb", 1, 1 << 20) << 20;
     }
+    if (s["city_quota_mb"]) {
+      c.storage.city_quota_bytes =
+          p.Uint(s["city_quota_mb"], "storage.city_quota_mb", 0, 1ull << 30) << 20;
+    }
   }
 
   if (const YAML::Node l = root["limits"]) {
@@ -401,7 +465,8 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
          "grpc_max_concurrent_streams", "grpc_max_metadata_bytes", "grpc_memory_mb",
          "grpc_handshake_timeout_seconds", "max_follows_per_connection", "max_follows_per_city",
          "http_max_connections", "http_max_header_bytes", "http_max_url_bytes",
-         "http_body_buffer_mb", "http_header_timeout_seconds", "http_body_timeout_seconds"});
+         "http_body_buffer_mb", "http_header_timeout_seconds", "http_body_timeout_seconds",
+         "write_rate"});
     auto u32 = [&](const char* key, uint32_t* field, uint64_t min, uint64_t max) {
       if (l[key])
         *field = static_cast<uint32_t>(p.Uint(l[key], absl::StrCat("limits.", key), min, max));
@@ -431,6 +496,7 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
                           c.limits.max_request_bytes, " bytes), got ", c.limits.http_body_buffer_mb,
                           " MiB"));
     }
+    if (const YAML::Node w = l["write_rate"]) ParseWriteRate(p, w, &c.limits.write_rate);
   }
 
   if (const YAML::Node a = root["auth"]) {

@@ -3,6 +3,8 @@
 #define CIVITAS_GATEWAY_CONFIG_H_
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +66,44 @@ struct StorageConfig {
   Durability durability = Durability::kSync;
   uint64_t block_cache_bytes = 64ull << 20;   // shared by all cities
   uint64_t write_buffer_bytes = 64ull << 20;  // memtables of all cities together
+  // storage.city_quota_mb: each city's database at most this big (live data plus memtables);
+  // writes that add data are refused RESOURCE_EXHAUSTED beyond it, deletes still work. 0 = none.
+  uint64_t city_quota_bytes = 0;
+};
+
+// One token bucket's shape. per_minute 0 = no limit.
+struct RateLimit {
+  uint32_t per_minute = 0;
+  uint32_t burst = 0;  // bucket size: calls allowed at once after a quiet spell; 0 = per_minute
+
+  bool enabled() const { return per_minute > 0; }
+  double capacity() const { return burst > 0 ? burst : per_minute; }
+};
+
+// `limits.write_rate` in the gateway config.
+struct WriteRateConfig {
+  // Every signed-in caller, by token subject (per city).
+  RateLimit per_subject{300, 300};
+  // Editors, moderators and admins of the city (accounts the city issues itself, which import
+  // and moderate in bulk) are not limited per subject.
+  bool exempt_staff = true;
+  // Anonymous callers, by client address (per city). Stricter: nothing else identifies them,
+  // and an anonymous report may carry 3 MiB of photos (10 a minute: at most 30 MiB a minute).
+  RateLimit anonymous_per_peer{10, 10};
+  // Every caller, by client address (per city); off by default, because behind an edge proxy
+  // many citizens share an address unless client_ip_header names the proxy's header.
+  RateLimit per_peer{0, 0};
+  // Per full method path ("/civitas.reports.v1.ReportsService/CreateReport"): limits that replace
+  // the ones above for that method, counted in buckets of the method's own.
+  struct Override {
+    std::optional<RateLimit> per_subject, anonymous_per_peer, per_peer;
+  };
+  std::map<std::string, Override> methods;
+  // The client's address is read from this request header (e.g. "x-real-ip") when the
+  // connection comes from loopback or a Unix socket (the edge proxy); empty = the peer address.
+  std::string client_ip_header;
+  // Buckets kept at most (all cities together).
+  uint32_t max_buckets = 100000;
 };
 
 struct LimitsConfig {
@@ -97,6 +137,7 @@ struct LimitsConfig {
   uint32_t http_body_buffer_mb = 64;          // request bodies of all connections together
   uint32_t http_header_timeout_seconds = 10;  // to send a request's headers
   uint32_t http_body_timeout_seconds = 15;    // to send its body
+  WriteRateConfig write_rate;             // write calls per subject / client address
 };
 
 struct AuthConfig {

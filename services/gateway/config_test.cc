@@ -199,3 +199,58 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace civitas::gateway
+
+namespace civitas::gateway {
+namespace {
+
+TEST(ConfigTest, WriteRateLimitsAndTheStorageQuota) {
+  absl::StatusOr<GatewayConfig> c = ParseConfig(R"(
+storage: {city_quota_mb: 512}
+limits:
+  write_rate:
+    per_subject: {per_minute: 30, burst: 5}
+    anonymous_per_peer: {per_minute: 0}
+    client_ip_header: X-Real-IP
+    exempt_staff: false
+    methods:
+      /civitas.reports.v1.ReportsService/CreateReport:
+        anonymous_per_peer: {per_minute: 3, burst: 3}
+cities: [{id: demo}]
+)",
+                                                "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->storage.city_quota_bytes, 512ull << 20);
+  const WriteRateConfig& w = c->limits.write_rate;
+  EXPECT_EQ(w.per_subject.per_minute, 30u);
+  EXPECT_EQ(w.per_subject.burst, 5u);
+  EXPECT_FALSE(w.anonymous_per_peer.enabled());
+  EXPECT_EQ(w.client_ip_header, "x-real-ip");
+  EXPECT_FALSE(w.exempt_staff);
+  ASSERT_EQ(w.methods.count("/civitas.reports.v1.ReportsService/CreateReport"), 1u);
+  EXPECT_EQ(w.methods.at("/civitas.reports.v1.ReportsService/CreateReport")
+                .anonymous_per_peer->per_minute,
+            3u);
+  // The defaults: limits on, no quota.
+  absl::StatusOr<GatewayConfig> d = ParseConfig("cities: [{id: demo}]", "t.yaml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->limits.write_rate.per_subject.per_minute, 300u);
+  EXPECT_EQ(d->limits.write_rate.anonymous_per_peer.per_minute, 10u);
+  EXPECT_EQ(d->storage.city_quota_bytes, 0u);
+
+  for (const auto& [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"limits:\n  write_rate:\n    per_subjekt: {per_minute: 1}\ncities: [{id: a}]",
+            "t.yaml:3: limits.write_rate.per_subjekt: unknown key"},
+           {"limits:\n  write_rate:\n    per_subject: {burst: 1}\ncities: [{id: a}]",
+            "limits.write_rate.per_subject: needs per_minute"},
+           {"limits:\n  write_rate:\n    methods:\n      CreateReport: {}\ncities: [{id: a}]",
+            "must be a full method path"},
+           {"storage: {city_quota_mb: lots}\ncities: [{id: a}]",
+            "storage.city_quota_mb: must be a whole number"}}) {
+    absl::StatusOr<GatewayConfig> bad = ParseConfig(yaml, "t.yaml");
+    ASSERT_FALSE(bad.ok()) << yaml;
+    EXPECT_NE(bad.status().message().find(expected), std::string::npos) << bad.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace civitas::gateway

@@ -1,7 +1,6 @@
 #include "services/gateway/dispatcher.h"
 
 #include <grpcpp/support/byte_buffer.h>
-#include <openssl/sha.h>
 
 #include <chrono>
 #include <deque>
@@ -9,12 +8,15 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "services/gateway/authenticator.h"
 #include "services/gateway/city_store.h"
 #include "services/gateway/log.h"
+#include "services/gateway/rate_limiter.h"
+#include "services/gateway/subject_hash.h"
 
 namespace civitas::gateway {
 
@@ -47,14 +49,6 @@ std::string ServiceOf(const std::string& path) {
 grpc::ByteBuffer ToBuffer(std::string bytes) {
   grpc::Slice slice(std::move(bytes));
   return grpc::ByteBuffer(&slice, 1);
-}
-
-// Who called, for the access log, without writing down who it was: the first 16 hex digits of
-// SHA-256(subject).
-std::string SubjectHash(const std::string& subject) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(subject.data()), subject.size(), digest);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), 8));
 }
 
 grpc::Status ModuleCallStatus(int32_t code, const std::string& message, const MethodInfo& method,
@@ -295,6 +289,7 @@ class GenericCall final : public HostCall, public StreamFollower {
       status = Authenticator::CheckRole(caller, route_.method->required_role, ctx_.method(),
                                         city->config.id);
     }
+    if (status.ok()) status = AdmitWrite(caller, city->config.id);
     if (!status.ok()) {
       absl::MutexLock lock(&mu_);
       final_status_ = status;
@@ -309,6 +304,32 @@ class GenericCall final : public HostCall, public StreamFollower {
     }
     refs_.fetch_add(1);
     stream_.Read(&request_buf_, &read_tag_);
+  }
+
+  // Write-rate limits (WriteRateLimiter), before the request is even read.
+  grpc::Status AdmitWrite(const Caller& caller, const std::string& city) {
+    WriteRateLimiter* limiter = d_->write_limiter_.get();
+    if (limiter == nullptr) return grpc::Status::OK;
+    std::string peer = ctx_.peer();
+    // A JSON/HTTP call arrives on the in-process channel; the transcoder names its client.
+    if (!absl::StartsWith(peer, "ipv4:") && !absl::StartsWith(peer, "ipv6:") &&
+        !absl::StartsWith(peer, "unix:")) {
+      peer = Metadata("x-civitas-http-peer").value_or(peer);
+    }
+    std::optional<std::string> forwarded;
+    if (!d_->limits_.write_rate.client_ip_header.empty()) {
+      forwarded = Metadata(d_->limits_.write_rate.client_ip_header);
+    }
+    int64_t retry_after = 0;
+    const bool staff = (caller.roles & (CIVITAS_ROLE_BIT(CIVITAS_ROLE_EDITOR) |
+                                        CIVITAS_ROLE_BIT(CIVITAS_ROLE_MODERATOR) |
+                                        CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN))) != 0;
+    const std::string forwarded_address = forwarded.value_or("");
+    grpc::Status s = limiter->Admit({city, caller.subject, staff, peer, forwarded_address,
+                                     route_.method->full_path, route_.method->descriptor},
+                                    &retry_after);
+    if (retry_after > 0) ctx_.AddTrailingMetadata("retry-after", std::to_string(retry_after));
+    return s;
   }
 
   void OnRead(bool ok) {
@@ -468,7 +489,7 @@ class GenericCall final : public HostCall, public StreamFollower {
     }
     const std::string latency_ms = absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(latency));
     const std::string& subject = caller().subject;
-    const std::string subject_hash = subject.empty() ? std::string() : SubjectHash(subject);
+    const std::string subject_hash = SubjectHash(subject);  // keyed: see subject_hash.h
     Log(LogLevel::kInfo, "call",
         {{"request_id", request_id},
          {"city", city_id_},
@@ -594,7 +615,8 @@ Dispatcher::Dispatcher(grpc::AsyncGenericService* service,
       access_log_(access_log),
       pool_(limits.handler_threads != 0 ? limits.handler_threads
                                         : std::max(1u, std::thread::hardware_concurrency()),
-            limits.handler_queue) {}
+            limits.handler_queue),
+      write_limiter_(std::make_unique<WriteRateLimiter>(limits.write_rate)) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
 

@@ -24,6 +24,7 @@
 namespace civitas::gateway {
 
 class Authenticator;
+class WriteRateLimiter;
 
 struct DispatcherStats {
   std::atomic<uint64_t> calls{0};
@@ -61,6 +62,8 @@ class Dispatcher {
 
   const DispatcherStats& stats() const { return stats_; }
   int64_t queued_handlers() const { return pool_.pending(); }
+  // The bounded pool module handlers run on; the gateway's own PrivacyService uses it too.
+  HandlerPool* handler_pool() { return &pool_; }
 
  private:
   friend class GenericCall;
@@ -75,6 +78,7 @@ class Dispatcher {
   Metrics* metrics_;
   bool access_log_;
   HandlerPool pool_;
+  std::unique_ptr<WriteRateLimiter> write_limiter_;  // limits.write_rate (rate_limiter.h)
   std::vector<std::thread> threads_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> draining_{false};

@@ -25,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "services/gateway/log.h"
 #include "services/gateway/seed.h"
+#include "services/gateway/subject_hash.h"
 
 namespace civitas::gateway {
 
@@ -83,6 +84,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
     std::error_code ec;
     std::filesystem::create_directories(g->config_.admin.bundle_import_dir, ec);
   }
+  g->privacy_ = std::make_unique<PrivacyService>(&g->routes_, g->auth_.get());
+  if (absl::Status s = LoadSubjectHashKey(g->config_.data_dir); !s.ok()) return s;
   g->storage_ = std::make_unique<StorageEnvironment>(g->config_.storage);
   g->module_store_ = std::make_unique<ModuleStore>(g->config_.data_dir);
   if (absl::Status s = g->LoadRuntimeCities(); !s.ok()) return s;
@@ -269,6 +272,7 @@ absl::Status Gateway::Start() {
   builder.RegisterService(&reflection_v1_);
   builder.RegisterService(&reflection_v1alpha_);
   builder.RegisterService(admin_.get());
+  builder.RegisterService(privacy_.get());
   builder.RegisterAsyncGenericService(&generic_);
   unsigned queues = config_.limits.completion_queues;
   if (queues == 0) queues = std::max(1u, std::thread::hardware_concurrency());
@@ -289,10 +293,16 @@ absl::Status Gateway::Start() {
   dispatcher_ = std::make_unique<Dispatcher>(&generic_, std::move(cqs), &routes_, auth_.get(),
                                              config_.limits, &metrics_, config_.logging.access_log);
   dispatcher_->Start();
+  privacy_->SetPool(dispatcher_->handler_pool());
   grpc::ChannelArguments in_process;
   in_process.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_response_bytes));
   in_process.SetMaxSendMessageSize(static_cast<int>(config_.limits.max_request_bytes));
   transcoder_ = std::make_unique<HttpTranscoder>(&routes_, server_->InProcessChannel(in_process));
+  if (absl::Status s = transcoder_->ServeGatewayService(v1::PrivacyService::service_full_name());
+      !s.ok()) {
+    Shutdown();
+    return s;
+  }
   const HttpLimits http_limits = HttpLimitsOf(config_.limits);
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       config_.http_listen,
@@ -389,6 +399,7 @@ void Gateway::Shutdown() {
   ready_ = false;
   StopReadinessProbe();
   health_.SetDraining();
+  if (privacy_) privacy_->SetDraining();
   if (server_) {
     Log(LogLevel::kInfo, "draining",
         {{"drain_seconds", std::to_string(config_.limits.drain_seconds)}});
@@ -564,6 +575,9 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
                     "# HELP civitas_table_reader_bytes A city's open table files, outside the "
                     "block cache.\n"
                     "# TYPE civitas_table_reader_bytes gauge\n"
+                    "# HELP civitas_city_storage_bytes Live data plus memtables of each city, "
+                    "as checked against storage.city_quota_mb.\n"
+                    "# TYPE civitas_city_storage_bytes gauge\n"
                     "# HELP civitas_block_cache_bytes The block cache all cities share, "
                     "memtables included (storage.block_cache_mb).\n"
                     "# TYPE civitas_block_cache_bytes gauge\n"
@@ -577,7 +591,8 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
                         "\ncivitas_wal_syncs_total{city=\"", id, "\"} ", c.syncs,
                         "\ncivitas_memtable_bytes{city=\"", id, "\"} ", store->MemtableBytes(),
                         "\ncivitas_table_reader_bytes{city=\"", id, "\"} ",
-                        store->TableReaderBytes(), "\n");
+                        store->TableReaderBytes(), "\ncivitas_city_storage_bytes{city=\"", id,
+                        "\"} ", store->StorageBytes(), "\n");
       }
     }
     return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(extra), {}};

@@ -22,6 +22,7 @@
 #include "services/gateway/metrics.h"
 #include "services/gateway/module_loader.h"
 #include "services/gateway/module_store.h"
+#include "services/gateway/privacy_service.h"
 #include "services/gateway/route_table.h"
 #include "services/gateway/standard_services.h"
 
@@ -138,6 +139,7 @@ class Gateway final : public CityOperations {
   std::unique_ptr<AdminService> local_admin_;  // on the admin socket
   std::unique_ptr<grpc::Server> admin_server_;
   std::string admin_socket_;
+  std::unique_ptr<PrivacyService> privacy_;
   grpc::AsyncGenericService generic_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Dispatcher> dispatcher_;

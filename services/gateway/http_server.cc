@@ -230,6 +230,13 @@ class Session : public std::enable_shared_from_this<Session> {
       r.headers[name] = std::string(field.value());
     }
     r.body = std::move(request.body());
+    beast::error_code peer_error;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(peer_error);
+    if (!peer_error) {
+      const std::string address = peer.address().to_string();
+      r.peer = peer.address().is_v6() ? "ipv6:[" + address + "]:" : "ipv4:" + address + ":";
+      r.peer += std::to_string(peer.port());
+    }
     stream_.expires_never();  // the handler may take a while; its call has its own deadline
     impl_->handler(std::move(r), [self = shared_from_this()](HttpResponse response) {
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {

@@ -22,6 +22,7 @@ struct HttpRequest {
   std::string target;                          // "/metrics?x=1"
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
+  std::string peer;  // the client, as gRPC names peers: "ipv4:192.0.2.1:5443", "ipv6:[::1]:80"
 
   std::string Header(const std::string& name) const {
     auto it = headers.find(name);

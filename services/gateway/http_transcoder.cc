@@ -516,6 +516,30 @@ std::vector<std::pair<std::string, std::string>> CorsHeaders(const CityConfig& c
 
 }  // namespace
 
+absl::Status HttpTranscoder::ServeGatewayService(const std::string& service) {
+  const google::protobuf::ServiceDescriptor* descriptor =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
+  if (descriptor == nullptr) {
+    return absl::InternalError(absl::StrCat("service ", service, " is not linked in"));
+  }
+  auto bindings = std::make_shared<std::vector<HttpBinding>>(
+      gateway_bindings_ ? *gateway_bindings_ : std::vector<HttpBinding>());
+  for (int i = 0; i < descriptor->method_count(); ++i) {
+    const google::protobuf::MethodDescriptor* m = descriptor->method(i);
+    MethodInfo& info = gateway_methods_.emplace_back();
+    info.name = m->name();
+    info.full_path = absl::StrCat("/", service, "/", m->name());
+    info.kind = m->server_streaming() ? CIVITAS_METHOD_SERVER_STREAMING : CIVITAS_METHOD_UNARY;
+    info.required_role = CIVITAS_ROLE_CITIZEN;
+    info.service_index = 0;
+    info.method_index = static_cast<uint32_t>(i);
+    info.descriptor = m;
+    if (absl::Status s = RulesOf(m, &info, bindings.get()); !s.ok()) return s;
+  }
+  gateway_bindings_ = std::move(bindings);
+  return absl::OkStatus();
+}
+
 void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   std::shared_ptr<const RouteTable> table = routes_->Get();
   if (!table) {
@@ -557,6 +581,7 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   // Every binding of every module in the city.
   std::vector<std::shared_ptr<const std::vector<HttpBinding>>> all;
   for (const auto& instance : city->instances) all.push_back(Bindings(instance->shared_module()));
+  if (gateway_bindings_) all.push_back(gateway_bindings_);
   const bool preflight = request.method == "OPTIONS";
   const std::string verb =
       preflight ? request.Header("access-control-request-method") : request.method;
@@ -569,7 +594,7 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
       std::map<std::string, std::string> vars;
       if (!b.path.Match(path, &vars)) continue;
       // A service not routed any more does not answer.
-      if (!city->methods.contains(b.method->full_path)) continue;
+      if (list != gateway_bindings_ && !city->methods.contains(b.method->full_path)) continue;
       allowed_verbs.push_back(b.verb);
       if (b.verb == verb && !binding) {
         binding = &b;
@@ -646,6 +671,12 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   if (std::string id = request.Header("x-request-id"); !id.empty()) {
     exchange->context.AddMetadata("x-request-id", id);
   }
+  // Who the HTTP client is, for the write-rate limits (the in-process call's own peer is the
+  // gateway itself). Believed only on the in-process channel (see the dispatcher).
+  if (!request.peer.empty()) exchange->context.AddMetadata("x-civitas-http-peer", request.peer);
+  if (std::string real_ip = request.Header("x-real-ip"); !real_ip.empty()) {
+    exchange->context.AddMetadata("x-real-ip", real_ip.substr(0, 64));
+  }
   stub_.UnaryCall(
       &exchange->context, method.full_path, grpc::StubOptions(), &exchange->request,
       &exchange->response, [exchange](grpc::Status status) {
@@ -654,7 +685,13 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
           exchange->respond(std::move(r));
         };
         if (!status.ok()) {
-          finish(JsonError(status.error_code(), status.error_message()));
+          HttpResponse r = JsonError(status.error_code(), status.error_message());
+          // A write-rate limit says when to come back (trailing metadata "retry-after").
+          const auto& trailers = exchange->context.GetServerTrailingMetadata();
+          if (auto it = trailers.find("retry-after"); it != trailers.end()) {
+            r.headers.push_back({"Retry-After", std::string(it->second.data(), it->second.size())});
+          }
+          finish(std::move(r));
           return;
         }
         const MethodInfo& m = *exchange->binding->method;

@@ -14,6 +14,7 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/generic/generic_stub.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -77,6 +78,11 @@ class HttpTranscoder {
   HttpTranscoder(const RouteTableHolder* routes, std::shared_ptr<grpc::Channel> channel)
       : routes_(routes), stub_(std::move(channel)) {}
 
+  // Also maps the google.api.http bindings of `service` (a service the gateway answers itself,
+  // e.g. civitas.gateway.v1.PrivacyService, from the generated descriptor pool) in every city.
+  // Call before serving.
+  absl::Status ServeGatewayService(const std::string& service);
+
   // Answers one API request; `respond` is called exactly once.
   void Handle(HttpRequest request, HttpServer::Respond respond);
 
@@ -92,6 +98,8 @@ class HttpTranscoder {
 
   const RouteTableHolder* routes_;
   grpc::GenericStub stub_;
+  std::deque<MethodInfo> gateway_methods_;  // what gateway_bindings_ point to
+  std::shared_ptr<const std::vector<HttpBinding>> gateway_bindings_;
   std::mutex mu_;
   std::map<const LoadedModule*, Cached> cache_;
 };

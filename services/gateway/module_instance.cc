@@ -225,7 +225,18 @@ struct HostApi {
 
   static int32_t TxnCommit(civitas_txn_host* t) {
     std::unique_ptr<HostTxn> txn(Txn(t));
-    const bool wrote = txn->txn->GetWriteBatch()->GetWriteBatch()->Count() > 0;
+    rocksdb::WriteBatch* batch = txn->txn->GetWriteBatch()->GetWriteBatch();
+    const bool wrote = batch->Count() > 0;
+    // The city's storage quota: a commit that adds data is refused once the city is full (a
+    // commit that only deletes always goes through, so space can be freed).
+    if ((batch->HasPut() || batch->HasMerge())) {
+      if (absl::Status q = txn->instance->store_->CheckQuota(); !q.ok()) {
+        (void)txn->txn->Rollback();
+        Log(LogLevel::kWarning, "storage quota reached",
+            {{"city", txn->instance->city_id_}, {"error", std::string(q.message())}});
+        return CIVITAS_RESOURCE_EXHAUSTED;
+      }
+    }
     const rocksdb::Status s = txn->txn->Commit();
     if (s.ok() && wrote && txn->deferred) txn->instance->store_->NoteDeferredCommit(txn->deferred);
     return FromRocks(s);
@@ -379,6 +390,53 @@ int32_t ModuleInstance::Handle(HostCall* call, const MethodInfo& method,
       method.method_index, reinterpret_cast<const uint8_t*>(request.data()), request.size());
   in_flight_.fetch_sub(1, std::memory_order_acq_rel);
   return code;
+}
+
+namespace {
+
+absl::Status ModuleStatusOf(int32_t code, const char* error, const std::string& module_id,
+                            const char* what) {
+  if (code == CIVITAS_OK) return absl::OkStatus();
+  const absl::StatusCode c =
+      code > 0 && code <= 16 ? static_cast<absl::StatusCode>(code) : absl::StatusCode::kUnknown;
+  return absl::Status(c, absl::StrCat("module '", module_id, "' failed the ", what, ": ",
+                                      error[0] ? error : "no reason given"));
+}
+
+}  // namespace
+
+absl::Status ModuleInstance::ExportPersonalData(std::string_view subject, std::string* json) {
+  auto fn = module_->export_personal_data();
+  if (fn == nullptr || module_->erase_personal_data() == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat("module '", module_->module_id(), "' does not support export and erasure"));
+  }
+  json->clear();
+  char error[512] = {0};
+  in_flight_.fetch_add(1, std::memory_order_acq_rel);
+  const int32_t code = fn(
+      instance_, subject.data(), subject.size(), json,
+      [](void* sink, const uint8_t* data, size_t size) {
+        static_cast<std::string*>(sink)->append(reinterpret_cast<const char*>(data), size);
+      },
+      error, sizeof(error));
+  in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+  error[sizeof(error) - 1] = '\0';
+  return ModuleStatusOf(code, error, module_->module_id(), "export");
+}
+
+absl::Status ModuleInstance::ErasePersonalData(std::string_view subject) {
+  auto fn = module_->erase_personal_data();
+  if (fn == nullptr || module_->export_personal_data() == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat("module '", module_->module_id(), "' does not support export and erasure"));
+  }
+  char error[512] = {0};
+  in_flight_.fetch_add(1, std::memory_order_acq_rel);
+  const int32_t code = fn(instance_, subject.data(), subject.size(), error, sizeof(error));
+  in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+  error[sizeof(error) - 1] = '\0';
+  return ModuleStatusOf(code, error, module_->module_id(), "erasure");
 }
 
 void ModuleInstance::Follow(const std::string& topic, StreamFollower* follower) {

@@ -102,6 +102,13 @@ class ModuleInstance {
   // Runs the module's migration from `from_version`, if it declares one.
   absl::Status Migrate(const std::string& from_version);
 
+  // The module's export of everything it stores about `subject` (one JSON value), and the
+  // erasure of it (ABI 1.2 hooks). UNIMPLEMENTED if the module has no such hooks; otherwise the
+  // module's own status and reason. Run on a worker thread, outside any call.
+  absl::Status ExportPersonalData(std::string_view subject, std::string* json);
+  absl::Status ErasePersonalData(std::string_view subject);
+
+
   // Runs the module's down-migration to `to_version` (it must declare one).
   absl::Status MigrateDown(const std::string& to_version);
 

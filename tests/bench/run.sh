@@ -72,6 +72,7 @@ done
 cat > "$dir/gateway.yaml" <<YAML
 data_dir: $dir/data
 storage: {durability: async}
+limits: {write_rate: {per_subject: {per_minute: 0}, anonymous_per_peer: {per_minute: 0}}}
 cities:
   - id: bench
     modules:

@@ -23,6 +23,7 @@ data_dir: $dir/data
 module_dir: $build/lib/civitas/modules
 auth: {jwks_file: $dir/keys/dev-jwks.json}
 logging: {level: warning, access_log: false}
+limits: {write_rate: {per_subject: {per_minute: 0}, anonymous_per_peer: {per_minute: 0}}}
 cities:
   - id: bench
     modules: [{id: civitas.news}, {id: civitas.events}, {id: civitas.participation}]

@@ -28,6 +28,9 @@ data_dir: {dir}/data
 module_dir: {modules}
 auth:
   jwks_file: jwks.json
+limits:
+  # Write load as fast as the clients can: no write-rate limits.
+  write_rate: {per_subject: {per_minute: 0}}
 logging:
   access_log: false
 cities:
@@ -157,6 +160,9 @@ data_dir: {dir}/data
 module_dir: {modules}
 auth:
   jwks_file: jwks.json
+limits:
+  # Write load as fast as the clients can: no write-rate limits.
+  write_rate: {per_subject: {per_minute: 0}}
 logging:
   access_log: false
 cities:

@@ -261,7 +261,9 @@ class HttpApiTest(unittest.TestCase):
         self.assertEqual((status, body["error"]["status"]), (404, "NOT_FOUND"))
         # A photo uploaded with a report is reachable at its media_url.
         auth = {"Authorization": "Bearer " + gw.token("anna", "citizen")}
-        jpeg = b"\xff\xd8\xff\xe0" + b"x" * 64
+        # A whole (tiny) JPEG: SOI, a 3 x 2 frame, a scan, EOI. Photos are checked as images.
+        jpeg = (b"\xff\xd8\xff\xc0\x00\x0b\x08\x00\x02\x00\x03\x01\x01\x11\x00"
+                b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00\x12\x34\xff\x00\x56\xff\xd9")
         status, created = call_json("POST", "/v1/reports", {
             "service": "services/graffiti", "description": "Neues Graffiti am Rathaus",
             "location": {"latitude": 51.5128, "longitude": 7.466},

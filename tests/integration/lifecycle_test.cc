@@ -306,7 +306,7 @@ TEST(LifecycleTest, DemoServesSampleDataAndAcceptsCtlTokens) {
       RunCommand({CtlBinary(), "modules", "--city", "demo", "--admin-socket", socket}, &output), 0)
       << output;
   EXPECT_NE(output.find(absl::StrCat("civitas.noticeboard\t1.0.0\tABI ", CIVITAS_ABI_MAJOR, ".",
-                                     CIVITAS_ABI_MINOR, "\tserving")),
+                                     CIVITAS_ABI_MINOR, "\tserving\terasure")),
             std::string::npos)
       << output;
   EXPECT_NE(

@@ -28,6 +28,8 @@ auth:
   jwks_file: jwks.json
 limits:
   drain_seconds: 10
+  # One citizen writes without pause while a backup runs.
+  write_rate: {per_subject: {per_minute: 0}}
 cities:
   - id: dortmund
     modules:

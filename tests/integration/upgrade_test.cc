@@ -40,6 +40,9 @@ auth:
   jwks_file: jwks.json
 admin:
   bundle_import_dir: {dir}
+limits:
+  # The writers below flood on purpose: write-rate limits are not what this test is about.
+  write_rate: {per_subject: {per_minute: 0}, anonymous_per_peer: {per_minute: 0}}
 cities:
   - id: schwerte
     trusted_publishers:

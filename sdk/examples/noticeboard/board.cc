@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "civitas/json.h"
 #include "civitas/text.h"
 
 namespace noticeboard {
@@ -16,6 +17,7 @@ namespace {
 constexpr char kTopic[] = "notices";
 constexpr size_t kMaxTitle = 120;
 constexpr size_t kMaxBody = 2000;
+constexpr size_t kMaxDisplayName = 60;
 constexpr size_t kIdLength = 20;
 
 // Newest first: 16 hex digits of (max - microseconds) and 4 random hex digits.
@@ -47,6 +49,13 @@ civitas::Status IdFromName(const std::string& name, std::string* id) {
 
 }  // namespace
 
+pb::Notice View(pb::Notice notice, std::string_view subject) {
+  const bool mine = !subject.empty() && notice.author() == subject;
+  notice.set_authored_by_caller(mine);
+  if (!mine) notice.clear_author();
+  return notice;
+}
+
 civitas::Status Board::Create(civitas::City city, std::unique_ptr<Board>* out) {
   *out = std::make_unique<Board>(city);
   return civitas::OkStatus();
@@ -65,9 +74,11 @@ civitas::Status Board::Load(const std::string& id, pb::Notice* notice, civitas::
   return civitas::OkStatus();
 }
 
-civitas::Status Board::ListNotices(civitas::Call&, const pb::ListNoticesRequest& request,
+civitas::Status Board::ListNotices(civitas::Call& call, const pb::ListNoticesRequest& request,
                                    pb::ListNoticesResponse* response) {
-  return ListPage(request, response);
+  civitas::Status s = ListPage(request, response);
+  for (pb::Notice& n : *response->mutable_notices()) n = View(std::move(n), call.subject());
+  return s;
 }
 
 civitas::Status Board::ListPage(const pb::ListNoticesRequest& request,
@@ -100,11 +111,13 @@ civitas::Status Board::ListPage(const pb::ListNoticesRequest& request,
   return civitas::OkStatus();
 }
 
-civitas::Status Board::GetNotice(civitas::Call&, const pb::GetNoticeRequest& request,
+civitas::Status Board::GetNotice(civitas::Call& call, const pb::GetNoticeRequest& request,
                                  pb::Notice* response) {
   std::string id;
   if (civitas::Status s = IdFromName(request.name(), &id); !s.ok()) return s;
-  return Load(id, response);
+  civitas::Status s = Load(id, response);
+  if (s.ok()) *response = View(std::move(*response), call.subject());
+  return s;
 }
 
 civitas::Status Board::CreateNotice(civitas::Call& call, const pb::CreateNoticeRequest& request,
@@ -117,6 +130,11 @@ civitas::Status Board::CreateNotice(civitas::Call& call, const pb::CreateNoticeR
   if (*title_len == 0 || *title_len > kMaxTitle) {
     return civitas::InvalidArgument("notice.title must have 1 to 120 characters, got " +
                                     std::to_string(*title_len));
+  }
+  const std::optional<size_t> display_len = civitas::Utf8Length(in.author_display_name());
+  if (!display_len || *display_len > kMaxDisplayName) {
+    return civitas::InvalidArgument(
+        "notice.author_display_name must be valid UTF-8 of at most 60 characters");
   }
   if (*body_len > kMaxBody) {
     return civitas::InvalidArgument("notice.body must have at most 2000 characters, got " +
@@ -139,6 +157,7 @@ civitas::Status Board::CreateNotice(civitas::Call& call, const pb::CreateNoticeR
   notice.set_body(in.body());
   if (in.has_location()) *notice.mutable_location() = in.location();
   notice.set_author(std::string(call.subject()));
+  notice.set_author_display_name(in.author_display_name());
   notice.mutable_create_time()->set_seconds(now / 1000000);
   notice.mutable_create_time()->set_nanos(static_cast<int32_t>(now % 1000000) * 1000);
   civitas::Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
@@ -147,8 +166,8 @@ civitas::Status Board::CreateNotice(civitas::Call& call, const pb::CreateNoticeR
     return txn.Put("n/" + id, notice.SerializeAsString());
   });
   if (!s.ok()) return s;
-  *response = notice;
-  (void)city_.Publish(kTopic, notice);
+  *response = View(notice, call.subject());
+  (void)city_.Publish(kTopic, View(notice, ""));  // followers are anyone
   return civitas::OkStatus();
 }
 
@@ -172,7 +191,7 @@ civitas::Status Board::DeleteNotice(civitas::Call& call, const pb::DeleteNoticeR
   });
 }
 
-civitas::Status Board::ThankNotice(civitas::Call&, const pb::ThankNoticeRequest& request,
+civitas::Status Board::ThankNotice(civitas::Call& call, const pb::ThankNoticeRequest& request,
                                    pb::Notice* response) {
   std::string id;
   if (civitas::Status s = IdFromName(request.name(), &id); !s.ok()) return s;
@@ -185,7 +204,9 @@ civitas::Status Board::ThankNotice(civitas::Call&, const pb::ThankNoticeRequest&
     return txn.AddU64("t/" + id, 1);
   });
   if (!s.ok()) return s;
-  return Load(id, response);
+  s = Load(id, response);
+  if (s.ok()) *response = View(std::move(*response), call.subject());
+  return s;
 }
 
 civitas::Status Board::WatchNotices(civitas::Call&, const pb::WatchNoticesRequest& request,
@@ -203,7 +224,7 @@ civitas::Status Board::WatchNotices(civitas::Call&, const pb::WatchNoticesReques
   civitas::Status s = ListPage(list, &page);
   if (!s.ok()) return s;
   for (const pb::Notice& n : page.notices()) {
-    if (!writer.Write(n)) break;
+    if (!writer.Write(View(n, ""))) break;
   }
   return civitas::OkStatus();
 }
@@ -285,6 +306,68 @@ civitas::Status Board::Migrate(std::string_view from_version) {
   return civitas::OkStatus();
 }
 
+civitas::Status Board::NoticesBy(std::string_view subject,
+                                 std::vector<std::pair<std::string, pb::Notice>>* out) {
+  if (subject.empty()) return civitas::InvalidArgument("subject must be non-empty");
+  civitas::ScanOptions all;
+  all.prefix = "n/";
+  all.limit = CIVITAS_SCAN_MAX_LIMIT;
+  while (true) {
+    size_t seen = 0;
+    std::string last;
+    civitas::Status s = city_.store().Scan(all, [&](std::string_view key, std::string_view value) {
+      ++seen;
+      last = key;
+      pb::Notice n;
+      if (n.ParseFromArray(value.data(), static_cast<int>(value.size())) && n.author() == subject) {
+        out->emplace_back(std::string(key), std::move(n));
+      }
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (seen < all.limit) return civitas::OkStatus();
+    all.start = last + '\x01';
+  }
+}
+
+civitas::Status Board::ExportPersonalData(std::string_view subject, std::string* json) {
+  std::vector<std::pair<std::string, pb::Notice>> mine;
+  if (civitas::Status s = NoticesBy(subject, &mine); !s.ok()) return s;
+  *json = "{\"notices\":[";
+  for (size_t i = 0; i < mine.size(); ++i) {
+    const pb::Notice& n = mine[i].second;
+    if (i > 0) *json += ",";
+    *json += "{\"name\":" + civitas::JsonQuote(n.name()) +
+             ",\"title\":" + civitas::JsonQuote(n.title()) +
+             ",\"body\":" + civitas::JsonQuote(n.body()) +
+             ",\"author_display_name\":" + civitas::JsonQuote(n.author_display_name()) +
+             ",\"create_time_unix\":" + std::to_string(n.create_time().seconds()) + "}";
+  }
+  *json += "]}";
+  return civitas::OkStatus();
+}
+
+civitas::Status Board::ErasePersonalData(std::string_view subject) {
+  std::vector<std::pair<std::string, pb::Notice>> mine;
+  if (civitas::Status s = NoticesBy(subject, &mine); !s.ok()) return s;
+  if (mine.empty()) return civitas::OkStatus();
+  return city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    for (const auto& [key, unused] : mine) {
+      std::string bytes;
+      civitas::Status g = txn.Get(key, &bytes, /*for_update=*/true);
+      if (g.code() == CIVITAS_NOT_FOUND) continue;  // deleted meanwhile
+      if (!g.ok()) return g;
+      pb::Notice n;
+      if (!n.ParseFromString(bytes)) return civitas::Internal("stored notice is corrupt");
+      if (n.author() != subject) continue;
+      n.clear_author();
+      n.clear_author_display_name();
+      if (civitas::Status w = txn.Put(key, n.SerializeAsString()); !w.ok()) return w;
+    }
+    return civitas::OkStatus();
+  });
+}
+
 #ifdef NOTICEBOARD_DOWN_MIGRATION_NOTICE
 // Test fixture only: a down-migration whose effect a client can see (a notice saying so).
 civitas::Status Board::MigrateDown(std::string_view to_version) {
@@ -321,4 +404,6 @@ CIVITAS_MODULE(
         .Unary("CreateNotice", civitas::Role::kCitizen, &noticeboard::Board::CreateNotice)
         .Unary("DeleteNotice", civitas::Role::kCitizen, &noticeboard::Board::DeleteNotice)
         .Unary("ThankNotice", civitas::Role::kCitizen, &noticeboard::Board::ThankNotice)
-        .ServerStream("WatchNotices", civitas::Role::kAnonymous, &noticeboard::Board::WatchNotices))
+        .ServerStream("WatchNotices", civitas::Role::kAnonymous, &noticeboard::Board::WatchNotices)
+        .PersonalData(&noticeboard::Board::ExportPersonalData,
+                      &noticeboard::Board::ErasePersonalData))

@@ -1,11 +1,17 @@
 // The notice board: the SDK's example module. Keys (all inside this module's namespace):
-//   n/<id>  Notice (without thanks_count); <id> sorts newest first, so a page is one seek + N nexts
+//   n/<id>  Notice (without thanks_count); <id> sorts newest first, so a page is one seek + N
+//   nexts.
+//           The stored notice keeps the author's subject (so the author may delete it); callers
+//           other than the author never see it (View).
 //   t/<id>  thanks counter (uint64, merged without conflicts)
 #ifndef CIVITAS_EXAMPLES_NOTICEBOARD_BOARD_H_
 #define CIVITAS_EXAMPLES_NOTICEBOARD_BOARD_H_
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "civitas/module.h"
 #include "civitas/noticeboard/v1/noticeboard.pb.h"
@@ -33,6 +39,10 @@ class Board {
                                civitas::ServerWriter<pb::Notice>& writer);
   // Upgrading from a version before 1.1: trims stray whitespace from stored titles.
   civitas::Status Migrate(std::string_view from_version);
+  // A citizen's data (ABI 1.2): the notices they wrote.
+  civitas::Status ExportPersonalData(std::string_view subject, std::string* json);
+  // Removes the subject and their display name from their notices (the notices stay, anonymous).
+  civitas::Status ErasePersonalData(std::string_view subject);
 #ifdef NOTICEBOARD_DOWN_MIGRATION_NOTICE
   civitas::Status MigrateDown(std::string_view to_version);
 #endif
@@ -44,8 +54,15 @@ class Board {
   // Reads n/<id> and t/<id> into *notice.
   civitas::Status Load(const std::string& id, pb::Notice* notice,
                        civitas::Transaction* txn = nullptr);
+  // Every stored notice whose author is `subject`, as key -> notice.
+  civitas::Status NoticesBy(std::string_view subject,
+                            std::vector<std::pair<std::string, pb::Notice>>* out);
   civitas::City city_;
 };
+
+// What `subject` (empty: anonymous) may see of a stored notice: the author's subject only if it
+// is theirs.
+pb::Notice View(pb::Notice notice, std::string_view subject);
 
 }  // namespace noticeboard
 

@@ -37,7 +37,7 @@ TEST(NoticeboardTest, CreatesListsNewestFirstAndPages) {
   ASSERT_EQ(page.notices_size(), 3);
   EXPECT_EQ(page.notices(0).title(), "Notice 4");
   EXPECT_EQ(page.notices(2).title(), "Notice 2");
-  EXPECT_EQ(page.notices(0).author(), "anna");
+  EXPECT_TRUE(page.notices(0).author().empty()) << "anonymous callers never see the subject";
   ASSERT_FALSE(page.next_page_token().empty());
   list.set_page_token(page.next_page_token());
   pb::ListNoticesResponse rest;
@@ -146,6 +146,75 @@ TEST(NoticeboardTest, MalformedRequestIsInvalidArgument) {
   civitas::testing::CallResult r = host.Call(kService, "GetNotice", std::string("\xff\xff\xff", 3));
   EXPECT_EQ(r.code, CIVITAS_INVALID_ARGUMENT);
   EXPECT_NE(r.error.find("civitas.noticeboard.v1.GetNoticeRequest"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(NoticeboardTest, OthersSeeTheChosenDisplayNameNeverTheSubject) {
+  FakeHost host(civitas_module_entry_v1());
+  pb::CreateNoticeRequest req;
+  req.mutable_notice()->set_title("Schlüssel gefunden");
+  req.mutable_notice()->set_body("Am Spielplatz Hoeschpark, bitte melden.");
+  req.mutable_notice()->set_author_display_name("Frau K. aus der Nordstadt");
+  pb::Notice mine;
+  std::string error;
+  ASSERT_EQ(host.Unary(kService, "CreateNotice", req, &mine, Caller::Citizen("sub-8812"), &error),
+            CIVITAS_OK)
+      << error;
+  EXPECT_EQ(mine.author(), "sub-8812") << "the author sees their own subject";
+  EXPECT_TRUE(mine.authored_by_caller());
+  for (const Caller& other : {Caller::Anonymous(), Caller::Citizen("ben")}) {
+    pb::GetNoticeRequest get;
+    get.set_name(mine.name());
+    pb::Notice seen;
+    ASSERT_EQ(host.Unary(kService, "GetNotice", get, &seen, other), CIVITAS_OK);
+    EXPECT_TRUE(seen.author().empty());
+    EXPECT_FALSE(seen.authored_by_caller());
+    EXPECT_EQ(seen.author_display_name(), "Frau K. aus der Nordstadt");
+    pb::ListNoticesResponse page;
+    ASSERT_EQ(host.Unary(kService, "ListNotices", pb::ListNoticesRequest(), &page, other),
+              CIVITAS_OK);
+    ASSERT_EQ(page.notices_size(), 1);
+    EXPECT_TRUE(page.notices(0).author().empty());
+  }
+  req.mutable_notice()->set_author_display_name(std::string(61, 'x'));
+  EXPECT_EQ(host.Unary(kService, "CreateNotice", req, &mine, Caller::Citizen("sub-8812"), &error),
+            CIVITAS_INVALID_ARGUMENT);
+  EXPECT_NE(error.find("author_display_name"), std::string::npos) << error;
+}
+
+TEST(NoticeboardTest, ExportsAndErasesAuthorship) {
+  FakeHost host(civitas_module_entry_v1());
+  pb::CreateNoticeRequest req;
+  req.mutable_notice()->set_title("Katze entlaufen");
+  req.mutable_notice()->set_author_display_name("Kim M.");
+  pb::Notice kims, bens;
+  ASSERT_EQ(host.Unary(kService, "CreateNotice", req, &kims, Caller::Citizen("kim-77")),
+            CIVITAS_OK);
+  req.mutable_notice()->set_author_display_name("Ben");
+  ASSERT_EQ(host.Unary(kService, "CreateNotice", req, &bens, Caller::Citizen("ben")), CIVITAS_OK);
+
+  std::string json, error;
+  ASSERT_EQ(host.ExportPersonalData("kim-77", &json, &error), CIVITAS_OK) << error;
+  EXPECT_NE(json.find(kims.name()), std::string::npos) << json;
+  EXPECT_NE(json.find("Kim M."), std::string::npos) << json;
+  EXPECT_EQ(json.find(bens.name()), std::string::npos) << json;
+
+  ASSERT_EQ(host.ErasePersonalData("kim-77", &error), CIVITAS_OK) << error;
+  ASSERT_EQ(host.ErasePersonalData("kim-77", &error), CIVITAS_OK) << "idempotent: " << error;
+  for (const auto& [key, value] : host.data()) {
+    EXPECT_EQ(value.find("kim-77"), std::string::npos) << key;
+    EXPECT_EQ(value.find("Kim M."), std::string::npos) << key;
+  }
+  pb::GetNoticeRequest get;
+  get.set_name(bens.name());
+  pb::Notice seen;
+  ASSERT_EQ(host.Unary(kService, "GetNotice", get, &seen, Caller::Citizen("ben")), CIVITAS_OK);
+  EXPECT_EQ(seen.author(), "ben") << "other authors keep theirs";
+  ASSERT_EQ(host.ExportPersonalData("kim-77", &json, &error), CIVITAS_OK) << error;
+  EXPECT_EQ(json, "{\"notices\":[]}");
 }
 
 }  // namespace

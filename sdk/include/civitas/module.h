@@ -163,8 +163,11 @@ class Transaction {
   Status Commit() {
     if (!txn_) return Internal("transaction already ended");
     int32_t rc = host_->txn_commit(std::exchange(txn_, nullptr));
-    return internal::FromCode(
-        rc, rc == CIVITAS_ABORTED ? "transaction conflict, retry" : "transaction commit failed");
+    return internal::FromCode(rc, rc == CIVITAS_ABORTED ? "transaction conflict, retry"
+                                  : rc == CIVITAS_RESOURCE_EXHAUSTED
+                                      ? "this city's storage quota is used up: nothing new can be "
+                                        "stored until its operator raises it or data is deleted"
+                                      : "transaction commit failed");
   }
   void Rollback() {
     if (txn_) host_->txn_rollback(std::exchange(txn_, nullptr));
@@ -599,8 +602,8 @@ class ModuleBuilder {
                                      char* error, size_t error_size) {
       Bound* bound = static_cast<Bound*>(bound_ptr);
       return Guarded("erasure", error, error_size, [&] {
-        return ((*bound->instance).*(Self()->erase_personal))(
-            std::string_view(subject, subject_size));
+        return ((*bound->instance).*
+                (Self()->erase_personal))(std::string_view(subject, subject_size));
       });
     }
   };

@@ -1,0 +1,232 @@
+// One caller must not be able to flood a city: write-rate limits per subject and per client
+// address, enforced by the real gateway before any module handler runs.
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "civitas/noticeboard/v1/noticeboard.grpc.pb.h"
+#include "civitas/reports/v1/reports.grpc.pb.h"
+#include "tests/integration/gateway_process.h"
+
+namespace civitas::testing {
+namespace {
+
+namespace nb = civitas::noticeboard::v1;
+namespace rp = civitas::reports::v1;
+
+constexpr char kConfig[] = R"(
+data_dir: {dir}/data
+module_dir: {modules}
+auth:
+  jwks_file: jwks.json
+limits:
+  write_rate:
+    per_subject: {per_minute: 60, burst: 10}
+    anonymous_per_peer: {per_minute: 6, burst: 3}
+logging:
+  access_log: false
+cities:
+  - id: hamm
+    modules:
+      - id: civitas.noticeboard
+      - id: civitas.reports
+)";
+
+class AbuseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = NewTempDir("gw");
+    keys_ = std::make_unique<TestKeys>(dir_);
+  }
+  void Start(const char* config) {
+    gw_ = GatewayProcess::Start(dir_, config);
+    ASSERT_NE(gw_, nullptr);
+    board_ = nb::NoticeboardService::NewStub(gw_->channel());
+    reports_ = rp::ReportsService::NewStub(gw_->channel());
+  }
+
+  grpc::Status CreateNotice(const std::string& token, std::string* retry_after = nullptr,
+                            const std::string& body = "", nb::Notice* created = nullptr) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "hamm", token);
+    nb::CreateNoticeRequest req;
+    req.mutable_notice()->set_title("Flohmarkt am Samstag");
+    req.mutable_notice()->set_body(body);
+    nb::Notice local;
+    nb::Notice& out = created ? *created : local;
+    grpc::Status s = board_->CreateNotice(&ctx, req, &out);
+    if (retry_after) {
+      auto it = ctx.GetServerTrailingMetadata().find("retry-after");
+      *retry_after = it == ctx.GetServerTrailingMetadata().end()
+                         ? ""
+                         : std::string(it->second.data(), it->second.size());
+    }
+    return s;
+  }
+
+  grpc::Status CreateReport(const std::string& token) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "hamm", token);
+    rp::CreateReportRequest req;
+    req.mutable_report()->set_service("services/muell");
+    req.mutable_report()->set_description("Sperrmüll an der Ecke Nordstraße");
+    req.mutable_report()->set_address("Nordstraße 1");
+    req.mutable_report()->set_device_id("geraet-1");
+    rp::Report out;
+    return reports_->CreateReport(&ctx, req, &out);
+  }
+
+  int CountNotices() {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "hamm");
+    nb::ListNoticesRequest req;
+    req.set_page_size(100);
+    nb::ListNoticesResponse out;
+    EXPECT_TRUE(board_->ListNotices(&ctx, req, &out).ok());
+    return out.notices_size();
+  }
+
+  std::string dir_;
+  std::unique_ptr<TestKeys> keys_;
+  std::unique_ptr<GatewayProcess> gw_;
+  std::unique_ptr<nb::NoticeboardService::Stub> board_;
+  std::unique_ptr<rp::ReportsService::Stub> reports_;
+};
+
+TEST_F(AbuseTest, AFloodFromOneTokenIsCutAtItsRateWhileOthersStillWrite) {
+  Start(kConfig);
+  const std::string flooder = keys_->Mint("flooder", "hamm", {});
+  const std::string neighbour = keys_->Mint("neighbour", "hamm", {});
+  int accepted = 0, refused = 0;
+  std::string retry_after, message;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 200; ++i) {
+    std::string retry;
+    grpc::Status s = CreateNotice(flooder, &retry);
+    if (s.ok()) {
+      ++accepted;
+    } else {
+      ASSERT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+      ++refused;
+      retry_after = retry;
+      message = s.error_message();
+    }
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  // The burst of 10, plus one a second while the flood lasted.
+  EXPECT_GE(accepted, 10);
+  EXPECT_LE(accepted, 10 + static_cast<int>(seconds) + 2) << "in " << seconds << " s";
+  EXPECT_GT(refused, 150);
+  EXPECT_EQ(retry_after, "1") << "one token a second";
+  EXPECT_NE(message.find("this account may make 60 write calls a minute (10 at once)"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("retry in 1 s"), std::string::npos) << message;
+  EXPECT_EQ(CountNotices(), accepted) << "a refused write leaves nothing behind";
+  EXPECT_TRUE(CreateNotice(neighbour).ok()) << "another subject still writes";
+  // Reads are not limited.
+  for (int i = 0; i < 30; ++i) ASSERT_GT(CountNotices(), 0);
+  // The bucket refills.
+  absl::SleepFor(absl::Milliseconds(1100));
+  EXPECT_TRUE(CreateNotice(flooder).ok());
+}
+
+TEST_F(AbuseTest, AnonymousWritesAreLimitedPerAddressAndSignedInOnesAreNot) {
+  Start(kConfig);
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "hamm", keys_->Mint("it", "hamm", {"admin"}));
+    rp::PutServiceRequest req;
+    req.mutable_service()->set_name("services/muell");
+    req.mutable_service()->set_display_name("Müll");
+    rp::Service out;
+    ASSERT_TRUE(reports_->PutService(&ctx, req, &out).ok());
+  }
+  int accepted = 0;
+  grpc::Status last;
+  for (int i = 0; i < 20; ++i) {
+    grpc::Status s = CreateReport("");
+    if (s.ok()) {
+      ++accepted;
+    } else {
+      last = s;
+    }
+  }
+  EXPECT_EQ(accepted, 3) << "the anonymous burst from one address";
+  EXPECT_EQ(last.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(last.error_message().find("anonymous callers from this address"), std::string::npos)
+      << last.error_message();
+  EXPECT_TRUE(CreateReport(keys_->Mint("anwohnerin", "hamm", {})).ok())
+      << "a signed-in citizen is limited by their own account";
+
+  // Over JSON/HTTP the same limit is a 429 with Retry-After.
+  std::string output;
+  ASSERT_EQ(
+      RunCommand({"curl", "-s", "-i", "-X", "POST", "-H", "content-type: application/json", "-d",
+                  R"({"service": "services/muell", "description": "Sperrmüll am Kanal",)"
+                  R"( "address": "Kanalstraße 2", "deviceId": "geraet-2"})",
+                  absl::StrCat("http://127.0.0.1:", gw_->http_port(), "/cities/hamm/v1/reports")},
+                 &output),
+      0)
+      << output;
+  EXPECT_NE(output.find("HTTP/1.1 429"), std::string::npos) << output;
+  EXPECT_NE(output.find("Retry-After: 10"), std::string::npos) << output;
+}
+
+constexpr char kQuotaConfig[] = R"(
+data_dir: {dir}/data
+module_dir: {modules}
+auth:
+  jwks_file: jwks.json
+storage:
+  city_quota_mb: 2
+limits:
+  write_rate: {per_subject: {per_minute: 0}}
+logging:
+  access_log: false
+cities:
+  - id: hamm
+    modules:
+      - id: civitas.noticeboard
+)";
+
+TEST_F(AbuseTest, ACityThatReachesItsStorageQuotaRefusesNewDataButStillDeletes) {
+  Start(kQuotaConfig);
+  const std::string writer = keys_->Mint("vielschreiber", "hamm", {});
+  const std::string body(1900, 'x');
+  grpc::Status refused;
+  nb::Notice first;
+  int written = 0;
+  for (int i = 0; i < 4000 && refused.ok(); ++i) {
+    grpc::Status s = CreateNotice(writer, nullptr, body, i == 0 ? &first : nullptr);
+    if (s.ok()) {
+      ++written;
+    } else {
+      refused = s;
+    }
+  }
+  ASSERT_FALSE(refused.ok()) << "2 MiB never filled after " << written << " notices";
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.error_message().find("storage quota"), std::string::npos)
+      << refused.error_message();
+  EXPECT_GT(written, 100) << "the quota is the city's size, not a first-write accident";
+  // The gauge the operator watches.
+  std::string metrics;
+  ASSERT_EQ(
+      RunCommand({"curl", "-s", absl::StrCat("http://127.0.0.1:", gw_->metrics_port(), "/metrics")},
+                 &metrics),
+      0);
+  EXPECT_NE(metrics.find("civitas_city_storage_bytes{city=\"hamm\"} "), std::string::npos)
+      << metrics.substr(0, 2000);
+  // Freeing space always works.
+  grpc::ClientContext ctx;
+  Prepare(&ctx, "hamm", writer);
+  nb::DeleteNoticeRequest del;
+  del.set_name(first.name());
+  google::protobuf::Empty empty;
+  grpc::Status deleted = board_->DeleteNotice(&ctx, del, &empty);
+  EXPECT_TRUE(deleted.ok()) << deleted.error_message();
+  EXPECT_TRUE(gw_->Terminate() == 0) << "the gateway keeps serving and stops cleanly";
+}
+
+}  // namespace
+}  // namespace civitas::testing
