@@ -996,22 +996,11 @@ Status Calendar::RegistrationKeysOf(std::string_view subject,
   if (subject.empty() || subject.find('\0') != std::string_view::npos) {
     return InvalidArgument("subject must be non-empty and contain no NUL");
   }
-  civitas::ScanOptions scan;
-  scan.prefix = "m/" + std::string(subject) + '\0';
-  scan.limit = CIVITAS_SCAN_MAX_LIMIT;
-  while (true) {
-    size_t seen = 0;
-    std::string last;
-    Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view) {
-      keys->emplace_back(key);
-      last = key;
-      ++seen;
-      return true;
-    });
-    if (!s.ok()) return s;
-    if (seen < scan.limit) return OkStatus();
-    scan.start = last + '\x01';
-  }
+  return city_.store().ScanAll("m/" + std::string(subject) + '\0',
+                               [&](std::string_view key, std::string_view) {
+                                 keys->emplace_back(key);
+                                 return true;
+                               });
 }
 
 Status Calendar::ExportPersonalData(std::string_view subject, std::string* json) {

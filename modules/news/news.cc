@@ -953,25 +953,13 @@ namespace {
 Status ArticlesBy(const civitas::City& city, std::string_view subject,
                   std::vector<std::pair<std::string, pb::Article>>* out) {
   if (subject.empty()) return InvalidArgument("subject must be non-empty");
-  civitas::ScanOptions scan;
-  scan.prefix = "a/";
-  scan.limit = CIVITAS_SCAN_MAX_LIMIT;
-  while (true) {
-    size_t seen = 0;
-    std::string last;
-    Status s = city.store().Scan(scan, [&](std::string_view key, std::string_view value) {
-      ++seen;
-      last = key;
-      pb::Article a;
-      if (a.ParseFromArray(value.data(), static_cast<int>(value.size())) && a.author() == subject) {
-        out->emplace_back(std::string(key.substr(2)), std::move(a));
-      }
-      return true;
-    });
-    if (!s.ok()) return s;
-    if (seen < scan.limit) return OkStatus();
-    scan.start = last + '\x01';
-  }
+  return city.store().ScanAll("a/", [&](std::string_view key, std::string_view value) {
+    pb::Article a;
+    if (a.ParseFromArray(value.data(), static_cast<int>(value.size())) && a.author() == subject) {
+      out->emplace_back(std::string(key.substr(2)), std::move(a));
+    }
+    return true;
+  });
 }
 
 }  // namespace

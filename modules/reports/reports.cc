@@ -952,23 +952,11 @@ Status Reports::ReportKeysOf(std::string_view subject, std::vector<std::string>*
   if (subject.empty() || subject.find('\0') != std::string_view::npos) {
     return InvalidArgument("subject must be non-empty and contain no NUL");
   }
-  civitas::ScanOptions scan;
-  scan.prefix = "rm/" + std::string(subject) + '\0';
-  scan.limit = CIVITAS_SCAN_MAX_LIMIT;
-  // Pages of the scan limit until the prefix is exhausted.
-  while (true) {
-    size_t seen = 0;
-    std::string last;
-    Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view) {
-      keys->emplace_back(key);
-      last = key;
-      ++seen;
-      return true;
-    });
-    if (!s.ok()) return s;
-    if (seen < scan.limit) return OkStatus();
-    scan.start = last + '\x01';
-  }
+  return city_.store().ScanAll("rm/" + std::string(subject) + '\0',
+                               [&](std::string_view key, std::string_view) {
+                                 keys->emplace_back(key);
+                                 return true;
+                               });
 }
 
 Status Reports::ExportPersonalData(std::string_view subject, std::string* json) {

@@ -309,25 +309,13 @@ civitas::Status Board::Migrate(std::string_view from_version) {
 civitas::Status Board::NoticesBy(std::string_view subject,
                                  std::vector<std::pair<std::string, pb::Notice>>* out) {
   if (subject.empty()) return civitas::InvalidArgument("subject must be non-empty");
-  civitas::ScanOptions all;
-  all.prefix = "n/";
-  all.limit = CIVITAS_SCAN_MAX_LIMIT;
-  while (true) {
-    size_t seen = 0;
-    std::string last;
-    civitas::Status s = city_.store().Scan(all, [&](std::string_view key, std::string_view value) {
-      ++seen;
-      last = key;
-      pb::Notice n;
-      if (n.ParseFromArray(value.data(), static_cast<int>(value.size())) && n.author() == subject) {
-        out->emplace_back(std::string(key), std::move(n));
-      }
-      return true;
-    });
-    if (!s.ok()) return s;
-    if (seen < all.limit) return civitas::OkStatus();
-    all.start = last + '\x01';
-  }
+  return city_.store().ScanAll("n/", [&](std::string_view key, std::string_view value) {
+    pb::Notice n;
+    if (n.ParseFromArray(value.data(), static_cast<int>(value.size())) && n.author() == subject) {
+      out->emplace_back(std::string(key), std::move(n));
+    }
+    return true;
+  });
 }
 
 civitas::Status Board::ExportPersonalData(std::string_view subject, std::string* json) {

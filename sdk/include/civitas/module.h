@@ -221,6 +221,27 @@ class Store {
     return internal::FromCode(rc, "storage scan failed");
   }
 
+  // Visits every key that starts with `prefix`, in order, however many there are (in pages of
+  // CIVITAS_SCAN_MAX_LIMIT); the visitor returns false to stop early.
+  Status ScanAll(std::string_view prefix, const Visitor& visit) const {
+    ScanOptions page;
+    page.prefix = std::string(prefix);
+    page.limit = CIVITAS_SCAN_MAX_LIMIT;
+    while (true) {
+      size_t seen = 0;
+      bool stopped = false;
+      std::string last;
+      Status s = Scan(page, [&](std::string_view key, std::string_view value) {
+        ++seen;
+        last.assign(key);
+        stopped = !visit(key, value);
+        return !stopped;
+      });
+      if (!s.ok() || stopped || seen < page.limit) return s;
+      page.start = last + '\0';  // the smallest key after `last`
+    }
+  }
+
   Transaction Begin() const { return Transaction(host_, host_->txn_begin(city_)); }
 
   // Runs body(txn) and commits, retrying the whole body when the commit reports a conflict.
