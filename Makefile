@@ -15,8 +15,10 @@ DEB_PACKAGES = cmake ninja-build g++ clang-14 libclang-rt-14-dev pkg-config ccac
   libexpat1-dev python3 python3-grpcio python3-yaml python3-feedparser python3-icalendar python3-h2 \
   curl nginx-light openssl
 
-# Compiler cache keyed on paths relative to this checkout, so a fresh clone reuses earlier builds.
+# Compiler cache keyed on paths relative to this checkout, so a fresh clone reuses earlier builds
+# (with -fdebug-prefix-map from CMakeLists.txt, the build folder is not part of the key either).
 export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 FUZZ_BUILD ?= build-fuzz
 
