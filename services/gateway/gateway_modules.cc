@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -162,8 +163,13 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
   absl::StatusOr<std::optional<ModulePin>> pin = ReadPin(*store, manifest.module_id());
   if (!pin.ok()) return pin.status();
 
-  absl::StatusOr<std::string> library = module_store_->Put(*opened);
+  bool stored_now = false;
+  absl::StatusOr<std::string> library = module_store_->Put(*opened, &stored_now);
   if (!library.ok()) return library.status();
+  // A refused install leaves nothing behind in the store.
+  absl::Cleanup discard = [&] {
+    if (stored_now) module_store_->Discard(manifest.module_id(), manifest.version());
+  };
 
   std::string config_json = request.config_json();
   if (config_json.empty() && pin->has_value()) config_json = (*pin)->config_json;
@@ -240,6 +246,7 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
     if (reshaper != nullptr) CancelHold(city_id, city, old_instance.get(), services);
     return s;
   }
+  std::move(discard).Cancel();  // the city runs it now
   next.modules.push_back(status);
   Publish(city_id, std::move(next));
   if (reshaper != nullptr) EndHold(city_id, services);

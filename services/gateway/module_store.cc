@@ -97,12 +97,20 @@ std::string ModuleStore::LibraryPath(const std::string& module_id,
   return (*dir / bundle::kModuleFile).string();
 }
 
-absl::StatusOr<std::string> ModuleStore::Put(const bundle::OpenedBundle& opened) {
+absl::StatusOr<std::string> ModuleStore::Put(const bundle::OpenedBundle& opened, bool* created) {
+  if (created) *created = false;
   const std::string& id = opened.manifest.module_id();
   const std::string& version = opened.manifest.version();
   absl::StatusOr<fs::path> checked = VersionDir(root_, id, version);
   if (!checked.ok()) return checked.status();
   const fs::path final_dir = *checked;
+  if (auto it = discarded_.find(absl::StrCat(id, "/", version));
+      it != discarded_.end() && it->second != opened.manifest_json) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(id, " ", version,
+                     " was refused here before with a different manifest; a published version "
+                     "must never change (publish a new version)"));
+  }
   std::error_code ec;
   if (fs::exists(final_dir / bundle::kManifestFile, ec)) {
     absl::StatusOr<std::string> existing = ReadFile(final_dir / bundle::kManifestFile);
@@ -153,7 +161,18 @@ absl::StatusOr<std::string> ModuleStore::Put(const bundle::OpenedBundle& opened)
     if (fresh_id_dir) fs::remove(id_dir, ec);
     return stored.status();
   }
+  if (created) *created = true;
   return LibraryPath(id, version);
+}
+
+void ModuleStore::Discard(const std::string& module_id, const std::string& version) {
+  absl::StatusOr<fs::path> dir = VersionDir(root_, module_id, version);
+  if (!dir.ok()) return;
+  absl::StatusOr<std::string> manifest = ReadFile(*dir / bundle::kManifestFile);
+  if (manifest.ok()) discarded_[absl::StrCat(module_id, "/", version)] = *manifest;
+  std::error_code ec;
+  fs::remove_all(*dir, ec);
+  fs::remove(dir->parent_path(), ec);  // only if no other version is left
 }
 
 absl::StatusOr<bundle::OpenedBundle> ModuleStore::Get(const std::string& module_id,

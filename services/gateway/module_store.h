@@ -6,6 +6,7 @@
 #ifndef CIVITAS_GATEWAY_MODULE_STORE_H_
 #define CIVITAS_GATEWAY_MODULE_STORE_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,7 +36,13 @@ class ModuleStore {
   // Copies a verified bundle into the store (atomically, via a temporary folder), then reads the
   // library back and checks its hash again. A version already stored must have the same manifest.
   // Returns the library's path.
-  absl::StatusOr<std::string> Put(const bundle::OpenedBundle& opened);
+  // *created says whether this call stored the version (it was not there before).
+  absl::StatusOr<std::string> Put(const bundle::OpenedBundle& opened, bool* created = nullptr);
+  // Removes a version that Put created for an install that was then refused, so that a refused
+  // bundle leaves nothing behind. The process may have loaded its library already, and the
+  // dynamic loader would hand the same path back to a later dlopen: until the gateway restarts,
+  // Put accepts that id and version again only with the very same manifest.
+  void Discard(const std::string& module_id, const std::string& version);
   // Opens a stored version again, checking every hash.
   absl::StatusOr<bundle::OpenedBundle> Get(const std::string& module_id,
                                            const std::string& version) const;
@@ -48,6 +55,8 @@ class ModuleStore {
 
  private:
   std::string root_;
+  // Manifests of discarded versions, by "<id>/<version>" (see Discard).
+  std::map<std::string, std::string> discarded_;
   std::string checkpoints_;
 };
 

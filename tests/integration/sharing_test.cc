@@ -301,6 +301,16 @@ TEST_F(SharingTest, RefusalsAreClearAndChangeNothing) {
     EXPECT_EQ(now.size(), baseline.size());
     EXPECT_EQ(now["civitas.noticeboard"].version(), "1.0.0");
     EXPECT_EQ(now["civitas.noticeboard"].state(), admin::MODULE_STATE_SERVING);
+    // Nothing of a refused bundle stays in the module store, wherever it was refused.
+    std::set<std::string> stored;
+    for (const auto& e :
+         std::filesystem::recursive_directory_iterator(b->dir() + "/data/modules")) {
+      if (e.is_directory()) {
+        stored.insert(std::filesystem::relative(e.path(), b->dir() + "/data/modules").string());
+      }
+    }
+    EXPECT_EQ(stored, (std::set<std::string>{"civitas.noticeboard", "civitas.noticeboard/1.0.0"}))
+        << "after refusing " << bundle_path;
   };
 
   // Tampered: one byte of the library changed after signing.
