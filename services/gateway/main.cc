@@ -138,6 +138,10 @@ int main(int argc, char** argv) {
                  "you --role editor --signing-key "
               << dir << "/dev-signing-key.pem\n"
               << "  modules:        build/bin/civitasctl modules --city demo\n"
+              << "  console:        http://"
+              << (*gateway)->config().http_listen.substr(
+                     0, (*gateway)->config().http_listen.rfind(':'))
+              << ":" << (*gateway)->http_port() << "/console/   (development sign-in)\n"
               << "  health:         curl http://"
               << (*gateway)->config().http_listen.substr(
                      0, (*gateway)->config().http_listen.rfind(':'))
