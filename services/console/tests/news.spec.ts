@@ -149,12 +149,29 @@ test("an etag conflict between two editors keeps the second editor's text", asyn
   await second.context().close();
 });
 
-test("a citizen sees published news only and no editing", async ({ page }) => {
+test("a citizen sees published news only and no editing", async ({ page, baseURL }) => {
+  // A draft written by an editor meanwhile.
+  const editor = await (await fetch(`${baseURL}/console/dev-token`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ city: "demo", role: "editor" }),
+  })).json();
+  const draftTitle = unique("Unveröffentlicht");
+  const created = await fetch(`${baseURL}/cities/demo/v1/articles`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${editor.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ title: draftTitle }),
+  });
+  expect(created.status).toBe(200);
+  expect((await created.json()).state).toBe("DRAFT");
+
   await signIn(page, "citizen");
   await expect(page.getByText("Ihre Rolle darf Nachrichten lesen, aber nicht bearbeiten.")).toBeVisible();
   await expect(page.getByRole("link", { name: "Neuer Artikel" })).toHaveCount(0);
   await expect(page.getByRole("status").filter({ hasText: /\d+ \/ \d+|Keine Artikel/ })).toBeVisible();
-  await expect(page.getByRole("row").filter({ hasText: "Entwurf" })).toHaveCount(0);
+  await expect(page.getByRole("cell", { name: "Veröffentlicht", exact: true }).first()).toBeVisible();
+  await expect(page.getByRole("cell", { name: "Entwurf", exact: true })).toHaveCount(0);
+  await expect(page.getByRole("row").filter({ hasText: draftTitle })).toHaveCount(0);
   await expectAccessible(page, "news list (citizen)");
   // The editor is not offered, even by its address; and the server refuses the call anyway.
   await page.goto("/console/#/news/new");
