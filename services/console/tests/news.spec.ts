@@ -188,3 +188,19 @@ test("a citizen sees published news only and no editing", async ({ page, baseURL
   });
   expect(status).toBe(403);
 });
+
+test("the list and the editor fit a 360 px wide screen", async ({ page }) => {
+  await page.setViewportSize({ width: 360, height: 740 });
+  await signIn(page, "editor");
+  await expect(page.getByRole("status").filter({ hasText: /\d+ \/ \d+/ })).toBeVisible();
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(await overflow(), "horizontal scrolling on the list").toBeLessThanOrEqual(0);
+  await expectAccessible(page, "news list at 360 px");
+  await page.getByRole("link", { name: "Neuer Artikel" }).click();
+  await expect(page.getByLabel("Titel", { exact: true })).toBeFocused();
+  expect(await overflow(), "horizontal scrolling in the editor").toBeLessThanOrEqual(0);
+  const publish = page.getByRole("button", { name: "Jetzt veröffentlichen" });
+  await publish.scrollIntoViewIfNeeded();
+  await expect(publish).toBeInViewport({ ratio: 1 });
+  await expectAccessible(page, "news editor at 360 px");
+});
