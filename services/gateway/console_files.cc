@@ -191,7 +191,7 @@ bool ConsoleFiles::Handles(const std::string& path) {
 }
 
 HttpResponse ConsoleFiles::Serve(const HttpRequest& request, const std::string& path) const {
-  if (path == "/dev-token" || path == "/console/dev-token") {
+  if (path == "/console/dev-token") {
     return DevToken(request);
   }
   if (request.method != "GET" && request.method != "HEAD") {

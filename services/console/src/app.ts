@@ -51,6 +51,10 @@ function render(): void {
             type: "button",
             id: "sign-out",
             onclick: () => {
+              // Unsaved text stays with its author: nothing of it is left for the next user.
+              for (const key of Object.keys(localStorage)) {
+                if (key.startsWith("civitas.console.draft.")) localStorage.removeItem(key);
+              }
               saveSession(null);
               session = null;
               location.hash = "#/";

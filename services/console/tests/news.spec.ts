@@ -145,6 +145,10 @@ test("an etag conflict between two editors keeps the second editor's text", asyn
     headers: { authorization: `Bearer ${token}` },
   })).json();
   expect(article.body).toBe(mine);
+  // Signing out leaves none of the typed text in the browser.
+  await second.getByRole("button", { name: "Abmelden" }).click();
+  await expect(second.getByRole("heading", { level: 1, name: "Anmelden" })).toBeVisible();
+  expect(await second.evaluate(() => Object.keys(localStorage).filter((k) => k.includes("draft")))).toEqual([]);
   await first.context().close();
   await second.context().close();
 });
