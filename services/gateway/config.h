@@ -29,6 +29,14 @@ struct TrustedPublisher {
   bool revoked = false;    // bundles signed with this key are refused
 };
 
+// How staff sign in to the console (services/console): OpenID Connect, authorization code with
+// PKCE, against the city's identity provider. The tokens it issues must verify with `auth`.
+struct ConsoleSignInConfig {
+  std::string oidc_issuer;     // e.g. https://login.stadt.example/realms/staff; empty = none
+  std::string oidc_client_id;  // the console's public client id at that provider
+  std::string oidc_scope = "openid";
+};
+
 struct CityConfig {
   std::string id;  // [a-z0-9-]{1,63}
   std::string display_name;
@@ -41,6 +49,7 @@ struct CityConfig {
   std::vector<TrustedPublisher> trusted_publishers;
   // Browser origins allowed to call the JSON/HTTP API (CORS); "*" = any. Empty = none.
   std::vector<std::string> cors_origins;
+  ConsoleSignInConfig console;  // `console:` block
 };
 
 struct StorageConfig {

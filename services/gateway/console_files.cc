@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -18,11 +19,6 @@
 #include "services/gateway/log.h"
 
 namespace civitas::gateway {
-
-const char kConsoleContentSecurityPolicy[] =
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'";
 
 namespace {
 
@@ -56,30 +52,6 @@ std::string JsonQuote(const std::string& s) {
     }
   }
   return out + "\"";
-}
-
-std::vector<std::pair<std::string, std::string>> SecurityHeaders() {
-  return {{"Content-Security-Policy", kConsoleContentSecurityPolicy},
-          {"Referrer-Policy", "no-referrer"},
-          {"X-Frame-Options", "DENY"},
-          {"Cross-Origin-Opener-Policy", "same-origin"}};
-}
-
-HttpResponse Plain(int status, std::string text) {
-  HttpResponse r{status, "text/plain; charset=utf-8", std::move(text) + "\n", SecurityHeaders()};
-  return r;
-}
-
-HttpResponse JsonBody(int status, std::string json) {
-  HttpResponse r{status, "application/json; charset=utf-8", std::move(json) + "\n",
-                 SecurityHeaders()};
-  r.headers.emplace_back("Cache-Control", "no-store");
-  return r;
-}
-
-HttpResponse JsonProblem(int status, const std::string& message) {
-  return JsonBody(status, absl::StrCat("{\"error\":{\"code\":", status,
-                                       ",\"message\":", JsonQuote(message), "}}"));
 }
 
 std::string ContentTypeOf(const std::string& name) {
@@ -157,6 +129,14 @@ bool EtagMatches(const std::string& if_none_match, const std::string& etag) {
   return false;
 }
 
+// "https://login.example:8443/realms/x" -> "https://login.example:8443".
+std::string OriginOf(const std::string& url) {
+  const size_t host = url.find("://");
+  if (host == std::string::npos) return "";
+  const size_t end = url.find('/', host + 3);
+  return end == std::string::npos ? url : url.substr(0, end);
+}
+
 }  // namespace
 
 std::string DefaultConsoleDir() {
@@ -169,10 +149,20 @@ std::string DefaultConsoleDir() {
 ConsoleFiles::ConsoleFiles(std::string dir, const GatewayConfig& config,
                            const std::string& dev_signing_key)
     : dir_(std::move(dir)), roles_claim_(config.auth.roles_claim) {
+  std::set<std::string> providers;
   for (const CityConfig& c : config.cities) {
-    cities_.push_back(
-        {c.id, c.display_name.empty() ? c.id : c.display_name, c.default_language, c.time_zone});
+    cities_.push_back({c.id, c.display_name.empty() ? c.id : c.display_name, c.default_language,
+                       c.time_zone, c.console});
+    if (!c.console.oidc_issuer.empty()) providers.insert(OriginOf(c.console.oidc_issuer));
   }
+  std::string connect = "'self'";
+  for (const std::string& origin : providers) absl::StrAppend(&connect, " ", origin);
+  content_security_policy_ = absl::StrCat(
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+      "connect-src ",
+      connect,
+      "; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
+      "frame-ancestors 'none'");
   if (!dev_signing_key.empty()) {
     auto signer = auth::TokenSigner::FromPrivateKeyPem(dev_signing_key, "civitas-dev");
     if (signer.ok()) {
@@ -185,6 +175,29 @@ ConsoleFiles::ConsoleFiles(std::string dir, const GatewayConfig& config,
 }
 
 ConsoleFiles::~ConsoleFiles() = default;
+
+std::vector<std::pair<std::string, std::string>> ConsoleFiles::SecurityHeaders() const {
+  return {{"Content-Security-Policy", content_security_policy_},
+          {"Referrer-Policy", "no-referrer"},
+          {"X-Frame-Options", "DENY"},
+          {"Cross-Origin-Opener-Policy", "same-origin"}};
+}
+
+HttpResponse ConsoleFiles::Plain(int status, std::string text) const {
+  return {status, "text/plain; charset=utf-8", std::move(text) + "\n", SecurityHeaders()};
+}
+
+HttpResponse ConsoleFiles::JsonBody(int status, std::string json) const {
+  HttpResponse r{status, "application/json; charset=utf-8", std::move(json) + "\n",
+                 SecurityHeaders()};
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+HttpResponse ConsoleFiles::JsonProblem(int status, const std::string& message) const {
+  return JsonBody(status, absl::StrCat("{\"error\":{\"code\":", status,
+                                       ",\"message\":", JsonQuote(message), "}}"));
+}
 
 bool ConsoleFiles::Handles(const std::string& path) {
   return path == "/" || path == "/console" || absl::StartsWith(path, "/console/");
@@ -258,7 +271,14 @@ HttpResponse ConsoleFiles::Settings() const {
     absl::StrAppend(&json, i ? "," : "", "{\"id\":", JsonQuote(c.id),
                     ",\"display_name\":", JsonQuote(c.display_name),
                     ",\"default_language\":", JsonQuote(c.default_language),
-                    ",\"time_zone\":", JsonQuote(c.time_zone), "}");
+                    ",\"time_zone\":", JsonQuote(c.time_zone), ",\"oidc\":");
+    if (c.sign_in.oidc_issuer.empty()) {
+      absl::StrAppend(&json, "null}");
+    } else {
+      absl::StrAppend(&json, "{\"issuer\":", JsonQuote(c.sign_in.oidc_issuer),
+                      ",\"client_id\":", JsonQuote(c.sign_in.oidc_client_id),
+                      ",\"scope\":", JsonQuote(c.sign_in.oidc_scope), "}}");
+    }
   }
   absl::StrAppend(&json, "],\"roles_claim\":", JsonQuote(roles_claim_),
                   ",\"dev_sign_in\":", signer_ ? "true" : "false", "}");

@@ -17,9 +17,6 @@ namespace civitas::gateway {
 // <executable dir>/../share/civitas/console: the build tree and an installed tree alike.
 std::string DefaultConsoleDir();
 
-// Sent with every console response: no inline script, nothing from other origins.
-extern const char kConsoleContentSecurityPolicy[];
-
 class ConsoleFiles {
  public:
   // `dir` holds index.html and the bundle. `dev_signing_key` (PEM) is empty unless the gateway
@@ -42,7 +39,14 @@ class ConsoleFiles {
 
   struct City {
     std::string id, display_name, default_language, time_zone;
+    ConsoleSignInConfig sign_in;
   };
+  std::vector<std::pair<std::string, std::string>> SecurityHeaders() const;
+  HttpResponse Plain(int status, std::string text) const;
+  HttpResponse JsonBody(int status, std::string json) const;
+  HttpResponse JsonProblem(int status, const std::string& message) const;
+  // No inline script, nothing from other origins but the cities' identity providers.
+  std::string content_security_policy_;
   std::string dir_;
   std::vector<City> cities_;
   std::string roles_claim_;

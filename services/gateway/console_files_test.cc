@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "civitas/abi.h"
 #include "services/auth/token.h"
@@ -236,6 +237,59 @@ TEST_F(ConsoleFilesTest, DevTokenRefusesWrongCallers) {
     EXPECT_EQ(r.status, 400) << body;
     EXPECT_EQ(r.body.find("token\":"), std::string::npos) << body;
   }
+}
+
+TEST(ConsoleConfigTest, ParsesTheSignInBlock) {
+  absl::StatusOr<GatewayConfig> c = ParseConfig(
+      "cities:\n  - id: a\n    console:\n      oidc_issuer: https://login.a.example/realms/x/\n"
+      "      oidc_client_id: civitas-console\n  - id: b\n",
+      "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->cities[0].console.oidc_issuer, "https://login.a.example/realms/x");
+  EXPECT_EQ(c->cities[0].console.oidc_client_id, "civitas-console");
+  EXPECT_EQ(c->cities[0].console.oidc_scope, "openid");
+  EXPECT_TRUE(c->cities[1].console.oidc_issuer.empty());
+}
+
+TEST(ConsoleConfigTest, RefusesUnsafeOrIncompleteSignIn) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"oidc_issuer: http://login.a.example\n      oidc_client_id: c", "must be an https URL"},
+      {"oidc_issuer: https://login.a.example?x=1\n      oidc_client_id: c", "without query"},
+      {"oidc_issuer: https://\n      oidc_client_id: c", "must be an https URL"},
+      {"oidc_issuer: https://login.a.example", "needs both"},
+      {"oidc_client_id: c", "needs both"},
+      {"oidc_issuer: https://l.example\n      oidc_client_id: c\n      oidc_scope: email",
+       "must include 'openid'"},
+      {"issuer: https://l.example", "unknown key"},
+  };
+  for (const auto& [block, expected] : cases) {
+    absl::StatusOr<GatewayConfig> c = ParseConfig(
+        absl::StrCat("cities:\n  - id: a\n    console:\n      ", block, "\n"), "t.yaml");
+    ASSERT_FALSE(c.ok()) << block;
+    EXPECT_NE(c.status().message().find(expected), std::string::npos) << c.status().message();
+    EXPECT_NE(c.status().message().find("cities[0].console"), std::string::npos)
+        << c.status().message();
+  }
+  // http on loopback is for development and tests.
+  EXPECT_TRUE(ParseConfig("cities:\n  - id: a\n    console: {oidc_issuer: 'http://127.0.0.1:9/x',"
+                          " oidc_client_id: c}\n",
+                          "t.yaml")
+                  .ok());
+}
+
+TEST_F(ConsoleFilesTest, SettingsAndPolicyNameTheCitysIdentityProvider) {
+  config_.cities[0].console.oidc_issuer = "https://login.demo.example:8443/realms/staff";
+  config_.cities[0].console.oidc_client_id = "console";
+  ConsoleFiles files((base_ / "console").string(), config_, "");
+  HttpResponse r = Serve(files, Get("/console/settings.json"));
+  EXPECT_NE(r.body.find("\"oidc\":{\"issuer\":\"https://login.demo.example:8443/realms/staff\","
+                        "\"client_id\":\"console\",\"scope\":\"openid\"}"),
+            std::string::npos)
+      << r.body;
+  // The browser may talk to the provider (discovery, token endpoint) and to nothing else.
+  const std::string csp = Header(Serve(files, Get("/console/")), "Content-Security-Policy");
+  EXPECT_NE(csp.find("connect-src 'self' https://login.demo.example:8443;"), std::string::npos)
+      << csp;
 }
 
 }  // namespace
