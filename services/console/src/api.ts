@@ -7,7 +7,13 @@ import type {
 } from "./gen/civitas/news/v1/news_pb";
 
 export interface Settings {
-  cities: { id: string; display_name: string; default_language: string; time_zone: string }[];
+  cities: {
+    id: string;
+    display_name: string;
+    default_language: string;
+    time_zone: string;
+    oidc: { issuer: string; client_id: string; scope: string } | null;
+  }[];
   roles_claim: string;
   dev_sign_in: boolean;
 }

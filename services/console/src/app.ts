@@ -4,10 +4,12 @@ import { devToken, loadSettings, type Settings } from "./api";
 import { h } from "./dom";
 import { initialLang, lang, setLang, t, type Lang } from "./i18n";
 import { renderEditor, renderList, type Context } from "./news";
+import { beginSignIn, completeSignIn } from "./oidc";
 import { canEditNews, loadSession, saveSession, sessionFromToken, type Session } from "./session";
 
 let settings: Settings = { cities: [], roles_claim: "civitas_roles", dev_sign_in: false };
 let session: Session | null = null;
+let signInError = "";
 
 function city() {
   const id = session?.city ?? settings.cities[0]?.id ?? "";
@@ -92,6 +94,37 @@ function render(): void {
 
 function renderSignIn(main: HTMLElement): void {
   const parts: Node[] = [h("h1", {}, t().signInTitle)];
+  const oidcError = h("div", { role: "alert", class: "live", id: "sign-in-error" }, signInError ? t().error(signInError) : "");
+  parts.push(oidcError);
+  const withProvider = settings.cities.filter((c) => c.oidc);
+  if (withProvider.length > 0) {
+    const citySelect = h(
+      "select",
+      { id: "oidc-city" },
+      withProvider.map((c) => h("option", { value: c.id }, c.display_name)),
+    );
+    const form = h(
+      "form",
+      { id: "oidc-sign-in" },
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, t().oidcTitle),
+        h("p", {}, t().oidcIntro),
+        h("div", { class: "field" }, h("label", { for: "oidc-city" }, t().city), citySelect),
+        h("button", { type: "submit", id: "oidc-sign-in-button" }, t().oidcButton),
+      ),
+    );
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const c = withProvider.find((x) => x.id === citySelect.value);
+      if (!c?.oidc) return;
+      beginSignIn(c.id, c.oidc).catch((err: unknown) => {
+        oidcError.textContent = t().error(err instanceof Error ? err.message : String(err));
+      });
+    });
+    parts.push(form);
+  }
   if (settings.dev_sign_in && settings.cities.length > 0) {
     const alert = h("div", { role: "alert", class: "live" });
     const citySelect = h(
@@ -141,7 +174,7 @@ function renderSignIn(main: HTMLElement): void {
         });
     });
     parts.push(form);
-  } else {
+  } else if (withProvider.length === 0) {
     parts.push(h("p", {}, t().noSignIn));
   }
   main.replaceChildren(...parts);
@@ -155,6 +188,18 @@ async function start(): Promise<void> {
     // Shown as "no sign-in set up" below; the API may still be reachable.
   }
   session = loadSession();
+  try {
+    const back = await completeSignIn();
+    if (back) {
+      session = sessionFromToken(back.token, back.city, settings.roles_claim, false);
+      saveSession(session);
+      if (!location.hash) history.replaceState(null, "", "#/news");
+    }
+  } catch (err) {
+    signInError = err instanceof Error ? err.message : String(err);
+    session = null;
+    saveSession(null);
+  }
   if (session && !settings.cities.some((c) => c.id === session?.city)) session = null;
   window.addEventListener("hashchange", render);
   render();

@@ -18,7 +18,10 @@ const de = {
   roles: { citizen: "Bürgerin/Bürger", editor: "Redaktion", moderator: "Moderation", admin: "Verwaltung" } as Record<string, string>,
   signIn: "Anmelden",
   noSignIn:
-    "Für diese Stadt ist keine Anmeldung eingerichtet. Die Anmeldung über den Identitätsanbieter der Stadt (OpenID Connect) folgt.",
+    "Für diese Stadt ist keine Anmeldung eingerichtet. Die Verwaltung trägt den Identitätsanbieter der Stadt in deren Konfiguration ein (console: oidc_issuer, oidc_client_id).",
+  oidcTitle: "Mit dem Konto der Stadt",
+  oidcIntro: "Sie werden zur Anmeldeseite Ihrer Stadt weitergeleitet und danach hierher zurück.",
+  oidcButton: "Beim Identitätsanbieter anmelden",
   city: "Stadt",
   newsTitle: "Nachrichten",
   newArticle: "Neuer Artikel",
@@ -80,7 +83,10 @@ const en: Text = {
   roles: { citizen: "Citizen", editor: "Editor", moderator: "Moderator", admin: "Administrator" },
   signIn: "Sign in",
   noSignIn:
-    "No sign-in is set up for this city. Sign-in with the city's identity provider (OpenID Connect) is to follow.",
+    "No sign-in is set up for this city. An administrator enters the city's identity provider in its configuration (console: oidc_issuer, oidc_client_id).",
+  oidcTitle: "With the city's account",
+  oidcIntro: "You are taken to your city's sign-in page and then back here.",
+  oidcButton: "Sign in with the identity provider",
   city: "City",
   newsTitle: "News",
   newArticle: "New article",
