@@ -194,7 +194,7 @@ void ParseConsole(const Parser& p, const YAML::Node& n, const std::string& path,
                         absl::StartsWith(c.oidc_issuer, "http://[::1]");
   const size_t host_start = c.oidc_issuer.find("://") + 3;
   if ((!https && !loopback) || c.oidc_issuer.size() <= host_start ||
-      c.oidc_issuer.find_first_of("?# \"\'<>", host_start) != std::string::npos) {
+      c.oidc_issuer.find_first_of("?# \"\'<>;,\\", host_start) != std::string::npos) {
     p.Fail(n["oidc_issuer"], path + ".oidc_issuer",
            absl::StrCat("must be an https URL without query or fragment (http only on "
                         "loopback), got '",

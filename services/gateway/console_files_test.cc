@@ -256,6 +256,11 @@ TEST(ConsoleConfigTest, RefusesUnsafeOrIncompleteSignIn) {
       {"oidc_issuer: http://login.a.example\n      oidc_client_id: c", "must be an https URL"},
       {"oidc_issuer: https://login.a.example?x=1\n      oidc_client_id: c", "without query"},
       {"oidc_issuer: https://\n      oidc_client_id: c", "must be an https URL"},
+      // It becomes part of the console's Content-Security-Policy: no way to add directives.
+      {"oidc_issuer: \"https://a.example; script-src *\"\n      oidc_client_id: c",
+       "must be an https URL"},
+      {"oidc_issuer: https://a.example,https://b.example\n      oidc_client_id: c",
+       "must be an https URL"},
       {"oidc_issuer: https://login.a.example", "needs both"},
       {"oidc_client_id: c", "needs both"},
       {"oidc_issuer: https://l.example\n      oidc_client_id: c\n      oidc_scope: email",
