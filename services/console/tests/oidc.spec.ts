@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect, expectAccessible, test } from "./fixtures";
+import { expect, expectAccessible, screenshot, test } from "./fixtures";
 import { startGateway, type Gateway } from "./gateway";
 
 const b64url = (b: Buffer) => b.toString("base64url");
@@ -135,6 +135,7 @@ test("an editor signs in with the city's identity provider (PKCE) and may write"
   await expect(page.getByRole("group", { name: "Mit dem Konto der Stadt" })).toBeVisible();
   await expect(page.getByRole("group", { name: "Entwicklungs-Anmeldung" })).toHaveCount(0);
   await expectAccessible(page, "sign-in with an identity provider");
+  await screenshot(page, "sign-in-oidc");
   await page.getByRole("button", { name: "Beim Identitätsanbieter anmelden" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Nachrichten" })).toBeVisible();
   await expect(page.getByText("Angemeldet als erika.muster (Redaktion)")).toBeVisible();
