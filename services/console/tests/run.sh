@@ -8,6 +8,10 @@ export CONSOLE_SCREENSHOTS="${CONSOLE_SCREENSHOTS:-$2/screenshots}"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 mkdir -p "$2"
 cd "$here"
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "Playwright needs Node.js 20 or later, found $(node --version)" >&2
+  exit 1
+fi
 if [ ! -x node_modules/.bin/playwright ]; then
   npm ci --no-audit --no-fund --silent
 fi
