@@ -13,12 +13,14 @@ DEB_PACKAGES = cmake ninja-build g++ clang-14 libclang-rt-14-dev pkg-config ccac
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   librocksdb-dev libboost-dev libabsl-dev libyaml-cpp-dev libssl-dev libgtest-dev \
   libexpat1-dev python3 python3-grpcio python3-yaml python3-feedparser python3-icalendar python3-h2 \
-  curl nginx-light openssl
+  curl nginx-light openssl chromium fonts-dejavu-core
 
 # Compiler cache keyed on paths relative to this checkout, so a fresh clone reuses earlier builds
 # (with -fdebug-prefix-map from CMakeLists.txt, the build folder is not part of the key either).
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
+# npm never fetches a browser: the console's tests use Debian's chromium.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 FUZZ_BUILD ?= build-fuzz
 
@@ -35,19 +37,23 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# Third-party clients for the tests (buf, from the npm registry, version pinned in the lock file).
+# Third-party clients for the tests (buf, from the npm registry, version pinned in the lock file),
+# and the console's build and browser-test packages (services/console/package-lock.json; the
+# browser is Debian's chromium, so Playwright never downloads one).
 tools: deps
 	@cd tests/tools && { [ -x node_modules/.bin/buf ] || npm ci --no-audit --no-fund --silent; }
+	@cd services/console && { [ -x node_modules/.bin/playwright ] || \
+	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent; }
 
 build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The demo needs the gateway, civitasctl and the bundled modules only.
-demo: deps
+# The demo needs the gateway, civitasctl, the bundled modules and the console only.
+demo: tools
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j $(JOBS) --target civitas-gateway civitasctl noticeboard news events \
-	  participation reports
+	  participation reports console
 	$(BUILD)/bin/civitas-gateway --data_dir=./state
 
 # Every test: the normal build, then unit and integration tests again under ASan+UBSan, then a

@@ -178,13 +178,46 @@ void YamlToJson(const YAML::Node& node, std::string* out) {
   }
 }
 
+// A city's `console:` block: where its staff sign in.
+void ParseConsole(const Parser& p, const YAML::Node& n, const std::string& path, CityConfig* city) {
+  p.ExpectMap(n, path, {"oidc_issuer", "oidc_client_id", "oidc_scope"});
+  ConsoleSignInConfig& c = city->console;
+  if (n["oidc_issuer"]) c.oidc_issuer = p.String(n["oidc_issuer"], path + ".oidc_issuer");
+  if (n["oidc_client_id"]) {
+    c.oidc_client_id = p.String(n["oidc_client_id"], path + ".oidc_client_id");
+  }
+  if (n["oidc_scope"]) c.oidc_scope = p.String(n["oidc_scope"], path + ".oidc_scope");
+  while (absl::EndsWith(c.oidc_issuer, "/")) c.oidc_issuer.pop_back();
+  if (c.oidc_issuer.empty() != c.oidc_client_id.empty()) {
+    p.Fail(n, path, "needs both oidc_issuer and oidc_client_id (or neither)");
+  }
+  if (c.oidc_issuer.empty()) return;
+  // Tokens travel through this URL: plain http only to the machine itself (development).
+  const bool https = absl::StartsWith(c.oidc_issuer, "https://");
+  const bool loopback = absl::StartsWith(c.oidc_issuer, "http://127.0.0.1") ||
+                        absl::StartsWith(c.oidc_issuer, "http://localhost") ||
+                        absl::StartsWith(c.oidc_issuer, "http://[::1]");
+  const size_t host_start = c.oidc_issuer.find("://") + 3;
+  if ((!https && !loopback) || c.oidc_issuer.size() <= host_start ||
+      c.oidc_issuer.find_first_of("?# \"\'<>;,\\", host_start) != std::string::npos) {
+    p.Fail(n["oidc_issuer"], path + ".oidc_issuer",
+           absl::StrCat("must be an https URL without query or fragment (http only on "
+                        "loopback), got '",
+                        c.oidc_issuer, "'"));
+  }
+  if (c.oidc_scope.find("openid") == std::string::npos) {
+    p.Fail(n["oidc_scope"], path + ".oidc_scope", "must include 'openid'");
+  }
+}
+
 // One entry of `cities:`. `city_ids` and `host_owner` catch duplicates across entries.
 CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& path,
                      std::set<std::string>* city_ids,
                      std::map<std::string, std::string>* host_owner) {
   p.ExpectMap(n, path,
               {"id", "display_name", "default_language", "time_zone", "hosts", "modules",
-               "seed_file", "trusted_publishers", "cors_origins", "auth", "registries"});
+               "seed_file", "trusted_publishers", "cors_origins", "auth", "registries",
+               "console"});
   CityConfig city;
   if (!n["id"]) p.Fail(n, path + ".id", "is required");
   city.id = p.String(n["id"], path + ".id");
@@ -219,6 +252,7 @@ CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& pa
       city.cors_origins.push_back(origin);
     }
   }
+  if (const YAML::Node console = n["console"]) ParseConsole(p, console, path + ".console", &city);
   if (const YAML::Node hosts = n["hosts"]) {
     if (!hosts.IsSequence()) p.Fail(hosts, path + ".hosts", "must be a list of host names");
     for (size_t h = 0; h < hosts.size(); ++h) {

@@ -46,6 +46,14 @@ struct RegistryEndpoint {
   std::string ca_file;  // PEM CA certificates: TLS to the registry; empty = plaintext
 };
 
+// How staff sign in to the console (services/console): OpenID Connect, authorization code with
+// PKCE, against the city's identity provider. The tokens it issues must verify with `auth`.
+struct ConsoleSignInConfig {
+  std::string oidc_issuer;     // e.g. https://login.stadt.example/realms/staff; empty = none
+  std::string oidc_client_id;  // the console's public client id at that provider
+  std::string oidc_scope = "openid";
+};
+
 struct CityConfig {
   std::string id;  // [a-z0-9-]{1,63}
   std::string display_name;
@@ -60,6 +68,7 @@ struct CityConfig {
   std::vector<std::string> cors_origins;
   CityAuthConfig auth;
   std::vector<RegistryEndpoint> registries;  // the only registries InstallModule may use
+  ConsoleSignInConfig console;  // `console:` block
 };
 
 struct StorageConfig {

@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "services/gateway/demo.h"
 #include "services/gateway/log.h"
 #include "services/gateway/seed.h"
 #include "services/gateway/subject_hash.h"
@@ -35,6 +36,23 @@ std::string DefaultModuleDir() {
   if (ec) return "lib/civitas/modules";
   return (exe.parent_path().parent_path() / "lib" / "civitas" / "modules").string();
 }
+
+namespace {
+
+// The console's development sign-in exists only while tokens are verified with the demo's
+// development key (the embedded demo, or a config that points at the same key pair).
+std::unique_ptr<ConsoleFiles> MakeConsole(const GatewayConfig& config) {
+  std::string dev_key;
+  if (!config.auth.jwks_file.empty() && config.auth.jwks_file == DevJwksPath(config.data_dir)) {
+    std::ifstream in(DevSigningKeyPath(config.data_dir));
+    std::stringstream pem;
+    pem << in.rdbuf();
+    dev_key = pem.str();
+  }
+  return std::make_unique<ConsoleFiles>(DefaultConsoleDir(), config, dev_key);
+}
+
+}  // namespace
 
 HttpLimits HttpLimitsOf(const LimitsConfig& limits) {
   HttpLimits h;
@@ -91,6 +109,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
   if (absl::Status s = g->LoadRuntimeCities(); !s.ok()) return s;
   if (absl::Status s = g->OpenCities(); !s.ok()) return s;
   g->SeedCities();
+  g->console_ = MakeConsole(g->config_);
   return g;
 }
 
@@ -608,6 +627,10 @@ void Gateway::ServeHttp(HttpRequest request, HttpServer::Respond respond) {
       return;
     }
     respond(ServeOperations(path));
+    return;
+  }
+  if (ConsoleFiles::Handles(path)) {
+    respond(console_->Serve(request, path));
     return;
   }
   // Everything else is the JSON/HTTP API of the modules.

@@ -16,6 +16,7 @@
 #include "services/gateway/authenticator.h"
 #include "services/gateway/city_store.h"
 #include "services/gateway/config.h"
+#include "services/gateway/console_files.h"
 #include "services/gateway/dispatcher.h"
 #include "services/gateway/http_server.h"
 #include "services/gateway/http_transcoder.h"
@@ -147,6 +148,7 @@ class Gateway final : public CityOperations {
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> metrics_http_;    // /metrics on metrics_listen
   std::unique_ptr<HttpTranscoder> transcoder_;  // JSON/HTTP API through the in-process channel
+  std::unique_ptr<ConsoleFiles> console_;       // /console/ (console_files.h)
   std::thread probe_thread_;
   absl::Mutex probe_mu_;
   bool probe_stop_ ABSL_GUARDED_BY(probe_mu_) = false;

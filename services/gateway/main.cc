@@ -146,6 +146,10 @@ int main(int argc, char** argv) {
               << dir << "/dev-signing-key.pem\n"
               << "  modules:        build/bin/civitasctl modules --city demo   (admin socket "
               << (*gateway)->admin_socket() << ")\n"
+              << "  console:        http://"
+              << (*gateway)->config().http_listen.substr(
+                     0, (*gateway)->config().http_listen.rfind(':'))
+              << ":" << (*gateway)->http_port() << "/console/   (development sign-in)\n"
               << "  health:         curl http://"
               << (*gateway)->config().http_listen.substr(
                      0, (*gateway)->config().http_listen.rfind(':'))
