@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "civitas/abi.h"
+#include "services/auth/city_trust.h"
 #include "services/auth/token.h"
 
 namespace civitas::gateway {
@@ -203,9 +204,10 @@ TEST_F(ConsoleFilesTest, DevTokenMintsAVerifiableTokenForTheChosenRole) {
   auto claims = (*verifier)->Verify(token, absl::Now());
   ASSERT_TRUE(claims.ok()) << claims.status();
   EXPECT_EQ(claims->subject, "dev-editor");
-  EXPECT_TRUE(auth::RolesIn(*claims, "demo") & CIVITAS_ROLE_BIT(CIVITAS_ROLE_EDITOR));
-  EXPECT_FALSE(auth::RolesIn(*claims, "demo") & CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN));
-  EXPECT_FALSE(auth::RolesIn(*claims, "other") & CIVITAS_ROLE_BIT(CIVITAS_ROLE_EDITOR));
+  const auth::CityTrust demo{"demo", {}, {}, {}}, other{"other", {}, {}, {}};
+  EXPECT_TRUE(auth::RolesIn(*claims, demo) & CIVITAS_ROLE_BIT(CIVITAS_ROLE_EDITOR));
+  EXPECT_FALSE(auth::RolesIn(*claims, demo) & CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN));
+  EXPECT_EQ(auth::RolesIn(*claims, other), 0u) << "a token for the demo counts nowhere else";
 }
 
 TEST_F(ConsoleFilesTest, DevTokenRefusesWrongCallers) {
