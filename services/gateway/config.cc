@@ -216,8 +216,7 @@ CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& pa
                      std::map<std::string, std::string>* host_owner) {
   p.ExpectMap(n, path,
               {"id", "display_name", "default_language", "time_zone", "hosts", "modules",
-               "seed_file", "trusted_publishers", "cors_origins", "auth", "registries",
-               "console"});
+               "seed_file", "trusted_publishers", "cors_origins", "auth", "registries", "console"});
   CityConfig city;
   if (!n["id"]) p.Fail(n, path + ".id", "is required");
   city.id = p.String(n["id"], path + ".id");
@@ -492,15 +491,28 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   }
 
   if (const YAML::Node l = root["limits"]) {
-    p.ExpectMap(
-        l, "limits",
-        {"max_request_bytes", "max_response_bytes", "handler_threads", "handler_queue",
-         "completion_queues", "drain_seconds", "stream_buffer_messages",
-         "grpc_max_concurrent_streams", "grpc_max_metadata_bytes", "grpc_memory_mb",
-         "grpc_handshake_timeout_seconds", "max_follows_per_connection", "max_follows_per_city",
-         "http_max_connections", "http_max_header_bytes", "http_max_url_bytes",
-         "http_body_buffer_mb", "http_header_timeout_seconds", "http_body_timeout_seconds",
-         "write_rate"});
+    p.ExpectMap(l, "limits",
+                {"max_request_bytes",
+                 "max_response_bytes",
+                 "handler_threads",
+                 "handler_queue",
+                 "completion_queues",
+                 "drain_seconds",
+                 "stream_buffer_messages",
+                 "grpc_max_concurrent_streams",
+                 "grpc_max_metadata_bytes",
+                 "grpc_memory_mb",
+                 "grpc_handshake_timeout_seconds",
+                 "max_follows_per_connection",
+                 "max_follows_per_address",
+                 "max_follows_per_city",
+                 "http_max_connections",
+                 "http_max_header_bytes",
+                 "http_max_url_bytes",
+                 "http_body_buffer_mb",
+                 "http_header_timeout_seconds",
+                 "http_body_timeout_seconds",
+                 "write_rate"});
     auto u32 = [&](const char* key, uint32_t* field, uint64_t min, uint64_t max) {
       if (l[key])
         *field = static_cast<uint32_t>(p.Uint(l[key], absl::StrCat("limits.", key), min, max));
@@ -517,6 +529,7 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
     u32("grpc_memory_mb", &c.limits.grpc_memory_mb, 16, 1u << 20);
     u32("grpc_handshake_timeout_seconds", &c.limits.grpc_handshake_timeout_seconds, 1, 600);
     u32("max_follows_per_connection", &c.limits.max_follows_per_connection, 1, 10000);
+    u32("max_follows_per_address", &c.limits.max_follows_per_address, 0, 1u << 20);
     u32("max_follows_per_city", &c.limits.max_follows_per_city, 1, 1u << 20);
     u32("http_max_connections", &c.limits.http_max_connections, 1, 1u << 20);
     u32("http_max_header_bytes", &c.limits.http_max_header_bytes, 1024, 1u << 20);

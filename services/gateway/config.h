@@ -68,7 +68,7 @@ struct CityConfig {
   std::vector<std::string> cors_origins;
   CityAuthConfig auth;
   std::vector<RegistryEndpoint> registries;  // the only registries InstallModule may use
-  ConsoleSignInConfig console;  // `console:` block
+  ConsoleSignInConfig console;               // `console:` block
 };
 
 struct StorageConfig {
@@ -137,7 +137,11 @@ struct LimitsConfig {
   // connections hold descriptors, and gRPC 1.51 stops accepting for good when they run out).
   uint32_t grpc_handshake_timeout_seconds = 10;
   uint32_t max_follows_per_connection = 32;  // live (Watch...) streams on one connection
-  uint32_t max_follows_per_city = 10000;     // live streams of one city, all connections
+  // Live streams from one client address over all its connections; 0 = no cap. Behind the edge
+  // every client has the edge's address (nginx caps streams per client there), so set it only
+  // where the gateway faces clients directly.
+  uint32_t max_follows_per_address = 0;
+  uint32_t max_follows_per_city = 10000;  // live streams of one city, all connections
   // HTTP listener: connections above this are accepted and closed at once (the rest of the
   // descriptors stay for gRPC); it is also held to a quarter of RLIMIT_NOFILE.
   uint32_t http_max_connections = 256;
@@ -146,7 +150,7 @@ struct LimitsConfig {
   uint32_t http_body_buffer_mb = 64;          // request bodies of all connections together
   uint32_t http_header_timeout_seconds = 10;  // to send a request's headers
   uint32_t http_body_timeout_seconds = 15;    // to send its body
-  WriteRateConfig write_rate;             // write calls per subject / client address
+  WriteRateConfig write_rate;                 // write calls per subject / client address
 };
 
 struct AuthConfig {

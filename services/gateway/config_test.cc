@@ -50,6 +50,8 @@ TEST(ConfigTest, HostileNetworkLimits) {
   EXPECT_EQ(d->metrics_listen, "127.0.0.1:9090");
   EXPECT_EQ(d->limits.grpc_max_concurrent_streams, 100u);
   EXPECT_EQ(d->limits.max_follows_per_connection, 32u);
+  EXPECT_EQ(d->limits.max_follows_per_address, 0u)
+      << "off: behind the edge every client shares one address";
   EXPECT_EQ(d->limits.http_max_header_bytes, 8192u);
   absl::StatusOr<GatewayConfig> c = ParseConfig(R"(
 metrics_listen: ""

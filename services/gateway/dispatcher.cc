@@ -39,6 +39,14 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
   return out;
 }
 
+// gRPC's peer string without the port: "ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7",
+// "ipv6:[::1]:51234" -> "ipv6:[::1]"; anything else (unix:) as it is.
+std::string AddressOf(const std::string& peer) {
+  if (peer.rfind("ipv4:", 0) != 0 && peer.rfind("ipv6:", 0) != 0) return peer;
+  const size_t colon = peer.rfind(':');
+  return colon <= 4 ? peer : peer.substr(0, colon);
+}
+
 // "/pkg.Service/Method" -> "pkg.Service"
 std::string ServiceOf(const std::string& path) {
   absl::string_view p = path;
@@ -150,24 +158,31 @@ class GenericCall final : public HostCall, public StreamFollower {
       // memory for as long as it is open.
       absl::MutexLock lock(&d_->followers_mu_);
       uint32_t& by_peer = d_->follows_by_peer_[peer_];
+      uint32_t& by_address = d_->follows_by_address_[AddressOf(peer_)];
       uint32_t& by_city = d_->follows_by_city_[city_id_];
+      const uint32_t per_address = d_->limits_.max_follows_per_address;
       std::string refused;
       if (by_peer >= d_->limits_.max_follows_per_connection) {
         refused = absl::StrCat("this connection already has ", by_peer,
                                " live streams (limits.max_follows_per_connection); close one or "
                                "open another connection");
+      } else if (per_address != 0 && by_address >= per_address) {
+        refused = absl::StrCat("this client address already has ", by_address,
+                               " live streams (limits.max_follows_per_address); close one");
       } else if (by_city >= d_->limits_.max_follows_per_city) {
         refused = absl::StrCat("city '", city_id_, "' already has ", by_city,
                                " live streams (limits.max_follows_per_city); retry later");
       }
       if (!refused.empty()) {
         if (by_peer == 0) d_->follows_by_peer_.erase(peer_);
+        if (by_address == 0) d_->follows_by_address_.erase(AddressOf(peer_));
         if (by_city == 0) d_->follows_by_city_.erase(city_id_);
         absl::MutexLock call_lock(&mu_);
         refused_follow_ = std::move(refused);
         return CIVITAS_RESOURCE_EXHAUSTED;
       }
       ++by_peer;
+      ++by_address;
       ++by_city;
       d_->following_.insert(this);
     }
@@ -542,6 +557,10 @@ class GenericCall final : public HostCall, public StreamFollower {
       auto peer = d_->follows_by_peer_.find(peer_);
       if (peer != d_->follows_by_peer_.end() && --peer->second == 0) {
         d_->follows_by_peer_.erase(peer);
+      }
+      auto address = d_->follows_by_address_.find(AddressOf(peer_));
+      if (address != d_->follows_by_address_.end() && --address->second == 0) {
+        d_->follows_by_address_.erase(address);
       }
       auto city = d_->follows_by_city_.find(city_id_);
       if (city != d_->follows_by_city_.end() && --city->second == 0) {

@@ -100,6 +100,8 @@ class Dispatcher {
   // Live streams per connection (the peer address and port) and per city, for the caps in
   // limits.max_follows_per_connection and limits.max_follows_per_city.
   std::map<std::string, uint32_t> follows_by_peer_ ABSL_GUARDED_BY(followers_mu_);
+  // ... and per client address (the peer without its port), for max_follows_per_address.
+  std::map<std::string, uint32_t> follows_by_address_ ABSL_GUARDED_BY(followers_mu_);
   std::map<std::string, uint32_t> follows_by_city_ ABSL_GUARDED_BY(followers_mu_);
 };
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "civitas/noticeboard/v1/noticeboard.grpc.pb.h"
 #include "civitas/testing/v1/places.grpc.pb.h"
 #include "tests/integration/gateway_process.h"
@@ -318,6 +319,83 @@ TEST_F(DispatchTest, WatchSendsSnapshotThenLiveNotices) {
 
   // The gateway keeps serving after the stream went away.
   EXPECT_EQ(List("dortmund").notices_size(), 3);
+}
+
+// Without the edge in front, one client address may hold only so many live streams, however
+// many connections it opens.
+TEST_F(DispatchTest, LiveStreamsAreCappedPerClientAddressAcrossConnections) {
+  StartGateway(std::string(kTwoCities) +
+               "limits:\n  max_follows_per_connection: 2\n  max_follows_per_address: 3\n");
+  ASSERT_TRUE(CreateNotice("dortmund", keys_->Mint("anna", "dortmund", {}), "before").ok());
+  // Each stub on its own connection.
+  auto connect = [&] {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return nb::NoticeboardService::NewStub(
+        grpc::CreateCustomChannel(gateway_->target(), grpc::InsecureChannelCredentials(), args));
+  };
+  struct Watch {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<nb::Notice>> reader;
+    bool live = false;
+  };
+  // An accepted stream follows first and then sends the newest notice; a refused one ends.
+  auto open = [](nb::NoticeboardService::Stub& stub, Watch* w) {
+    Prepare(&w->ctx, "dortmund", "", absl::Seconds(20));
+    nb::WatchNoticesRequest req;
+    req.set_initial_count(1);
+    w->reader = stub.WatchNotices(&w->ctx, req);
+    nb::Notice n;
+    w->live = w->reader->Read(&n);
+  };
+  auto end = [](Watch* w) {
+    w->ctx.TryCancel();
+    nb::Notice n;
+    while (w->reader->Read(&n)) {
+    }
+    return w->reader->Finish();
+  };
+  auto a = connect();
+  auto b = connect();
+  std::vector<std::unique_ptr<Watch>> watches;
+  for (auto* stub : {a.get(), a.get(), b.get(), b.get()}) {
+    watches.push_back(std::make_unique<Watch>());
+    open(*stub, watches.back().get());
+  }
+  int live = 0;
+  for (auto& w : watches) {
+    if (w->live) {
+      ++live;
+      continue;
+    }
+    grpc::Status refused = w->reader->Finish();
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << refused.error_message();
+    EXPECT_NE(refused.error_message().find("limits.max_follows_per_address"), std::string::npos)
+        << refused.error_message();
+  }
+  EXPECT_EQ(live, 3) << "two connections of one address, at most three live streams";
+
+  // Closing one makes room again (the gateway counts it off as the cancellation arrives).
+  for (auto& w : watches) {
+    if (w->live) {
+      end(w.get());
+      w->live = false;
+      break;
+    }
+  }
+  bool accepted = false;
+  for (int attempt = 0; attempt < 100 && !accepted; ++attempt) {
+    Watch again;
+    open(*b, &again);
+    accepted = again.live;
+    end(&again);
+    if (!accepted) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(accepted);
+  for (auto& w : watches) {
+    if (w->live) end(w.get());
+  }
 }
 
 TEST_F(DispatchTest, ConcurrentReadModifyWriteLosesNothing) {
