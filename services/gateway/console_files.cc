@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "civitas/json.h"
 #include "services/gateway/log.h"
 
 namespace civitas::gateway {
@@ -23,36 +24,6 @@ namespace civitas::gateway {
 namespace {
 
 constexpr size_t kMaxFileBytes = 16 << 20;
-
-std::string JsonQuote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 std::string ContentTypeOf(const std::string& name) {
   static const std::pair<const char*, const char*> kTypes[] = {
@@ -196,7 +167,7 @@ HttpResponse ConsoleFiles::JsonBody(int status, std::string json) const {
 
 HttpResponse ConsoleFiles::JsonProblem(int status, const std::string& message) const {
   return JsonBody(status, absl::StrCat("{\"error\":{\"code\":", status,
-                                       ",\"message\":", JsonQuote(message), "}}"));
+                                       ",\"message\":", civitas::JsonQuote(message), "}}"));
 }
 
 bool ConsoleFiles::Handles(const std::string& path) {
@@ -268,19 +239,19 @@ HttpResponse ConsoleFiles::Settings() const {
   std::string json = "{\"cities\":[";
   for (size_t i = 0; i < cities_.size(); ++i) {
     const City& c = cities_[i];
-    absl::StrAppend(&json, i ? "," : "", "{\"id\":", JsonQuote(c.id),
-                    ",\"display_name\":", JsonQuote(c.display_name),
-                    ",\"default_language\":", JsonQuote(c.default_language),
-                    ",\"time_zone\":", JsonQuote(c.time_zone), ",\"oidc\":");
+    absl::StrAppend(&json, i ? "," : "", "{\"id\":", civitas::JsonQuote(c.id),
+                    ",\"display_name\":", civitas::JsonQuote(c.display_name),
+                    ",\"default_language\":", civitas::JsonQuote(c.default_language),
+                    ",\"time_zone\":", civitas::JsonQuote(c.time_zone), ",\"oidc\":");
     if (c.sign_in.oidc_issuer.empty()) {
       absl::StrAppend(&json, "null}");
     } else {
-      absl::StrAppend(&json, "{\"issuer\":", JsonQuote(c.sign_in.oidc_issuer),
-                      ",\"client_id\":", JsonQuote(c.sign_in.oidc_client_id),
-                      ",\"scope\":", JsonQuote(c.sign_in.oidc_scope), "}}");
+      absl::StrAppend(&json, "{\"issuer\":", civitas::JsonQuote(c.sign_in.oidc_issuer),
+                      ",\"client_id\":", civitas::JsonQuote(c.sign_in.oidc_client_id),
+                      ",\"scope\":", civitas::JsonQuote(c.sign_in.oidc_scope), "}}");
     }
   }
-  absl::StrAppend(&json, "],\"roles_claim\":", JsonQuote(roles_claim_),
+  absl::StrAppend(&json, "],\"roles_claim\":", civitas::JsonQuote(roles_claim_),
                   ",\"dev_sign_in\":", signer_ ? "true" : "false", "}");
   return JsonBody(200, json);
 }
@@ -336,8 +307,8 @@ HttpResponse ConsoleFiles::DevToken(const HttpRequest& request) const {
   absl::StatusOr<std::string> token = signer_->Mint(mint);
   if (!token.ok()) return JsonProblem(500, std::string(token.status().message()));
   Log(LogLevel::kInfo, "console development token minted", {{"city", city}, {"role", role}});
-  return JsonBody(200, absl::StrCat("{\"token\":", JsonQuote(*token), ",\"subject\":",
-                                    JsonQuote(mint.subject), ",\"development\":true}"));
+  return JsonBody(200, absl::StrCat("{\"token\":", civitas::JsonQuote(*token), ",\"subject\":",
+                                    civitas::JsonQuote(mint.subject), ",\"development\":true}"));
 }
 
 }  // namespace civitas::gateway

@@ -108,7 +108,6 @@ class ModuleInstance {
   absl::Status ExportPersonalData(std::string_view subject, std::string* json);
   absl::Status ErasePersonalData(std::string_view subject);
 
-
   // Runs the module's down-migration to `to_version` (it must declare one).
   absl::Status MigrateDown(const std::string& to_version);
 

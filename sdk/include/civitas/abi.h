@@ -264,8 +264,9 @@ typedef struct civitas_module_def {
    * one, after init and before the instance receives calls. The gateway holds the module's calls
    * in that city and waits for running ones to finish, so no write of the old version races the
    * migration; it takes a checkpoint of the city's data first, and if migrate fails the module's
-   * keys are restored from it. `from_version` is the version the city ran before (borrowed, NUL-terminated).
-   * On failure return a non-OK code and write a NUL-terminated reason into error. */
+   * keys are restored from it. `from_version`: the version the city ran before (borrowed,
+   * NUL-terminated). On failure return a non-OK code and write a NUL-terminated reason into
+   * error. */
   int32_t (*migrate)(void* instance_module_ptr, const char* from_version, char* error,
                      size_t error_size);
 
@@ -289,8 +290,8 @@ typedef struct civitas_module_def {
    * JSON value (UTF-8) through `sink`; the host concatenates the bytes of every sink call. Runs on
    * a host worker thread, outside any call: use the kv_/txn_ entries, not the call_ ones. */
   int32_t (*export_personal_data)(void* instance_module_ptr, const char* subject,
-                                  size_t subject_size, void* sink_host_ptr,
-                                  civitas_bytes_sink sink, char* error, size_t error_size);
+                                  size_t subject_size, void* sink_host_ptr, civitas_bytes_sink sink,
+                                  char* error, size_t error_size);
   /* Optional, together with export_personal_data. Removes or anonymises, in as few transactions
    * as the module can, every personal value it stores about `subject`: names, contact data,
    * free text the subject wrote, and the subject itself in keys and values. Records the city must
