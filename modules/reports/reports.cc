@@ -1,8 +1,9 @@
 #include "reports.h"
 
 #include <algorithm>
-#include <array>
+#include <cinttypes>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
@@ -23,6 +24,13 @@ using civitas::OkStatus;
 using civitas::Status;
 
 constexpr char kServices[] = "services/";
+
+// Reports a device may send without signing in, per day (UTC). The gateway bounds anonymous
+// writes per client address as well (limits.write_rate); this bounds one app installation.
+constexpr int64_t kAnonymousReportsPerDevicePerDay = 10;
+
+// dq/<device id>: "<day since 1970> <reports that day>", for kAnonymousReportsPerDevicePerDay.
+std::string DeviceQuotaKey(const std::string& device_id) { return "dq/" + device_id; }
 
 std::string Hex(int64_t v) { return civitas::Hex16(static_cast<uint64_t>(v)); }
 
@@ -63,175 +71,6 @@ bool Terminal(pb::Report::Status s) {
 
 const char* Open311Status(pb::Report::Status status) {
   return Terminal(status) ? "closed" : "open";
-}
-
-namespace {
-
-uint32_t Be32(const std::string& b, size_t at) {
-  return (static_cast<uint32_t>(static_cast<unsigned char>(b[at])) << 24) |
-         (static_cast<uint32_t>(static_cast<unsigned char>(b[at + 1])) << 16) |
-         (static_cast<uint32_t>(static_cast<unsigned char>(b[at + 2])) << 8) |
-         static_cast<uint32_t>(static_cast<unsigned char>(b[at + 3]));
-}
-uint32_t Be16(const std::string& b, size_t at) {
-  return (static_cast<uint32_t>(static_cast<unsigned char>(b[at])) << 8) |
-         static_cast<uint32_t>(static_cast<unsigned char>(b[at + 1]));
-}
-uint32_t Le16(const std::string& b, size_t at) {
-  return static_cast<uint32_t>(static_cast<unsigned char>(b[at])) |
-         (static_cast<uint32_t>(static_cast<unsigned char>(b[at + 1])) << 8);
-}
-uint32_t Le24(const std::string& b, size_t at) {
-  return Le16(b, at) | (static_cast<uint32_t>(static_cast<unsigned char>(b[at + 2])) << 16);
-}
-uint32_t Le32(const std::string& b, size_t at) { return Le16(b, at) | (Le16(b, at + 2) << 16); }
-
-uint32_t Crc32(const std::string& b, size_t from, size_t size) {
-  static const auto table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t n = 0; n < 256; ++n) {
-      uint32_t c = n;
-      for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[n] = c;
-    }
-    return t;
-  }();
-  uint32_t c = 0xFFFFFFFFu;
-  for (size_t i = from; i < from + size; ++i) {
-    c = table[(c ^ static_cast<unsigned char>(b[i])) & 0xFF] ^ (c >> 8);
-  }
-  return c ^ 0xFFFFFFFFu;
-}
-
-// PNG: signature, IHDR first, every chunk inside the file with a correct CRC, at least one IDAT,
-// IEND last with nothing after it.
-std::string CheckPng(const std::string& b, ImageInfo* info) {
-  size_t at = 8;
-  bool header = false, data = false;
-  while (true) {
-    if (b.size() - at < 12) return "is cut off inside a PNG chunk";
-    const uint32_t length = Be32(b, at);
-    if (length > b.size() - at - 12) return "has a PNG chunk that runs past the end";
-    const std::string type = b.substr(at + 4, 4);
-    if (Crc32(b, at + 4, length + 4) != Be32(b, at + 8 + length)) {
-      return "has a PNG chunk with a wrong checksum ('" + type + "')";
-    }
-    if (!header) {
-      if (type != "IHDR" || length != 13) return "is a PNG without its IHDR header first";
-      info->width = Be32(b, at + 8);
-      info->height = Be32(b, at + 12);
-      header = true;
-    } else if (type == "IDAT") {
-      data = true;
-    } else if (type == "IEND") {
-      if (at + 12 + length != b.size()) return "has bytes after the end of the PNG";
-      return data ? "" : "is a PNG without image data";
-    }
-    at += 12 + length;
-  }
-}
-
-// JPEG: SOI, well-formed marker segments up to the start of scan with a frame header (SOFn)
-// among them, entropy-coded data, and EOI at the end.
-std::string CheckJpeg(const std::string& b, ImageInfo* info) {
-  size_t at = 2;
-  bool frame = false;
-  while (true) {
-    if (b.size() - at < 4) return "is cut off inside a JPEG header";
-    if (static_cast<unsigned char>(b[at]) != 0xFF) return "has a broken JPEG marker";
-    const unsigned marker = static_cast<unsigned char>(b[at + 1]);
-    if (marker == 0xFF) {  // fill byte
-      ++at;
-      continue;
-    }
-    if (marker == 0xD8 || marker == 0xD9 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {
-      return "has a JPEG marker out of place";
-    }
-    const uint32_t length = Be16(b, at + 2);
-    if (length < 2 || length > b.size() - at - 2) return "has a JPEG segment past the end";
-    const bool sof =
-        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-    if (sof) {
-      if (length < 8) return "has a JPEG frame header that is too short";
-      info->height = Be16(b, at + 5);
-      info->width = Be16(b, at + 7);
-      frame = true;
-    }
-    at += 2 + length;
-    if (marker == 0xDA) break;  // start of scan: entropy-coded data follows
-  }
-  if (!frame) return "is a JPEG without a frame header";
-  // The scan runs to EOI; markers inside it are only stuffed zeros, restarts and later scans.
-  if (b.size() < at + 2 || static_cast<unsigned char>(b[b.size() - 2]) != 0xFF ||
-      static_cast<unsigned char>(b[b.size() - 1]) != 0xD9) {
-    return "is a JPEG that does not end with its end-of-image marker";
-  }
-  return "";
-}
-
-// WebP: the RIFF size matches the file, and the first chunk is VP8, VP8L or VP8X with sizes.
-std::string CheckWebp(const std::string& b, ImageInfo* info) {
-  if (b.size() < 30) return "is cut off inside a WebP header";
-  if (Le32(b, 4) != b.size() - 8) return "is a WebP whose RIFF size does not match its length";
-  const std::string chunk = b.substr(12, 4);
-  if (chunk == "VP8 ") {
-    if (static_cast<unsigned char>(b[23]) != 0x9D || static_cast<unsigned char>(b[24]) != 0x01 ||
-        static_cast<unsigned char>(b[25]) != 0x2A) {
-      return "is a WebP with a broken VP8 frame";
-    }
-    info->width = Le16(b, 26) & 0x3FFF;
-    info->height = Le16(b, 28) & 0x3FFF;
-  } else if (chunk == "VP8L") {
-    if (static_cast<unsigned char>(b[20]) != 0x2F) return "is a WebP with a broken VP8L header";
-    const uint32_t bits = Le32(b, 21);
-    info->width = (bits & 0x3FFF) + 1;
-    info->height = ((bits >> 14) & 0x3FFF) + 1;
-  } else if (chunk == "VP8X") {
-    info->width = Le24(b, 24) + 1;
-    info->height = Le24(b, 27) + 1;
-  } else {
-    return "is a WebP without a VP8, VP8L or VP8X chunk";
-  }
-  return "";
-}
-
-}  // namespace
-
-std::string SniffImageType(const std::string& b) {
-  if (b.size() > 3 && static_cast<unsigned char>(b[0]) == 0xFF &&
-      static_cast<unsigned char>(b[1]) == 0xD8 && static_cast<unsigned char>(b[2]) == 0xFF) {
-    return "image/jpeg";
-  }
-  if (b.size() > 8 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) return "image/png";
-  if (b.size() > 12 && b.compare(0, 4, "RIFF") == 0 && b.compare(8, 4, "WEBP") == 0) {
-    return "image/webp";
-  }
-  return "";
-}
-
-std::string CheckImage(const std::string& bytes, uint32_t max_side, uint64_t max_pixels,
-                       ImageInfo* info) {
-  *info = ImageInfo{};
-  info->content_type = SniffImageType(bytes);
-  std::string problem;
-  if (info->content_type == "image/png") {
-    problem = CheckPng(bytes, info);
-  } else if (info->content_type == "image/jpeg") {
-    problem = CheckJpeg(bytes, info);
-  } else if (info->content_type == "image/webp") {
-    problem = CheckWebp(bytes, info);
-  } else {
-    return "is not a JPEG, PNG or WebP image";
-  }
-  if (!problem.empty()) return problem;
-  if (info->width == 0 || info->height == 0) return "is an image without width or height";
-  if (info->width > max_side || info->height > max_side ||
-      static_cast<uint64_t>(info->width) * info->height > max_pixels) {
-    return "is " + std::to_string(info->width) + " x " + std::to_string(info->height) +
-           " pixels; at most " + std::to_string(max_side) + " on a side and " +
-           std::to_string(max_pixels / 1'000'000) + " megapixels are allowed";
-  }
-  return "";
 }
 
 Status ParseConfig(const std::string& json, Config* config) {
@@ -534,8 +373,28 @@ Status Reports::CreateReport(civitas::Call& call, const pb::CreateReportRequest&
   first->set_department(r.department());
   civitas::SetMicros(now, first->mutable_time());
   const std::string inv = Hex(INT64_MAX - now);
+  const int64_t today = now / (86'400LL * 1'000'000);
   s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
-    Status w = txn.Put("r/" + id, r.SerializeAsString());
+    Status w;
+    if (!call.signed_in()) {
+      // The device's count of anonymous reports today (UTC), in the same commit as the report.
+      std::string quota;
+      w = txn.Get(DeviceQuotaKey(r.device_id()), &quota, /*for_update=*/true);
+      if (!w.ok() && w.code() != CIVITAS_NOT_FOUND) return w;
+      int64_t day = 0, count = 0;
+      if (w.ok() && std::sscanf(quota.c_str(), "%" SCNd64 " %" SCNd64, &day, &count) != 2) day = 0;
+      if (day != today) count = 0;
+      if (count >= kAnonymousReportsPerDevicePerDay) {
+        return Status(CIVITAS_RESOURCE_EXHAUSTED,
+                      "this device has sent " + std::to_string(kAnonymousReportsPerDevicePerDay) +
+                          " reports without signing in today; sign in to send more, or try "
+                          "again tomorrow");
+      }
+      w = txn.Put(DeviceQuotaKey(r.device_id()),
+                  std::to_string(today) + " " + std::to_string(count + 1));
+      if (!w.ok()) return w;
+    }
+    w = txn.Put("r/" + id, r.SerializeAsString());
     if (w.ok()) w = txn.Put("rt/" + inv + id, "");
     if (w.ok() && r.has_location()) {
       w = txn.Put("rg/" + Cell(CellOf(r.location().latitude()), CellOf(r.location().longitude())) +

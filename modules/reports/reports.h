@@ -7,6 +7,7 @@
 //   rg/<cell>/<id>                     reports by 0.01° grid cell, for nearby queries
 //   rm/<subject>\0<inverted create><id> a signed-in reporter's reports
 //   ph/<id>/<n>                        Photo (bytes and checked content type)
+//   dq/<device id>                     anonymous reports of one device today: "<day> <count>"
 // A report and its photos are one transaction.
 #ifndef CIVITAS_MODULES_REPORTS_REPORTS_H_
 #define CIVITAS_MODULES_REPORTS_REPORTS_H_
@@ -18,6 +19,7 @@
 #include "civitas/content.h"
 #include "civitas/module.h"
 #include "civitas/reports/v1/reports.pb.h"
+#include "photo.h"
 
 namespace reports {
 
@@ -32,24 +34,6 @@ struct Config {
 };
 
 civitas::Status ParseConfig(const std::string& json, Config* config);
-
-// "image/jpeg", "image/png" or "image/webp" from the bytes' signature; "" for anything else.
-std::string SniffImageType(const std::string& bytes);
-
-// Photos: at most this many pixels on a side and in all (a 16 MP phone photo passes).
-constexpr uint32_t kMaxPhotoSide = 8192;
-constexpr uint64_t kMaxPhotoPixels = 40'000'000;
-
-struct ImageInfo {
-  std::string content_type;
-  uint32_t width = 0, height = 0;
-};
-// Checks that `bytes` are a whole JPEG, PNG or WebP file, not just its first bytes: the
-// container's structure (PNG chunks with their checksums, JPEG segments up to the scan and the
-// end-of-image marker, the WebP RIFF size) and the image's dimensions. "" if it is one (and
-// *info says what), else the problem, worded to follow "report.photos[i] ".
-std::string CheckImage(const std::string& bytes, uint32_t max_side, uint64_t max_pixels,
-                       ImageInfo* info);
 
 // "open" or "closed", as Open311 knows it.
 const char* Open311Status(pb::Report::Status status);

@@ -2,6 +2,15 @@
 #include "reports.h"
 
 #include <gtest/gtest.h>
+#include <png.h>
+#include <webp/encode.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include <jpeglib.h>  // after <cstdio>: it needs FILE
 
 #include "civitas/json.h"
 #include "civitas/reports/v1/reports.pb.h"
@@ -19,14 +28,67 @@ constexpr char kService[] = "civitas.reports.v1.ReportsService";
 const Caller kAdmin = Caller::WithRole("it", CIVITAS_ROLE_ADMIN);
 const Caller kEditor = Caller::WithRole("tiefbauamt", CIVITAS_ROLE_EDITOR);
 const Caller kAnna = Caller::Citizen("anna");
-// The smallest whole JPEG the check accepts: SOI, a 3 x 2 baseline frame, a scan, EOI.
-const std::string kJpeg = std::string(
-    "\xFF\xD8"
-    "\xFF\xC0\x00\x0B\x08\x00\x02\x00\x03\x01\x01\x11\x00"
-    "\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00"
-    "\x12\x34\xFF\x00\x56"
-    "\xFF\xD9",
-    32);
+// Real images, written by the formats' reference encoders: photos are decoded, so hand-made
+// headers no longer pass.
+std::vector<unsigned char> Gradient(int width, int height, int channels) {
+  std::vector<unsigned char> pixels(static_cast<size_t>(width) * height * channels);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<unsigned char>(i * 7 % 251);
+  return pixels;
+}
+
+std::string MakeJpeg(int width, int height, bool progressive = false) {
+  jpeg_compress_struct cinfo;
+  jpeg_error_mgr errors;
+  cinfo.err = jpeg_std_error(&errors);
+  jpeg_create_compress(&cinfo);
+  unsigned char* out = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &out, &size);
+  cinfo.image_width = width;
+  cinfo.image_height = height;
+  cinfo.input_components = 3;
+  cinfo.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, 80, TRUE);
+  if (progressive) jpeg_simple_progression(&cinfo);
+  jpeg_start_compress(&cinfo, TRUE);
+  std::vector<unsigned char> pixels = Gradient(width, height, 3);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = pixels.data() + static_cast<size_t>(cinfo.next_scanline) * width * 3;
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  std::string jpeg(reinterpret_cast<char*>(out), size);
+  std::free(out);
+  return jpeg;
+}
+
+std::string MakePng(int width, int height) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  image.width = width;
+  image.height = height;
+  image.format = PNG_FORMAT_RGB;
+  std::vector<unsigned char> pixels = Gradient(width, height, 3);
+  png_alloc_size_t size = 0;
+  png_image_write_to_memory(&image, nullptr, &size, 0, pixels.data(), 0, nullptr);
+  std::string png(size, '\0');
+  png_image_write_to_memory(&image, png.data(), &size, 0, pixels.data(), 0, nullptr);
+  png.resize(size);
+  return png;
+}
+
+std::string MakeWebp(int width, int height) {
+  std::vector<unsigned char> pixels = Gradient(width, height, 3);
+  uint8_t* out = nullptr;
+  const size_t size = WebPEncodeRGB(pixels.data(), width, height, width * 3, 80, &out);
+  std::string webp(reinterpret_cast<char*>(out), size);
+  WebPFree(out);
+  return webp;
+}
+
+const std::string kJpeg = MakeJpeg(3, 2);
 const std::string kPng = std::string(
     "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x02\x00\x00\x00"
     "\x02\x08\x02\x00\x00\x00\xfd\xd4\x9a\x73\x00\x00\x00\x0b\x49\x44\x41\x54\x78\x9c\x63\x60\x40"
@@ -144,6 +206,28 @@ TEST_F(ReportsTest, ChecksAttributesLocationAndPhotosAndWritesNothingOnRefusal) 
   EXPECT_EQ(Create(anonymous, Caller::Anonymous(), &out, &error), CIVITAS_INVALID_ARGUMENT);
   EXPECT_NE(error.find("device_id is required"), std::string::npos);
   EXPECT_EQ(host_.data(), before);
+}
+
+TEST_F(ReportsTest, OneDeviceSendsTenAnonymousReportsADay) {
+  const int64_t noon = 1'800'000'000LL * 1'000'000;  // 2027-01-15, a day's middle (UTC)
+  host_.SetNowMicros(noon);
+  pb::Report r = Valid();
+  r.set_device_id("phone-1");
+  pb::Report out;
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(Create(r, Caller::Anonymous(), &out), CIVITAS_OK) << i;
+  const auto before = host_.data();
+  std::string error;
+  EXPECT_EQ(Create(r, Caller::Anonymous(), &out, &error), CIVITAS_RESOURCE_EXHAUSTED);
+  EXPECT_NE(error.find("this device has sent 10 reports without signing in today"),
+            std::string::npos)
+      << error;
+  EXPECT_EQ(host_.data(), before) << "a refused report leaves nothing";
+  EXPECT_EQ(Create(r, kAnna, &out), CIVITAS_OK) << "signed in, the device does not count";
+  pb::Report other = Valid();
+  other.set_device_id("phone-2");
+  EXPECT_EQ(Create(other, Caller::Anonymous(), &out), CIVITAS_OK);
+  host_.SetNowMicros(noon + 86'400LL * 1'000'000);
+  EXPECT_EQ(Create(r, Caller::Anonymous(), &out), CIVITAS_OK) << "a new day";
 }
 
 TEST_F(ReportsTest, ContactIsOnlyForEditorsAndTheReporterAndPhotosAreServed) {
@@ -348,6 +432,55 @@ TEST(CheckImageTest, WholeFilesPassAndPiecesOrBombsDoNot) {
   std::string webp = std::string("RIFF\xff\xff\x00\x00WEBPVP8L", 16) + std::string(20, '\0');
   EXPECT_NE(reports::CheckImage(webp, 8192, 40'000'000, &info).find("RIFF size"),
             std::string::npos);
+}
+
+// The container checks pass for these; only decoding finds what is wrong.
+TEST(CheckImageTest, EveryPixelIsDecoded) {
+  reports::ImageInfo info;
+  for (const std::string& image : {MakeJpeg(640, 480), MakeJpeg(333, 77, /*progressive=*/true),
+                                   MakePng(640, 480), MakeWebp(640, 480), MakeWebp(5, 3)}) {
+    EXPECT_EQ(reports::CheckImage(image, 8192, 40'000'000, &info), "") << info.content_type;
+  }
+  EXPECT_EQ(info.width, 5u);
+
+  // A JPEG whose scan is cut in half, still ending with its end-of-image marker.
+  const std::string jpeg = MakeJpeg(640, 480);
+  const size_t scan = jpeg.find("\xFF\xDA");
+  ASSERT_NE(scan, std::string::npos);
+  const std::string cut = jpeg.substr(0, scan + (jpeg.size() - scan) / 2) + "\xFF\xD9";
+  EXPECT_NE(reports::CheckImage(cut, 8192, 40'000'000, &info).find("does not decode"),
+            std::string::npos)
+      << reports::CheckImage(cut, 8192, 40'000'000, &info);
+
+  // A JPEG of thousands of empty scans: refused before decoding.
+  std::string scans = jpeg.substr(0, jpeg.size() - 2);
+  for (int i = 0; i < 1000; ++i) scans += std::string("\xFF\xDA\x00\x02", 4);
+  scans += "\xFF\xD9";
+  EXPECT_NE(reports::CheckImage(scans, 8192, 40'000'000, &info).find("more than 100 scans"),
+            std::string::npos);
+
+  // A PNG whose compressed data is noise, with correct chunk checksums.
+  std::string png = MakePng(64, 64);
+  const size_t idat = png.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  const uint32_t length = (static_cast<unsigned char>(png[idat - 4]) << 24) |
+                          (static_cast<unsigned char>(png[idat - 3]) << 16) |
+                          (static_cast<unsigned char>(png[idat - 2]) << 8) |
+                          static_cast<unsigned char>(png[idat - 1]);
+  for (uint32_t i = 2; i < length; ++i) png[idat + 4 + i] = static_cast<char>(i * 31);
+  const uint32_t crc = static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const unsigned char*>(png.data() + idat), length + 4));
+  for (int i = 0; i < 4; ++i) png[idat + 4 + length + i] = static_cast<char>(crc >> (24 - 8 * i));
+  EXPECT_NE(reports::CheckImage(png, 8192, 40'000'000, &info).find("does not decode"),
+            std::string::npos)
+      << reports::CheckImage(png, 8192, 40'000'000, &info);
+
+  // A WebP whose image data is overwritten, RIFF size intact.
+  std::string webp = MakeWebp(640, 480);
+  for (size_t i = 40; i < webp.size(); ++i) webp[i] = static_cast<char>(i * 13);
+  EXPECT_NE(reports::CheckImage(webp, 8192, 40'000'000, &info).find("does not decode"),
+            std::string::npos)
+      << reports::CheckImage(webp, 8192, 40'000'000, &info);
 }
 
 }  // namespace

@@ -381,8 +381,8 @@ RateLimit ParseRateLimit(const Parser& p, const YAML::Node& node, const std::str
 void ParseWriteRate(const Parser& p, const YAML::Node& w, WriteRateConfig* out) {
   const std::string path = "limits.write_rate";
   p.ExpectMap(w, path,
-              {"per_subject", "anonymous_per_peer", "per_peer", "methods", "client_ip_header",
-               "max_buckets", "exempt_staff"});
+              {"per_subject", "anonymous_per_peer", "anonymous_mib_per_peer_per_day", "per_peer",
+               "methods", "client_ip_header", "max_buckets", "exempt_staff"});
   if (w["exempt_staff"]) out->exempt_staff = p.Bool(w["exempt_staff"], path + ".exempt_staff");
   if (w["per_subject"])
     out->per_subject = ParseRateLimit(p, w["per_subject"], path + ".per_subject");
@@ -391,6 +391,12 @@ void ParseWriteRate(const Parser& p, const YAML::Node& w, WriteRateConfig* out) 
         ParseRateLimit(p, w["anonymous_per_peer"], path + ".anonymous_per_peer");
   }
   if (w["per_peer"]) out->per_peer = ParseRateLimit(p, w["per_peer"], path + ".per_peer");
+  if (w["anonymous_mib_per_peer_per_day"]) {
+    out->anonymous_bytes_per_peer_per_day =
+        p.Uint(w["anonymous_mib_per_peer_per_day"], path + ".anonymous_mib_per_peer_per_day", 0,
+               1u << 20)
+        << 20;
+  }
   if (w["client_ip_header"]) {
     out->client_ip_header =
         absl::AsciiStrToLower(p.String(w["client_ip_header"], path + ".client_ip_header"));

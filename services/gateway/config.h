@@ -99,6 +99,10 @@ struct WriteRateConfig {
   // Anonymous callers, by client address (per city). Stricter: nothing else identifies them,
   // and an anonymous report may carry 3 MiB of photos (10 a minute: at most 30 MiB a minute).
   RateLimit anonymous_per_peer{10, 10};
+  // Request bytes that anonymous callers may write from one client address (per city) in a day,
+  // refilled evenly over the day: what anonymous reports' photos can take from the disk. 64 MiB
+  // is about 20 reports with three full-size photos each; 0 = off.
+  uint64_t anonymous_bytes_per_peer_per_day = 64ull << 20;
   // Every caller, by client address (per city); off by default, because behind an edge proxy
   // many citizens share an address unless client_ip_header names the proxy's header.
   RateLimit per_peer{0, 0};

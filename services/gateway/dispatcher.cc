@@ -344,6 +344,22 @@ class GenericCall final : public HostCall, public StreamFollower {
                                      route_.method->full_path, route_.method->descriptor},
                                     &retry_after);
     if (retry_after > 0) ctx_.AddTrailingMetadata("retry-after", std::to_string(retry_after));
+    if (s.ok() && caller.subject.empty()) {
+      // Charged against the address's daily byte budget once the request is read (OnRead).
+      anonymous_write_ = {city, std::move(peer), forwarded_address};
+    }
+    return s;
+  }
+
+  // The daily byte budget of anonymous writes from one address (WriteRateLimiter).
+  grpc::Status ChargeAnonymousBytes(size_t bytes) {
+    if (!anonymous_write_) return grpc::Status::OK;
+    int64_t retry_after = 0;
+    grpc::Status s = d_->write_limiter_->ChargeAnonymousBytes(
+        {anonymous_write_->city, "", false, anonymous_write_->peer, anonymous_write_->forwarded,
+         route_.method->full_path, route_.method->descriptor},
+        bytes, &retry_after);
+    if (retry_after > 0) ctx_.AddTrailingMetadata("retry-after", std::to_string(retry_after));
     return s;
   }
 
@@ -358,6 +374,11 @@ class GenericCall final : public HostCall, public StreamFollower {
     request_ = Flatten(request_buf_);
     request_buf_.Clear();
     request_read_ = true;
+    if (grpc::Status s = ChargeAnonymousBytes(request_.size()); !s.ok()) {
+      final_status_ = s;
+      StartFinishLocked();
+      return;
+    }
     SubmitLocked();
   }
 
@@ -618,6 +639,11 @@ class GenericCall final : public HostCall, public StreamFollower {
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool request_read_ = false;  // set once, before the first handler submission
+  // An anonymous write admitted by AdmitWrite, whose request bytes OnRead charges to its address.
+  struct AnonymousWrite {
+    std::string city, peer, forwarded;
+  };
+  std::optional<AnonymousWrite> anonymous_write_;
   std::string followed_topic_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -16,6 +16,7 @@ namespace civitas::gateway {
 namespace {
 
 constexpr int64_t kMinute = 60'000'000;
+constexpr double kDay = 86'400'000'000.0;
 
 bool IsLocalPeer(std::string_view p) {
   const absl::string_view peer(p.data(), p.size());
@@ -71,9 +72,13 @@ bool WriteRateLimiter::IsWrite(std::string_view path,
 
 bool WriteRateLimiter::Take(const std::string& key, const RateLimit& limit, int64_t now,
                             int64_t* wait_micros) {
+  return Take(key, limit.capacity(), static_cast<double>(limit.per_minute) / kMinute, 1.0, now,
+              wait_micros);
+}
+
+bool WriteRateLimiter::Take(const std::string& key, double capacity, double per_micro,
+                            double amount, int64_t now, int64_t* wait_micros) {
   Shard& shard = shards_[std::hash<std::string>()(key) % kShards];
-  const double capacity = limit.capacity();
-  const double per_micro = static_cast<double>(limit.per_minute) / kMinute;
   absl::MutexLock lock(&shard.mu);
   auto it = shard.buckets.find(key);
   if (it == shard.buckets.end()) {
@@ -102,11 +107,11 @@ bool WriteRateLimiter::Take(const std::string& key, const RateLimit& limit, int6
   b.tokens =
       std::min(capacity, b.tokens + std::max<int64_t>(0, now - b.updated_micros) * per_micro);
   b.updated_micros = std::max(b.updated_micros, now);
-  if (b.tokens >= 1.0) {
-    b.tokens -= 1.0;
+  if (b.tokens >= amount) {
+    b.tokens -= amount;
     return true;
   }
-  *wait_micros = static_cast<int64_t>(std::ceil((1.0 - b.tokens) / per_micro));
+  *wait_micros = static_cast<int64_t>(std::ceil((amount - b.tokens) / per_micro));
   return false;
 }
 
@@ -116,6 +121,42 @@ void WriteRateLimiter::Refund(const std::string& key, const RateLimit& limit) {
   if (auto it = shard.buckets.find(key); it != shard.buckets.end()) {
     it->second.tokens = std::min(limit.capacity(), it->second.tokens + 1.0);
   }
+}
+
+std::string WriteRateLimiter::ClientAddress(const Call& call) const {
+  if (!config_.client_ip_header.empty() && !call.forwarded_address.empty() &&
+      IsLocalPeer(call.peer)) {
+    std::string_view first = call.forwarded_address.substr(0, call.forwarded_address.find(','));
+    first = first.substr(0, 64);
+    return std::string(absl::StripAsciiWhitespace(absl::string_view(first.data(), first.size())));
+  }
+  return PeerAddress(call.peer);
+}
+
+grpc::Status WriteRateLimiter::ChargeAnonymousBytes(const Call& call, uint64_t bytes,
+                                                    int64_t* retry_after_seconds,
+                                                    int64_t now_micros) {
+  *retry_after_seconds = 0;
+  const uint64_t budget = config_.anonymous_bytes_per_peer_per_day;
+  if (budget == 0 || !call.subject.empty() || !IsWrite(call.method_path, call.method)) {
+    return grpc::Status::OK;
+  }
+  const int64_t now = now_micros != 0 ? now_micros : absl::ToUnixMicros(absl::Now());
+  std::string key = "b";
+  key += call.city;
+  key += '\0';
+  key += ClientAddress(call);
+  const double capacity = static_cast<double>(budget);
+  int64_t wait = 0;
+  // A request larger than the whole budget could never pass: it is refused as over the budget.
+  if (Take(key, capacity, capacity / kDay, std::min<double>(capacity + 1, bytes), now, &wait)) {
+    return grpc::Status::OK;
+  }
+  *retry_after_seconds = std::max<int64_t>(1, (wait + 999'999) / 1'000'000);
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      absl::StrCat("anonymous callers from this address have written their ",
+                                   budget >> 20, " MiB for the day (this request is ", bytes,
+                                   " bytes); sign in, or retry in ", *retry_after_seconds, " s"));
 }
 
 grpc::Status WriteRateLimiter::Admit(const Call& call, int64_t* retry_after_seconds,
@@ -132,16 +173,7 @@ grpc::Status WriteRateLimiter::Admit(const Call& call, int64_t* retry_after_seco
     if (it->second.per_peer) peer = *it->second.per_peer;
     scope = std::string(call.method_path);
   }
-  std::string address;
-  if (!config_.client_ip_header.empty() && !call.forwarded_address.empty() &&
-      IsLocalPeer(call.peer)) {
-    std::string_view first = call.forwarded_address.substr(0, call.forwarded_address.find(','));
-    first = first.substr(0, 64);
-    address =
-        std::string(absl::StripAsciiWhitespace(absl::string_view(first.data(), first.size())));
-  } else {
-    address = PeerAddress(call.peer);
-  }
+  const std::string address = ClientAddress(call);
   struct Check {
     std::string key;
     const RateLimit* limit;

@@ -50,6 +50,12 @@ class WriteRateLimiter {
   // at least 1. Reads are always OK. `now_micros` is for tests; 0 = the clock.
   grpc::Status Admit(const Call& call, int64_t* retry_after_seconds, int64_t now_micros = 0);
 
+  // Anonymous writes also spend their request's bytes from a daily budget per client address
+  // (anonymous_bytes_per_peer_per_day), charged once the request has been read. OK for signed-in
+  // callers, reads, and when the budget is off.
+  grpc::Status ChargeAnonymousBytes(const Call& call, uint64_t bytes, int64_t* retry_after_seconds,
+                                    int64_t now_micros = 0);
+
   // Buckets held right now.
   size_t buckets() const;
 
@@ -66,6 +72,11 @@ class WriteRateLimiter {
 
   // Takes one token from the bucket `key`; on refusal sets *wait_micros.
   bool Take(const std::string& key, const RateLimit& limit, int64_t now, int64_t* wait_micros);
+  // Takes `amount` from a bucket of `capacity` that refills by `per_micro` a microsecond.
+  bool Take(const std::string& key, double capacity, double per_micro, double amount, int64_t now,
+            int64_t* wait_micros);
+  // The client's address: the edge's forwarded header when the peer is the edge, else the peer.
+  std::string ClientAddress(const Call& call) const;
   // Gives back a token taken by a call that another bucket then refused.
   void Refund(const std::string& key, const RateLimit& limit);
   bool IsWrite(std::string_view path, const google::protobuf::MethodDescriptor* method);

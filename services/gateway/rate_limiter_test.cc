@@ -106,6 +106,48 @@ TEST(WriteRateLimiterTest, AnonymousCallersAreLimitedPerAddress) {
   EXPECT_TRUE(limiter.Admit(other_city, &retry, kT0).ok()) << "per city";
 }
 
+TEST(WriteRateLimiterTest, AnonymousBytesHaveADailyBudgetPerAddress) {
+  WriteRateConfig c;
+  c.anonymous_bytes_per_peer_per_day = 10u << 20;
+  WriteRateLimiter limiter(c);
+  int64_t retry = 0;
+  const WriteRateLimiter::Call anonymous = Notice("", "ipv4:10.0.0.1:1000");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(limiter.ChargeAnonymousBytes(anonymous, 3u << 20, &retry, kT0).ok()) << i;
+  }
+  grpc::Status s = limiter.ChargeAnonymousBytes(anonymous, 3u << 20, &retry, kT0);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(s.error_message().find("have written their 10 MiB for the day"), std::string::npos)
+      << s.error_message();
+  // 2 MiB are missing; the budget refills 10 MiB a day: 2/10 of a day.
+  EXPECT_NEAR(retry, 86400 / 5, 1);
+  EXPECT_TRUE(limiter.ChargeAnonymousBytes(anonymous, 1u << 20, &retry, kT0).ok())
+      << "what is left may still be used";
+  // Empty now; 3 MiB come back in 3/10 of a day.
+  EXPECT_FALSE(
+      limiter.ChargeAnonymousBytes(anonymous, 3u << 20, &retry, kT0 + 86'400'000'000 * 29 / 100)
+          .ok());
+  EXPECT_TRUE(
+      limiter.ChargeAnonymousBytes(anonymous, 3u << 20, &retry, kT0 + 86'400'000'000 * 31 / 100)
+          .ok())
+      << "refilled";
+  EXPECT_TRUE(
+      limiter.ChargeAnonymousBytes(Notice("", "ipv4:10.0.0.2:1"), 3u << 20, &retry, kT0).ok())
+      << "another address";
+  EXPECT_TRUE(
+      limiter.ChargeAnonymousBytes(Notice("carla", "ipv4:10.0.0.1:1000"), 3u << 20, &retry, kT0)
+          .ok())
+      << "signed-in callers are not charged";
+  EXPECT_EQ(
+      limiter.ChargeAnonymousBytes(Notice("", "ipv4:10.0.0.3:1"), (10u << 20) + 1, &retry, kT0)
+          .error_code(),
+      grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << "one request above the whole budget never passes";
+  c.anonymous_bytes_per_peer_per_day = 0;
+  WriteRateLimiter off(c);
+  EXPECT_TRUE(off.ChargeAnonymousBytes(anonymous, 1u << 30, &retry, kT0).ok());
+}
+
 TEST(WriteRateLimiterTest, TheEdgesHeaderNamesTheClientOnlyFromLoopback) {
   WriteRateConfig c;
   c.anonymous_per_peer = {60, 1};

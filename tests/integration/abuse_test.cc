@@ -172,6 +172,63 @@ TEST_F(AbuseTest, AnonymousWritesAreLimitedPerAddressAndSignedInOnesAreNot) {
   EXPECT_NE(output.find("Retry-After: 10"), std::string::npos) << output;
 }
 
+constexpr char kByteBudgetConfig[] = R"(
+data_dir: {dir}/data
+module_dir: {modules}
+auth:
+  jwks_file: jwks.json
+limits:
+  write_rate:
+    anonymous_per_peer: {per_minute: 600, burst: 600}
+    anonymous_mib_per_peer_per_day: 1
+logging:
+  access_log: false
+cities:
+  - id: hamm
+    modules:
+      - id: civitas.reports
+)";
+
+TEST_F(AbuseTest, AnonymousBytesFromOneAddressHaveADailyBudget) {
+  Start(kByteBudgetConfig);
+  // 400 KB "photos" that are no images: the module refuses each, but its bytes were written to
+  // the gateway by an anonymous caller and count against the address's budget all the same.
+  auto upload = [&](std::string* retry_after) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "hamm", "");
+    rp::CreateReportRequest req;
+    req.mutable_report()->set_service("services/muell");
+    req.mutable_report()->set_description("Sperrmüll an der Ecke Nordstraße");
+    req.mutable_report()->set_device_id("geraet-1");
+    req.mutable_report()->add_photos()->set_data(std::string(400'000, 'x'));
+    rp::Report out;
+    grpc::Status s = reports_->CreateReport(&ctx, req, &out);
+    auto it = ctx.GetServerTrailingMetadata().find("retry-after");
+    if (it != ctx.GetServerTrailingMetadata().end()) {
+      *retry_after = std::string(it->second.data(), it->second.size());
+    }
+    return s;
+  };
+  std::string retry_after;
+  EXPECT_NE(upload(&retry_after).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(upload(&retry_after).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  grpc::Status third = upload(&retry_after);
+  EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << third.error_message();
+  EXPECT_NE(third.error_message().find("have written their 1 MiB for the day"), std::string::npos)
+      << third.error_message();
+  ASSERT_FALSE(retry_after.empty());
+  EXPECT_GT(std::stoi(retry_after), 3600) << "about a fifth of a day until 400 KB are back";
+  // A signed-in citizen from the same address is not charged.
+  grpc::ClientContext ctx;
+  Prepare(&ctx, "hamm", keys_->Mint("anwohnerin", "hamm", {}));
+  rp::CreateReportRequest req;
+  req.mutable_report()->set_service("services/muell");
+  req.mutable_report()->add_photos()->set_data(std::string(400'000, 'x'));
+  rp::Report out;
+  EXPECT_NE(reports_->CreateReport(&ctx, req, &out).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
 constexpr char kQuotaConfig[] = R"(
 data_dir: {dir}/data
 module_dir: {modules}

@@ -261,19 +261,20 @@ class HttpApiTest(unittest.TestCase):
         self.assertEqual((status, body["error"]["status"]), (404, "NOT_FOUND"))
         # A photo uploaded with a report is reachable at its media_url.
         auth = {"Authorization": "Bearer " + gw.token("anna", "citizen")}
-        # A whole (tiny) JPEG: SOI, a 3 x 2 frame, a scan, EOI. Photos are checked as images.
-        jpeg = (b"\xff\xd8\xff\xc0\x00\x0b\x08\x00\x02\x00\x03\x01\x01\x11\x00"
-                b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00\x12\x34\xff\x00\x56\xff\xd9")
+        # A whole 2 x 2 PNG: photos are decoded as images.
+        png = bytes.fromhex(
+            "89504e470d0a1a0a0000000d4948445200000002000000020802000000fdd49a7300"
+            "00000b49444154789c6360400600000e0001a99173b10000000049454e44ae426082")
         status, created = call_json("POST", "/v1/reports", {
             "service": "services/graffiti", "description": "Neues Graffiti am Rathaus",
             "location": {"latitude": 51.5128, "longitude": 7.466},
-            "photos": [{"data": base64.b64encode(jpeg).decode()}]}, auth)
+            "photos": [{"data": base64.b64encode(png).decode()}]}, auth)
         self.assertEqual(status, 200, created)
         _, _, raw = call("GET", f"/open311/v2/requests/{created['name'][8:]}.json")
         media = json.loads(raw)[0]["media_url"]
         self.assertTrue(media.startswith("http://127.0.0.1:8080/cities/demo/v1/reports/"), media)
         status, headers, photo = call("GET", media[len("http://127.0.0.1:8080"):])
-        self.assertEqual((status, headers["Content-Type"], photo), (200, "image/jpeg", jpeg))
+        self.assertEqual((status, headers["Content-Type"], photo), (200, "image/png", png))
 
     def test_cors_allows_only_the_configured_origins(self):
         ok = {"Origin": "http://localhost:3000"}
