@@ -12,7 +12,7 @@ CMAKE_ARGS ?=
 DEB_PACKAGES = cmake ninja-build g++ clang-14 libclang-rt-14-dev pkg-config ccache \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   librocksdb-dev libboost-dev libabsl-dev libyaml-cpp-dev libssl-dev libgtest-dev \
-  libexpat1-dev libjpeg62-turbo-dev libpng-dev libwebp-dev python3 python3-grpcio python3-yaml python3-feedparser python3-icalendar python3-h2 \
+  libexpat1-dev libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev libwebp-dev python3 python3-grpcio python3-yaml python3-feedparser python3-icalendar python3-h2 \
   curl nginx-light openssl chromium fonts-dejavu-core
 
 # Compiler cache keyed on paths relative to this checkout, so a fresh clone reuses earlier builds

@@ -13,8 +13,10 @@
 #include <openssl/pem.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <vector>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
@@ -178,25 +180,20 @@ const char* RoleName(int role) {
   return "unknown";
 }
 
-struct TokenVerifier::Key {
+struct KeySet::Key {
   std::string kid;
   std::string alg;  // RS256 or ES256
   EVP_PKEY* pkey = nullptr;
   ~Key() { EVP_PKEY_free(pkey); }
 };
 
-TokenVerifier::~TokenVerifier() = default;
+KeySet::~KeySet() = default;
 
-bool TokenVerifier::accepts_tokens() const {
-  return !keys_.empty() || !options_.hs256_secret.empty();
-}
-
-absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Create(
-    const VerifierOptions& options) {
-  std::unique_ptr<TokenVerifier> v(new TokenVerifier());
-  v->options_ = options;
-  if (options.jwks_json.empty()) return v;
-  absl::StatusOr<Struct> jwks = ParseJsonObject(options.jwks_json);
+absl::StatusOr<std::shared_ptr<const KeySet>> KeySet::Parse(absl::string_view jwks_json,
+                                                            std::string issuer) {
+  std::shared_ptr<KeySet> set(new KeySet());
+  set->issuer_ = std::move(issuer);
+  absl::StatusOr<Struct> jwks = ParseJsonObject(jwks_json);
   if (!jwks.ok()) return absl::InvalidArgumentError("JWKS is not a JSON object");
   auto keys = jwks->fields().find("keys");
   if (keys == jwks->fields().end() || keys->second.kind_case() != Value::kListValue) {
@@ -208,9 +205,18 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Create(
       return absl::InvalidArgumentError(absl::StrCat("JWKS key #", index, " is not an object"));
     }
     const Struct& jwk = k.struct_value();
+    // An identity provider's set also lists encryption keys ("use": "enc") and algorithms we do
+    // not verify; only a key of the operator's own file must be one we can use.
+    const std::string use = StringField(jwk, "use");
+    const std::string kty = StringField(jwk, "kty");
+    const bool fetched = !set->issuer_.empty();
+    if (fetched && ((!use.empty() && use != "sig") || (kty != "RSA" && kty != "EC") ||
+                    (kty == "EC" && StringField(jwk, "crv") != "P-256"))) {
+      ++index;
+      continue;
+    }
     auto key = std::make_unique<Key>();
     key->kid = StringField(jwk, "kid");
-    std::string kty = StringField(jwk, "kty");
     std::string a, b;
     if (kty == "RSA") {
       key->alg = "RS256";
@@ -239,10 +245,68 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Create(
     if (key->pkey == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("JWKS key #", index, " is not a valid key"));
     }
-    v->keys_.push_back(std::move(key));
+    set->keys_.push_back(std::move(key));
     ++index;
   }
+  return std::shared_ptr<const KeySet>(std::move(set));
+}
+
+TokenVerifier::~TokenVerifier() = default;
+
+bool TokenVerifier::accepts_tokens() const {
+  return (file_keys_ && file_keys_->size() > 0) || !options_.hs256_secret.empty() ||
+         !fetched_issuers_.empty();
+}
+
+absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Create(
+    const VerifierOptions& options) {
+  std::unique_ptr<TokenVerifier> v(new TokenVerifier());
+  v->options_ = options;
+  if (options.jwks_json.empty()) return v;
+  absl::StatusOr<std::shared_ptr<const KeySet>> keys = KeySet::Parse(options.jwks_json);
+  if (!keys.ok()) return keys.status();
+  v->file_keys_ = *std::move(keys);
   return v;
+}
+
+void TokenVerifier::SetIssuerKeys(std::shared_ptr<const KeySet> keys) {
+  {
+    std::lock_guard<std::mutex> lock(keys_mu_);
+    issuer_keys_[keys->issuer()] = std::move(keys);
+  }
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  cache_.clear();
+}
+
+void TokenVerifier::ExpectIssuerKeys(std::vector<std::string> issuers,
+                                     std::function<void(const std::string&)> on_unknown_key) {
+  fetched_issuers_ = std::move(issuers);
+  on_unknown_key_ = std::move(on_unknown_key);
+}
+
+size_t TokenVerifier::cached_tokens() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  return cache_.size();
+}
+
+void TokenVerifier::EvictLocked(double now_s) const {
+  const double leeway = absl::ToDoubleSeconds(options_.leeway);
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    if (now_s > it->second.exp + leeway) {
+      cache_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  if (cache_.size() < kVerifiedTokenCacheSize) return;
+  // Still full of live tokens: the older half goes (amortised O(1) per insertion), so the
+  // tokens of the callers active right now stay cached.
+  std::vector<std::pair<uint64_t, std::string>> ages;
+  ages.reserve(cache_.size());
+  for (const auto& [token, entry] : cache_) ages.emplace_back(entry.inserted, token);
+  const size_t drop = ages.size() / 2;
+  std::nth_element(ages.begin(), ages.begin() + drop, ages.end());
+  for (size_t i = 0; i < drop; ++i) cache_.erase(ages[i].second);
 }
 
 absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token, absl::Time now) const {
@@ -260,8 +324,10 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token, absl:
   absl::StatusOr<TokenClaims> claims = VerifyUncached(token, now, &exp, &nbf);
   if (claims.ok()) {
     std::lock_guard<std::mutex> lock(cache_mu_);
-    if (cache_.size() >= kVerifiedTokenCacheSize) cache_.clear();
-    cache_.emplace(std::string(token), CachedToken{*claims, exp, nbf});
+    if (cache_.size() >= kVerifiedTokenCacheSize) {
+      EvictLocked(absl::ToDoubleSeconds(now - absl::UnixEpoch()));
+    }
+    cache_.emplace(std::string(token), CachedToken{*claims, exp, nbf, ++insertions_});
   }
   return claims;
 }
@@ -302,14 +368,37 @@ absl::StatusOr<TokenClaims> TokenVerifier::VerifyUncached(absl::string_view toke
     verified = signature.size() == mac.size() &&
                CRYPTO_memcmp(signature.data(), mac.data(), mac.size()) == 0;
   } else if (alg == "RS256" || alg == "ES256") {
-    const Key* key = nullptr;
-    for (const auto& k : keys_) {
-      if (k->alg == alg && (kid.empty() || k->kid == kid)) {
-        key = k.get();
-        break;
+    // The issuer picks the key set: keys fetched from an issuer's discovery document verify
+    // only that issuer's tokens. The payload is read here for `iss` alone; nothing in it is
+    // believed before the signature matches.
+    std::string iss;
+    if (absl::StatusOr<Struct> peek = ParseJsonObject(payload_json); peek.ok()) {
+      iss = StringField(*peek, "iss");
+    }
+    std::vector<std::shared_ptr<const KeySet>> sets;
+    {
+      std::lock_guard<std::mutex> lock(keys_mu_);
+      if (auto it = issuer_keys_.find(iss); it != issuer_keys_.end()) sets.push_back(it->second);
+    }
+    if (file_keys_) sets.push_back(file_keys_);
+    const KeySet::Key* key = nullptr;
+    for (const auto& set : sets) {
+      for (const auto& k : set->keys_) {
+        if (k->alg == alg && (kid.empty() || k->kid == kid)) {
+          key = k.get();
+          break;
+        }
       }
+      if (key != nullptr) break;
     }
     if (key == nullptr) {
+      if (std::find(fetched_issuers_.begin(), fetched_issuers_.end(), iss) !=
+          fetched_issuers_.end()) {
+        if (on_unknown_key_) on_unknown_key_(iss);
+        return Unauthenticated(absl::StrCat(
+            "no ", alg, " key of issuer '", iss, "' has kid '", kid,
+            "' yet; the gateway is fetching the issuer's current keys, retry in a few seconds"));
+      }
       return Unauthenticated(absl::StrCat("no configured ", alg, " key has kid '", kid, "'"));
     }
     if (alg == "ES256") {

@@ -4,6 +4,7 @@
 #define CIVITAS_AUTH_TOKEN_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,26 @@ struct TokenClaims {
 absl::StatusOr<int> ParseRole(absl::string_view name);
 const char* RoleName(int role);
 
+// Public keys parsed from a JSON Web Key Set (RFC 7517): RSA (RS256) and EC P-256 (ES256).
+class KeySet {
+ public:
+  // `issuer` binds the keys to one issuer (keys fetched from that issuer's discovery document
+  // verify only tokens whose `iss` is that issuer); empty = keys of the operator's file, which
+  // verify any issuer.
+  static absl::StatusOr<std::shared_ptr<const KeySet>> Parse(absl::string_view jwks_json,
+                                                             std::string issuer = "");
+  ~KeySet();
+  size_t size() const { return keys_.size(); }
+  const std::string& issuer() const { return issuer_; }
+
+ private:
+  friend class TokenVerifier;
+  struct Key;
+  KeySet() = default;
+  std::string issuer_;
+  std::vector<std::unique_ptr<Key>> keys_;
+};
+
 class TokenVerifier {
  public:
   static absl::StatusOr<std::unique_ptr<TokenVerifier>> Create(const VerifierOptions& options);
@@ -58,23 +79,41 @@ class TokenVerifier {
   absl::StatusOr<TokenClaims> Verify(absl::string_view token, absl::Time now) const;
   bool accepts_tokens() const;
 
+  // Replaces the keys of `keys->issuer()` (an identity provider's key rotation). Tokens verified
+  // earlier are verified again, so a key the provider withdrew stops working at once.
+  void SetIssuerKeys(std::shared_ptr<const KeySet> keys);
+  // Issuers whose keys come from SetIssuerKeys: a token of such an issuer whose `kid` no key
+  // has is refused, and `on_unknown_key(issuer)` is called (the key fetcher then looks for a
+  // rotated key set). Set before the verifier is used.
+  void ExpectIssuerKeys(std::vector<std::string> issuers,
+                        std::function<void(const std::string&)> on_unknown_key);
+
   static constexpr size_t kVerifiedTokenCacheSize = 16384;
+  // Entries in the verified-token cache now (tests).
+  size_t cached_tokens() const;
 
  private:
-  struct Key;
   struct CachedToken {
     TokenClaims claims;
-    double exp, nbf;  // unix seconds
+    double exp, nbf;    // unix seconds
+    uint64_t inserted;  // order of insertion, for eviction
   };
   TokenVerifier() = default;
   absl::StatusOr<TokenClaims> VerifyUncached(absl::string_view token, absl::Time now, double* exp,
                                              double* nbf) const;
   // UNAUTHENTICATED unless `now` is within [nbf, exp] (unix seconds), give or take the leeway.
   absl::Status CheckTimeWindow(double exp, double nbf, absl::Time now) const;
+  // Makes room in a full cache: expired tokens first, then the oldest half.
+  void EvictLocked(double now_s) const;
   VerifierOptions options_;
-  std::vector<std::unique_ptr<Key>> keys_;
+  mutable std::mutex keys_mu_;
+  std::shared_ptr<const KeySet> file_keys_;                           // set by Create
+  std::map<std::string, std::shared_ptr<const KeySet>> issuer_keys_;  // guarded by keys_mu_
+  std::vector<std::string> fetched_issuers_;                          // set once
+  std::function<void(const std::string&)> on_unknown_key_;            // set once
   mutable std::mutex cache_mu_;
   mutable absl::flat_hash_map<std::string, CachedToken> cache_;
+  mutable uint64_t insertions_ = 0;  // guarded by cache_mu_
 };
 
 struct MintRequest {

@@ -300,5 +300,83 @@ TEST(JwksTest, RejectsUnsupportedKeys) {
   EXPECT_FALSE(TokenVerifier::Create(o).ok());
 }
 
+TEST_F(TokenTest, FetchedKeysVerifyOnlyTheirIssuerAndRotateWithoutARestart) {
+  // Two identity providers; the gateway has no key file, only what it fetched.
+  ASSERT_TRUE(GenerateDevKeyPair(dir_ + "/k2.pem", dir_ + "/k2.json", "k2").ok());
+  auto second = TokenSigner::FromPrivateKeyPem(Read(dir_ + "/k2.pem"), "k2");
+  ASSERT_TRUE(second.ok());
+  VerifierOptions o;
+  auto v = TokenVerifier::Create(o);
+  ASSERT_TRUE(v.ok());
+  std::vector<std::string> unknown;
+  (*v)->ExpectIssuerKeys({"https://id.example", "https://login.schwerte.example"},
+                         [&](const std::string& issuer) { unknown.push_back(issuer); });
+  EXPECT_TRUE((*v)->accepts_tokens());
+  MintRequest r = Request();
+  r.audience.clear();
+  const std::string token = *signer_->Mint(r);
+  absl::StatusOr<TokenClaims> c = (*v)->Verify(token, now_);
+  EXPECT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("fetching the issuer's current keys"), std::string::npos)
+      << c.status();
+  EXPECT_EQ(unknown, std::vector<std::string>{"https://id.example"});
+
+  auto keys = KeySet::Parse(Read(dir_ + "/jwks.json"), "https://id.example");
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  (*v)->SetIssuerKeys(*keys);
+  ASSERT_TRUE((*v)->Verify(token, now_).ok());
+  // The same key cannot vouch for another issuer's tokens.
+  r.issuer = "https://login.schwerte.example";
+  c = (*v)->Verify(*signer_->Mint(r), now_);
+  EXPECT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("no ES256 key of issuer 'https://login.schwerte.example'"),
+            std::string::npos)
+      << c.status();
+
+  // The provider rotates: k2 replaces k1. Tokens of the new key verify, and the old key's tokens
+  // (even one verified and cached before) do not.
+  r.issuer = "https://id.example";
+  const std::string rotated = *(*second)->Mint(r);
+  EXPECT_FALSE((*v)->Verify(rotated, now_).ok());
+  keys = KeySet::Parse(Read(dir_ + "/k2.json"), "https://id.example");
+  ASSERT_TRUE(keys.ok());
+  (*v)->SetIssuerKeys(*keys);
+  EXPECT_TRUE((*v)->Verify(rotated, now_).ok());
+  EXPECT_FALSE((*v)->Verify(token, now_).ok()) << "the withdrawn key's token";
+}
+
+TEST_F(TokenTest, AFullTokenCacheDropsExpiredThenOldTokensNotEverything) {
+  VerifierOptions o;
+  o.hs256_secret = std::string(32, 's');
+  auto v = TokenVerifier::Create(o);
+  ASSERT_TRUE(v.ok());
+  auto signer = TokenSigner::Hs256(o.hs256_secret);
+  MintRequest r = Request();
+  r.audience.clear();
+  const size_t n = TokenVerifier::kVerifiedTokenCacheSize;
+  std::vector<std::string> tokens;
+  for (size_t i = 0; i < n; ++i) {
+    r.subject = "u" + std::to_string(i);
+    r.ttl = i < 100 ? absl::Minutes(1) : absl::Hours(1);  // the first 100 expire soon
+    tokens.push_back(*signer->Mint(r));
+    ASSERT_TRUE((*v)->Verify(tokens.back(), now_).ok());
+  }
+  EXPECT_EQ((*v)->cached_tokens(), n);
+  // Ten minutes on, one more token: the 100 expired ones make room, nothing else goes.
+  const absl::Time later = now_ + absl::Minutes(10);
+  r.now = later;
+  r.subject = "late";
+  r.ttl = absl::Hours(1);
+  ASSERT_TRUE((*v)->Verify(*signer->Mint(r), later).ok());
+  EXPECT_EQ((*v)->cached_tokens(), n - 100 + 1);
+  // Filled again with live tokens: the older half goes, the newer callers stay cached.
+  for (int i = 0; i < 100; ++i) {
+    r.subject = "more" + std::to_string(i);
+    ASSERT_TRUE((*v)->Verify(*signer->Mint(r), later).ok());
+  }
+  EXPECT_GT((*v)->cached_tokens(), n / 2);
+  EXPECT_LE((*v)->cached_tokens(), n);
+}
+
 }  // namespace
 }  // namespace civitas::auth

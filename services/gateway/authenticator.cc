@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "civitas/module.h"
+#include "services/gateway/log.h"
 
 namespace civitas::gateway {
 namespace {
@@ -58,6 +59,28 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
   a->verifier_ = std::move(*verifier);
   a->routes_ = routes;
   a->operator_issuers_ = config.operator_issuers;
+  if (!config.oidc_issuers.empty()) {
+    auth::JwksFetcherOptions fetch;
+    fetch.issuers = config.oidc_issuers;
+    fetch.ca_file = config.oidc_ca_file;
+    fetch.min_refetch = absl::Seconds(config.oidc_refetch_seconds);
+    fetch.report = [](const std::string& issuer, const absl::Status& result, size_t keys) {
+      if (result.ok()) {
+        Log(LogLevel::kInfo, "identity provider keys fetched",
+            {{"issuer", issuer}, {"keys", std::to_string(keys)}});
+      } else {
+        Log(LogLevel::kWarning, "identity provider keys not fetched; the last ones stay in use",
+            {{"issuer", issuer}, {"error", std::string(result.message())}});
+      }
+    };
+    a->fetcher_ = std::make_unique<auth::JwksFetcher>(std::move(fetch), a->verifier_.get());
+    auth::JwksFetcher* fetcher = a->fetcher_.get();
+    a->verifier_->ExpectIssuerKeys(
+        config.oidc_issuers, [fetcher](const std::string& issuer) { fetcher->KeyUnknown(issuer); });
+    // A provider that is down does not stop the gateway: its tokens are refused until its keys
+    // arrive, everything else serves.
+    a->fetcher_->Start(absl::Seconds(5));
+  }
   return a;
 }
 

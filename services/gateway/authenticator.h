@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "services/auth/city_trust.h"
+#include "services/auth/jwks_fetcher.h"
 #include "services/auth/token.h"
 #include "services/gateway/config.h"
 #include "services/gateway/module_instance.h"
@@ -45,6 +46,8 @@ class Authenticator {
  private:
   auth::CityTrust TrustOf(absl::string_view city) const;
   std::unique_ptr<auth::TokenVerifier> verifier_;
+  // After verifier_: stopped before the verifier it feeds goes away.
+  std::unique_ptr<auth::JwksFetcher> fetcher_;
   const RouteTableHolder* routes_ = nullptr;
   std::vector<std::string> operator_issuers_;
 };

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/auth/jwks_fetcher.h"
 #include "services/bundle/bundle.h"
 
 namespace civitas::gateway {
@@ -553,10 +554,10 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   }
 
   if (const YAML::Node a = root["auth"]) {
-    p.ExpectMap(
-        a, "auth",
-        {"jwks_file", "issuer", "audience", "roles_claim", "allow_hs256", "hs256_secret_file",
-         "leeway_seconds", "max_token_lifetime_seconds", "operator_issuers"});
+    p.ExpectMap(a, "auth",
+                {"jwks_file", "issuer", "audience", "roles_claim", "allow_hs256",
+                 "hs256_secret_file", "leeway_seconds", "max_token_lifetime_seconds",
+                 "operator_issuers", "oidc_issuers", "oidc_ca_file", "oidc_refetch_seconds"});
     if (a["jwks_file"]) c.auth.jwks_file = p.String(a["jwks_file"], "auth.jwks_file");
     if (a["issuer"]) c.auth.issuer = p.String(a["issuer"], "auth.issuer");
     if (a["audience"]) c.auth.audience = p.String(a["audience"], "auth.audience");
@@ -576,6 +577,19 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
     if (a["operator_issuers"]) {
       c.auth.operator_issuers =
           StringList(p, a["operator_issuers"], "auth.operator_issuers", "issuer URLs");
+    }
+    if (a["oidc_issuers"]) {
+      c.auth.oidc_issuers = StringList(p, a["oidc_issuers"], "auth.oidc_issuers", "issuer URLs");
+      for (size_t i = 0; i < c.auth.oidc_issuers.size(); ++i) {
+        if (absl::Status s = auth::CheckKeyUrl(c.auth.oidc_issuers[i]); !s.ok()) {
+          p.Fail(a["oidc_issuers"][i], "auth.oidc_issuers", std::string(s.message()));
+        }
+      }
+    }
+    if (a["oidc_ca_file"]) c.auth.oidc_ca_file = p.String(a["oidc_ca_file"], "auth.oidc_ca_file");
+    if (a["oidc_refetch_seconds"]) {
+      c.auth.oidc_refetch_seconds = static_cast<uint32_t>(
+          p.Uint(a["oidc_refetch_seconds"], "auth.oidc_refetch_seconds", 1, 3600));
     }
     if (c.auth.allow_hs256 && c.auth.hs256_secret_file.empty()) {
       p.Fail(a, "auth.hs256_secret_file", "is required when allow_hs256 is true");
@@ -695,6 +709,7 @@ absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
   resolve(&config->module_dir);
   resolve(&config->backup_dir);
   resolve(&config->auth.jwks_file);
+  resolve(&config->auth.oidc_ca_file);
   resolve(&config->auth.hs256_secret_file);
   if (config->admin.socket != "none") resolve(&config->admin.socket);
   resolve(&config->admin.bundle_import_dir);

@@ -168,6 +168,14 @@ struct AuthConfig {
   uint32_t max_token_lifetime_seconds = 86400;  // longer-lived tokens are refused
   // Issuers whose `"*": ["operator"]` is believed; empty = any issuer the keys verify.
   std::vector<std::string> operator_issuers;
+  // OpenID Connect providers whose signing keys the gateway fetches (discovery document, then
+  // jwks_uri) and keeps current: a provider's key rotation needs no restart. Their keys verify
+  // only their own tokens. A city still names the issuers it trusts (cities[].auth.issuers).
+  std::vector<std::string> oidc_issuers;
+  std::string oidc_ca_file;  // PEM bundle for the providers' TLS; empty = the system's
+  // A token naming a key the gateway does not have makes it fetch the issuer's keys again, at
+  // most this often (forged key ids must not make it hammer the provider).
+  uint32_t oidc_refetch_seconds = 30;
 };
 
 // AdminService is reached with an admin or operator token, or through a Unix-domain socket whose
