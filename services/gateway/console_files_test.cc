@@ -208,6 +208,12 @@ TEST_F(ConsoleFilesTest, DevTokenMintsAVerifiableTokenForTheChosenRole) {
   EXPECT_TRUE(auth::RolesIn(*claims, demo) & CIVITAS_ROLE_BIT(CIVITAS_ROLE_EDITOR));
   EXPECT_FALSE(auth::RolesIn(*claims, demo) & CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN));
   EXPECT_EQ(auth::RolesIn(*claims, other), 0u) << "a token for the demo counts nowhere else";
+
+  // A chosen subject, for an app developer who needs several citizens.
+  post.body = R"({"city": "demo", "role": "citizen", "subject": "anna"})";
+  r = Serve(files, post);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"subject\":\"dev-anna\""), std::string::npos) << r.body;
 }
 
 TEST_F(ConsoleFilesTest, DevTokenRefusesWrongCallers) {
@@ -232,7 +238,8 @@ TEST_F(ConsoleFilesTest, DevTokenRefusesWrongCallers) {
 
   for (const char* body :
        {R"({"city": "demo", "role": "root"})", R"({"city": "elsewhere", "role": "editor"})", "[1,2",
-        "", R"({"city": "demo"})"}) {
+        "", R"({"city": "demo"})",
+        R"({"city": "demo", "role": "citizen", "subject": "Anna/.."})"}) {
     HttpRequest bad = post;
     bad.body = body;
     HttpResponse r = Serve(files, bad);
