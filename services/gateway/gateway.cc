@@ -651,15 +651,16 @@ std::string Gateway::BackupDir(const std::string& city_id) const {
       city_id);
 }
 
-absl::StatusOr<BackupInfo> Gateway::Backup(const std::string& city_id,
-                                           const std::function<void(int64_t)>& progress) {
+absl::StatusOr<common::BackupInfo> Gateway::Backup(const std::string& city_id,
+                                                   const std::function<void(int64_t)>& progress) {
   absl::MutexLock lock(&backup_mu_);
   auto it = stores_.find(city_id);
   if (it == stores_.end()) {
     return absl::NotFoundError("city '" + city_id + "' is not hosted by this gateway");
   }
   const absl::Time start = absl::Now();
-  absl::StatusOr<BackupInfo> backup = CreateBackup(it->second->db(), BackupDir(city_id), progress);
+  absl::StatusOr<common::BackupInfo> backup =
+      common::CreateBackup(it->second->db(), BackupDir(city_id), progress);
   if (backup.ok()) {
     Log(LogLevel::kInfo, "backup created",
         {{"city", city_id},

@@ -55,13 +55,14 @@ class Gateway final : public CityOperations {
   absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request,
                                        const std::function<bool()>& cancelled) override;
   absl::StatusOr<RollbackOutcome> Rollback(const RollbackOptions& options) override;
-  absl::StatusOr<BackupInfo> Backup(const std::string& city_id,
-                                    const std::function<void(int64_t)>& progress) override;
+  absl::StatusOr<common::BackupInfo> Backup(const std::string& city_id,
+                                            const std::function<void(int64_t)>& progress) override;
   std::string BackupDir(const std::string& city_id) const override;
   // City lifecycle (gateway_cities.cc).
   absl::StatusOr<CityConfig> CreateCity(const std::string& city_yaml) override;
-  absl::StatusOr<BackupInfo> ExportCity(const std::string& city_id, const std::string& dir,
-                                        const std::function<void(int64_t)>& progress) override;
+  absl::StatusOr<common::BackupInfo> ExportCity(
+      const std::string& city_id, const std::string& dir,
+      const std::function<void(int64_t)>& progress) override;
   absl::StatusOr<std::string> DeleteCity(const std::string& city_id, const std::string& confirm,
                                          bool delete_backups) override;
 

@@ -18,7 +18,7 @@
 #include "civitas/text.h"
 #include "google/api/annotations.pb.h"
 #include "google/api/httpbody.pb.h"
-#include "services/gateway/code_names.h"
+#include "services/common/code_names.h"
 
 namespace civitas::gateway {
 namespace {
@@ -248,7 +248,7 @@ HttpResponse JsonError(grpc::StatusCode code, const std::string& message, int ht
   HttpResponse r;
   r.status = http;
   r.content_type = kJson;
-  r.body = absl::StrCat("{\"error\":{\"code\":", http, ",\"status\":\"", CodeName(code),
+  r.body = absl::StrCat("{\"error\":{\"code\":", http, ",\"status\":\"", common::CodeName(code),
                         "\",\"message\":", JsonString(ScrubUtf8(message)), "}}\n");
   return r;
 }

@@ -43,7 +43,7 @@ std::string Metrics::Render(const std::string& extra) const {
       uint64_t n = s->by_code_[code].load(std::memory_order_relaxed);
       if (n == 0) continue;
       absl::StrAppend(&out, "civitas_calls_total{city=\"", key.first, "\",method=\"", key.second,
-                      "\",code=\"", CodeName(code), "\"} ", n, "\n");
+                      "\",code=\"", common::CodeName(code), "\"} ", n, "\n");
     }
   }
   out += "# HELP civitas_call_duration_seconds Time from a call's arrival to its answer.\n";
@@ -69,8 +69,8 @@ std::string Metrics::Render(const std::string& extra) const {
   for (int code = 0; code <= 16; ++code) {
     uint64_t n = rejected_[code].load(std::memory_order_relaxed);
     if (n > 0)
-      absl::StrAppend(&out, "civitas_rejected_calls_total{code=\"", CodeName(code), "\"} ", n,
-                      "\n");
+      absl::StrAppend(&out, "civitas_rejected_calls_total{code=\"", common::CodeName(code), "\"} ",
+                      n, "\n");
   }
   out += extra;
   return out;

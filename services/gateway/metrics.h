@@ -14,7 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "services/gateway/code_names.h"
+#include "services/common/code_names.h"
 
 namespace civitas::gateway {
 
