@@ -149,6 +149,9 @@ absl::StatusOr<std::string> Gateway::DeleteCity(const std::string& city_id,
                        "delete in a moment"));
     }
   }
+  // Whoever still holds an instance (a module's own thread, a snapshot not yet released) gets
+  // abi.h's "storage is closed" from now on, never the closed or freed store.
+  for (const auto& instance : instances) instance->DetachStore();
   const std::string dir = stores_.at(city_id)->dir();
   if (absl::Status s = stores_.at(city_id)->Close(); !s.ok()) {
     Log(LogLevel::kError, "closing a deleted city's store failed",
