@@ -73,6 +73,7 @@ int Usage(const std::string& error) {
 namespace {
 
 std::string UsageOf(const std::vector<std::string>& words) {
+  if (words.empty()) return kUsage;
   std::string prefix = "civitasctl";
   for (const std::string& w : words) prefix += " " + w;
   // The usage lines of the commands that start with `words`, each with the lines indented below

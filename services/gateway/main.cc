@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -14,6 +15,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
@@ -67,6 +69,25 @@ bool IsGatewayFlagFile(absl::string_view file) {
   return absl::EndsWith(file, "services/gateway/main.cc");
 }
 
+// --help (-h, --helpshort): the usage and this binary's flags; --helpfull: every flag linked in.
+// Exits 0 (absl's own --help handling exits 1).
+void PrintHelp(bool all) {
+  std::cout << "civitas-gateway: " << absl::ProgramUsageMessage() << "\n\nFlags:\n";
+  std::vector<const absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (all || IsGatewayFlagFile(flag->Filename())) flags.push_back(flag);
+  }
+  std::sort(flags.begin(), flags.end(),
+            [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
+  for (const absl::CommandLineFlag* flag : flags) {
+    std::cout << "  --" << flag->Name() << "  " << flag->Help();
+    if (const std::string d = flag->DefaultValue(); !d.empty())
+      std::cout << " (default: " << d << ")";
+    std::cout << "\n";
+  }
+  if (!all) std::cout << "\n--helpfull lists the flags of the libraries too.\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,6 +108,12 @@ int main(int argc, char** argv) {
     if (a.rfind("--", 0) != 0) continue;
     for (size_t i = 2; i < a.size() && a[i] != '='; ++i) {
       if (a[i] == '-') a[i] = '_';
+    }
+  }
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h" || a == "--helpshort" || a == "--helpfull") {
+      PrintHelp(a == "--helpfull");
+      return 0;
     }
   }
   std::vector<char*> normalized;
