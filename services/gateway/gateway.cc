@@ -106,6 +106,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
   if (absl::Status s = LoadSubjectHashKey(g->config_.data_dir); !s.ok()) return s;
   g->storage_ = std::make_unique<StorageEnvironment>(g->config_.storage);
   g->module_store_ = std::make_unique<ModuleStore>(g->config_.data_dir);
+  g->installer_ = std::make_unique<ModuleInstaller>(g->config_, &g->routes_, g->module_store_.get(),
+                                                    g->storage_.get(), &g->change_mu_,
+                                                    static_cast<ModuleInstaller::Host*>(g.get()));
   if (absl::Status s = g->LoadRuntimeCities(); !s.ok()) return s;
   if (absl::Status s = g->OpenCities(); !s.ok()) return s;
   g->SeedCities();
@@ -178,7 +181,30 @@ ModuleStatus Gateway::StartModule(const CityConfig& city, CityStore* store, cons
   return status;
 }
 
-std::vector<bundle::TrustedKey> Gateway::TrustOf(const CityConfig& city) const {
+absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& request,
+                                              const std::function<bool()>& cancelled) {
+  return installer_->Install(request, cancelled);
+}
+
+absl::StatusOr<RollbackOutcome> Gateway::Rollback(const RollbackOptions& options) {
+  return installer_->Rollback(options);
+}
+
+CityStore* Gateway::StoreOf(const std::string& city_id) {
+  absl::MutexLock lock(&stores_mu_);
+  auto it = stores_.find(city_id);
+  return it == stores_.end() ? nullptr : it->second.get();
+}
+
+void Gateway::Hold(const std::string& city, const std::vector<std::string>& services) {
+  dispatcher_->Hold(city, services);
+}
+
+void Gateway::Release(const std::string& city, const std::vector<std::string>& services) {
+  dispatcher_->Release(city, services);
+}
+
+std::vector<bundle::TrustedKey> TrustedKeysOf(const CityConfig& city) {
   std::vector<bundle::TrustedKey> keys;
   for (const TrustedPublisher& p : city.trusted_publishers) {
     keys.push_back({p.name, p.public_key, p.revoked});
@@ -210,7 +236,8 @@ CityRoutes Gateway::BuildCity(const CityConfig& city, CityStore* store) {
                     pin.publisher, pin.previous_version};
     // Checked again at every start: a key may have been revoked since the install.
     absl::StatusOr<bundle::OpenedBundle> stored = module_store_->Get(pin.module_id, pin.version);
-    absl::Status trust = stored.ok() ? bundle::CheckTrust(*stored, TrustOf(city)) : stored.status();
+    absl::Status trust =
+        stored.ok() ? bundle::CheckTrust(*stored, TrustedKeysOf(city)) : stored.status();
     specs.erase(std::remove_if(specs.begin(), specs.end(),
                                [&](const ModuleSpec& s) { return s.module_id == pin.module_id; }),
                 specs.end());
