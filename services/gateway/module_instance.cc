@@ -55,7 +55,6 @@ int32_t Guarded(const char* what, char* error, size_t error_size, Fn&& fn) {
 int32_t HostCall::Follow(std::string topic) {
   if (kind_ != CIVITAS_METHOD_SERVER_STREAMING) return CIVITAS_FAILED_PRECONDITION;
   if (topic.empty()) return CIVITAS_INVALID_ARGUMENT;
-  follow_topic_ = std::move(topic);
   return CIVITAS_OK;
 }
 

@@ -56,13 +56,14 @@ class HostCall {
     replied_ = true;
   }
   void SetError(std::string message) { error_ = std::move(message); }
-  // Streaming: subscribes the call to `topic` of its module instance (see call_follow).
+  // Streaming: subscribes the call to `topic` of its module instance (see call_follow). The
+  // dispatcher's calls follow; this default only checks the arguments (calls made outside a
+  // client's stream, e.g. seeding, have nobody to deliver to).
   virtual int32_t Follow(std::string topic);
 
   bool replied() const { return replied_; }
   std::string& reply() { return reply_; }
   const std::string& error() const { return error_; }
-  const std::string& follow_topic() const { return follow_topic_; }
 
  private:
   Caller caller_;
@@ -70,7 +71,6 @@ class HostCall {
   bool replied_ = false;
   std::string reply_;
   std::string error_;
-  std::string follow_topic_;
 };
 
 // Receives what a module publishes on a topic it follows.
