@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "civitas/gateway/v1/admin.grpc.pb.h"
+#include "services/common/backups.h"
 #include "services/ctl/commands.h"
-#include "services/gateway/backups.h"
 
 namespace civitas::ctl {
 namespace {
@@ -96,8 +96,8 @@ int BackupRestore(const Args& args) {
   }
   const std::string target = absl::StrCat(to, "/cities/", city);
   std::cerr << "restoring city " << city << " from " << from << " into " << target << "...\n";
-  absl::StatusOr<civitas::gateway::BackupInfo> info =
-      civitas::gateway::RestoreBackup(from, id, target, args.Has("overwrite"));
+  absl::StatusOr<civitas::common::BackupInfo> info =
+      civitas::common::RestoreBackup(from, id, target, args.Has("overwrite"));
   if (!info.ok()) return Failed(std::string(info.status().message()));
   std::cout << "restored backup " << info->id << " (" << info->size_bytes << " bytes) into "
             << target << "; start a gateway with data_dir " << to << " to serve it\n";

@@ -5,9 +5,11 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string>
+#include <vector>
 
+#include "services/common/code_names.h"
 #include "services/ctl/commands.h"
-#include "services/gateway/code_names.h"
 
 namespace civitas::ctl {
 
@@ -68,9 +70,40 @@ int Usage(const std::string& error) {
   return 2;
 }
 
+namespace {
+
+std::string UsageOf(const std::vector<std::string>& words) {
+  if (words.empty()) return kUsage;
+  std::string prefix = "civitasctl";
+  for (const std::string& w : words) prefix += " " + w;
+  // The usage lines of the commands that start with `words`, each with the lines indented below
+  // it (its continuation and notes).
+  std::string out;
+  std::istringstream lines(kUsage);
+  size_t command_indent = std::string::npos;  // npos: not inside a matching command
+  for (std::string line; std::getline(lines, line);) {
+    const size_t indent = line.find_first_not_of(' ');
+    if (indent == std::string::npos) continue;
+    const std::string text = line.substr(indent);
+    if (text.rfind("civitasctl ", 0) == 0) {
+      const bool match = text.rfind(prefix, 0) == 0 &&
+                         (text.size() == prefix.size() || text[prefix.size()] == ' ');
+      command_indent = match ? indent : std::string::npos;
+      if (match) out += line + "\n";
+    } else if (command_indent != std::string::npos && indent > command_indent) {
+      out += line + "\n";
+    } else {
+      command_indent = std::string::npos;
+    }
+  }
+  return out.empty() ? std::string(kUsage) : "usage:\n" + out;
+}
+
+}  // namespace
+
 int Failed(const grpc::Status& s) {
   const int code = static_cast<int>(s.error_code());
-  std::cerr << "civitasctl: " << s.error_message() << " (" << civitas::gateway::CodeName(code)
+  std::cerr << "civitasctl: " << s.error_message() << " (" << civitas::common::CodeName(code)
             << ")\n";
   return 1;
 }
@@ -150,13 +183,14 @@ namespace {
 
 // Flags that take no value.
 bool IsSwitch(const std::string& name) {
-  return name == "force" || name == "overwrite" || name == "delete-backups" || name == "dry-run" ||
-         name == "restore-checkpoint" || name == "yes";
+  return name == "help" || name == "force" || name == "overwrite" || name == "delete-backups" ||
+         name == "dry-run" || name == "restore-checkpoint" || name == "yes";
 }
 
 bool Parse(int argc, char** argv, Args* args, std::string* error) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "-h") a = "--help";
     if (a.rfind("--", 0) != 0) {
       args->words.push_back(a);
       continue;
@@ -186,6 +220,13 @@ int main(int argc, char** argv) {
   std::string error;
   if (!Parse(argc, argv, &args, &error)) return Usage(error);
   const auto& w = args.words;
+  // `civitasctl --help`, `civitasctl help module install`, `civitasctl module install --help`.
+  if (args.Has("help") || (!w.empty() && w[0] == "help")) {
+    std::vector<std::string> words = w;
+    if (!words.empty() && words[0] == "help") words.erase(words.begin());
+    std::cout << UsageOf(words);
+    return 0;
+  }
   auto is = [&](const char* a, const char* b = nullptr) {
     return !w.empty() && w[0] == a && (b == nullptr || (w.size() > 1 && w[1] == b));
   };

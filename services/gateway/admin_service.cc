@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "civitas/abi.h"
-#include "services/gateway/code_names.h"
+#include "services/common/code_names.h"
 #include "services/gateway/log.h"
 #include "services/gateway/standard_services.h"
 
@@ -42,7 +42,7 @@ void ToProto(const std::string& city, const ModuleStatus& m, v1::Module* out) {
   out->set_previous_version(m.previous_version);
 }
 
-void ToProto(const std::string& city, const std::string& dir, const BackupInfo& b,
+void ToProto(const std::string& city, const std::string& dir, const common::BackupInfo& b,
              v1::Backup* out) {
   out->set_name(absl::StrCat("cities/", city, "/backups/", b.id));
   out->set_backup_id(b.id);
@@ -120,7 +120,7 @@ grpc::Status AdminService::Authorize(AdminCall& call, const std::string& city, N
 }
 
 grpc::Status AdminService::Audit(const AdminCall& call, grpc::Status status) const {
-  const std::string code = CodeName(static_cast<int>(status.error_code()));
+  const std::string code = common::CodeName(static_cast<int>(status.error_code()));
   LogAudit("admin call", {{"method", call.method},
                           {"subject", call.subject.empty() ? "(none)" : call.subject},
                           {"operator", call.is_operator ? "true" : "false"},
@@ -258,7 +258,7 @@ grpc::Status AdminService::CreateBackup(grpc::ServerContext* ctx,
     grpc::Status s = ParseParent(request->parent(), &city);
     if (s.ok()) s = Authorize(call, city, Need::kCityAdmin);
     if (!s.ok()) return s;
-    absl::StatusOr<BackupInfo> backup = modules_->Backup(city, [&](int64_t copied) {
+    absl::StatusOr<common::BackupInfo> backup = modules_->Backup(city, [&](int64_t copied) {
       v1::BackupProgress progress;
       progress.set_bytes_copied(copied);
       writer->Write(progress);
@@ -285,10 +285,10 @@ grpc::Status AdminService::ListBackups(grpc::ServerContext* ctx,
       return grpc::Status(grpc::StatusCode::NOT_FOUND,
                           "no city '" + request->parent() + "' is hosted by this gateway");
     }
-    absl::StatusOr<std::vector<BackupInfo>> backups =
-        civitas::gateway::ListBackups(modules_->BackupDir(city));
+    absl::StatusOr<std::vector<common::BackupInfo>> backups =
+        common::ListBackups(modules_->BackupDir(city));
     if (!backups.ok()) return ToGrpc(backups.status());
-    for (const BackupInfo& b : *backups) {
+    for (const common::BackupInfo& b : *backups) {
       ToProto(city, modules_->BackupDir(city), b, response->add_backups());
     }
     return grpc::Status::OK;
@@ -310,8 +310,8 @@ grpc::Status AdminService::VerifyBackup(grpc::ServerContext* ctx,
                               request->name() + "'");
     }
     if (grpc::Status s = Authorize(call, parts[1], Need::kCityAdmin); !s.ok()) return s;
-    absl::StatusOr<BackupInfo> backup =
-        civitas::gateway::VerifyBackup(modules_->BackupDir(parts[1]), id);
+    absl::StatusOr<common::BackupInfo> backup =
+        common::VerifyBackup(modules_->BackupDir(parts[1]), id);
     if (!backup.ok()) return ToGrpc(backup.status());
     ToProto(parts[1], modules_->BackupDir(parts[1]), *backup, response);
     return grpc::Status::OK;
@@ -350,7 +350,7 @@ grpc::Status AdminService::ExportCity(grpc::ServerContext* ctx,
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "give parent 'cities/{city_id}' and an export_dir");
     }
-    absl::StatusOr<BackupInfo> backup =
+    absl::StatusOr<common::BackupInfo> backup =
         modules_->ExportCity(city, request->export_dir(), [&](int64_t copied) {
           v1::BackupProgress progress;
           progress.set_bytes_copied(copied);

@@ -88,19 +88,6 @@ StorageEnvironment::StorageEnvironment(const StorageConfig& config, rocksdb::Env
   deferred_write_options_.sync = false;
 }
 
-namespace {
-thread_local DeferredSync* current_deferred_sync = nullptr;
-}  // namespace
-
-DeferredSync::DeferredSync() : previous_(current_deferred_sync) { current_deferred_sync = this; }
-DeferredSync::~DeferredSync() { current_deferred_sync = previous_; }
-DeferredSync* DeferredSync::Current() { return current_deferred_sync; }
-
-void DeferredSync::Note(CityStore* store, uint64_t ticket) {
-  store_ = store;  // a call writes to its own city only
-  ticket_ = std::max(ticket_, ticket);
-}
-
 rocksdb::Options StorageEnvironment::CityOptions() const {
   rocksdb::Options o;
   o.create_if_missing = true;

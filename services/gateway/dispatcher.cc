@@ -530,7 +530,7 @@ class GenericCall final : public HostCall, public StreamFollower {
         {{"request_id", request_id},
          {"city", city_id_},
          {"method", ctx_.method()},
-         {"code", CodeName(code)},
+         {"code", common::CodeName(code)},
          {"latency_ms", latency_ms},
          {"subject", subject_hash}});
   }

@@ -106,6 +106,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
   if (absl::Status s = LoadSubjectHashKey(g->config_.data_dir); !s.ok()) return s;
   g->storage_ = std::make_unique<StorageEnvironment>(g->config_.storage);
   g->module_store_ = std::make_unique<ModuleStore>(g->config_.data_dir);
+  g->installer_ = std::make_unique<ModuleInstaller>(g->config_, &g->routes_, g->module_store_.get(),
+                                                    g->storage_.get(), &g->change_mu_,
+                                                    static_cast<ModuleInstaller::Host*>(g.get()));
   if (absl::Status s = g->LoadRuntimeCities(); !s.ok()) return s;
   if (absl::Status s = g->OpenCities(); !s.ok()) return s;
   g->SeedCities();
@@ -178,7 +181,30 @@ ModuleStatus Gateway::StartModule(const CityConfig& city, CityStore* store, cons
   return status;
 }
 
-std::vector<bundle::TrustedKey> Gateway::TrustOf(const CityConfig& city) const {
+absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& request,
+                                              const std::function<bool()>& cancelled) {
+  return installer_->Install(request, cancelled);
+}
+
+absl::StatusOr<RollbackOutcome> Gateway::Rollback(const RollbackOptions& options) {
+  return installer_->Rollback(options);
+}
+
+CityStore* Gateway::StoreOf(const std::string& city_id) {
+  absl::MutexLock lock(&stores_mu_);
+  auto it = stores_.find(city_id);
+  return it == stores_.end() ? nullptr : it->second.get();
+}
+
+void Gateway::Hold(const std::string& city, const std::vector<std::string>& services) {
+  dispatcher_->Hold(city, services);
+}
+
+void Gateway::Release(const std::string& city, const std::vector<std::string>& services) {
+  dispatcher_->Release(city, services);
+}
+
+std::vector<bundle::TrustedKey> TrustedKeysOf(const CityConfig& city) {
   std::vector<bundle::TrustedKey> keys;
   for (const TrustedPublisher& p : city.trusted_publishers) {
     keys.push_back({p.name, p.public_key, p.revoked});
@@ -210,7 +236,8 @@ CityRoutes Gateway::BuildCity(const CityConfig& city, CityStore* store) {
                     pin.publisher, pin.previous_version};
     // Checked again at every start: a key may have been revoked since the install.
     absl::StatusOr<bundle::OpenedBundle> stored = module_store_->Get(pin.module_id, pin.version);
-    absl::Status trust = stored.ok() ? bundle::CheckTrust(*stored, TrustOf(city)) : stored.status();
+    absl::Status trust =
+        stored.ok() ? bundle::CheckTrust(*stored, TrustedKeysOf(city)) : stored.status();
     specs.erase(std::remove_if(specs.begin(), specs.end(),
                                [&](const ModuleSpec& s) { return s.module_id == pin.module_id; }),
                 specs.end());
@@ -523,38 +550,13 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
     return {503, "text/plain; charset=utf-8", shut_down_ ? "draining\n" : "starting\n", {}};
   }
   if (path == "/metrics") {
-    std::string extra;
-    absl::StrAppend(
-        &extra,
-        "# HELP civitas_active_calls Calls in flight (streams included).\n"
-        "# TYPE civitas_active_calls gauge\n"
-        "civitas_active_calls ",
-        dispatcher_ ? dispatcher_->stats().active_calls.load() : 0, "\n",
-        "# HELP civitas_handler_queue Module handlers running or waiting for a thread.\n"
-        "# TYPE civitas_handler_queue gauge\n"
-        "civitas_handler_queue ",
-        dispatcher_ ? dispatcher_->queued_handlers() : 0, "\n",
-        "# HELP civitas_following_streams Streams following a module's change feed.\n"
-        "# TYPE civitas_following_streams gauge\n"
-        "civitas_following_streams ",
-        dispatcher_ ? dispatcher_->stats().active_streams.load() : 0, "\n",
-        "# HELP civitas_grpc_listener_up 1 if a fresh connection to the gRPC port answered a "
-        "health check in the last probe (about once a second).\n"
-        "# TYPE civitas_grpc_listener_up gauge\n"
-        "civitas_grpc_listener_up ",
-        grpc_answers_.load() ? 1 : 0, "\n",
-        "# HELP civitas_http_connections Open HTTP connections per listener.\n"
-        "# TYPE civitas_http_connections gauge\n"
-        "# HELP civitas_http_refused_connections_total Connections closed at once: over "
-        "limits.http_max_connections.\n"
-        "# TYPE civitas_http_refused_connections_total counter\n"
-        "# HELP civitas_http_accept_errors_total Failed accepts (out of descriptors), each "
-        "followed "
-        "by a 100 ms pause.\n"
-        "# TYPE civitas_http_accept_errors_total counter\n"
-        "# HELP civitas_http_rejected_requests_total Requests answered 400/408/413/414/431/503 "
-        "before any handler.\n"
-        "# TYPE civitas_http_rejected_requests_total counter\n");
+    GatewayGauges g;
+    if (dispatcher_) {
+      g.active_calls = dispatcher_->stats().active_calls.load();
+      g.handler_queue = static_cast<int64_t>(dispatcher_->queued_handlers());
+      g.following_streams = dispatcher_->stats().active_streams.load();
+    }
+    g.grpc_listener_up = grpc_answers_.load();
     // The listeners are set once, before ready_; /metrics may be asked a moment before that.
     const bool listening = ready_.load();
     for (const auto& [name, server] :
@@ -562,58 +564,29 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
           {"metrics", listening ? metrics_http_.get() : nullptr}}) {
       if (server == nullptr) continue;
       const HttpServerStats& st = server->stats();
-      absl::StrAppend(&extra, "civitas_http_connections{listener=\"", name, "\"} ",
-                      st.connections.load(), "\ncivitas_http_refused_connections_total{listener=\"",
-                      name, "\"} ", st.refused_connections.load(),
-                      "\ncivitas_http_accept_errors_total{listener=\"", name, "\"} ",
-                      st.accept_errors.load(), "\ncivitas_http_rejected_requests_total{listener=\"",
-                      name, "\"} ", st.rejected_requests.load(), "\n");
+      g.listeners.push_back({name, st.connections.load(),
+                             static_cast<uint64_t>(st.refused_connections.load()),
+                             static_cast<uint64_t>(st.accept_errors.load()),
+                             static_cast<uint64_t>(st.rejected_requests.load())});
     }
-    absl::StrAppend(&extra,
-                    "# HELP civitas_module_up 1 if the module serves in the city, 0 if refused.\n"
-                    "# TYPE civitas_module_up gauge\n");
     if (std::shared_ptr<const RouteTable> table = routes_.Get()) {
       for (const auto& [id, city] : table->cities()) {
         for (const ModuleStatus& m : city.modules) {
-          absl::StrAppend(&extra, "civitas_module_up{city=\"", id, "\",module=\"", m.module_id,
-                          "\",version=\"", m.module ? m.module->version() : "", "\"} ",
-                          m.error.empty() ? 1 : 0, "\n");
+          g.modules.push_back(
+              {id, m.module_id, m.module ? m.module->version() : "", m.error.empty()});
         }
       }
     }
-    absl::StrAppend(&extra,
-                    "# HELP civitas_durable_writes_total Calls' transactions answered after a "
-                    "WAL sync (durability: sync).\n"
-                    "# TYPE civitas_durable_writes_total counter\n"
-                    "# HELP civitas_wal_syncs_total WAL syncs that answered them (group "
-                    "commit: writes per sync = the ratio).\n"
-                    "# TYPE civitas_wal_syncs_total counter\n"
-                    "# HELP civitas_memtable_bytes A city's memtables (counted in the block "
-                    "cache too).\n"
-                    "# TYPE civitas_memtable_bytes gauge\n"
-                    "# HELP civitas_table_reader_bytes A city's open table files, outside the "
-                    "block cache.\n"
-                    "# TYPE civitas_table_reader_bytes gauge\n"
-                    "# HELP civitas_city_storage_bytes Live data plus memtables of each city, "
-                    "as checked against storage.city_quota_mb.\n"
-                    "# TYPE civitas_city_storage_bytes gauge\n"
-                    "# HELP civitas_block_cache_bytes The block cache all cities share, "
-                    "memtables included (storage.block_cache_mb).\n"
-                    "# TYPE civitas_block_cache_bytes gauge\n"
-                    "civitas_block_cache_bytes ",
-                    storage_ ? storage_->block_cache()->GetUsage() : 0, "\n");
+    g.block_cache_bytes = storage_ ? storage_->block_cache()->GetUsage() : 0;
     {
       absl::MutexLock lock(&stores_mu_);
       for (const auto& [id, store] : stores_) {
         const CityStore::SyncCounts c = store->sync_counts();
-        absl::StrAppend(&extra, "civitas_durable_writes_total{city=\"", id, "\"} ", c.commits,
-                        "\ncivitas_wal_syncs_total{city=\"", id, "\"} ", c.syncs,
-                        "\ncivitas_memtable_bytes{city=\"", id, "\"} ", store->MemtableBytes(),
-                        "\ncivitas_table_reader_bytes{city=\"", id, "\"} ",
-                        store->TableReaderBytes(), "\ncivitas_city_storage_bytes{city=\"", id,
-                        "\"} ", store->StorageBytes(), "\n");
+        g.cities.push_back({id, c.commits, c.syncs, store->MemtableBytes(),
+                            store->TableReaderBytes(), store->StorageBytes()});
       }
     }
+    const std::string extra = RenderGauges(g);
     return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(extra), {}};
   }
   return {404, "text/plain; charset=utf-8", "not found\n", {}};
@@ -651,15 +624,16 @@ std::string Gateway::BackupDir(const std::string& city_id) const {
       city_id);
 }
 
-absl::StatusOr<BackupInfo> Gateway::Backup(const std::string& city_id,
-                                           const std::function<void(int64_t)>& progress) {
+absl::StatusOr<common::BackupInfo> Gateway::Backup(const std::string& city_id,
+                                                   const std::function<void(int64_t)>& progress) {
   absl::MutexLock lock(&backup_mu_);
   auto it = stores_.find(city_id);
   if (it == stores_.end()) {
     return absl::NotFoundError("city '" + city_id + "' is not hosted by this gateway");
   }
   const absl::Time start = absl::Now();
-  absl::StatusOr<BackupInfo> backup = CreateBackup(it->second->db(), BackupDir(city_id), progress);
+  absl::StatusOr<common::BackupInfo> backup =
+      common::CreateBackup(it->second->db(), BackupDir(city_id), progress);
   if (backup.ok()) {
     Log(LogLevel::kInfo, "backup created",
         {{"city", city_id},

@@ -21,6 +21,7 @@
 #include "services/gateway/http_server.h"
 #include "services/gateway/http_transcoder.h"
 #include "services/gateway/metrics.h"
+#include "services/gateway/module_installer.h"
 #include "services/gateway/module_loader.h"
 #include "services/gateway/module_store.h"
 #include "services/gateway/privacy_service.h"
@@ -29,7 +30,7 @@
 
 namespace civitas::gateway {
 
-class Gateway final : public CityOperations {
+class Gateway final : public CityOperations, private ModuleInstaller::Host {
  public:
   // Opens every city's store, loads and starts its modules, and seeds new cities. A module that
   // is refused does not stop the gateway: its city serves the other modules, and AdminService
@@ -51,67 +52,37 @@ class Gateway final : public CityOperations {
   // closes every city's database.
   void Shutdown();
 
-  // CityOperations (gateway_modules.cc).
+  // CityOperations: modules through the ModuleInstaller (module_installer.cc).
   absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request,
                                        const std::function<bool()>& cancelled) override;
   absl::StatusOr<RollbackOutcome> Rollback(const RollbackOptions& options) override;
-  absl::StatusOr<BackupInfo> Backup(const std::string& city_id,
-                                    const std::function<void(int64_t)>& progress) override;
+  absl::StatusOr<common::BackupInfo> Backup(const std::string& city_id,
+                                            const std::function<void(int64_t)>& progress) override;
   std::string BackupDir(const std::string& city_id) const override;
   // City lifecycle (gateway_cities.cc).
   absl::StatusOr<CityConfig> CreateCity(const std::string& city_yaml) override;
-  absl::StatusOr<BackupInfo> ExportCity(const std::string& city_id, const std::string& dir,
-                                        const std::function<void(int64_t)>& progress) override;
+  absl::StatusOr<common::BackupInfo> ExportCity(
+      const std::string& city_id, const std::string& dir,
+      const std::function<void(int64_t)>& progress) override;
   absl::StatusOr<std::string> DeleteCity(const std::string& city_id, const std::string& confirm,
                                          bool delete_backups) override;
 
  private:
-  // A module to run in a city: from the config file, or a bundle the city installed.
-  struct ModuleSpec {
-    std::string module_id;
-    std::string path;
-    std::string config_json;
-    std::string publisher;
-    std::string previous_version;
-  };
-
   explicit Gateway(GatewayConfig config);
   absl::Status OpenCities();
   // Cities added at runtime, from <data_dir>/cities.d/*.yaml.
   absl::Status LoadRuntimeCities();
   std::string RuntimeCityFile(const std::string& city_id) const;
   CityRoutes BuildCity(const CityConfig& city, CityStore* store);
-  // Loads and starts one module for a city whose other modules are `routes`; on success adds it
-  // to `routes`. The status says what happened either way.
+  // ModuleInstaller::Host.
+  CityStore* StoreOf(const std::string& city_id) override;
   ModuleStatus StartModule(const CityConfig& city, CityStore* store, const ModuleSpec& spec,
-                           CityRoutes& routes, std::shared_ptr<ModuleInstance>* started);
+                           CityRoutes& routes, std::shared_ptr<ModuleInstance>* started) override;
+  void Hold(const std::string& city, const std::vector<std::string>& services) override;
+  void Release(const std::string& city, const std::vector<std::string>& services) override;
   void SeedCities();
-  // The city's routes in `table` and its store; NOT_FOUND naming the city.
-  absl::StatusOr<const CityRoutes*> FindCity(const RouteTable& table, const std::string& city_id,
-                                             CityStore** store) const;
-  // Swaps in a route table in which `city` has `routes`.
-  void Publish(const std::string& city, CityRoutes routes);
-  // Holds new calls of `services` in `city` (they wait, see Dispatcher::Hold), fences
-  // `serving` and waits until none of its handlers runs, so that the module's data can change
-  // shape without racing a write. On success the caller changes the data, publishes the city's
-  // next routes and then calls EndHold; on failure nothing is held any more.
-  absl::Status BeginHold(const std::string& city_id, const CityRoutes& city,
-                         ModuleInstance* serving, const std::vector<std::string>& services);
-  // Lets the held calls go on, routed by the table published last.
-  void EndHold(const std::string& city_id, const std::vector<std::string>& services);
-  // Undoes BeginHold after a refused change: `serving` and the city's routes serve again.
-  void CancelHold(const std::string& city_id, const CityRoutes& city, ModuleInstance* serving,
-                  const std::vector<std::string>& services);
-  // The bundle's bytes: from one of the city's registries, or a regular file below the import
-  // folder. Does blocking I/O: never called under change_mu_.
-  absl::StatusOr<std::string> FetchBundle(const v1::InstallModuleRequest& request,
-                                          const CityConfig& city) const;
-  absl::StatusOr<std::string> ReadImportedBundle(const std::string& path) const;
-  absl::StatusOr<std::string> DownloadBundle(const v1::RegistrySource& source,
-                                             const CityConfig& city) const;
   // Binds the admin Unix socket (admin.socket) with its file mode.
   absl::Status StartAdminSocket();
-  std::vector<bundle::TrustedKey> TrustOf(const CityConfig& city) const;
   void ServeHttp(HttpRequest request, HttpServer::Respond respond);
   HttpResponse ServeOperations(const std::string& path);  // /healthz, /readyz, /metrics
   // Once a second, a fresh connection to the gRPC port asks grpc.health.v1 whether it serves;
@@ -128,7 +99,8 @@ class Gateway final : public CityOperations {
   ModuleLoader loader_;
   std::unique_ptr<ModuleStore> module_store_;
   RouteTableHolder routes_;
-  absl::Mutex change_mu_;  // one install / upgrade / rollback at a time
+  absl::Mutex change_mu_;  // one install / upgrade / rollback / city change at a time
+  std::unique_ptr<ModuleInstaller> installer_;
   absl::Mutex backup_mu_;  // one backup at a time (BackupEngine is single-writer); guards stores_
                            // against a city being removed
   std::set<std::string> runtime_cities_;  // added through CreateCity (deletable)

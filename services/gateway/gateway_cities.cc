@@ -94,14 +94,16 @@ absl::StatusOr<CityConfig> Gateway::CreateCity(const std::string& city_yaml) {
   return *city;
 }
 
-absl::StatusOr<BackupInfo> Gateway::ExportCity(const std::string& city_id, const std::string& dir,
-                                               const std::function<void(int64_t)>& progress) {
+absl::StatusOr<common::BackupInfo> Gateway::ExportCity(
+    const std::string& city_id, const std::string& dir,
+    const std::function<void(int64_t)>& progress) {
   absl::MutexLock lock(&backup_mu_);
   auto it = stores_.find(city_id);
   if (it == stores_.end()) {
     return absl::NotFoundError("city '" + city_id + "' is not hosted by this gateway");
   }
-  absl::StatusOr<BackupInfo> exported = CreateBackup(it->second->db(), dir, progress);
+  absl::StatusOr<common::BackupInfo> exported =
+      common::CreateBackup(it->second->db(), dir, progress);
   if (exported.ok()) {
     Log(LogLevel::kInfo, "city exported",
         {{"city", city_id}, {"dir", dir}, {"backup_id", std::to_string(exported->id)}});
@@ -147,6 +149,9 @@ absl::StatusOr<std::string> Gateway::DeleteCity(const std::string& city_id,
                        "delete in a moment"));
     }
   }
+  // Whoever still holds an instance (a module's own thread, a snapshot not yet released) gets
+  // abi.h's "storage is closed" from now on, never the closed or freed store.
+  for (const auto& instance : instances) instance->DetachStore();
   const std::string dir = stores_.at(city_id)->dir();
   if (absl::Status s = stores_.at(city_id)->Close(); !s.ok()) {
     Log(LogLevel::kError, "closing a deleted city's store failed",

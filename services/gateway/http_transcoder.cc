@@ -18,7 +18,7 @@
 #include "civitas/text.h"
 #include "google/api/annotations.pb.h"
 #include "google/api/httpbody.pb.h"
-#include "services/gateway/code_names.h"
+#include "services/common/code_names.h"
 
 namespace civitas::gateway {
 namespace {
@@ -61,146 +61,6 @@ int HttpStatusOf(grpc::StatusCode code) {
 
 std::string JsonString(absl::string_view s) {
   return civitas::JsonQuote(std::string_view(s.data(), s.size()));
-}
-
-bool PercentDecode(absl::string_view in, bool plus_is_space, std::string* out) {
-  out->clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '+' && plus_is_space) {
-      out->push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int v = 0;
-      for (int k = 1; k <= 2; ++k) {
-        char h = in[i + k];
-        int d = h >= '0' && h <= '9'   ? h - '0'
-                : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                       : -1;
-        if (d < 0) return false;
-        v = v * 16 + d;
-      }
-      out->push_back(static_cast<char>(v));
-      i += 2;
-    } else {
-      out->push_back(c);
-    }
-  }
-  return true;
-}
-
-// Sets `path` ("article.name", proto or JSON names) in `message` from the text of a path
-// variable or query parameter. Message-typed fields (Timestamp, FieldMask, ...) take the text as
-// their JSON string form.
-absl::Status SetFieldFromText(pb::Message* message, const std::string& path,
-                              const std::string& text) {
-  std::vector<std::string> parts = absl::StrSplit(path, '.');
-  pb::Message* m = message;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const pb::Descriptor* d = m->GetDescriptor();
-    const pb::FieldDescriptor* f = d->FindFieldByName(parts[i]);
-    if (!f) f = d->FindFieldByCamelcaseName(parts[i]);
-    if (!f) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown parameter '", path, "': ", d->full_name(), " has no field '", parts[i], "'"));
-    }
-    const pb::Reflection* r = m->GetReflection();
-    const bool last = i + 1 == parts.size();
-    if (!last) {
-      if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE || f->is_repeated()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("parameter '", path, "': '", parts[i], "' is not a message field"));
-      }
-      m = r->MutableMessage(m, f);
-      continue;
-    }
-    auto bad = [&](absl::string_view what) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameter '", path, "': '", text, "' is not ", what));
-    };
-    const bool rep = f->is_repeated();
-    if (f->type() == pb::FieldDescriptor::TYPE_STRING && !civitas::Utf8Length(text)) {
-      return bad("valid UTF-8");
-    }
-    switch (f->cpp_type()) {
-      case pb::FieldDescriptor::CPPTYPE_STRING:
-        rep ? r->AddString(m, f, text) : r->SetString(m, f, text);
-        break;
-      case pb::FieldDescriptor::CPPTYPE_INT32: {
-        int32_t v;
-        if (!absl::SimpleAtoi(text, &v)) return bad("a 32-bit integer");
-        rep ? r->AddInt32(m, f, v) : r->SetInt32(m, f, v);
-        break;
-      }
-      case pb::FieldDescriptor::CPPTYPE_INT64: {
-        int64_t v;
-        if (!absl::SimpleAtoi(text, &v)) return bad("an integer");
-        rep ? r->AddInt64(m, f, v) : r->SetInt64(m, f, v);
-        break;
-      }
-      case pb::FieldDescriptor::CPPTYPE_UINT32: {
-        uint32_t v;
-        if (!absl::SimpleAtoi(text, &v)) return bad("an unsigned integer");
-        rep ? r->AddUInt32(m, f, v) : r->SetUInt32(m, f, v);
-        break;
-      }
-      case pb::FieldDescriptor::CPPTYPE_UINT64: {
-        uint64_t v;
-        if (!absl::SimpleAtoi(text, &v)) return bad("an unsigned integer");
-        rep ? r->AddUInt64(m, f, v) : r->SetUInt64(m, f, v);
-        break;
-      }
-      case pb::FieldDescriptor::CPPTYPE_DOUBLE: {
-        double v;
-        if (!absl::SimpleAtod(text, &v)) return bad("a number");
-        rep ? r->AddDouble(m, f, v) : r->SetDouble(m, f, v);
-        break;
-      }
-      case pb::FieldDescriptor::CPPTYPE_FLOAT: {
-        float v;
-        if (!absl::SimpleAtof(text, &v)) return bad("a number");
-        rep ? r->AddFloat(m, f, v) : r->SetFloat(m, f, v);
-        break;
-      }
-      case pb::FieldDescriptor::CPPTYPE_BOOL: {
-        bool v;
-        if (text == "true" || text == "1") {
-          v = true;
-        } else if (text == "false" || text == "0") {
-          v = false;
-        } else {
-          return bad("true or false");
-        }
-        rep ? r->AddBool(m, f, v) : r->SetBool(m, f, v);
-        break;
-      }
-      case pb::FieldDescriptor::CPPTYPE_ENUM: {
-        const pb::EnumValueDescriptor* e = f->enum_type()->FindValueByName(text);
-        int number;
-        if (!e && absl::SimpleAtoi(text, &number)) e = f->enum_type()->FindValueByNumber(number);
-        if (!e) {
-          std::vector<std::string> names;
-          for (int k = 0; k < f->enum_type()->value_count(); ++k) {
-            names.push_back(f->enum_type()->value(k)->name());
-          }
-          return bad(absl::StrCat("one of ", absl::StrJoin(names, ", ")));
-        }
-        rep ? r->AddEnum(m, f, e) : r->SetEnum(m, f, e);
-        break;
-      }
-      case pb::FieldDescriptor::CPPTYPE_MESSAGE: {
-        pb::Message* sub = rep ? r->AddMessage(m, f) : r->MutableMessage(m, f);
-        auto s = pb::util::JsonStringToMessage(JsonString(text), sub);
-        if (!s.ok()) {
-          return bad(absl::StrCat("a valid ", f->message_type()->full_name(), " (",
-                                  s.message().as_string(), ")"));
-        }
-        break;
-      }
-    }
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -248,243 +108,9 @@ HttpResponse JsonError(grpc::StatusCode code, const std::string& message, int ht
   HttpResponse r;
   r.status = http;
   r.content_type = kJson;
-  r.body = absl::StrCat("{\"error\":{\"code\":", http, ",\"status\":\"", CodeName(code),
+  r.body = absl::StrCat("{\"error\":{\"code\":", http, ",\"status\":\"", common::CodeName(code),
                         "\",\"message\":", JsonString(ScrubUtf8(message)), "}}\n");
   return r;
-}
-
-absl::StatusOr<PathTemplate> PathTemplate::Parse(const std::string& text) {
-  PathTemplate t;
-  t.text_ = text;
-  if (text.empty() || text[0] != '/') {
-    return absl::InvalidArgumentError(absl::StrCat("path template '", text, "' must start with /"));
-  }
-  std::string rest = text.substr(1);
-  // A verb follows the last ':' outside braces.
-  int depth = 0;
-  size_t verb_at = std::string::npos;
-  for (size_t i = 0; i < rest.size(); ++i) {
-    if (rest[i] == '{') ++depth;
-    if (rest[i] == '}') --depth;
-    if (rest[i] == ':' && depth == 0) verb_at = i;
-  }
-  if (verb_at != std::string::npos) {
-    t.verb_ = rest.substr(verb_at + 1);
-    rest = rest.substr(0, verb_at);
-  }
-  auto add_segment = [&](absl::string_view s) -> absl::Status {
-    if (s == "*") {
-      t.segments_.push_back({Segment::kStar, ""});
-    } else if (s == "**") {
-      t.segments_.push_back({Segment::kDoubleStar, ""});
-    } else if (s.empty() || absl::StrContains(s, "{") || absl::StrContains(s, "}")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("path template '", text, "' has a bad segment '", s, "'"));
-    } else {
-      t.segments_.push_back({Segment::kLiteral, std::string(s)});
-    }
-    return absl::OkStatus();
-  };
-  size_t i = 0;
-  while (i <= rest.size()) {
-    if (i < rest.size() && rest[i] == '{') {
-      size_t close = rest.find('}', i);
-      if (close == std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat("path template '", text, "' has an open {"));
-      }
-      std::string inner = rest.substr(i + 1, close - i - 1);
-      std::string field = inner, pattern = "*";
-      if (size_t eq = inner.find('='); eq != std::string::npos) {
-        field = inner.substr(0, eq);
-        pattern = inner.substr(eq + 1);
-      }
-      Variable v{field, t.segments_.size(), 0};
-      for (absl::string_view s : absl::StrSplit(pattern, '/')) {
-        if (absl::Status st = add_segment(s); !st.ok()) return st;
-      }
-      v.end = t.segments_.size();
-      t.variables_.push_back(v);
-      i = close + 1;
-    } else {
-      size_t slash = rest.find('/', i);
-      if (slash == std::string::npos) slash = rest.size();
-      if (slash > i || i < rest.size()) {
-        if (absl::Status st = add_segment(rest.substr(i, slash - i)); !st.ok()) return st;
-      }
-      i = slash;
-    }
-    if (i >= rest.size()) break;
-    if (rest[i] != '/') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("path template '", text, "': expected '/' at offset ", i + 1));
-    }
-    ++i;
-  }
-  for (size_t k = 0; k + 1 < t.segments_.size(); ++k) {
-    if (t.segments_[k].kind == Segment::kDoubleStar) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("path template '", text, "': ** may only be the last segment"));
-    }
-  }
-  return t;
-}
-
-bool PathTemplate::Match(const std::string& path,
-                         std::map<std::string, std::string>* variables) const {
-  if (path.empty() || path[0] != '/') return false;
-  std::string rest = path.substr(1);
-  if (!verb_.empty()) {
-    const std::string suffix = ":" + verb_;
-    if (!absl::EndsWith(rest, suffix)) return false;
-    rest.resize(rest.size() - suffix.size());
-  } else if (size_t colon = rest.rfind(':');
-             colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
-    return false;  // the request names a verb this template does not have
-  }
-  std::vector<std::string> parts = absl::StrSplit(rest, '/');
-  std::vector<std::string> matched(segments_.size());
-  size_t p = 0;
-  for (size_t s = 0; s < segments_.size(); ++s) {
-    const Segment& seg = segments_[s];
-    if (seg.kind == Segment::kDoubleStar) {
-      if (p >= parts.size()) return false;
-      std::vector<std::string> tail(parts.begin() + static_cast<long>(p), parts.end());
-      matched[s] = absl::StrJoin(tail, "/");
-      p = parts.size();
-      continue;
-    }
-    if (p >= parts.size() || parts[p].empty()) return false;
-    if (seg.kind == Segment::kLiteral && parts[p] != seg.literal) return false;
-    matched[s] = parts[p++];
-  }
-  if (p != parts.size()) return false;
-  for (const Variable& v : variables_) {
-    std::vector<std::string> pieces;
-    for (size_t s = v.begin; s < v.end; ++s) {
-      std::string decoded;
-      if (!PercentDecode(matched[s], false, &decoded)) return false;
-      pieces.push_back(decoded);
-    }
-    (*variables)[v.field_path] = absl::StrJoin(pieces, "/");
-  }
-  return true;
-}
-
-absl::Status RulesOf(const google::protobuf::MethodDescriptor* descriptor, const MethodInfo* method,
-                     std::vector<HttpBinding>* out) {
-  // Re-parsed with the generated extension linked in, whatever the pool saw.
-  pb::MethodOptions options;
-  if (!options.ParseFromString(descriptor->options().SerializeAsString())) return absl::OkStatus();
-  if (!options.HasExtension(google::api::http)) return absl::OkStatus();
-  const google::api::HttpRule& top = options.GetExtension(google::api::http);
-  std::vector<const google::api::HttpRule*> rules = {&top};
-  for (const auto& extra : top.additional_bindings()) rules.push_back(&extra);
-  for (const google::api::HttpRule* rule : rules) {
-    HttpBinding b{"", PathTemplate(), rule->body(), rule->response_body(), method, descriptor};
-    std::string path;
-    switch (rule->pattern_case()) {
-      case google::api::HttpRule::kGet:
-        b.verb = "GET", path = rule->get();
-        break;
-      case google::api::HttpRule::kPost:
-        b.verb = "POST", path = rule->post();
-        break;
-      case google::api::HttpRule::kPatch:
-        b.verb = "PATCH", path = rule->patch();
-        break;
-      case google::api::HttpRule::kPut:
-        b.verb = "PUT", path = rule->put();
-        break;
-      case google::api::HttpRule::kDelete:
-        b.verb = "DELETE", path = rule->delete_();
-        break;
-      case google::api::HttpRule::kCustom:
-        b.verb = rule->custom().kind(), path = rule->custom().path();
-        break;
-      default:
-        continue;
-    }
-    absl::StatusOr<PathTemplate> parsed = PathTemplate::Parse(path);
-    if (!parsed.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(descriptor->full_name(), ": ", parsed.status().message()));
-    }
-    b.path = *std::move(parsed);
-    out->push_back(std::move(b));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::vector<HttpBinding>> BindingsOf(const LoadedModule& module) {
-  std::vector<HttpBinding> out;
-  for (const ServiceInfo& service : module.services()) {
-    for (const MethodInfo& method : service.methods) {
-      if (absl::Status s = RulesOf(method.descriptor, &method, &out); !s.ok()) return s;
-    }
-  }
-  return out;
-}
-
-absl::StatusOr<std::string> BuildRequest(const HttpBinding& binding,
-                                         const std::map<std::string, std::string>& variables,
-                                         const std::string& query, const std::string& body) {
-  const google::protobuf::MethodDescriptor* method = binding.descriptor;
-  pb::DynamicMessageFactory factory(method->file()->pool());
-  std::unique_ptr<pb::Message> message(factory.GetPrototype(method->input_type())->New());
-  pb::util::JsonParseOptions json_options;
-  json_options.ignore_unknown_fields = false;
-  if (!binding.body.empty()) {
-    pb::Message* target = message.get();
-    if (binding.body != "*") {
-      const pb::FieldDescriptor* f = message->GetDescriptor()->FindFieldByName(binding.body);
-      if (!f || f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE || f->is_repeated()) {
-        return absl::InternalError(absl::StrCat(method->full_name(), ": body field '", binding.body,
-                                                "' is not a message field"));
-      }
-      target = message->GetReflection()->MutableMessage(message.get(), f);
-    }
-    auto parsed = pb::util::JsonStringToMessage(body.empty() ? "{}" : body, target, json_options);
-    if (!parsed.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("the body is not a valid ",
-                                                     target->GetDescriptor()->full_name(),
-                                                     " in JSON: ", parsed.message().as_string()));
-    }
-  }
-  for (const auto& [field, value] : variables) {
-    if (absl::Status s = SetFieldFromText(message.get(), field, value); !s.ok()) return s;
-  }
-  if (binding.body != "*" && !query.empty()) {
-    for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
-      const size_t eq = pair.find('=');
-      std::string key, value;
-      if (!PercentDecode(pair.substr(0, eq), true, &key) ||
-          !PercentDecode(eq == absl::string_view::npos ? "" : pair.substr(eq + 1), true, &value)) {
-        return absl::InvalidArgumentError("the query string has a bad % escape");
-      }
-      if (variables.contains(key)) continue;  // bound by the path
-      if (absl::Status s = SetFieldFromText(message.get(), key, value); !s.ok()) return s;
-    }
-  }
-  std::string bytes;
-  if (!message->SerializeToString(&bytes)) {
-    return absl::InvalidArgumentError("the request cannot be encoded (invalid UTF-8?)");
-  }
-  return bytes;
-}
-
-std::shared_ptr<const std::vector<HttpBinding>> HttpTranscoder::Bindings(
-    const std::shared_ptr<const LoadedModule>& module) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = cache_.find(module.get());
-  if (it != cache_.end() && it->second.module.lock() == module) return it->second.bindings;
-  for (auto i = cache_.begin(); i != cache_.end();) {
-    i = i->second.module.expired() ? cache_.erase(i) : std::next(i);
-  }
-  absl::StatusOr<std::vector<HttpBinding>> made = BindingsOf(*module);
-  auto bindings = std::make_shared<const std::vector<HttpBinding>>(
-      made.ok() ? *std::move(made) : std::vector<HttpBinding>{});
-  cache_[module.get()] = Cached{module, bindings};
-  return bindings;
 }
 
 namespace {
@@ -494,9 +120,9 @@ struct Exchange {
   grpc::ClientContext context;
   grpc::ByteBuffer request;
   grpc::ByteBuffer response;
-  std::shared_ptr<const RouteTable> table;  // keeps the module and its descriptors alive
+  // Keeps the module, its descriptors and the binding (in the city's HttpBindingIndex) alive.
+  std::shared_ptr<const RouteTable> table;
   const HttpBinding* binding = nullptr;
-  std::shared_ptr<const std::vector<HttpBinding>> bindings;
   std::vector<std::pair<std::string, std::string>> cors;
   HttpServer::Respond respond;
 };
@@ -522,8 +148,6 @@ absl::Status HttpTranscoder::ServeGatewayService(const std::string& service) {
   if (descriptor == nullptr) {
     return absl::InternalError(absl::StrCat("service ", service, " is not linked in"));
   }
-  auto bindings = std::make_shared<std::vector<HttpBinding>>(
-      gateway_bindings_ ? *gateway_bindings_ : std::vector<HttpBinding>());
   for (int i = 0; i < descriptor->method_count(); ++i) {
     const google::protobuf::MethodDescriptor* m = descriptor->method(i);
     MethodInfo& info = gateway_methods_.emplace_back();
@@ -534,10 +158,28 @@ absl::Status HttpTranscoder::ServeGatewayService(const std::string& service) {
     info.service_index = 0;
     info.method_index = static_cast<uint32_t>(i);
     info.descriptor = m;
-    if (absl::Status s = RulesOf(m, &info, bindings.get()); !s.ok()) return s;
+    if (absl::Status s = RulesOf(m, &info, &gateway_bindings_); !s.ok()) return s;
   }
-  gateway_bindings_ = std::move(bindings);
   return absl::OkStatus();
+}
+
+std::vector<HttpTranscoder::Match> HttpTranscoder::MatchesIn(const CityRoutes& city,
+                                                             const std::string& path) const {
+  std::vector<Match> out;
+  if (city.http != nullptr) {
+    for (const HttpBinding* b : city.http->Candidates(path)) {
+      std::map<std::string, std::string> vars;
+      if (!b->path.Match(path, &vars)) continue;
+      // A service not routed any more does not answer.
+      if (!city.methods.contains(b->method->full_path)) continue;
+      out.push_back({b, std::move(vars)});
+    }
+  }
+  for (const HttpBinding& b : gateway_bindings_) {
+    std::map<std::string, std::string> vars;
+    if (b.path.Match(path, &vars)) out.push_back({&b, std::move(vars)});
+  }
+  return out;
 }
 
 void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
@@ -563,12 +205,7 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
     // A path no city maps is simply unknown, whichever city was meant.
     bool mapped = false;
     for (const auto& [id, routes] : table->cities()) {
-      for (const auto& instance : routes.instances) {
-        std::map<std::string, std::string> unused;
-        for (const HttpBinding& b : *Bindings(instance->shared_module())) {
-          mapped = mapped || b.path.Match(path, &unused);
-        }
-      }
+      mapped = mapped || !MatchesIn(routes, path).empty();
     }
     respond(mapped ? JsonError(resolved.error_code(), resolved.error_message())
                    : JsonError(grpc::StatusCode::NOT_FOUND,
@@ -578,29 +215,17 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   const std::string origin = request.Header("origin");
   std::vector<std::pair<std::string, std::string>> cors = CorsHeaders(city->config, origin);
 
-  // Every binding of every module in the city.
-  std::vector<std::shared_ptr<const std::vector<HttpBinding>>> all;
-  for (const auto& instance : city->instances) all.push_back(Bindings(instance->shared_module()));
-  if (gateway_bindings_) all.push_back(gateway_bindings_);
   const bool preflight = request.method == "OPTIONS";
   const std::string verb =
       preflight ? request.Header("access-control-request-method") : request.method;
   const HttpBinding* binding = nullptr;
-  std::shared_ptr<const std::vector<HttpBinding>> owner;
   std::map<std::string, std::string> variables;
   std::vector<std::string> allowed_verbs;
-  for (const auto& list : all) {
-    for (const HttpBinding& b : *list) {
-      std::map<std::string, std::string> vars;
-      if (!b.path.Match(path, &vars)) continue;
-      // A service not routed any more does not answer.
-      if (list != gateway_bindings_ && !city->methods.contains(b.method->full_path)) continue;
-      allowed_verbs.push_back(b.verb);
-      if (b.verb == verb && !binding) {
-        binding = &b;
-        owner = list;
-        variables = std::move(vars);
-      }
+  for (Match& m : MatchesIn(*city, path)) {
+    allowed_verbs.push_back(m.binding->verb);
+    if (m.binding->verb == verb && !binding) {
+      binding = m.binding;
+      variables = std::move(m.variables);
     }
   }
   if (preflight) {
@@ -658,7 +283,6 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   auto exchange = std::make_shared<Exchange>();
   exchange->table = table;
   exchange->binding = binding;
-  exchange->bindings = owner;
   exchange->cors = std::move(cors);
   exchange->respond = std::move(respond);
   grpc::Slice slice(*bytes);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -14,7 +15,10 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/gateway/demo.h"
 #include "services/gateway/gateway.h"
@@ -59,16 +63,57 @@ void RaiseDescriptorLimit() {
   }
 }
 
+// --help and --helpshort list the flags defined in this file (absl's default looks for a file
+// named after the binary, "civitas-gateway.cc", and finds none); --helpfull lists every flag.
+bool IsGatewayFlagFile(absl::string_view file) {
+  return absl::EndsWith(file, "services/gateway/main.cc");
+}
+
+// --help (-h, --helpshort): the usage and this binary's flags; --helpfull: every flag linked in.
+// Exits 0 (absl's own --help handling exits 1).
+void PrintHelp(bool all) {
+  std::cout << "civitas-gateway: " << absl::ProgramUsageMessage() << "\n\nFlags:\n";
+  std::vector<const absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (all || IsGatewayFlagFile(flag->Filename())) flags.push_back(flag);
+  }
+  std::sort(flags.begin(), flags.end(),
+            [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
+  for (const absl::CommandLineFlag* flag : flags) {
+    std::cout << "  --" << flag->Name() << "  " << flag->Help();
+    if (const std::string d = flag->DefaultValue(); !d.empty())
+      std::cout << " (default: " << d << ")";
+    std::cout << "\n";
+  }
+  if (!all) std::cout << "\n--helpfull lists the flags of the libraries too.\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("serves civitas modules over gRPC; see README.md");
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = &IsGatewayFlagFile;
+  usage.contains_helpshort_flags = &IsGatewayFlagFile;
+  absl::SetFlagsUsageConfig(usage);
+  absl::SetProgramUsageMessage(
+      "serves civitas modules over gRPC and JSON/HTTP for one or a few cities.\n\n"
+      "  civitas-gateway                          the embedded demo (city \"demo\", data in "
+      "./state)\n"
+      "  civitas-gateway --config gateway.yaml    a deployment (docs/operations.md)\n"
+      "  civitas-gateway --config gateway.yaml --check_config\n\n"
+      "Flags may be spelled with '-' or '_' (--data-dir = --data_dir). See README.md.");
   // Accept --data-dir as well as --data_dir: operators type both.
   std::vector<std::string> args(argv, argv + argc);
   for (std::string& a : args) {
     if (a.rfind("--", 0) != 0) continue;
     for (size_t i = 2; i < a.size() && a[i] != '='; ++i) {
       if (a[i] == '-') a[i] = '_';
+    }
+  }
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h" || a == "--helpshort" || a == "--helpfull") {
+      PrintHelp(a == "--helpfull");
+      return 0;
     }
   }
   std::vector<char*> normalized;
@@ -138,8 +183,8 @@ int main(int argc, char** argv) {
     const std::string& dir = (*gateway)->config().data_dir;
     std::cout << "\ncivitas demo gateway is serving city 'demo' on 127.0.0.1:" << port
               << " (data in " << dir << ")\n\n"
-              << "  list notices:   buf curl --protocol grpc --http2-prior-knowledge "
-                 "http://127.0.0.1:"
+              << "  list notices:   npx --prefix tests/tools buf curl --protocol grpc "
+                 "--http2-prior-knowledge http://127.0.0.1:"
               << port << "/civitas.noticeboard.v1.NoticeboardService/ListNotices\n"
               << "  a token:        build/bin/civitasctl token mint --city demo --subject "
                  "you --role editor --signing-key "

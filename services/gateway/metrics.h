@@ -1,6 +1,6 @@
-// Call metrics in Prometheus' text format. Labels come only from the configuration (city ids) and
-// the modules' declared methods, never from what a client sends: a call to an invented method or
-// city is counted without labels that name it.
+// Call metrics, and everything /metrics shows, in Prometheus' text format. Labels come only from
+// the configuration (city ids) and the modules' declared methods, never from what a client sends:
+// a call to an invented method or city is counted without labels that name it.
 #ifndef CIVITAS_GATEWAY_METRICS_H_
 #define CIVITAS_GATEWAY_METRICS_H_
 
@@ -9,12 +9,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "services/gateway/code_names.h"
+#include "services/common/code_names.h"
 
 namespace civitas::gateway {
 
@@ -52,6 +53,42 @@ class Metrics {
       ABSL_GUARDED_BY(mu_);
   std::array<std::atomic<uint64_t>, 17> rejected_{};
 };
+
+// What the gateway reads at scrape time, besides the call counters Metrics keeps.
+struct GatewayGauges {
+  int64_t active_calls = 0;       // streams included
+  int64_t handler_queue = 0;      // handlers running or waiting for a thread
+  int64_t following_streams = 0;  // streams following a change feed
+  bool grpc_listener_up = false;  // the readiness probe's last answer
+  struct Listener {
+    std::string name;  // "api", "metrics"
+    int64_t connections = 0;
+    uint64_t refused_connections = 0;
+    uint64_t accept_errors = 0;
+    uint64_t rejected_requests = 0;
+  };
+  std::vector<Listener> listeners;
+  struct Module {
+    std::string city;
+    std::string module_id;
+    std::string version;  // empty if the library was refused
+    bool up = false;
+  };
+  std::vector<Module> modules;
+  struct City {
+    std::string id;
+    uint64_t durable_writes = 0;
+    uint64_t wal_syncs = 0;
+    uint64_t memtable_bytes = 0;
+    uint64_t table_reader_bytes = 0;
+    uint64_t storage_bytes = 0;
+  };
+  std::vector<City> cities;
+  uint64_t block_cache_bytes = 0;
+};
+
+// The gauges as Prometheus text (HELP and TYPE lines included), for Metrics::Render's `extra`.
+std::string RenderGauges(const GatewayGauges& gauges);
 
 }  // namespace civitas::gateway
 

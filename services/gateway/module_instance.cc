@@ -1,53 +1,19 @@
 #include "services/gateway/module_instance.h"
 
-#include <rocksdb/utilities/transaction.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
-
-#include <algorithm>
-#include <climits>
-#include <vector>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "services/gateway/host_api.h"
 #include "services/gateway/log.h"
 
 namespace civitas::gateway {
 namespace {
-
-// Bounds that keep one module from hurting its city: RocksDB copes with more, people rarely need
-// it.
-constexpr size_t kMaxKeyBytes = 8 * 1024;
-constexpr size_t kMaxValueBytes = 32u << 20;
-
-struct HostTxn {
-  ModuleInstance* instance;
-  std::unique_ptr<rocksdb::Transaction> txn;
-  DeferredSync* deferred = nullptr;  // set: committed without its own fsync, answered by this
-};
-
-int32_t FromRocks(const rocksdb::Status& s) {
-  if (s.ok()) return CIVITAS_OK;
-  if (s.IsNotFound()) return CIVITAS_NOT_FOUND;
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || s.IsDeadlock() || s.IsExpired()) {
-    return CIVITAS_ABORTED;
-  }
-  Log(LogLevel::kError, "storage error", {{"error", s.ToString()}});
-  return CIVITAS_INTERNAL;
-}
-
-std::string_view View(const uint8_t* data, size_t size) {
-  return std::string_view(reinterpret_cast<const char*>(data), size);
-}
-
-// The smallest key greater than every key starting with `prefix`. Our prefixes always contain a
-// byte below 0xff (the module namespace ends in 0x00), so this never runs out.
-std::string PrefixSuccessor(std::string prefix) {
-  while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xff) prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
-  return prefix;
-}
 
 // The module's config block plus the city's default language and time zone, unless the block
 // sets them itself (documented in sdk/include/civitas/json.h).
@@ -68,250 +34,28 @@ std::string ConfigWithCityDefaults(const std::string& config_json, const CityCon
   return json;
 }
 
+// Runs one of the module's entries. abi.h allows no exception across the line, and the SDK
+// catches its own; a module written against abi.h directly may still let one escape (of any
+// type, not only std::exception). It becomes CIVITAS_INTERNAL with `error` saying so: a refusal
+// or a failed call, never a terminated gateway.
+template <class Fn>
+int32_t Guarded(const char* what, char* error, size_t error_size, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    std::snprintf(error, error_size, "%s threw an exception: %s", what, e.what());
+  } catch (...) {
+    std::snprintf(error, error_size, "%s threw an exception (not a std::exception)", what);
+  }
+  return CIVITAS_INTERNAL;
+}
+
 }  // namespace
 
 int32_t HostCall::Follow(std::string topic) {
   if (kind_ != CIVITAS_METHOD_SERVER_STREAMING) return CIVITAS_FAILED_PRECONDITION;
   if (topic.empty()) return CIVITAS_INVALID_ARGUMENT;
-  follow_topic_ = std::move(topic);
   return CIVITAS_OK;
-}
-
-// The static functions behind civitas_host_api. Handles are our own objects, cast back here.
-struct HostApi {
-  static ModuleInstance* Instance(civitas_city_host* p) {
-    return reinterpret_cast<ModuleInstance*>(p);
-  }
-  static HostCall* Call(civitas_call_host* p) { return reinterpret_cast<HostCall*>(p); }
-  static HostTxn* Txn(civitas_txn_host* p) { return reinterpret_cast<HostTxn*>(p); }
-
-  static std::string Scoped(const ModuleInstance* m, const uint8_t* key, size_t size) {
-    std::string k = m->key_prefix_;
-    k.append(reinterpret_cast<const char*>(key), size);
-    return k;
-  }
-
-  static void LogLine(civitas_city_host* city, int32_t level, const char* msg, size_t size) {
-    ModuleInstance* m = Instance(city);
-    LogLevel l = level <= CIVITAS_LOG_DEBUG     ? LogLevel::kDebug
-                 : level == CIVITAS_LOG_INFO    ? LogLevel::kInfo
-                 : level == CIVITAS_LOG_WARNING ? LogLevel::kWarning
-                                                : LogLevel::kError;
-    Log(l, std::string_view(msg, size),
-        {{"city", m->city_id_}, {"module", m->module_->module_id()}});
-  }
-
-  static int64_t Now(civitas_city_host*) { return absl::ToUnixMicros(absl::Now()); }
-
-  static const char* CityId(civitas_city_host* city) { return Instance(city)->city_id_.c_str(); }
-
-  static void ConfigJson(civitas_city_host* city, void* ctx, civitas_bytes_sink sink) {
-    const std::string& json = Instance(city)->config_json_;
-    sink(ctx, reinterpret_cast<const uint8_t*>(json.data()), json.size());
-  }
-
-  static int32_t Publish(civitas_city_host* city, const char* topic, size_t topic_size,
-                         const uint8_t* message, size_t message_size) {
-    if (topic_size == 0) return CIVITAS_INVALID_ARGUMENT;
-    Instance(city)->Publish(std::string(topic, topic_size),
-                            std::string(reinterpret_cast<const char*>(message), message_size));
-    return CIVITAS_OK;
-  }
-
-  static int32_t KvGet(civitas_city_host* city, civitas_txn_host* txn, const uint8_t* key,
-                       size_t key_size, void* ctx, civitas_bytes_sink sink) {
-    if (key_size > kMaxKeyBytes) return CIVITAS_INVALID_ARGUMENT;
-    ModuleInstance* m = Instance(city);
-    rocksdb::PinnableSlice value;
-    rocksdb::Status s;
-    if (txn != nullptr) {
-      std::string v;
-      s = Txn(txn)->txn->Get(rocksdb::ReadOptions(), Scoped(m, key, key_size), &v);
-      if (s.ok()) sink(ctx, reinterpret_cast<const uint8_t*>(v.data()), v.size());
-      return FromRocks(s);
-    }
-    s = m->store_->db()->Get(rocksdb::ReadOptions(), m->store_->db()->DefaultColumnFamily(),
-                             Scoped(m, key, key_size), &value);
-    if (s.ok()) sink(ctx, reinterpret_cast<const uint8_t*>(value.data()), value.size());
-    return FromRocks(s);
-  }
-
-  static int32_t KvScan(civitas_city_host* city, civitas_txn_host* txn,
-                        const civitas_scan_options* o, void* ctx, civitas_scan_visitor visit) {
-    if (o == nullptr ||
-        o->struct_size < offsetof(civitas_scan_options, reverse) + sizeof(int32_t)) {
-      return CIVITAS_INVALID_ARGUMENT;
-    }
-    if (o->limit == 0 || o->limit > CIVITAS_SCAN_MAX_LIMIT) return CIVITAS_INVALID_ARGUMENT;
-    if (o->prefix_size > kMaxKeyBytes || o->start_size > kMaxKeyBytes) {
-      return CIVITAS_INVALID_ARGUMENT;
-    }
-    ModuleInstance* m = Instance(city);
-    const std::string lower = Scoped(m, o->prefix, o->prefix_size);
-    const std::string upper = PrefixSuccessor(lower);
-    rocksdb::Slice lower_slice(lower), upper_slice(upper);
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lower_slice;
-    ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(txn != nullptr ? Txn(txn)->txn->GetIterator(ro)
-                                                         : m->store_->db()->NewIterator(ro));
-    const std::string start = o->start_size ? Scoped(m, o->start, o->start_size) : std::string();
-    if (!o->reverse) {
-      it->Seek(start.empty() || start < lower ? lower : start);
-    } else if (start.empty() || start >= upper) {
-      it->SeekToLast();
-    } else {
-      it->SeekForPrev(start);
-    }
-    const size_t skip = m->key_prefix_.size();
-    for (uint32_t n = 0; it->Valid() && n < o->limit; ++n) {
-      rocksdb::Slice k = it->key(), v = it->value();
-      if (visit(ctx, reinterpret_cast<const uint8_t*>(k.data()) + skip, k.size() - skip,
-                reinterpret_cast<const uint8_t*>(v.data()), v.size()) != 0) {
-        break;
-      }
-      if (o->reverse)
-        it->Prev();
-      else
-        it->Next();
-    }
-    return FromRocks(it->status());
-  }
-
-  static civitas_txn_host* TxnBegin(civitas_city_host* city) {
-    ModuleInstance* m = Instance(city);
-    rocksdb::TransactionOptions options;
-    options.deadlock_detect = true;
-    DeferredSync* deferred = nullptr;
-    const rocksdb::WriteOptions& write = m->store_->TransactionWriteOptions(&deferred);
-    auto* txn = new HostTxn{
-        m, std::unique_ptr<rocksdb::Transaction>(m->store_->db()->BeginTransaction(write, options)),
-        deferred};
-    return reinterpret_cast<civitas_txn_host*>(txn);
-  }
-
-  static int32_t TxnGet(civitas_txn_host* t, const uint8_t* key, size_t key_size,
-                        int32_t for_update, void* ctx, civitas_bytes_sink sink) {
-    if (key_size > kMaxKeyBytes) return CIVITAS_INVALID_ARGUMENT;
-    HostTxn* txn = Txn(t);
-    std::string k = Scoped(txn->instance, key, key_size), v;
-    rocksdb::Status s = for_update ? txn->txn->GetForUpdate(rocksdb::ReadOptions(), k, &v)
-                                   : txn->txn->Get(rocksdb::ReadOptions(), k, &v);
-    if (s.ok()) sink(ctx, reinterpret_cast<const uint8_t*>(v.data()), v.size());
-    return FromRocks(s);
-  }
-
-  static int32_t TxnPut(civitas_txn_host* t, const uint8_t* key, size_t key_size,
-                        const uint8_t* value, size_t value_size) {
-    if (key_size > kMaxKeyBytes || value_size > kMaxValueBytes) return CIVITAS_INVALID_ARGUMENT;
-    HostTxn* txn = Txn(t);
-    return FromRocks(txn->txn->Put(Scoped(txn->instance, key, key_size),
-                                   rocksdb::Slice(View(value, value_size))));
-  }
-
-  static int32_t TxnDelete(civitas_txn_host* t, const uint8_t* key, size_t key_size) {
-    if (key_size > kMaxKeyBytes) return CIVITAS_INVALID_ARGUMENT;
-    HostTxn* txn = Txn(t);
-    return FromRocks(txn->txn->Delete(Scoped(txn->instance, key, key_size)));
-  }
-
-  static int32_t TxnAddU64(civitas_txn_host* t, const uint8_t* key, size_t key_size,
-                           int64_t delta) {
-    if (key_size > kMaxKeyBytes) return CIVITAS_INVALID_ARGUMENT;
-    HostTxn* txn = Txn(t);
-    return FromRocks(txn->txn->Merge(Scoped(txn->instance, key, key_size),
-                                     EncodeU64(static_cast<uint64_t>(delta))));
-  }
-
-  static int32_t TxnCommit(civitas_txn_host* t) {
-    std::unique_ptr<HostTxn> txn(Txn(t));
-    rocksdb::WriteBatch* batch = txn->txn->GetWriteBatch()->GetWriteBatch();
-    const bool wrote = batch->Count() > 0;
-    // The city's storage quota: a commit that adds data is refused once the city is full (a
-    // commit that only deletes always goes through, so space can be freed).
-    if ((batch->HasPut() || batch->HasMerge())) {
-      if (absl::Status q = txn->instance->store_->CheckQuota(); !q.ok()) {
-        (void)txn->txn->Rollback();
-        Log(LogLevel::kWarning, "storage quota reached",
-            {{"city", txn->instance->city_id_}, {"error", std::string(q.message())}});
-        return CIVITAS_RESOURCE_EXHAUSTED;
-      }
-    }
-    const rocksdb::Status s = txn->txn->Commit();
-    if (s.ok() && wrote && txn->deferred) txn->instance->store_->NoteDeferredCommit(txn->deferred);
-    return FromRocks(s);
-  }
-
-  static void TxnRollback(civitas_txn_host* t) {
-    std::unique_ptr<HostTxn> txn(Txn(t));
-    (void)txn->txn->Rollback();
-  }
-
-  static const char* CallSubject(civitas_call_host* c, size_t* size) {
-    const std::string& s = Call(c)->caller().subject;
-    if (size) *size = s.size();
-    return s.c_str();
-  }
-  static uint32_t CallRoles(civitas_call_host* c) { return Call(c)->caller().roles; }
-  static int32_t CallMetadata(civitas_call_host* c, const char* key, size_t key_size, void* ctx,
-                              civitas_bytes_sink sink) {
-    std::optional<std::string> v = Call(c)->Metadata(std::string_view(key, key_size));
-    if (!v) return CIVITAS_NOT_FOUND;
-    sink(ctx, reinterpret_cast<const uint8_t*>(v->data()), v->size());
-    return CIVITAS_OK;
-  }
-  static int64_t CallDeadline(civitas_call_host* c) { return Call(c)->DeadlineMicros(); }
-  static int32_t CallCancelled(civitas_call_host* c) { return Call(c)->IsCancelled() ? 1 : 0; }
-  static void CallReply(civitas_call_host* c, const uint8_t* data, size_t size) {
-    Call(c)->Reply(std::string(View(data, size)));
-  }
-  static void CallError(civitas_call_host* c, const char* msg, size_t size) {
-    Call(c)->SetError(std::string(msg, size));
-  }
-  static int32_t CallSend(civitas_call_host* c, const uint8_t* data, size_t size) {
-    HostCall* call = Call(c);
-    if (call->kind() != CIVITAS_METHOD_SERVER_STREAMING) return CIVITAS_FAILED_PRECONDITION;
-    return call->Send(std::string(View(data, size)));
-  }
-  static int32_t CallFollow(civitas_call_host* c, const char* topic, size_t size) {
-    return Call(c)->Follow(std::string(topic, size));
-  }
-
-  static civitas_host_api Make() {
-    civitas_host_api a{};
-    a.struct_size = sizeof(civitas_host_api);
-    a.abi_major = CIVITAS_ABI_MAJOR;
-    a.abi_minor = CIVITAS_ABI_MINOR;
-    a.log = &LogLine;
-    a.now_unix_micros = &Now;
-    a.city_id = &CityId;
-    a.module_config_json = &ConfigJson;
-    a.publish = &Publish;
-    a.kv_get = &KvGet;
-    a.kv_scan = &KvScan;
-    a.txn_begin = &TxnBegin;
-    a.txn_get = &TxnGet;
-    a.txn_put = &TxnPut;
-    a.txn_delete = &TxnDelete;
-    a.txn_add_u64 = &TxnAddU64;
-    a.txn_commit = &TxnCommit;
-    a.txn_rollback = &TxnRollback;
-    a.call_subject = &CallSubject;
-    a.call_roles = &CallRoles;
-    a.call_metadata = &CallMetadata;
-    a.call_deadline_unix_micros = &CallDeadline;
-    a.call_is_cancelled = &CallCancelled;
-    a.call_reply = &CallReply;
-    a.call_error = &CallError;
-    a.call_send = &CallSend;
-    a.call_follow = &CallFollow;
-    return a;
-  }
-};
-
-const civitas_host_api* HostApiTable() {
-  static const civitas_host_api table = HostApi::Make();
-  return &table;
 }
 
 ModuleInstance::ModuleInstance(std::shared_ptr<const LoadedModule> module, const CityConfig& city,
@@ -328,9 +72,11 @@ absl::StatusOr<std::shared_ptr<ModuleInstance>> ModuleInstance::Create(
   std::shared_ptr<ModuleInstance> instance(
       new ModuleInstance(std::move(module), city, config, store));
   char error[1024] = {0};
-  int32_t rc = instance->module_->def().init(HostApiTable(),
-                                             reinterpret_cast<civitas_city_host*>(instance.get()),
-                                             &instance->instance_, error, sizeof(error));
+  const int32_t rc = Guarded("init", error, sizeof(error), [&] {
+    return instance->module_->def().init(HostApiTable(),
+                                         reinterpret_cast<civitas_city_host*>(instance.get()),
+                                         &instance->instance_, error, sizeof(error));
+  });
   if (rc != CIVITAS_OK) {
     error[sizeof(error) - 1] = '\0';
     instance->instance_ = nullptr;
@@ -342,8 +88,14 @@ absl::StatusOr<std::shared_ptr<ModuleInstance>> ModuleInstance::Create(
 }
 
 ModuleInstance::~ModuleInstance() {
-  if (instance_ != nullptr && module_->def().destroy != nullptr) {
-    module_->def().destroy(instance_);
+  if (instance_ == nullptr || module_->def().destroy == nullptr) return;
+  char error[256] = {0};
+  if (Guarded("destroy", error, sizeof(error), [&] {
+        module_->def().destroy(instance_);
+        return CIVITAS_OK;
+      }) != CIVITAS_OK) {
+    Log(LogLevel::kError, "module destroy failed",
+        {{"city", city_id_}, {"module", module_->module_id()}, {"error", error}});
   }
 }
 
@@ -351,7 +103,9 @@ absl::Status ModuleInstance::Migrate(const std::string& from_version) {
   auto migrate = module_->migrate();
   if (migrate == nullptr) return absl::OkStatus();
   char error[1024] = {0};
-  int32_t rc = migrate(instance_, from_version.c_str(), error, sizeof(error));
+  const int32_t rc = Guarded("migrate", error, sizeof(error), [&] {
+    return migrate(instance_, from_version.c_str(), error, sizeof(error));
+  });
   if (rc == CIVITAS_OK) return absl::OkStatus();
   error[sizeof(error) - 1] = '\0';
   return absl::FailedPreconditionError(
@@ -367,7 +121,9 @@ absl::Status ModuleInstance::MigrateDown(const std::string& to_version) {
         "module '", module_->module_id(), "' ", module_->version(), " has no down-migration"));
   }
   char error[1024] = {0};
-  int32_t rc = migrate_down(instance_, to_version.c_str(), error, sizeof(error));
+  const int32_t rc = Guarded("migrate_down", error, sizeof(error), [&] {
+    return migrate_down(instance_, to_version.c_str(), error, sizeof(error));
+  });
   if (rc == CIVITAS_OK) return absl::OkStatus();
   error[sizeof(error) - 1] = '\0';
   return absl::FailedPreconditionError(
@@ -385,9 +141,13 @@ int32_t ModuleInstance::Handle(HostCall* call, const MethodInfo& method,
     in_flight_.fetch_sub(1, std::memory_order_acq_rel);
     return kFenced;
   }
-  int32_t code = module_->def().handle(
-      instance_, reinterpret_cast<civitas_call_host*>(call), method.service_index,
-      method.method_index, reinterpret_cast<const uint8_t*>(request.data()), request.size());
+  char error[256] = {0};
+  const int32_t code = Guarded("the module's handler", error, sizeof(error), [&] {
+    return module_->def().handle(instance_, reinterpret_cast<civitas_call_host*>(call),
+                                 method.service_index, method.method_index,
+                                 reinterpret_cast<const uint8_t*>(request.data()), request.size());
+  });
+  if (error[0] != '\0') call->SetError(error);
   in_flight_.fetch_sub(1, std::memory_order_acq_rel);
   return code;
 }
@@ -414,12 +174,14 @@ absl::Status ModuleInstance::ExportPersonalData(std::string_view subject, std::s
   json->clear();
   char error[512] = {0};
   in_flight_.fetch_add(1, std::memory_order_acq_rel);
-  const int32_t code = fn(
-      instance_, subject.data(), subject.size(), json,
-      [](void* sink, const uint8_t* data, size_t size) {
-        static_cast<std::string*>(sink)->append(reinterpret_cast<const char*>(data), size);
-      },
-      error, sizeof(error));
+  const int32_t code = Guarded("export_personal_data", error, sizeof(error), [&] {
+    return fn(
+        instance_, subject.data(), subject.size(), json,
+        [](void* sink, const uint8_t* data, size_t size) {
+          static_cast<std::string*>(sink)->append(reinterpret_cast<const char*>(data), size);
+        },
+        error, sizeof(error));
+  });
   in_flight_.fetch_sub(1, std::memory_order_acq_rel);
   error[sizeof(error) - 1] = '\0';
   return ModuleStatusOf(code, error, module_->module_id(), "export");
@@ -433,7 +195,9 @@ absl::Status ModuleInstance::ErasePersonalData(std::string_view subject) {
   }
   char error[512] = {0};
   in_flight_.fetch_add(1, std::memory_order_acq_rel);
-  const int32_t code = fn(instance_, subject.data(), subject.size(), error, sizeof(error));
+  const int32_t code = Guarded("erase_personal_data", error, sizeof(error), [&] {
+    return fn(instance_, subject.data(), subject.size(), error, sizeof(error));
+  });
   in_flight_.fetch_sub(1, std::memory_order_acq_rel);
   error[sizeof(error) - 1] = '\0';
   return ModuleStatusOf(code, error, module_->module_id(), "erasure");

@@ -1,5 +1,6 @@
 // One module serving one city: the module's instance pointer, its scoped storage, its config and
-// the followers of its change feed. The host API table (civitas_host_api) is implemented here.
+// the followers of its change feed. It runs the module's entries (init, handle, migrations,
+// personal data, destroy); the host API table they call back is in host_api.cc.
 #ifndef CIVITAS_GATEWAY_MODULE_INSTANCE_H_
 #define CIVITAS_GATEWAY_MODULE_INSTANCE_H_
 
@@ -33,7 +34,6 @@ struct Caller {
 class HostCall {
  public:
   HostCall() = default;
-  HostCall(Caller caller, civitas_method_kind kind) : caller_(std::move(caller)), kind_(kind) {}
   virtual ~HostCall() = default;
 
   // Set once the call is routed and authenticated, before the handler runs.
@@ -56,13 +56,14 @@ class HostCall {
     replied_ = true;
   }
   void SetError(std::string message) { error_ = std::move(message); }
-  // Streaming: subscribes the call to `topic` of its module instance (see call_follow).
+  // Streaming: subscribes the call to `topic` of its module instance (see call_follow). The
+  // dispatcher's calls follow; this default only checks the arguments (calls made outside a
+  // client's stream, e.g. seeding, have nobody to deliver to).
   virtual int32_t Follow(std::string topic);
 
   bool replied() const { return replied_; }
   std::string& reply() { return reply_; }
   const std::string& error() const { return error_; }
-  const std::string& follow_topic() const { return follow_topic_; }
 
  private:
   Caller caller_;
@@ -70,7 +71,6 @@ class HostCall {
   bool replied_ = false;
   std::string reply_;
   std::string error_;
-  std::string follow_topic_;
 };
 
 // Receives what a module publishes on a topic it follows.
@@ -87,7 +87,8 @@ class StreamFollower {
 
 class ModuleInstance {
  public:
-  // Runs the module's init for this city. `store` must outlive the instance.
+  // Runs the module's init for this city. `store` must stay open until DetachStore() (or until
+  // the instance is destroyed).
   static absl::StatusOr<std::shared_ptr<ModuleInstance>> Create(
       std::shared_ptr<const LoadedModule> module, const CityConfig& city,
       const ModuleConfig& config, CityStore* store);
@@ -148,17 +149,23 @@ class ModuleInstance {
   void Retire() { retired_.store(true); }
   int64_t calls() const { return calls_.load(); }
 
+  // Before its city's store is closed for good (the city is deleted): from now on the module's
+  // storage calls fail as abi.h documents (kv_get / kv_scan CIVITAS_UNAVAILABLE, txn_begin NULL)
+  // instead of reaching a closed database. Call after Retire() and once calls() == 0.
+  void DetachStore() { store_.store(nullptr, std::memory_order_release); }
+
  private:
   friend struct HostApi;
+  CityStore* store() const { return store_.load(std::memory_order_acquire); }
   ModuleInstance(std::shared_ptr<const LoadedModule> module, const CityConfig& city,
                  const ModuleConfig& config, CityStore* store);
 
   std::shared_ptr<const LoadedModule> module_;
   std::string city_id_;
   std::string config_json_;
-  std::string key_prefix_;  // ModuleKeyPrefix(module id)
-  CityStore* store_;
-  void* instance_ = nullptr;  // the module's, handed back on every call
+  std::string key_prefix_;         // ModuleKeyPrefix(module id)
+  std::atomic<CityStore*> store_;  // nullptr after DetachStore()
+  void* instance_ = nullptr;       // the module's, handed back on every call
   std::atomic<int64_t> in_flight_{0};
   std::atomic<int64_t> calls_{0};
   std::atomic<bool> retired_{false};
@@ -167,9 +174,6 @@ class ModuleInstance {
   absl::Mutex feed_mu_;
   std::map<std::string, std::set<StreamFollower*>> followers_ ABSL_GUARDED_BY(feed_mu_);
 };
-
-// The table handed to every module (immutable; the context travels in the handles).
-const civitas_host_api* HostApiTable();
 
 }  // namespace civitas::gateway
 

@@ -49,7 +49,9 @@ grpc::Status RouteTable::ResolveCity(absl::string_view city_metadata, absl::stri
 void CityRoutes::Index() {
   methods.clear();
   services.clear();
+  std::vector<const LoadedModule*> modules;
   for (const auto& instance : instances) {
+    modules.push_back(&instance->module());
     for (const ServiceInfo& s : instance->module().services()) {
       services[s.full_name] = instance.get();
       for (const MethodInfo& m : s.methods) {
@@ -58,6 +60,7 @@ void CityRoutes::Index() {
       }
     }
   }
+  http = std::make_shared<const HttpBindingIndex>(modules);
 }
 
 namespace {

@@ -17,6 +17,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "services/gateway/config.h"
+#include "services/gateway/http_rule.h"
 #include "services/gateway/metrics.h"
 #include "services/gateway/module_instance.h"
 
@@ -44,13 +45,15 @@ struct CityRoutes {
   Metrics* metrics = nullptr;                       // where Index() finds each method's stats
   absl::flat_hash_map<std::string, Route> methods;  // by full path
   absl::flat_hash_map<std::string, ModuleInstance*> services;  // by service name
+  // The google.api.http bindings of `instances`, for the JSON/HTTP API (HttpTranscoder).
+  std::shared_ptr<const HttpBindingIndex> http;
   std::vector<std::shared_ptr<ModuleInstance>> instances;
   std::vector<ModuleStatus> modules;
   // Services whose new calls wait (Dispatcher::Hold) while their module's data changes shape:
   // an upgrade's migration, a rollback's down-migration or restore.
   absl::flat_hash_set<std::string> held;
 
-  // Rebuilds `methods` and `services` from `instances`.
+  // Rebuilds `methods`, `services` and `http` from `instances`.
   void Index();
 };
 

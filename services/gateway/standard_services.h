@@ -11,8 +11,8 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "services/common/backups.h"
 #include "services/gateway/authenticator.h"
-#include "services/gateway/backups.h"
 #include "services/gateway/module_store.h"
 #include "services/gateway/route_table.h"
 
@@ -82,14 +82,15 @@ class CityOperations {
  public:
   virtual ~CityOperations() = default;
   // NOT_FOUND for an unknown city.
-  virtual absl::StatusOr<BackupInfo> Backup(const std::string& city_id,
-                                            const std::function<void(int64_t)>& progress) = 0;
+  virtual absl::StatusOr<common::BackupInfo> Backup(
+      const std::string& city_id, const std::function<void(int64_t)>& progress) = 0;
   virtual std::string BackupDir(const std::string& city_id) const = 0;
   // Adds a city from YAML (one entry of `cities:`), kept across restarts.
   virtual absl::StatusOr<CityConfig> CreateCity(const std::string& city_yaml) = 0;
   // Writes a backup of the city into `dir`.
-  virtual absl::StatusOr<BackupInfo> ExportCity(const std::string& city_id, const std::string& dir,
-                                                const std::function<void(int64_t)>& progress) = 0;
+  virtual absl::StatusOr<common::BackupInfo> ExportCity(
+      const std::string& city_id, const std::string& dir,
+      const std::function<void(int64_t)>& progress) = 0;
   // Removes a runtime-added city and its data; returns the deleted data folder.
   virtual absl::StatusOr<std::string> DeleteCity(const std::string& city_id,
                                                  const std::string& confirm,

@@ -9,7 +9,7 @@
 #include "civitas/news/v1/news.pb.h"
 #include "civitas/participation/v1/participation.pb.h"
 #include "civitas/reports/v1/reports.pb.h"
-#include "services/gateway/http_transcoder.h"
+#include "services/gateway/http_rule.h"
 
 namespace {
 

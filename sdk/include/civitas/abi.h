@@ -124,6 +124,11 @@ typedef struct civitas_scan_options {
 } civitas_scan_options;
 #define CIVITAS_SCAN_MAX_LIMIT 10000u
 
+/* The largest key (also a scan's prefix and start) and value the host stores; anything larger is
+ * CIVITAS_INVALID_ARGUMENT, from the gateway and from the SDK's FakeHost alike. */
+#define CIVITAS_MAX_KEY_SIZE (8u * 1024u)
+#define CIVITAS_MAX_VALUE_SIZE (32u * 1024u * 1024u)
+
 /*
  * What the host offers a module. Size-prefixed and append-only: entries are only ever added at the
  * end, and `struct_size` tells the module which exist.
@@ -151,7 +156,10 @@ typedef struct civitas_host_api {
 
   /* ---- storage: keys are private to (city, module); the host adds the scope -------------------
    * `txn` may be NULL for a read of the latest committed state, or an open transaction to read
-   * its own writes. Returns CIVITAS_OK, CIVITAS_NOT_FOUND (get), or an error code. */
+   * its own writes. Returns CIVITAS_OK, CIVITAS_NOT_FOUND (get), CIVITAS_INVALID_ARGUMENT (a key
+   * over CIVITAS_MAX_KEY_SIZE; for scans also a limit outside 1..CIVITAS_SCAN_MAX_LIMIT or a
+   * truncated options struct), CIVITAS_UNAVAILABLE if the city's storage is closed (the city
+   * was deleted or the gateway is stopping), or another error code. */
   int32_t (*kv_get)(civitas_city_host* city_host_ptr, civitas_txn_host* txn_host_ptr,
                     const uint8_t* key, size_t key_size, void* sink_module_ptr,
                     civitas_bytes_sink sink);

@@ -4,7 +4,10 @@
 // real C definition (init / handle), so a unit test exercises exactly what the gateway will call.
 // It is deliberately simple: transactions buffer their writes and apply them under one lock at
 // commit, without conflict detection. Concurrency and durability are tested through the real
-// gateway (see tests/integration).
+// gateway (see tests/integration). What it checks, it checks as the gateway does: it refuses the
+// same arguments with the same codes (key and value sizes, scan options, empty topics, streaming
+// entries in unary calls), so a module that passes here does not fail there; a table of cases
+// runs against both (services/gateway/host_api_test.cc).
 #ifndef CIVITAS_TESTING_FAKE_HOST_H_
 #define CIVITAS_TESTING_FAKE_HOST_H_
 
@@ -140,7 +143,7 @@ class FakeHost {
       if (service != svc.full_name) continue;
       for (size_t m = 0; m < svc.method_count; ++m) {
         if (method != svc.methods[m].name) continue;
-        FakeCall call{&caller, &result};
+        FakeCall call{&caller, &result, svc.methods[m].kind};
         result.code =
             def_->handle(instance_, reinterpret_cast<civitas_call_host*>(&call),
                          static_cast<uint32_t>(s), static_cast<uint32_t>(m),
@@ -190,6 +193,7 @@ class FakeHost {
   struct FakeCall {
     const Caller* caller;
     CallResult* result;
+    int32_t kind;  // civitas_method_kind
   };
   struct FakeTxn {
     FakeHost* host;
@@ -253,6 +257,7 @@ class FakeHost {
     };
     a.publish = [](civitas_city_host* c, const char* topic, size_t ts, const uint8_t* m,
                    size_t ms) -> int32_t {
+      if (ts == 0) return CIVITAS_INVALID_ARGUMENT;
       FakeHost* h = HostOf(c);
       std::lock_guard<std::mutex> lock(h->mu_);
       h->published_.emplace_back(std::string(topic, ts), Str(m, ms));
@@ -260,6 +265,7 @@ class FakeHost {
     };
     a.kv_get = [](civitas_city_host* c, civitas_txn_host* t, const uint8_t* k, size_t ks, void* ctx,
                   civitas_bytes_sink sink) -> int32_t {
+      if (ks > CIVITAS_MAX_KEY_SIZE) return CIVITAS_INVALID_ARGUMENT;
       auto v = HostOf(c)->Read(t ? TxnOf(t) : nullptr, Str(k, ks));
       if (!v) return CIVITAS_NOT_FOUND;
       Emit(*v, ctx, sink);
@@ -267,7 +273,14 @@ class FakeHost {
     };
     a.kv_scan = [](civitas_city_host* c, civitas_txn_host* t, const civitas_scan_options* o,
                    void* ctx, civitas_scan_visitor visit) -> int32_t {
+      if (o == nullptr ||
+          o->struct_size < offsetof(civitas_scan_options, reverse) + sizeof(int32_t)) {
+        return CIVITAS_INVALID_ARGUMENT;
+      }
       if (o->limit == 0 || o->limit > CIVITAS_SCAN_MAX_LIMIT) return CIVITAS_INVALID_ARGUMENT;
+      if (o->prefix_size > CIVITAS_MAX_KEY_SIZE || o->start_size > CIVITAS_MAX_KEY_SIZE) {
+        return CIVITAS_INVALID_ARGUMENT;
+      }
       FakeHost* h = HostOf(c);
       std::string prefix = Str(o->prefix, o->prefix_size);
       std::string start = Str(o->start, o->start_size);
@@ -314,6 +327,7 @@ class FakeHost {
     };
     a.txn_get = [](civitas_txn_host* t, const uint8_t* k, size_t ks, int32_t, void* ctx,
                    civitas_bytes_sink sink) -> int32_t {
+      if (ks > CIVITAS_MAX_KEY_SIZE) return CIVITAS_INVALID_ARGUMENT;
       auto v = TxnOf(t)->host->Read(TxnOf(t), Str(k, ks));
       if (!v) return CIVITAS_NOT_FOUND;
       Emit(*v, ctx, sink);
@@ -321,14 +335,17 @@ class FakeHost {
     };
     a.txn_put = [](civitas_txn_host* t, const uint8_t* k, size_t ks, const uint8_t* v,
                    size_t vs) -> int32_t {
+      if (ks > CIVITAS_MAX_KEY_SIZE || vs > CIVITAS_MAX_VALUE_SIZE) return CIVITAS_INVALID_ARGUMENT;
       TxnOf(t)->writes[Str(k, ks)] = Str(v, vs);
       return CIVITAS_OK;
     };
     a.txn_delete = [](civitas_txn_host* t, const uint8_t* k, size_t ks) -> int32_t {
+      if (ks > CIVITAS_MAX_KEY_SIZE) return CIVITAS_INVALID_ARGUMENT;
       TxnOf(t)->writes[Str(k, ks)] = std::nullopt;
       return CIVITAS_OK;
     };
     a.txn_add_u64 = [](civitas_txn_host* t, const uint8_t* k, size_t ks, int64_t delta) -> int32_t {
+      if (ks > CIVITAS_MAX_KEY_SIZE) return CIVITAS_INVALID_ARGUMENT;
       FakeTxn* txn = TxnOf(t);
       std::string key = Str(k, ks);
       auto current = txn->host->Read(txn, key);
@@ -370,10 +387,13 @@ class FakeHost {
       CallOf(c)->result->error.assign(m, n);
     };
     a.call_send = [](civitas_call_host* c, const uint8_t* m, size_t n) -> int32_t {
+      if (CallOf(c)->kind != CIVITAS_METHOD_SERVER_STREAMING) return CIVITAS_FAILED_PRECONDITION;
       CallOf(c)->result->sent.push_back(Str(m, n));
       return CIVITAS_OK;
     };
     a.call_follow = [](civitas_call_host* c, const char* topic, size_t n) -> int32_t {
+      if (CallOf(c)->kind != CIVITAS_METHOD_SERVER_STREAMING) return CIVITAS_FAILED_PRECONDITION;
+      if (n == 0) return CIVITAS_INVALID_ARGUMENT;
       CallOf(c)->result->follow_topic.assign(topic, n);
       return CIVITAS_OK;
     };

@@ -1,8 +1,8 @@
 // Canonical names of gRPC status codes, for logs, metrics and civitasctl's messages.
-#ifndef CIVITAS_GATEWAY_CODE_NAMES_H_
-#define CIVITAS_GATEWAY_CODE_NAMES_H_
+#ifndef CIVITAS_COMMON_CODE_NAMES_H_
+#define CIVITAS_COMMON_CODE_NAMES_H_
 
-namespace civitas::gateway {
+namespace civitas::common {
 
 // "NOT_FOUND" for 5; "UNKNOWN" for anything outside 0..16.
 inline const char* CodeName(int code) {
@@ -26,6 +26,6 @@ inline const char* CodeName(int code) {
   return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
 }
 
-}  // namespace civitas::gateway
+}  // namespace civitas::common
 
-#endif  // CIVITAS_GATEWAY_CODE_NAMES_H_
+#endif  // CIVITAS_COMMON_CODE_NAMES_H_

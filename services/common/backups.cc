@@ -1,4 +1,4 @@
-#include "services/gateway/backups.h"
+#include "services/common/backups.h"
 
 #include <rocksdb/env.h>
 #include <rocksdb/utilities/backup_engine.h>
@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace civitas::gateway {
+namespace civitas::common {
 namespace {
 
 constexpr uint64_t kProgressStep = 1 << 20;
@@ -116,4 +116,4 @@ absl::StatusOr<BackupInfo> RestoreBackup(const std::string& backup_dir, uint32_t
   return Convert(info);
 }
 
-}  // namespace civitas::gateway
+}  // namespace civitas::common

@@ -1,8 +1,10 @@
-// Installing, upgrading and rolling back a city's modules while it serves.
+// Installing, upgrading and rolling back a city's modules while it serves (ModuleInstaller).
 //
 // Every change builds a new route table and swaps it in: calls in flight finish on the version they
 // started with, new calls reach the new one, and streams that followed the old instance are told
 // to reconnect. A refused change leaves the city exactly as it was.
+#include "services/gateway/module_installer.h"
+
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
@@ -16,7 +18,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "civitas/registry/v1/registry.grpc.pb.h"
-#include "services/gateway/gateway.h"
 #include "services/gateway/log.h"
 
 namespace civitas::gateway {
@@ -76,26 +77,26 @@ CityRoutes Without(const CityRoutes& routes, const std::string& module_id,
 
 }  // namespace
 
-absl::StatusOr<const CityRoutes*> Gateway::FindCity(const RouteTable& table,
-                                                    const std::string& city_id,
-                                                    CityStore** store) const {
+absl::StatusOr<const CityRoutes*> ModuleInstaller::FindCity(const RouteTable& table,
+                                                            const std::string& city_id,
+                                                            CityStore** store) const {
   auto it = table.cities().find(city_id);
   if (it == table.cities().end()) {
     return absl::NotFoundError("city '" + city_id + "' is not hosted by this gateway");
   }
-  *store = stores_.at(city_id).get();
+  *store = host_->StoreOf(city_id);
   return &it->second;
 }
 
-void Gateway::Publish(const std::string& city, CityRoutes routes) {
+void ModuleInstaller::Publish(const std::string& city, CityRoutes routes) {
   std::shared_ptr<const RouteTable> current = routes_.Get();
   std::map<std::string, CityRoutes> cities = current->cities();
   cities[city] = std::move(routes);
   routes_.Set(std::make_shared<const RouteTable>(std::move(cities)));
 }
 
-absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& request,
-                                              const std::function<bool()>& cancelled) {
+absl::StatusOr<ModuleStatus> ModuleInstaller::Install(const v1::InstallModuleRequest& request,
+                                                      const std::function<bool()>& cancelled) {
   const std::string& parent = request.parent();
   if (parent.rfind("cities/", 0) != 0) {
     return absl::InvalidArgumentError("parent must be 'cities/{city_id}', got '" + parent + "'");
@@ -131,7 +132,7 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
         absl::StrCat("the registry answered ", request.registry().module_id(), " ",
                      request.registry().version(), " with a bundle of ", what, "; refused"));
   }
-  if (absl::Status trust = bundle::CheckTrust(*opened, TrustOf(city.config)); !trust.ok()) {
+  if (absl::Status trust = bundle::CheckTrust(*opened, TrustedKeysOf(city.config)); !trust.ok()) {
     return absl::PermissionDeniedError(
         absl::StrCat("city '", city_id, "' refuses ", what, ": ", trust.message()));
   }
@@ -181,7 +182,7 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
   std::shared_ptr<ModuleInstance> old_instance;
   CityRoutes next = Without(city, manifest.module_id(), &old_instance);
   std::shared_ptr<ModuleInstance> instance;
-  ModuleStatus status = StartModule(
+  ModuleStatus status = host_->StartModule(
       city.config, store,
       {manifest.module_id(), *library, config_json, manifest.publisher(), current_version}, next,
       &instance);
@@ -267,9 +268,10 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
   return status;
 }
 
-absl::Status Gateway::BeginHold(const std::string& city_id, const CityRoutes& city,
-                                ModuleInstance* serving, const std::vector<std::string>& services) {
-  dispatcher_->Hold(city_id, services);
+absl::Status ModuleInstaller::BeginHold(const std::string& city_id, const CityRoutes& city,
+                                        ModuleInstance* serving,
+                                        const std::vector<std::string>& services) {
+  host_->Hold(city_id, services);
   CityRoutes held = city;
   held.held.insert(services.begin(), services.end());
   Publish(city_id, std::move(held));
@@ -291,18 +293,20 @@ absl::Status Gateway::BeginHold(const std::string& city_id, const CityRoutes& ci
   return absl::OkStatus();
 }
 
-void Gateway::EndHold(const std::string& city_id, const std::vector<std::string>& services) {
-  dispatcher_->Release(city_id, services);
+void ModuleInstaller::EndHold(const std::string& city_id,
+                              const std::vector<std::string>& services) {
+  host_->Release(city_id, services);
 }
 
-void Gateway::CancelHold(const std::string& city_id, const CityRoutes& city,
-                         ModuleInstance* serving, const std::vector<std::string>& services) {
+void ModuleInstaller::CancelHold(const std::string& city_id, const CityRoutes& city,
+                                 ModuleInstance* serving,
+                                 const std::vector<std::string>& services) {
   if (serving != nullptr) serving->Unfence();
   Publish(city_id, city);
   EndHold(city_id, services);
 }
 
-absl::StatusOr<RollbackOutcome> Gateway::Rollback(const RollbackOptions& options) {
+absl::StatusOr<RollbackOutcome> ModuleInstaller::Rollback(const RollbackOptions& options) {
   const std::string& city_id = options.city_id;
   const std::string& module_id = options.module_id;
   absl::MutexLock lock(&change_mu_);
@@ -327,7 +331,7 @@ absl::StatusOr<RollbackOutcome> Gateway::Rollback(const RollbackOptions& options
   absl::StatusOr<bundle::OpenedBundle> previous =
       module_store_->Get(module_id, current.previous_version);
   if (!previous.ok()) return previous.status();
-  if (absl::Status trust = bundle::CheckTrust(*previous, TrustOf(city.config)); !trust.ok()) {
+  if (absl::Status trust = bundle::CheckTrust(*previous, TrustedKeysOf(city.config)); !trust.ok()) {
     return absl::PermissionDeniedError(absl::StrCat(
         "cannot return to ", module_id, " ", current.previous_version, ": ", trust.message()));
   }
@@ -373,11 +377,11 @@ absl::StatusOr<RollbackOutcome> Gateway::Rollback(const RollbackOptions& options
   }
 
   std::shared_ptr<ModuleInstance> instance;
-  ModuleStatus status =
-      StartModule(city.config, store,
-                  {module_id, module_store_->LibraryPath(module_id, current.previous_version),
-                   current.config_json, previous->manifest.publisher(), ""},
-                  next, &instance);
+  ModuleStatus status = host_->StartModule(
+      city.config, store,
+      {module_id, module_store_->LibraryPath(module_id, current.previous_version),
+       current.config_json, previous->manifest.publisher(), ""},
+      next, &instance);
   if (!status.error.empty()) return absl::FailedPreconditionError(status.error);
 
   const std::vector<std::string> services = ServicesOf(old_instance.get(), instance.get());

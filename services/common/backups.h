@@ -1,8 +1,8 @@
 // A city's backups with RocksDB's BackupEngine: incremental (table files are shared between
 // backups), checksummed, taken while the city serves. Restore is an offline step into a city
 // folder that no gateway has open (civitasctl backup restore).
-#ifndef CIVITAS_GATEWAY_BACKUPS_H_
-#define CIVITAS_GATEWAY_BACKUPS_H_
+#ifndef CIVITAS_COMMON_BACKUPS_H_
+#define CIVITAS_COMMON_BACKUPS_H_
 
 #include <rocksdb/db.h>
 
@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace civitas::gateway {
+namespace civitas::common {
 
 struct BackupInfo {
   uint32_t id = 0;
@@ -33,6 +33,6 @@ absl::StatusOr<BackupInfo> VerifyBackup(const std::string& backup_dir, uint32_t 
 absl::StatusOr<BackupInfo> RestoreBackup(const std::string& backup_dir, uint32_t id,
                                          const std::string& db_dir, bool overwrite);
 
-}  // namespace civitas::gateway
+}  // namespace civitas::common
 
-#endif  // CIVITAS_GATEWAY_BACKUPS_H_
+#endif  // CIVITAS_COMMON_BACKUPS_H_

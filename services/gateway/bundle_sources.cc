@@ -1,6 +1,6 @@
 // Where an install's bundle comes from: one of the city's registries, or a file the operator put
-// into the import folder. Both do blocking I/O, so Gateway::Install calls them before it takes
-// its mutex; both refuse before touching anything a caller names but the config does not.
+// into the import folder. Both do blocking I/O, so ModuleInstaller::Install calls them before it
+// takes its mutex; both refuse before touching anything a caller names but the config does not.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <limits.h>
@@ -17,13 +17,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "civitas/registry/v1/registry.grpc.pb.h"
-#include "services/gateway/gateway.h"
 #include "services/gateway/log.h"
+#include "services/gateway/module_installer.h"
 
 namespace civitas::gateway {
 
-absl::StatusOr<std::string> Gateway::DownloadBundle(const v1::RegistrySource& src,
-                                                    const CityConfig& city) const {
+absl::StatusOr<std::string> ModuleInstaller::DownloadBundle(const v1::RegistrySource& src,
+                                                            const CityConfig& city) const {
   if (src.target().empty() || src.module_id().empty() || src.version().empty()) {
     return absl::InvalidArgumentError("registry needs target, module_id and version");
   }
@@ -85,7 +85,7 @@ absl::StatusOr<std::string> Gateway::DownloadBundle(const v1::RegistrySource& sr
   return std::move(*bundle.mutable_content());
 }
 
-absl::StatusOr<std::string> Gateway::ReadImportedBundle(const std::string& path) const {
+absl::StatusOr<std::string> ModuleInstaller::ReadImportedBundle(const std::string& path) const {
   const std::string& import_dir = config_.admin.bundle_import_dir;
   const std::string refused = absl::StrCat(
       "bundle_path must name a regular file below the import "
@@ -128,8 +128,8 @@ absl::StatusOr<std::string> Gateway::ReadImportedBundle(const std::string& path)
   return data;
 }
 
-absl::StatusOr<std::string> Gateway::FetchBundle(const v1::InstallModuleRequest& request,
-                                                 const CityConfig& city) const {
+absl::StatusOr<std::string> ModuleInstaller::FetchBundle(const v1::InstallModuleRequest& request,
+                                                         const CityConfig& city) const {
   if (request.has_registry()) return DownloadBundle(request.registry(), city);
   if (request.bundle_path().empty()) {
     return absl::InvalidArgumentError("give a bundle_path or a registry source");
