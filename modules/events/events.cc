@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include "civitas/config.h"
 #include "civitas/json.h"
 #include "civitas/text.h"
 #include "ical.h"
@@ -144,19 +145,25 @@ std::vector<Slot> Occurrences(const pb::Event& event, const absl::TimeZone& fall
 }
 
 Status ParseConfig(const std::string& json, const std::string& city_id, Config* config) {
-  civitas::JsonValue root;
-  std::string error;
-  if (!civitas::ParseJson(json, &root, &error)) {
-    return InvalidArgument("module config is not valid JSON: " + error);
+  civitas::ConfigReader reader;
+  if (Status s = civitas::ConfigReader::Parse(json, &reader); !s.ok()) return s;
+  std::string language = "de";
+  config->time_zone = "Europe/Berlin";
+  config->calendar_name = "Veranstaltungen " + city_id;
+  reader.String("default_language", &language, 35)
+      .String("time_zone", &config->time_zone, 100)
+      .String("calendar_name", &config->calendar_name, 200);
+  config->default_language = civitas::PrimaryLanguage(language);
+  if (Status s = civitas::Categories::Parse(reader, config->default_language, DefaultCategories(),
+                                            &config->categories);
+      !s.ok()) {
+    return s;
   }
-  config->default_language = civitas::PrimaryLanguage(root["default_language"].AsString("de"));
-  config->time_zone = root["time_zone"].AsString("Europe/Berlin");
+  if (Status s = reader.Finish(); !s.ok()) return s;
   if (!absl::LoadTimeZone(config->time_zone, &config->zone)) {
     return InvalidArgument("time_zone '" + config->time_zone + "' is not an IANA time zone");
   }
-  config->calendar_name = root["calendar_name"].AsString("Veranstaltungen " + city_id);
-  return civitas::Categories::Parse(root, config->default_language, DefaultCategories(),
-                                    &config->categories);
+  return OkStatus();
 }
 
 Status Calendar::Create(civitas::City city, std::unique_ptr<Calendar>* out) {

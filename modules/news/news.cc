@@ -6,6 +6,7 @@
 #include <set>
 #include <utility>
 
+#include "civitas/config.h"
 #include "civitas/content.h"
 #include "civitas/json.h"
 #include "civitas/text.h"
@@ -170,22 +171,27 @@ void Sanitize(pb::Article* a) {
 }  // namespace
 
 Status ParseConfig(const std::string& json, const std::string& city_id, Config* config) {
-  civitas::JsonValue root;
-  std::string error;
-  if (!civitas::ParseJson(json, &root, &error)) {
-    return InvalidArgument("module config is not valid JSON: " + error);
-  }
-  config->default_language = root["default_language"].AsString("de");
+  civitas::ConfigReader reader;
+  if (Status s = civitas::ConfigReader::Parse(json, &reader); !s.ok()) return s;
+  config->default_language = "de";
+  config->feed_title = "News " + city_id;
+  config->feed_description.clear();
+  config->site_url.clear();
+  reader.String("default_language", &config->default_language, 35)
+      .String("feed_title", &config->feed_title, 500)
+      .String("feed_description", &config->feed_description, 5000)
+      .String("site_url", &config->site_url, 2000);
   if (!civitas::IsLanguageTag(config->default_language)) {
     return InvalidArgument("default_language '" + config->default_language +
                            "' is not a language tag like 'de' or 'en-GB'");
   }
-  config->feed_title = root["feed_title"].AsString("News " + city_id);
-  config->feed_description = root["feed_description"].AsString("");
-  config->site_url = root["site_url"].AsString("");
   while (!config->site_url.empty() && config->site_url.back() == '/') config->site_url.pop_back();
-  return civitas::Categories::Parse(root, config->default_language, DefaultCategories(),
-                                    &config->categories);
+  if (Status s = civitas::Categories::Parse(reader, config->default_language, DefaultCategories(),
+                                            &config->categories);
+      !s.ok()) {
+    return s;
+  }
+  return reader.Finish();
 }
 
 Status Newsroom::Create(civitas::City city, std::unique_ptr<Newsroom>* out) {
