@@ -6,10 +6,12 @@
 #include <set>
 #include <utility>
 
+#include "civitas/config.h"
 #include "civitas/content.h"
 #include "civitas/json.h"
 #include "civitas/text.h"
 #include "feed.h"
+#include "index_entry.h"
 
 namespace news {
 namespace {
@@ -33,8 +35,7 @@ Status IdFromName(const std::string& name, std::string* id) {
 }
 
 constexpr char kTopic[] = "articles";
-constexpr size_t kIdLength = 16;
-constexpr size_t kTailLength = 1 + 16 + kIdLength;  // <P><inv><id>
+constexpr size_t kTailLength = IndexEntry::kTailLength;  // <P><inv><id>
 constexpr int kMaxPage = 100;
 constexpr int kDefaultPage = 20;
 
@@ -53,9 +54,11 @@ pb::Article::State EffectiveState(const pb::Article& a, int64_t now) {
 
 // <P><inv publish><id>: the position of a published article in lists.
 std::string Tail(const pb::Article& a, const std::string& id) {
-  const int64_t publish = a.has_publish_time() ? Micros(a.publish_time()) : 0;
-  return std::string(a.pinned() ? "0" : "1") + Hex16(static_cast<uint64_t>(INT64_MAX - publish)) +
-         id;
+  IndexEntry entry;
+  entry.pinned = a.pinned();
+  entry.publish_micros = a.has_publish_time() ? Micros(a.publish_time()) : 0;
+  entry.id = id;
+  return entry.EncodeTail();
 }
 
 // What lists show of an article (the BASIC view): everything but the bodies, with a teaser made
@@ -74,15 +77,14 @@ pb::Article Summary(const pb::Article& a) {
 // Index value: expire micros (16 hex, 0 = never), the article's languages, comma-separated, then
 // '\n' and its Summary, so that a list page is read from the index alone.
 std::string IndexValue(const pb::Article& a) {
-  std::string v = Hex16(a.has_expire_time() ? static_cast<uint64_t>(Micros(a.expire_time())) : 0);
-  v += civitas::PrimaryLanguage(a.language_code());
+  IndexEntry entry;
+  entry.expire_micros = a.has_expire_time() ? Micros(a.expire_time()) : 0;
+  entry.languages.push_back(civitas::PrimaryLanguage(a.language_code()));
   for (const pb::Localization& l : a.localizations()) {
-    v += ',';
-    v += civitas::PrimaryLanguage(l.language_code());
+    entry.languages.push_back(civitas::PrimaryLanguage(l.language_code()));
   }
-  v += '\n';
-  v += Summary(a).SerializeAsString();
-  return v;
+  entry.summary = Summary(a).SerializeAsString();
+  return entry.EncodeValue();
 }
 
 std::vector<std::string> IndexKeys(const pb::Article& a, const std::string& id) {
@@ -170,22 +172,27 @@ void Sanitize(pb::Article* a) {
 }  // namespace
 
 Status ParseConfig(const std::string& json, const std::string& city_id, Config* config) {
-  civitas::JsonValue root;
-  std::string error;
-  if (!civitas::ParseJson(json, &root, &error)) {
-    return InvalidArgument("module config is not valid JSON: " + error);
-  }
-  config->default_language = root["default_language"].AsString("de");
+  civitas::ConfigReader reader;
+  if (Status s = civitas::ConfigReader::Parse(json, &reader); !s.ok()) return s;
+  config->default_language = "de";
+  config->feed_title = "News " + city_id;
+  config->feed_description.clear();
+  config->site_url.clear();
+  reader.String("default_language", &config->default_language, 35)
+      .String("feed_title", &config->feed_title, 500)
+      .String("feed_description", &config->feed_description, 5000)
+      .String("site_url", &config->site_url, 2000);
   if (!civitas::IsLanguageTag(config->default_language)) {
     return InvalidArgument("default_language '" + config->default_language +
                            "' is not a language tag like 'de' or 'en-GB'");
   }
-  config->feed_title = root["feed_title"].AsString("News " + city_id);
-  config->feed_description = root["feed_description"].AsString("");
-  config->site_url = root["site_url"].AsString("");
   while (!config->site_url.empty() && config->site_url.back() == '/') config->site_url.pop_back();
-  return civitas::Categories::Parse(root, config->default_language, DefaultCategories(),
-                                    &config->categories);
+  if (Status s = civitas::Categories::Parse(reader, config->default_language, DefaultCategories(),
+                                            &config->categories);
+      !s.ok()) {
+    return s;
+  }
+  return reader.Finish();
 }
 
 Status Newsroom::Create(civitas::City city, std::unique_ptr<Newsroom>* out) {
@@ -430,28 +437,14 @@ Status Newsroom::ListVisible(const std::string& category, const std::string& tag
   std::vector<Hit> hits;
   Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view value) {
     std::string_view tail = key.substr(scan.prefix.size());
-    if (tail.size() != kTailLength || value.size() < 16) return true;
-    const int64_t publish = INT64_MAX - static_cast<int64_t>(ParseHex(tail.substr(1, 16)));
-    const int64_t expire = static_cast<int64_t>(ParseHex(value.substr(0, 16)));
-    if (publish > now || (expire != 0 && expire <= now)) return true;
-    const size_t newline = value.find('\n');
-    if (!lang.empty()) {
-      bool has = false;
-      std::string_view langs = value.substr(
-          16, newline == std::string_view::npos ? std::string_view::npos : newline - 16);
-      size_t start = 0;
-      while (start <= langs.size()) {
-        size_t comma = langs.find(',', start);
-        if (comma == std::string_view::npos) comma = langs.size();
-        if (langs.substr(start, comma - start) == lang) has = true;
-        start = comma + 1;
-      }
-      if (!has) return true;
+    IndexEntry entry;
+    if (!IndexEntry::DecodeTail(tail, &entry) || !IndexEntry::DecodeValue(value, &entry)) {
+      return true;
     }
-    hits.push_back({publish, std::string(tail),
-                    newline == std::string_view::npos || full
-                        ? std::string()
-                        : std::string(value.substr(newline + 1))});
+    if (!entry.VisibleAt(now)) return true;
+    if (!lang.empty() && !entry.HasLanguage(lang)) return true;
+    hits.push_back(
+        {entry.publish_micros, std::string(tail), full ? std::string() : std::move(entry.summary)});
     // By date (feeds), both pinned groups are merged afterwards: read them all.
     return by_date || static_cast<int>(hits.size()) <= size;
   });
@@ -466,7 +459,7 @@ Status Newsroom::ListVisible(const std::string& category, const std::string& tag
       if (!stored.ParseFromString(hits[i].summary))
         return civitas::Internal("index entry is corrupt");
     } else {
-      s = Load(hits[i].tail.substr(17), &stored);
+      s = Load(hits[i].tail.substr(kTailLength - IndexEntry::kIdLength), &stored);
       if (s.code() == CIVITAS_NOT_FOUND) continue;  // deleted between the scan and the read
       if (!s.ok()) return s;
     }

@@ -1,20 +1,7 @@
 // The participation module: ideas with comments and supports, polls, moderation and privacy.
 //
-// Keys (inside the module's namespace; ids are 16 hex digits):
-//   i/<id>                        Idea (support_count lives in the counter)
-//   il/<inverted create><id>      ideas, newest first
-//   ic/<id>                       support counter (merged: supports by different users never
-//                                 conflict)
-//   is/<id>/<subject>             one user's support (locked while it is written: one per user)
-//   c/<idea>/<comment id>         Comment; comment ids are creation micros, so oldest first
-//   p/<id>                        Poll
-//   pb/<poll>/<subject>           Ballot;  pt/<poll>/<q>/<o> tallies;  pn/<poll> ballot count
-//   f/<item>\0<subject>           one user's flag; fc/<item> flag count; q/<item> open flags
-//   a/<inverted time><random>     AuditEntry
-//   u/<subject>\0<kind>:<name>    what a user contributed (for export and erasure)
-//   r/<subject>                   the user's write-rate window
-// An erased user's supports, ballots and flags are re-keyed under "~<random>": they keep
-// counting, but nothing points to the person any more.
+// One file per resource (ideas.cc, comments.cc, polls.cc, moderation.cc, privacy.cc); the storage
+// keys, each built by one function, and the loads and views they share are in records.{h,cc}.
 #ifndef CIVITAS_MODULES_PARTICIPATION_PARTICIPATION_H_
 #define CIVITAS_MODULES_PARTICIPATION_PARTICIPATION_H_
 
@@ -39,7 +26,14 @@ struct Config {
   std::string erased_name = "Gelöschtes Konto";
 };
 
+// Reads the module's config block; INVALID_ARGUMENT naming the key for a typo, a wrong type or
+// a value out of range.
 civitas::Status ParseConfig(const std::string& json, Config* config);
+
+// A name shown with a contribution: 2 to 60 characters, no control characters.
+civitas::Status CheckDisplayName(const std::string& field, const std::string& name);
+
+inline constexpr int64_t kMinute = 60'000'000;
 
 class Participation {
  public:

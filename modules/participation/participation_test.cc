@@ -1,9 +1,12 @@
 // Unit tests of the participation module against the SDK's fake host.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "civitas/json.h"
 #include "civitas/participation/v1/participation.pb.h"
 #include "civitas/testing/fake_host.h"
+#include "records.h"
 
 extern "C" const civitas_module_def* civitas_module_entry_v1(void);
 
@@ -326,6 +329,77 @@ TEST_F(ParticipationTest, TheGatewaysExportAndErasureHooksDoWhatTheCitizenCallsD
   ASSERT_EQ(Call("GetIdea", get, &seen, kBen), CIVITAS_OK);
   EXPECT_EQ(seen.support_count(), 2) << "supports keep counting";
   EXPECT_EQ(host_.ErasePersonalData("", &error), CIVITAS_INVALID_ARGUMENT);
+}
+
+// Erasure reaches every kind of record that holds the subject: the citizen writes one record of
+// every kind (the test fails when a kind is added to kContributionKinds and not written here),
+// the families of keys that name them are exactly the known ones (a new family holding the
+// subject fails here until erasure handles it), and after erasure no key or value names them.
+TEST_F(ParticipationTest, ErasureReachesEveryRecordKindThatHoldsTheSubject) {
+  const pb::Idea idea = NewIdea(kAnna);
+  const pb::Idea bens = NewIdea(kBen, "Fahrradständer am Bahnhof");
+  NewComment(kAnna, bens.name());
+  pb::SupportIdeaRequest support;
+  support.set_name(bens.name());
+  pb::Idea after;
+  ASSERT_EQ(Call("SupportIdea", support, &after, kAnna), CIVITAS_OK);
+  pb::FlagContentRequest flag;
+  flag.set_item(bens.name());
+  flag.set_reason("doppelt eingereicht");
+  google::protobuf::Empty empty;
+  ASSERT_EQ(Call("FlagContent", flag, &empty, kAnna), CIVITAS_OK);
+  pb::CreatePollRequest create;
+  create.mutable_poll()->set_title("Neugestaltung Marktplatz");
+  auto* question = create.mutable_poll()->add_questions();
+  question->set_text("Mehr Grün?");
+  question->add_options()->set_text("Ja");
+  question->add_options()->set_text("Nein");
+  create.mutable_poll()->mutable_close_time()->set_seconds(kNow / 1000000 + 3600);
+  pb::Poll poll;
+  ASSERT_EQ(Call("CreatePoll", create, &poll, kEditor), CIVITAS_OK);
+  pb::CastBallotRequest cast;
+  cast.set_poll(poll.name());
+  cast.add_answers()->add_options(0);
+  pb::Ballot ballot;
+  ASSERT_EQ(Call("CastBallot", cast, &ballot, kAnna), CIVITAS_OK);
+
+  std::set<participation::ContributionKind> written;
+  std::set<std::string> families;
+  const std::string prefix = participation::keys::ContributionPrefix("anna");
+  for (const auto& [key, value] : host_.data()) {
+    if (key.find("anna") == std::string::npos && value.find("anna") == std::string::npos) continue;
+    families.insert(key.substr(0, key.find('/')));
+    participation::ContributionKind kind;
+    std::string name;
+    if (key.rfind(prefix, 0) == 0 &&
+        participation::keys::ParseContribution(std::string_view(key).substr(prefix.size()), &kind,
+                                               &name)) {
+      written.insert(kind);
+    }
+  }
+  for (participation::ContributionKind kind : participation::kContributionKinds) {
+    EXPECT_TRUE(written.count(kind)) << "this test writes no " << participation::KindName(kind);
+  }
+  EXPECT_EQ(families, (std::set<std::string>{"i", "c", "is", "pb", "f", "u", "r"}))
+      << "the families of records that name the subject; erasure must handle each";
+
+  std::string error;
+  ASSERT_EQ(host_.ErasePersonalData("anna", &error), CIVITAS_OK) << error;
+  for (const auto& [key, value] : host_.data()) {
+    EXPECT_EQ(key.find("anna"), std::string::npos) << "a key still names the erased user: " << key;
+    EXPECT_EQ(value.find("anna aus Hörde"), std::string::npos) << key;
+    EXPECT_EQ(value.find("anna"), std::string::npos) << key;
+  }
+  pb::GetIdeaRequest get;
+  get.set_name(idea.name());
+  pb::Idea seen;
+  ASSERT_EQ(Call("GetIdea", get, &seen, kModerator), CIVITAS_OK);
+  EXPECT_TRUE(seen.author().empty());
+  pb::GetPollRequest get_poll;
+  get_poll.set_name(poll.name());
+  ASSERT_EQ(Call("GetPoll", get_poll, &poll, kEditor), CIVITAS_OK);
+  EXPECT_EQ(poll.ballot_count(), 1) << "the ballot keeps counting";
+  EXPECT_EQ(poll.questions(0).options(0).votes(), 1);
 }
 
 TEST_F(ParticipationTest, WritesAreRateLimitedPerUser) {

@@ -12,8 +12,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "civitas/config.h"
 #include "civitas/json.h"
 #include "civitas/text.h"
+#include "open311.h"
 
 namespace reports {
 namespace {
@@ -58,48 +60,30 @@ std::string Cell(int lat_cell, int lng_cell) {
 }
 int CellOf(double degrees) { return static_cast<int>(std::floor(degrees * 100)); }
 
-std::string Rfc3339(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(t.seconds()),
-                          absl::UTCTimeZone());
-}
-
-bool Terminal(pb::Report::Status s) {
-  return s == pb::Report::RESOLVED || s == pb::Report::REJECTED || s == pb::Report::DUPLICATE;
-}
-
 }  // namespace
 
-const char* Open311Status(pb::Report::Status status) {
-  return Terminal(status) ? "closed" : "open";
-}
-
 Status ParseConfig(const std::string& json, Config* config) {
-  civitas::JsonValue root;
-  std::string error;
-  if (!civitas::ParseJson(json, &root, &error)) {
-    return InvalidArgument("module config is not valid JSON: " + error);
+  civitas::ConfigReader reader;
+  if (Status s = civitas::ConfigReader::Parse(json, &reader); !s.ok()) return s;
+  reader
+      .Object("area",
+              [&](civitas::ConfigReader& area) {
+                area.Number("min_latitude", -90, 90, &config->min_latitude)
+                    .Number("max_latitude", -90, 90, &config->max_latitude)
+                    .Number("min_longitude", -180, 180, &config->min_longitude)
+                    .Number("max_longitude", -180, 180, &config->max_longitude);
+              })
+      .String("public_url", &config->public_url, 2000)
+      .Int("max_photos", 0, 10, &config->max_photos)
+      .Int("max_photo_bytes", 0, 3 << 20, &config->max_photo_bytes);
+  if (Status s = reader.Finish(); !s.ok()) return s;
+  if (!(config->min_latitude < config->max_latitude) ||
+      !(config->min_longitude < config->max_longitude)) {
+    return InvalidArgument(
+        "area needs min_latitude < max_latitude and min_longitude < max_longitude");
   }
-  const civitas::JsonValue& area = root["area"];
-  if (!area.is_null()) {
-    config->min_latitude = area["min_latitude"].AsNumber(-90);
-    config->max_latitude = area["max_latitude"].AsNumber(90);
-    config->min_longitude = area["min_longitude"].AsNumber(-180);
-    config->max_longitude = area["max_longitude"].AsNumber(180);
-    if (!(config->min_latitude < config->max_latitude) ||
-        !(config->min_longitude < config->max_longitude) || config->min_latitude < -90 ||
-        config->max_latitude > 90 || config->min_longitude < -180 || config->max_longitude > 180) {
-      return InvalidArgument(
-          "area needs min_latitude < max_latitude and min_longitude < max_longitude, in range");
-    }
-  }
-  config->public_url = root["public_url"].AsString("");
   while (!config->public_url.empty() && config->public_url.back() == '/')
     config->public_url.pop_back();
-  config->max_photos = static_cast<int>(root["max_photos"].AsNumber(3));
-  config->max_photo_bytes = static_cast<size_t>(root["max_photo_bytes"].AsNumber(1 << 20));
-  if (config->max_photos < 0 || config->max_photos > 10 || config->max_photo_bytes > (3u << 20)) {
-    return InvalidArgument("max_photos is 0 to 10 and max_photo_bytes at most 3 MiB");
-  }
   return OkStatus();
 }
 
@@ -651,49 +635,16 @@ Status Reports::GetReportPhoto(civitas::Call&, const pb::GetReportPhotoRequest& 
   return OkStatus();
 }
 
-std::string Reports::Open311Service(const pb::Service& s) const {
-  std::string keywords;
-  for (const std::string& k : s.keywords()) keywords += (keywords.empty() ? "" : ",") + k;
-  return "{\"service_code\":" + civitas::JsonQuote(s.name().substr(9)) +
-         ",\"service_name\":" + civitas::JsonQuote(s.display_name()) +
-         ",\"description\":" + civitas::JsonQuote(s.description()) +
-         ",\"metadata\":" + (s.attributes_size() > 0 ? "true" : "false") +
-         ",\"type\":\"realtime\",\"keywords\":" + civitas::JsonQuote(keywords) +
-         ",\"group\":" + civitas::JsonQuote(s.group()) + "}";
-}
-
-std::string Reports::Open311Request(const pb::Report& r) const {
+open311::RequestContext Reports::Open311Context(const pb::Report& r) const {
+  open311::RequestContext context;
   pb::Service service;
   const std::string code = r.service().substr(9);
-  const std::string service_name = LoadService(code, &service).ok() ? service.display_name() : code;
-  std::string media;
+  context.service_name = LoadService(code, &service).ok() ? service.display_name() : code;
   if (r.photo_names_size() > 0 && !config_.public_url.empty()) {
-    media = config_.public_url + "/cities/" + std::string(city_.id()) + "/v1/" + r.photo_names(0);
+    context.media_url =
+        config_.public_url + "/cities/" + std::string(city_.id()) + "/v1/" + r.photo_names(0);
   }
-  auto opt = [](const std::string& s) {
-    return s.empty() ? std::string("null") : civitas::JsonQuote(s);
-  };
-  std::string out = "{\"service_request_id\":" + civitas::JsonQuote(r.name().substr(8)) +
-                    ",\"status\":\"" + Open311Status(r.status()) + "\"" +
-                    ",\"status_notes\":" + opt(r.status_note()) +
-                    ",\"service_name\":" + civitas::JsonQuote(service_name) +
-                    ",\"service_code\":" + civitas::JsonQuote(code) +
-                    ",\"description\":" + civitas::JsonQuote(r.description()) +
-                    ",\"agency_responsible\":" + opt(r.department()) + ",\"service_notice\":null" +
-                    ",\"requested_datetime\":" + civitas::JsonQuote(Rfc3339(r.create_time())) +
-                    ",\"updated_datetime\":" + civitas::JsonQuote(Rfc3339(r.update_time())) +
-                    ",\"expected_datetime\":null" + ",\"address\":" + opt(r.address()) +
-                    ",\"address_id\":null,\"zipcode\":null";
-  if (r.has_location()) {
-    char buf[96];
-    snprintf(buf, sizeof(buf), ",\"lat\":%.6f,\"long\":%.6f", r.location().latitude(),
-             r.location().longitude());
-    out += buf;
-  } else {
-    out += ",\"lat\":null,\"long\":null";
-  }
-  out += ",\"media_url\":" + opt(media) + "}";
-  return out;
+  return context;
 }
 
 Status Reports::GetOpen311(civitas::Call&, const pb::GetOpen311Request& request,
@@ -709,15 +660,16 @@ Status Reports::GetOpen311(civitas::Call&, const pb::GetOpen311Request& request,
     civitas::ScanOptions scan;
     scan.prefix = "s/";
     scan.limit = CIVITAS_SCAN_MAX_LIMIT;
-    std::string out = "[";
+    civitas::JsonWriter out;
+    out.BeginArray();
     Status s = city_.store().Scan(scan, [&](std::string_view, std::string_view value) {
       pb::Service svc;
       svc.ParseFromArray(value.data(), static_cast<int>(value.size()));
-      out += (out.size() > 1 ? "," : "") + Open311Service(svc);
+      open311::WriteService(svc, out);
       return true;
     });
     if (!s.ok()) return s;
-    response->set_data(out + "]");
+    response->set_data(out.EndArray().text());
     return OkStatus();
   }
   auto ends = [&](const char* suffix) {
@@ -729,24 +681,7 @@ Status Reports::GetOpen311(civitas::Call&, const pb::GetOpen311Request& request,
     if (!IsCode(code)) return InvalidArgument("'" + code + "' is not a service code");
     pb::Service svc;
     if (Status s = LoadService(code, &svc); !s.ok()) return s;
-    static const char* kTypes[] = {"string", "string",          "number",        "datetime",
-                                   "text",   "singlevaluelist", "multivaluelist"};
-    std::string out = "{\"service_code\":" + civitas::JsonQuote(code) + ",\"attributes\":[";
-    for (int i = 0; i < svc.attributes_size(); ++i) {
-      const pb::Attribute& a = svc.attributes(i);
-      out += std::string(i ? "," : "") +
-             "{\"variable\":true,\"code\":" + civitas::JsonQuote(a.code()) + ",\"datatype\":\"" +
-             kTypes[a.datatype()] + "\",\"required\":" + (a.required() ? "true" : "false") +
-             ",\"datatype_description\":" + civitas::JsonQuote(a.datatype_description()) +
-             ",\"order\":" + std::to_string(a.order()) +
-             ",\"description\":" + civitas::JsonQuote(a.description()) + ",\"values\":[";
-      for (int v = 0; v < a.values_size(); ++v) {
-        out += std::string(v ? "," : "") + "{\"key\":" + civitas::JsonQuote(a.values(v).key()) +
-               ",\"name\":" + civitas::JsonQuote(a.values(v).name()) + "}";
-      }
-      out += "]}";
-    }
-    response->set_data(out + "]}");
+    response->set_data(open311::ServiceDefinition(svc));
     return OkStatus();
   }
   if (path.rfind("requests/", 0) == 0 && ends(".json")) {
@@ -756,7 +691,10 @@ Status Reports::GetOpen311(civitas::Call&, const pb::GetOpen311Request& request,
     }
     pb::Report r;
     if (Status s = LoadReport(id, &r); !s.ok()) return s;
-    response->set_data("[" + Open311Request(r) + "]");
+    civitas::JsonWriter out;
+    out.BeginArray();
+    open311::WriteRequest(r, Open311Context(r), out);
+    response->set_data(out.EndArray().text());
     return OkStatus();
   }
   if (path == "requests.json") {
@@ -784,7 +722,8 @@ Status Reports::GetOpen311(civitas::Call&, const pb::GetOpen311Request& request,
     civitas::ScanOptions scan;
     scan.prefix = "rt/";
     scan.limit = CIVITAS_SCAN_MAX_LIMIT;
-    std::string out = "[";
+    civitas::JsonWriter out;
+    out.BeginArray();
     int count = 0;
     Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view) {
       const absl::Time created = absl::FromUnixMicros(
@@ -795,11 +734,11 @@ Status Reports::GetOpen311(civitas::Call&, const pb::GetOpen311Request& request,
       if (!LoadReport(std::string(key.substr(19)), &r).ok()) return true;
       if (!codes.empty() && !codes.count(r.service().substr(9))) return true;
       if (!request.status().empty() && request.status() != Open311Status(r.status())) return true;
-      out += (count++ ? "," : "") + Open311Request(r);
-      return count < 1000;
+      open311::WriteRequest(r, Open311Context(r), out);
+      return ++count < 1000;
     });
     if (!s.ok()) return s;
-    response->set_data(out + "]");
+    response->set_data(out.EndArray().text());
     return OkStatus();
   }
   return civitas::NotFound("unknown Open311 resource '" + path +

@@ -19,6 +19,7 @@
 #include "civitas/content.h"
 #include "civitas/module.h"
 #include "civitas/reports/v1/reports.pb.h"
+#include "open311.h"
 #include "photo.h"
 
 namespace reports {
@@ -34,9 +35,6 @@ struct Config {
 };
 
 civitas::Status ParseConfig(const std::string& json, Config* config);
-
-// "open" or "closed", as Open311 knows it.
-const char* Open311Status(pb::Report::Status status);
 
 class Reports {
  public:
@@ -77,8 +75,8 @@ class Reports {
   civitas::Status CheckAttributes(const pb::Service& service, const pb::Report& report) const;
   // What `call` may see of `stored`: contact and device id only for editors and the reporter.
   pb::Report View(const pb::Report& stored, civitas::Call& call) const;
-  std::string Open311Request(const pb::Report& r) const;
-  std::string Open311Service(const pb::Service& s) const;
+  // The service name and media URL of `r`'s Open311 entry.
+  open311::RequestContext Open311Context(const pb::Report& r) const;
   // Keys of rm/<subject>\0… (the subject's reports, newest first).
   civitas::Status ReportKeysOf(std::string_view subject, std::vector<std::string>* keys) const;
 

@@ -97,6 +97,54 @@ cities:
   EXPECT_EQ(gw->Terminate(), 0);
 }
 
+// A module's config is read against its schema: a typo or a wrong type refuses that module with
+// the sentence naming the key, shown by ListModules, while the city serves its other modules.
+TEST(ModulesTest, AModuleConfigWithATypoOrAWrongTypeIsRefusedWithTheKey) {
+  const std::string dir = NewTempDir("gw");
+  auto gw = GatewayProcess::Start(dir, R"(
+data_dir: {dir}/data
+module_dir: {modules}
+cities:
+  - id: hagen
+    modules:
+      - id: civitas.noticeboard
+      - id: civitas.participation
+        config:
+          flag_treshold: 5
+      - id: civitas.reports
+        config:
+          max_photos: "5"
+      - id: civitas.news
+        config:
+          feed_title: Nachrichten aus Hagen
+)");
+  ASSERT_NE(gw, nullptr);
+  auto modules = ListModules(*gw, "hagen");
+  const std::map<std::string, std::string> expected = {
+      {"civitas.participation", "unknown config key 'flag_treshold'; the keys here are "},
+      {"civitas.reports", "max_photos must be a whole number from 0 to 10, got \"5\""},
+  };
+  for (const auto& [id, reason] : expected) {
+    const admin::Module& m = modules[id];
+    EXPECT_EQ(m.state(), admin::MODULE_STATE_FAILED) << id;
+    EXPECT_NE(m.error().find("failed to start for city 'hagen': " + reason), std::string::npos)
+        << id << ": " << m.error();
+    EXPECT_EQ(m.error().find('\n'), std::string::npos) << m.error();
+  }
+  EXPECT_EQ(modules["civitas.noticeboard"].state(), admin::MODULE_STATE_SERVING);
+  EXPECT_EQ(modules["civitas.news"].state(), admin::MODULE_STATE_SERVING);
+  {
+    auto board = nb::NoticeboardService::NewStub(gw->channel());
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "hagen");
+    nb::ListNoticesResponse resp;
+    grpc::Status s = board->ListNotices(&ctx, nb::ListNoticesRequest(), &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_TRUE(gw->running());
+  EXPECT_EQ(gw->Terminate(), 0);
+}
+
 TEST(ModulesTest, StorageIsIsolatedBetweenModulesAndCities) {
   const std::string dir = NewTempDir("gw");
   TestKeys keys(dir);

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "civitas/config.h"
 #include "civitas/json.h"
 #include "civitas/module.h"
 #include "civitas/text.h"
@@ -158,21 +159,41 @@ class Categories {
     std::map<std::string, std::string> names;  // primary language -> display name
   };
 
-  // `fallback` is used when the config has no `categories`.
+  // The module config's `categories` list; `fallback` is used when the config has none. Each
+  // entry is `{id, name}` or `{id, names: {<language>: <name>, ...}}`; other keys are refused.
+  static Status Parse(ConfigReader& config, const std::string& default_language,
+                      std::vector<Category> fallback, Categories* out) {
+    return ParseList(config.Value("categories"), default_language, std::move(fallback), out);
+  }
+  // The same for a config already parsed into a JsonValue (modules that read it by hand).
   static Status Parse(const JsonValue& config, const std::string& default_language,
                       std::vector<Category> fallback, Categories* out) {
+    return ParseList(config["categories"], default_language, std::move(fallback), out);
+  }
+
+  static Status ParseList(const JsonValue& list, const std::string& default_language,
+                          std::vector<Category> fallback, Categories* out) {
     out->default_language_ = PrimaryLanguage(default_language);
-    const JsonValue& list = config["categories"];
     if (list.is_null()) {
       out->list_ = std::move(fallback);
       return OkStatus();
     }
-    if (!list.is_array()) return InvalidArgument("categories must be a list");
+    if (!list.is_array()) {
+      return InvalidArgument("categories must be a list, got " + ConfigReader::Describe(list));
+    }
     for (size_t i = 0; i < list.items().size(); ++i) {
       const JsonValue& c = list.items()[i];
       const std::string where = "categories[" + std::to_string(i) + "]";
+      if (!c.is_object()) {
+        return InvalidArgument(where + " must be a mapping with id and name or names, got " +
+                               ConfigReader::Describe(c));
+      }
+      ConfigReader entry(c, where + ".");
       Category category;
-      category.id = c["id"].AsString();
+      std::string name;
+      entry.String("id", &category.id).String("name", &name, 200);
+      const JsonValue& names = entry.Value("names");
+      if (Status s = entry.Finish(); !s.ok()) return s;
       bool valid = !category.id.empty() && category.id.size() <= 40;
       for (char ch : category.id) {
         valid = valid &&
@@ -185,9 +206,17 @@ class Categories {
       if (out->Find(category.id)) {
         return InvalidArgument(where + ".id '" + category.id + "' appears twice");
       }
-      if (c["name"].is_string()) category.names[out->default_language_] = c["name"].AsString();
-      for (const auto& [language, name] : c["names"].members()) {
-        category.names[PrimaryLanguage(language)] = name.AsString();
+      if (!names.is_null() && !names.is_object()) {
+        return InvalidArgument(where + ".names must be a mapping of language to name, got " +
+                               ConfigReader::Describe(names));
+      }
+      if (entry.Has("name")) category.names[out->default_language_] = name;
+      for (const auto& [language, value] : names.members()) {
+        if (!value.is_string()) {
+          return InvalidArgument(where + ".names." + language + " must be a string, got " +
+                                 ConfigReader::Describe(value));
+        }
+        category.names[PrimaryLanguage(language)] = value.AsString();
       }
       if (category.names.empty()) category.names[out->default_language_] = category.id;
       out->list_.push_back(std::move(category));

@@ -1,4 +1,7 @@
-// civitas SDK: a small JSON reader for a module's configuration (City::ConfigJson()).
+// civitas SDK: a small JSON reader for a module's configuration (City::ConfigJson()), and a
+// writer for the JSON a module renders itself (JsonWriter, JsonQuote).
+//
+// To read a config block against the keys a module accepts, use civitas/config.h.
 //
 // The gateway hands each module its config block from the city's YAML as JSON, plus the city's
 // `default_language` and `time_zone` unless the block sets them. Modules read it once at init:
@@ -12,6 +15,7 @@
 #define CIVITAS_JSON_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -305,6 +309,88 @@ inline std::string JsonQuote(std::string_view s) {
   }
   return out + "\"";
 }
+
+// Builds JSON text: commas, quoting and nesting are the writer's job, so a renderer only names
+// members and values in order.
+//
+//   civitas::JsonWriter w;
+//   w.BeginObject().Member("status", "open").Key("lat").Fixed(51.5, 6).EndObject();
+//   w.text();  // {"status":"open","lat":51.500000}
+class JsonWriter {
+ public:
+  JsonWriter& BeginObject() { return Open('{'); }
+  JsonWriter& EndObject() { return Close('}'); }
+  JsonWriter& BeginArray() { return Open('['); }
+  JsonWriter& EndArray() { return Close(']'); }
+  // The next value is this member's.
+  JsonWriter& Key(std::string_view key) {
+    Separate();
+    out_ += JsonQuote(key);
+    out_ += ':';
+    after_key_ = true;
+    return *this;
+  }
+  JsonWriter& String(std::string_view value) {
+    Separate();
+    out_ += JsonQuote(value);
+    return *this;
+  }
+  // A string, or null when it is empty (optional fields of formats that say so).
+  JsonWriter& StringOrNull(std::string_view value) {
+    return value.empty() ? Null() : String(value);
+  }
+  JsonWriter& Int(int64_t value) { return Raw(std::to_string(value)); }
+  JsonWriter& Bool(bool value) { return Raw(value ? "true" : "false"); }
+  JsonWriter& Null() { return Raw("null"); }
+  // A number with exactly `decimals` digits after the point (coordinates: 6).
+  JsonWriter& Fixed(double value, int decimals) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.*f", decimals, value);
+    return Raw(buf);
+  }
+  // Shorthands for Key(key) and the value.
+  JsonWriter& Member(std::string_view key, std::string_view value) {
+    return Key(key).String(value);
+  }
+  JsonWriter& Member(std::string_view key, const char* value) { return Key(key).String(value); }
+  JsonWriter& Member(std::string_view key, bool value) { return Key(key).Bool(value); }
+  JsonWriter& Member(std::string_view key, int64_t value) { return Key(key).Int(value); }
+  JsonWriter& Member(std::string_view key, int value) { return Key(key).Int(value); }
+
+  const std::string& text() const { return out_; }
+
+ private:
+  JsonWriter& Raw(std::string_view json) {
+    Separate();
+    out_ += json;
+    return *this;
+  }
+  JsonWriter& Open(char bracket) {
+    Separate();
+    out_ += bracket;
+    first_.push_back(true);
+    return *this;
+  }
+  JsonWriter& Close(char bracket) {
+    out_ += bracket;
+    if (!first_.empty()) first_.pop_back();
+    return *this;
+  }
+  // A comma before every value of an array or object but its first; none after a key.
+  void Separate() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (first_.empty()) return;
+    if (!first_.back()) out_ += ',';
+    first_.back() = false;
+  }
+
+  std::string out_;
+  std::vector<bool> first_;  // per open array or object: nothing written into it yet
+  bool after_key_ = false;
+};
 
 inline bool ParseJson(std::string_view text, JsonValue* out, std::string* error = nullptr) {
   *out = JsonValue();
