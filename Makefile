@@ -38,10 +38,13 @@ deps:
 	fi
 
 # Third-party clients for the tests (buf, from the npm registry, version pinned in the lock file),
+# the example TypeScript app client (tests/clients/typescript),
 # and the console's build and browser-test packages (services/console/package-lock.json; the
 # browser is Debian's chromium, so Playwright never downloads one).
 tools: deps
 	@cd tests/tools && { [ -x node_modules/.bin/buf ] || npm ci --no-audit --no-fund --silent; }
+	@cd tests/clients/typescript && { [ -x node_modules/.bin/tsc ] || \
+	  npm ci --no-audit --no-fund --silent; }
 	@cd services/console && { [ -x node_modules/.bin/playwright ] || \
 	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent; }
 
