@@ -51,11 +51,4 @@ bool IndexEntry::VisibleAt(int64_t now) const {
   return publish_micros <= now && (expire_micros == 0 || expire_micros > now);
 }
 
-bool IndexEntry::HasLanguage(std::string_view language) const {
-  for (const std::string& l : languages) {
-    if (l == language) return true;
-  }
-  return false;
-}
-
 }  // namespace news

@@ -36,7 +36,6 @@ struct IndexEntry {
 
   // Published and not expired at `now`.
   bool VisibleAt(int64_t now) const;
-  bool HasLanguage(std::string_view language) const;
 };
 
 }  // namespace news

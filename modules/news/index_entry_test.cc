@@ -49,8 +49,7 @@ TEST(IndexEntryTest, VisibleBetweenPublishAndExpire) {
 TEST(IndexEntryTest, LanguagesAndOldEntries) {
   IndexEntry e;
   ASSERT_TRUE(IndexEntry::DecodeValue("0000000000000000de", &e)) << "written before the summary";
-  EXPECT_TRUE(e.HasLanguage("de"));
-  EXPECT_FALSE(e.HasLanguage("d"));
+  EXPECT_EQ(e.languages, std::vector<std::string>{"de"});
   EXPECT_TRUE(e.summary.empty());
   EXPECT_FALSE(IndexEntry::DecodeValue("00", &e));
   EXPECT_FALSE(IndexEntry::DecodeTail("1abc", &e));

@@ -222,6 +222,9 @@ pb::Article Newsroom::PublicView(const pb::Article& stored, const std::string& l
   pb::Article out = EditorView(stored, now);
   out.clear_author();
   if (keep_localizations) return out;
+  // The language asked for, else the city's, else the article's own. A translation that lacks
+  // a field (a teaser nobody translated) shows that field from the article's own text, so the
+  // result is never emptier than the original; language_code names the translation used.
   const std::string wanted[] = {civitas::PrimaryLanguage(language), config_.default_language};
   for (const std::string& w : wanted) {
     if (w.empty()) continue;
@@ -231,8 +234,8 @@ pb::Article Newsroom::PublicView(const pb::Article& stored, const std::string& l
       if (civitas::PrimaryLanguage(l.language_code()) == w) {
         out.set_language_code(l.language_code());
         out.set_title(l.title());
-        out.set_teaser(l.teaser());
-        out.set_body(l.body());
+        if (!l.teaser().empty()) out.set_teaser(l.teaser());
+        if (!l.body().empty()) out.set_body(l.body());
         found = true;
         break;
       }
@@ -428,7 +431,6 @@ Status Newsroom::ListVisible(const std::string& category, const std::string& tag
   scan.prefix = !category.empty() ? "c/" + category + "/" : !tag.empty() ? "g/" + tag + "/" : "p/";
   scan.limit = CIVITAS_SCAN_MAX_LIMIT;
   if (!after.empty()) scan.start = scan.prefix + after + '\x01';
-  const std::string lang = civitas::PrimaryLanguage(language);
   struct Hit {
     int64_t publish;
     std::string tail;
@@ -442,7 +444,9 @@ Status Newsroom::ListVisible(const std::string& category, const std::string& tag
       return true;
     }
     if (!entry.VisibleAt(now)) return true;
-    if (!lang.empty() && !entry.HasLanguage(lang)) return true;
+    // Every visible article is listed whatever the language asked for: PublicView shows it in
+    // that language where a translation exists and falls back to the city's otherwise. (A
+    // Turkish-speaking resident sees all the news, some of it in German, never an empty list.)
     hits.push_back(
         {entry.publish_micros, std::string(tail), full ? std::string() : std::move(entry.summary)});
     // By date (feeds), both pinned groups are merged afterwards: read them all.

@@ -6,10 +6,13 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "civitas/json.h"
 #include "civitas/text.h"
 #include "google/api/annotations.pb.h"
@@ -272,6 +275,49 @@ std::vector<const HttpBinding*> HttpBindingIndex::Candidates(absl::string_view p
   out.reserve(found.size());
   for (size_t i : found) out.push_back(&bindings_[i]);
   return out;
+}
+
+std::string PreferredLanguage(absl::string_view header) {
+  std::string best;
+  double best_q = 0;
+  for (absl::string_view item : absl::StrSplit(header, ',')) {
+    std::vector<absl::string_view> parts = absl::StrSplit(item, ';');
+    const absl::string_view tag = absl::StripAsciiWhitespace(parts[0]);
+    double q = 1;
+    for (size_t i = 1; i < parts.size(); ++i) {
+      absl::string_view p = absl::StripAsciiWhitespace(parts[i]);
+      if (absl::ConsumePrefix(&p, "q=") && !absl::SimpleAtod(p, &q)) q = 0;
+    }
+    const bool plausible = !tag.empty() && tag.size() <= 35 && tag != "*" &&
+                           std::all_of(tag.begin(), tag.end(),
+                                       [](char c) { return absl::ascii_isalnum(c) || c == '-'; });
+    if (plausible && q > best_q) {
+      best = std::string(tag);
+      best_q = q;
+    }
+  }
+  return best;
+}
+
+bool UsesAcceptLanguage(const HttpBinding& binding) {
+  if (!binding.body.empty() || binding.descriptor == nullptr) return false;
+  const google::protobuf::FieldDescriptor* field =
+      binding.descriptor->input_type()->FindFieldByName("language_code");
+  return field != nullptr && field->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
+         !field->is_repeated();
+}
+
+std::string QueryWithAcceptLanguage(const HttpBinding& binding, const std::string& query,
+                                    absl::string_view accept_language) {
+  if (accept_language.empty() || !UsesAcceptLanguage(binding)) return query;
+  for (absl::string_view param : absl::StrSplit(query, '&')) {
+    if (absl::StartsWith(param, "language_code=") || absl::StartsWith(param, "languageCode=")) {
+      return query;
+    }
+  }
+  const std::string language = PreferredLanguage(accept_language);
+  if (language.empty()) return query;
+  return query.empty() ? "language_code=" + language : query + "&language_code=" + language;
 }
 
 }  // namespace civitas::gateway

@@ -33,19 +33,6 @@ struct HttpBinding {
 absl::Status RulesOf(const google::protobuf::MethodDescriptor* descriptor, const MethodInfo* method,
                      std::vector<HttpBinding>* out);
 
-// The binary request for `binding` from the path variables, the query string (not decoded) and
-// the JSON body. INVALID_ARGUMENT with a message for the client if they do not fit the message.
-absl::StatusOr<std::string> BuildRequest(const HttpBinding& binding,
-                                         const std::map<std::string, std::string>& variables,
-                                         const std::string& query, const std::string& body);
-
-// The bindings a module declares; INVALID_ARGUMENT naming the method for a bad annotation.
-absl::StatusOr<std::vector<HttpBinding>> BindingsOf(const LoadedModule& module);
-
-// The bindings of one method's google.api.http option (and its additional_bindings).
-absl::Status RulesOf(const google::protobuf::MethodDescriptor* descriptor, const MethodInfo* method,
-                     std::vector<HttpBinding>* out);
-
 // The bindings a module declares; INVALID_ARGUMENT naming the method for a bad annotation.
 absl::StatusOr<std::vector<HttpBinding>> BindingsOf(const LoadedModule& module);
 
@@ -54,6 +41,19 @@ absl::StatusOr<std::vector<HttpBinding>> BindingsOf(const LoadedModule& module);
 absl::StatusOr<std::string> BuildRequest(const HttpBinding& binding,
                                          const std::map<std::string, std::string>& variables,
                                          const std::string& query, const std::string& body);
+
+// The language an Accept-Language header (RFC 9110 §12.5.4) prefers most: the tag with the
+// highest q (the first of equals), "*" and q=0 skipped; "" if none is a plausible language tag.
+std::string PreferredLanguage(absl::string_view accept_language);
+
+// For a method whose request has a `language_code` string field and no request body: the query
+// with `language_code=<preferred language>` added when the client sent Accept-Language but no
+// language_code (or languageCode) parameter. Otherwise the query as it is.
+std::string QueryWithAcceptLanguage(const HttpBinding& binding, const std::string& query,
+                                    absl::string_view accept_language);
+
+// True if the binding's answer depends on Accept-Language (see QueryWithAcceptLanguage).
+bool UsesAcceptLanguage(const HttpBinding& binding);
 
 // One city's bindings, bucketed by the literal segments their templates start with. Immutable;
 // built with the city's routes (CityRoutes::Index), so it lives exactly as long as the modules

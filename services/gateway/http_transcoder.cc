@@ -273,7 +273,10 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   }
 
   // The request message: body first, then path variables and query parameters on top.
-  absl::StatusOr<std::string> bytes = BuildRequest(*binding, variables, query, request.body);
+  // Accept-Language stands in for a language_code the client did not send.
+  absl::StatusOr<std::string> bytes = BuildRequest(
+      *binding, variables,
+      QueryWithAcceptLanguage(*binding, query, request.Header("accept-language")), request.body);
   if (!bytes.ok()) {
     fail(static_cast<grpc::StatusCode>(bytes.status().code()),
          std::string(bytes.status().message()));
@@ -284,6 +287,7 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   exchange->table = table;
   exchange->binding = binding;
   exchange->cors = std::move(cors);
+  if (UsesAcceptLanguage(*binding)) exchange->cors.push_back({"Vary", "Accept-Language"});
   exchange->respond = std::move(respond);
   grpc::Slice slice(*bytes);
   exchange->request = grpc::ByteBuffer(&slice, 1);

@@ -89,6 +89,33 @@ class HttpApiTest(unittest.TestCase):
         status, one = call_json("GET", "/v1/" + page["articles"][1]["name"])
         self.assertEqual((status, one["name"]), (200, page["articles"][1]["name"]))
 
+    def test_every_language_sees_every_article_and_accept_language_chooses(self):
+        def page(query, headers=None):
+            status, body = call_json("GET", "/v1/articles?page_size=100" + query, headers=headers)
+            self.assertEqual(status, 200, body)
+            return body["articles"]
+        german = page("")
+        self.assertGreater(len(german), 20)
+        # A language nobody translated into: every article all the same, in German, saying so.
+        turkish = page("&language_code=tr")
+        self.assertEqual([a["name"] for a in turkish], [a["name"] for a in german])
+        self.assertEqual([a["title"] for a in turkish], [a["title"] for a in german])
+        self.assertNotIn("tr", {a["languageCode"] for a in turkish})
+        # The browser's Accept-Language when the query names no language.
+        status, headers, raw = call("GET", "/v1/articles?page_size=100",
+                                    headers={"Accept-Language": "en-GB,en;q=0.9,de;q=0.5"})
+        english = json.loads(raw)["articles"]
+        self.assertEqual(len(english), len(german))
+        self.assertIn("en", {a["languageCode"] for a in english})
+        self.assertIn("Accept-Language", headers.get_all("Vary"))
+        # An explicit language_code wins over the header.
+        explicit = page("&language_code=de", {"Accept-Language": "en"})
+        self.assertEqual([a["title"] for a in explicit], [a["title"] for a in german])
+        # The RSS feed for Turkish is not empty either.
+        status, _, feed = call("GET", "/cities/demo/v1/feed?language_code=tr")
+        self.assertEqual(status, 200)
+        self.assertGreater(feed.count(b"<item>"), 10)
+
     def test_errors_are_json_with_the_grpc_code(self):
         cases = [
             ("GET", "/v1/articles?page_size=500", 400, "INVALID_ARGUMENT", "page_size must be between 0 and 100"),
