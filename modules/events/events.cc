@@ -136,14 +136,17 @@ Status Calendar::Load(const std::string& id, pb::Event* event, civitas::Transact
 pb::Event Calendar::View(const pb::Event& stored, const std::string& language) const {
   pb::Event out = stored;
   const std::string wanted[] = {civitas::PrimaryLanguage(language), config_.default_language};
+  // The language asked for, else the city's, else the event's own; a translation without a
+  // description shows the original's (the same rules as the news module's).
   for (const std::string& w : wanted) {
-    if (w.empty() || civitas::PrimaryLanguage(stored.language_code()) == w) break;
+    if (w.empty()) continue;
+    if (civitas::PrimaryLanguage(stored.language_code()) == w) break;
     bool found = false;
     for (const pb::Localization& l : stored.localizations()) {
       if (civitas::PrimaryLanguage(l.language_code()) == w) {
         out.set_language_code(l.language_code());
         out.set_title(l.title());
-        out.set_description(l.description());
+        if (!l.description().empty()) out.set_description(l.description());
         found = true;
         break;
       }
