@@ -19,6 +19,7 @@
 #include "google/api/annotations.pb.h"
 #include "google/api/httpbody.pb.h"
 #include "services/common/code_names.h"
+#include "services/gateway/http_caching.h"
 
 namespace civitas::gateway {
 namespace {
@@ -125,6 +126,10 @@ struct Exchange {
   const HttpBinding* binding = nullptr;
   std::vector<std::pair<std::string, std::string>> cors;
   HttpServer::Respond respond;
+  // For the GET conventions (http_caching.h): the request's conditional and encoding headers,
+  // and whether it carried credentials.
+  HttpRequest conditions;
+  bool personal = false;
 };
 
 std::vector<std::pair<std::string, std::string>> CorsHeaders(const CityConfig& city,
@@ -289,6 +294,10 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   exchange->cors = std::move(cors);
   if (UsesAcceptLanguage(*binding)) exchange->cors.push_back({"Vary", "Accept-Language"});
   exchange->respond = std::move(respond);
+  exchange->personal = !request.Header("authorization").empty();
+  for (const char* name : {"if-none-match", "accept-encoding"}) {
+    if (std::string v = request.Header(name); !v.empty()) exchange->conditions.headers[name] = v;
+  }
   grpc::Slice slice(*bytes);
   exchange->request = grpc::ByteBuffer(&slice, 1);
   exchange->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -338,11 +347,16 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
             finish(JsonError(grpc::StatusCode::INTERNAL, "the module sent a broken HttpBody"));
             return;
           }
-          finish(HttpResponse{
+          HttpResponse r{
               200,
               body.content_type().empty() ? "application/octet-stream" : body.content_type(),
               body.data(),
-              {}});
+              {}};
+          // Feeds, calendars and photos: readers poll them; five minutes of reuse is fine.
+          if (exchange->binding->verb == "GET") {
+            ApplyGetConventions(exchange->conditions, exchange->personal, 300, &r);
+          }
+          finish(std::move(r));
           return;
         }
         pb::DynamicMessageFactory out_factory(m.descriptor->file()->pool());
@@ -369,7 +383,11 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
               absl::StrCat("cannot print the response: ", printed.message().as_string())));
           return;
         }
-        finish(HttpResponse{200, kJson, json + "\n", {}});
+        HttpResponse r{200, kJson, json + "\n", {}};
+        if (exchange->binding->verb == "GET") {
+          ApplyGetConventions(exchange->conditions, exchange->personal, 0, &r);
+        }
+        finish(std::move(r));
       });
 }
 

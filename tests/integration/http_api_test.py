@@ -5,6 +5,7 @@ would subscribe to.
 
 Usage: http_api_test.py GATEWAY CIVITASCTL
 """
+import gzip
 import json
 import os
 import subprocess
@@ -115,6 +116,33 @@ class HttpApiTest(unittest.TestCase):
         status, _, feed = call("GET", "/cities/demo/v1/feed?language_code=tr")
         self.assertEqual(status, 200)
         self.assertGreater(feed.count(b"<item>"), 10)
+
+    def test_gets_have_validators_cache_rules_and_gzip(self):
+        status, headers, body = call("GET", "/v1/articles?page_size=20")
+        self.assertEqual(status, 200)
+        etag = headers["ETag"]
+        self.assertTrue(etag.startswith('W/"'), etag)
+        self.assertEqual(headers["Cache-Control"], "public, max-age=0, must-revalidate")
+        # Nothing changed: 304 and no body.
+        status, headers, again = call("GET", "/v1/articles?page_size=20",
+                                      headers={"If-None-Match": etag})
+        self.assertEqual((status, again), (304, b""))
+        self.assertEqual(headers["ETag"], etag)
+        # Compressed when the client accepts it, and the same JSON once inflated.
+        status, headers, packed = call("GET", "/v1/articles?page_size=20",
+                                       headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(headers["Content-Encoding"], "gzip")
+        self.assertLess(len(packed), len(body) / 2)
+        self.assertEqual(gzip.decompress(packed), body)
+        # A signed-in caller's answer is theirs alone.
+        auth = {"Authorization": "Bearer " + gw.token("anna", "citizen")}
+        status, headers, _ = call("GET", "/v1/reports:mine", headers=auth)
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Cache-Control"], "private, no-store")
+        self.assertIsNone(headers["ETag"])
+        # Feeds may be reused for five minutes.
+        status, headers, _ = call("GET", "/cities/demo/v1/feed")
+        self.assertEqual(headers["Cache-Control"], "public, max-age=300")
 
     def test_errors_are_json_with_the_grpc_code(self):
         cases = [

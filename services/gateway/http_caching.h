@@ -1,0 +1,44 @@
+// HTTP conventions for the answers to GET requests of the JSON/HTTP API (RFC 9110, RFC 9111):
+// an ETag computed from the body, If-None-Match answered 304 with no body, Cache-Control by who
+// may see the answer (public for anonymous reads, private and not stored for signed-in ones),
+// and gzip for larger text bodies when the client accepts it.
+#ifndef CIVITAS_GATEWAY_HTTP_CACHING_H_
+#define CIVITAS_GATEWAY_HTTP_CACHING_H_
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "services/gateway/http_server.h"
+
+namespace civitas::gateway {
+
+// Bodies smaller than this are sent as they are: compressing them saves less than it costs.
+inline constexpr size_t kMinCompressedBytes = 1024;
+
+// A weak validator for `body`: W/"<16 hex digits>".
+std::string WeakEtag(std::string_view body);
+
+// True if an If-None-Match header value ("*", or a list of entity tags, weak or strong) matches
+// `etag` by the weak comparison of RFC 9110 §8.8.3.2.
+bool IfNoneMatchMatches(std::string_view if_none_match, std::string_view etag);
+
+// True if an Accept-Encoding header value accepts gzip (q > 0, or "*").
+bool AcceptsGzip(std::string_view accept_encoding);
+
+// True for the text formats worth compressing: JSON, XML (RSS, Atom), iCalendar, GeoJSON, text.
+bool IsCompressible(std::string_view content_type);
+
+// gzip (RFC 1952) of `data` with zlib.
+std::string Gzip(std::string_view data);
+
+// Applies the conventions to the 200 answer of a GET: sets ETag and Cache-Control, turns the
+// answer into 304 when If-None-Match matches, and compresses it when worthwhile. `personal`: the
+// request carried credentials, so the answer is the caller's own (private, no-store, no ETag).
+// `max_age_seconds` is how long a public answer may be reused without asking again.
+void ApplyGetConventions(const HttpRequest& request, bool personal, int max_age_seconds,
+                         HttpResponse* response);
+
+}  // namespace civitas::gateway
+
+#endif  // CIVITAS_GATEWAY_HTTP_CACHING_H_
