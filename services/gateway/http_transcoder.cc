@@ -376,6 +376,9 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
         }
         std::string json;
         pb::util::JsonPrintOptions print;
+        // Every scalar field of the answer is sent, zero values too: a client reads seatsLeft: 0
+        // instead of finding the field gone when an event is full.
+        print.always_print_primitive_fields = true;
         auto printed = pb::util::MessageToJsonString(*shown, &json, print);
         if (!printed.ok()) {
           finish(JsonError(

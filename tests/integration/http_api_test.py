@@ -144,6 +144,19 @@ class HttpApiTest(unittest.TestCase):
         status, headers, _ = call("GET", "/cities/demo/v1/feed")
         self.assertEqual(headers["Cache-Control"], "public, max-age=300")
 
+    def test_scalars_are_always_sent_and_counts_are_numbers(self):
+        status, ideas = call_json("GET", "/v1/ideas?page_size=10")
+        self.assertEqual(status, 200, ideas)
+        self.assertTrue(ideas["ideas"])
+        for idea in ideas["ideas"]:
+            # int32 counts are JSON numbers, and a zero count is sent, not left out.
+            self.assertIsInstance(idea["supportCount"], int, idea)
+            self.assertIn("officialAnswer", idea)
+        status, events = call_json("GET", "/v1/events?page_size=10")
+        self.assertEqual(status, 200, events)
+        first = events["occurrences"][0] if "occurrences" in events else events["events"][0]
+        self.assertTrue(all(isinstance(v, (int, float, str, bool, list, dict)) for v in first.values()))
+
     def test_errors_are_json_with_the_grpc_code(self):
         cases = [
             ("GET", "/v1/articles?page_size=500", 400, "INVALID_ARGUMENT", "page_size must be between 0 and 100"),
