@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -179,28 +180,60 @@ void YamlToJson(const YAML::Node& node, std::string* out) {
   }
 }
 
-// A city's `console:` block: where its staff sign in.
+// True for an https URL (http only to the machine itself) whose origin cannot add directives to
+// the console's Content-Security-Policy, where it is written.
+bool SafeConsoleUrl(const std::string& url, bool allow_query) {
+  const bool https = absl::StartsWith(url, "https://");
+  const bool loopback = absl::StartsWith(url, "http://127.0.0.1") ||
+                        absl::StartsWith(url, "http://localhost") ||
+                        absl::StartsWith(url, "http://[::1]");
+  if (!https && !loopback) return false;
+  const size_t host_start = url.find("://") + 3;
+  const size_t host_end = std::min(url.find('/', host_start), url.size());
+  if (host_end <= host_start) return false;
+  if (url.find_first_of("?# \"\'<>;,\\{}", host_start) < host_end) return false;
+  return url.find_first_of(allow_query ? " \"\'<>\\" : "?# \"\'<>;,\\", host_start) ==
+         std::string::npos;
+}
+
+// A city's `console:` block: where its staff sign in, which map tiles the console shows.
 void ParseConsole(const Parser& p, const YAML::Node& n, const std::string& path, CityConfig* city) {
-  p.ExpectMap(n, path, {"oidc_issuer", "oidc_client_id", "oidc_scope"});
-  ConsoleSignInConfig& c = city->console;
+  p.ExpectMap(n, path,
+              {"oidc_issuer", "oidc_client_id", "oidc_scope", "map_tile_url", "map_attribution"});
+  ConsoleConfig& c = city->console;
   if (n["oidc_issuer"]) c.oidc_issuer = p.String(n["oidc_issuer"], path + ".oidc_issuer");
   if (n["oidc_client_id"]) {
     c.oidc_client_id = p.String(n["oidc_client_id"], path + ".oidc_client_id");
   }
   if (n["oidc_scope"]) c.oidc_scope = p.String(n["oidc_scope"], path + ".oidc_scope");
+  if (n["map_tile_url"]) c.map_tile_url = p.String(n["map_tile_url"], path + ".map_tile_url");
+  if (n["map_attribution"]) {
+    c.map_attribution = p.String(n["map_attribution"], path + ".map_attribution");
+  }
+  if (!c.map_tile_url.empty()) {
+    if (!SafeConsoleUrl(c.map_tile_url, true)) {
+      p.Fail(n["map_tile_url"], path + ".map_tile_url",
+             absl::StrCat("must be an https URL (http only on loopback) with a plain host, got '",
+                          c.map_tile_url, "'"));
+    }
+    for (const char* part : {"{z}", "{x}", "{y}"}) {
+      if (c.map_tile_url.find(part) == std::string::npos) {
+        p.Fail(n["map_tile_url"], path + ".map_tile_url",
+               absl::StrCat("must contain {z}, {x} and {y}, got '", c.map_tile_url, "'"));
+        break;
+      }
+    }
+  }
+  if (c.map_attribution.size() > 200) {
+    p.Fail(n["map_attribution"], path + ".map_attribution", "must be at most 200 characters");
+  }
   while (absl::EndsWith(c.oidc_issuer, "/")) c.oidc_issuer.pop_back();
   if (c.oidc_issuer.empty() != c.oidc_client_id.empty()) {
     p.Fail(n, path, "needs both oidc_issuer and oidc_client_id (or neither)");
   }
   if (c.oidc_issuer.empty()) return;
   // Tokens travel through this URL: plain http only to the machine itself (development).
-  const bool https = absl::StartsWith(c.oidc_issuer, "https://");
-  const bool loopback = absl::StartsWith(c.oidc_issuer, "http://127.0.0.1") ||
-                        absl::StartsWith(c.oidc_issuer, "http://localhost") ||
-                        absl::StartsWith(c.oidc_issuer, "http://[::1]");
-  const size_t host_start = c.oidc_issuer.find("://") + 3;
-  if ((!https && !loopback) || c.oidc_issuer.size() <= host_start ||
-      c.oidc_issuer.find_first_of("?# \"\'<>;,\\", host_start) != std::string::npos) {
+  if (!SafeConsoleUrl(c.oidc_issuer, false)) {
     p.Fail(n["oidc_issuer"], path + ".oidc_issuer",
            absl::StrCat("must be an https URL without query or fragment (http only on "
                         "loopback), got '",

@@ -46,12 +46,17 @@ struct RegistryEndpoint {
   std::string ca_file;  // PEM CA certificates: TLS to the registry; empty = plaintext
 };
 
-// How staff sign in to the console (services/console): OpenID Connect, authorization code with
-// PKCE, against the city's identity provider. The tokens it issues must verify with `auth`.
-struct ConsoleSignInConfig {
+// The city's settings for the staff console (services/console). Sign-in: OpenID Connect,
+// authorization code with PKCE, against the city's identity provider (the tokens it issues must
+// verify with `auth`). Maps: the tile server the defect reports' map loads its images from.
+struct ConsoleConfig {
   std::string oidc_issuer;     // e.g. https://login.stadt.example/realms/staff; empty = none
   std::string oidc_client_id;  // the console's public client id at that provider
   std::string oidc_scope = "openid";
+  // {z}/{x}/{y} tile template; https (http only on loopback); its origin joins the console's
+  // img-src. Empty = the map shows the reports without a background.
+  std::string map_tile_url = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+  std::string map_attribution = "© OpenStreetMap contributors";
 };
 
 struct CityConfig {
@@ -68,7 +73,7 @@ struct CityConfig {
   std::vector<std::string> cors_origins;
   CityAuthConfig auth;
   std::vector<RegistryEndpoint> registries;  // the only registries InstallModule may use
-  ConsoleSignInConfig console;               // `console:` block
+  ConsoleConfig console;                     // `console:` block
 };
 
 struct StorageConfig {

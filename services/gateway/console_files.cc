@@ -121,18 +121,19 @@ std::string DefaultConsoleDir() {
 ConsoleFiles::ConsoleFiles(std::string dir, const GatewayConfig& config,
                            const std::string& dev_signing_key)
     : dir_(std::move(dir)), roles_claim_(config.auth.roles_claim) {
-  std::set<std::string> providers;
+  std::set<std::string> providers, tile_servers;
   for (const CityConfig& c : config.cities) {
     cities_.push_back({c.id, c.display_name.empty() ? c.id : c.display_name, c.default_language,
                        c.time_zone, c.console});
     if (!c.console.oidc_issuer.empty()) providers.insert(OriginOf(c.console.oidc_issuer));
+    if (!c.console.map_tile_url.empty()) tile_servers.insert(OriginOf(c.console.map_tile_url));
   }
-  std::string connect = "'self'";
+  std::string connect = "'self'", img = "'self' data:";
   for (const std::string& origin : providers) absl::StrAppend(&connect, " ", origin);
+  for (const std::string& origin : tile_servers) absl::StrAppend(&img, " ", origin);
   content_security_policy_ = absl::StrCat(
-      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-      "connect-src ",
-      connect,
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src ", img,
+      "; connect-src ", connect,
       "; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
       "frame-ancestors 'none'");
   if (!dev_signing_key.empty()) {
@@ -243,13 +244,16 @@ HttpResponse ConsoleFiles::Settings() const {
     absl::StrAppend(&json, i ? "," : "", "{\"id\":", civitas::JsonQuote(c.id),
                     ",\"display_name\":", civitas::JsonQuote(c.display_name),
                     ",\"default_language\":", civitas::JsonQuote(c.default_language),
-                    ",\"time_zone\":", civitas::JsonQuote(c.time_zone), ",\"oidc\":");
-    if (c.sign_in.oidc_issuer.empty()) {
+                    ",\"time_zone\":", civitas::JsonQuote(c.time_zone),
+                    ",\"map\":{\"tile_url\":", civitas::JsonQuote(c.console.map_tile_url),
+                    ",\"attribution\":", civitas::JsonQuote(c.console.map_attribution),
+                    "},\"oidc\":");
+    if (c.console.oidc_issuer.empty()) {
       absl::StrAppend(&json, "null}");
     } else {
-      absl::StrAppend(&json, "{\"issuer\":", civitas::JsonQuote(c.sign_in.oidc_issuer),
-                      ",\"client_id\":", civitas::JsonQuote(c.sign_in.oidc_client_id),
-                      ",\"scope\":", civitas::JsonQuote(c.sign_in.oidc_scope), "}}");
+      absl::StrAppend(&json, "{\"issuer\":", civitas::JsonQuote(c.console.oidc_issuer),
+                      ",\"client_id\":", civitas::JsonQuote(c.console.oidc_client_id),
+                      ",\"scope\":", civitas::JsonQuote(c.console.oidc_scope), "}}");
     }
   }
   absl::StrAppend(&json, "],\"roles_claim\":", civitas::JsonQuote(roles_claim_),

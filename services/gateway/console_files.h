@@ -39,13 +39,14 @@ class ConsoleFiles {
 
   struct City {
     std::string id, display_name, default_language, time_zone;
-    ConsoleSignInConfig sign_in;
+    ConsoleConfig console;
   };
   std::vector<std::pair<std::string, std::string>> SecurityHeaders() const;
   HttpResponse Plain(int status, std::string text) const;
   HttpResponse JsonBody(int status, std::string json) const;
   HttpResponse JsonProblem(int status, const std::string& message) const;
-  // No inline script, nothing from other origins but the cities' identity providers.
+  // No inline script, nothing from other origins but the cities' identity providers (connect)
+  // and map tile servers (images).
   std::string content_security_policy_;
   std::string dir_;
   std::vector<City> cities_;

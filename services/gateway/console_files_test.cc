@@ -306,5 +306,47 @@ TEST_F(ConsoleFilesTest, SettingsAndPolicyNameTheCitysIdentityProvider) {
       << csp;
 }
 
+TEST(ConsoleConfigTest, MapTilesDefaultToOpenStreetMapAndMustBeSafeForThePolicy) {
+  absl::StatusOr<GatewayConfig> c = ParseConfig(
+      "cities:\n  - id: a\n  - id: b\n    console:\n"
+      "      map_tile_url: https://tiles.b.example/osm/{z}/{x}/{y}.png?key=1\n"
+      "      map_attribution: Stadt B\n  - id: c\n    console: {map_tile_url: ''}\n",
+      "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->cities[0].console.map_tile_url, "https://tile.openstreetmap.org/{z}/{x}/{y}.png");
+  EXPECT_EQ(c->cities[1].console.map_tile_url, "https://tiles.b.example/osm/{z}/{x}/{y}.png?key=1");
+  EXPECT_EQ(c->cities[1].console.map_attribution, "Stadt B");
+  EXPECT_TRUE(c->cities[2].console.map_tile_url.empty());
+  const std::pair<const char*, const char*> cases[] = {
+      {"map_tile_url: http://tiles.example/{z}/{x}/{y}.png", "must be an https URL"},
+      {"map_tile_url: https://{s}.tiles.example/{z}/{x}/{y}.png", "with a plain host"},
+      {"map_tile_url: \"https://t.example; img-src */{z}/{x}/{y}\"", "must be an https URL"},
+      {"map_tile_url: https://t.example/{z}/{x}.png", "must contain {z}, {x} and {y}"},
+      {"map_tile_url: https://t.example/{z}/{x}/{y}.png\n      map_tile: x", "unknown key"},
+  };
+  for (const auto& [block, expected] : cases) {
+    absl::StatusOr<GatewayConfig> bad = ParseConfig(
+        absl::StrCat("cities:\n  - id: a\n    console:\n      ", block, "\n"), "t.yaml");
+    ASSERT_FALSE(bad.ok()) << block;
+    EXPECT_NE(bad.status().message().find(expected), std::string::npos) << bad.status().message();
+  }
+}
+
+TEST_F(ConsoleFilesTest, SettingsAndPolicyNameTheCitysMapTiles) {
+  config_.cities[0].console.map_tile_url = "https://tiles.demo.example:8443/{z}/{x}/{y}.png";
+  config_.cities[0].console.map_attribution = "Karten: Demo";
+  ConsoleFiles files((base_ / "console").string(), config_, "");
+  HttpResponse r = Serve(files, Get("/console/settings.json"));
+  EXPECT_NE(r.body.find("\"map\":{\"tile_url\":\"https://tiles.demo.example:8443/{z}/{x}/{y}.png\","
+                        "\"attribution\":\"Karten: Demo\"}"),
+            std::string::npos)
+      << r.body;
+  // Images from the tile server, and connections still only to the gateway itself.
+  const std::string csp = Header(Serve(files, Get("/console/")), "Content-Security-Policy");
+  EXPECT_NE(csp.find("img-src 'self' data: https://tiles.demo.example:8443;"), std::string::npos)
+      << csp;
+  EXPECT_NE(csp.find("connect-src 'self';"), std::string::npos) << csp;
+}
+
 }  // namespace
 }  // namespace civitas::gateway

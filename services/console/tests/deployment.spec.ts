@@ -32,7 +32,14 @@ test("without the demo's development key there is no development sign-in", async
   const settings = await (await fetch(`${gw.base}/console/settings.json`)).json();
   expect(settings.dev_sign_in).toBe(false);
   expect(settings.cities).toEqual([
-    { id: "wien-test", display_name: "Teststadt", default_language: "de", time_zone: "Europe/Vienna", oidc: null },
+    {
+      id: "wien-test",
+      display_name: "Teststadt",
+      default_language: "de",
+      time_zone: "Europe/Vienna",
+      map: { tile_url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png", attribution: "© OpenStreetMap contributors" },
+      oidc: null,
+    },
   ]);
   const minted = await fetch(`${gw.base}/console/dev-token`, {
     method: "POST",
