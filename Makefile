@@ -45,8 +45,9 @@ tools: deps
 	@cd tests/tools && { [ -x node_modules/.bin/buf ] || npm ci --no-audit --no-fund --silent; }
 	@cd tests/clients/typescript && { [ -x node_modules/.bin/tsc ] || \
 	  npm ci --no-audit --no-fund --silent; }
-	@cd services/console && { [ -x node_modules/.bin/playwright ] || \
-	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent; }
+	@cd services/console && { cmp -s package-lock.json node_modules/.civitas-lock || { \
+	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent && \
+	  cp package-lock.json node_modules/.civitas-lock; }; }
 
 build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)

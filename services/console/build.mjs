@@ -14,8 +14,11 @@ const bin = (name) => join(here, "node_modules", ".bin", name);
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: here, stdio: "inherit" });
 
 rmSync(join(here, "src", "gen"), { recursive: true, force: true });
+// The services the console calls (and what they import).
+const protos = ["civitas/news", "civitas/reports", "civitas/participation", "civitas/events",
+  "civitas/gateway", "civitas/type", "google/api"];
 run(bin("buf"), ["generate", "../../proto", "--template", "buf.gen.yaml",
-  "--path", "../../proto/civitas/news", "--path", "../../proto/google/api"]);
+  ...protos.flatMap((p) => ["--path", `../../proto/${p}`])]);
 run(bin("tsc"), ["--noEmit", "-p", "."]);
 
 mkdirSync(out, { recursive: true });
@@ -31,6 +34,8 @@ await esbuild.build({
 });
 copyFileSync(join(here, "index.html"), join(out, "index.html"));
 copyFileSync(join(here, "src", "app.css"), join(out, "app.css"));
+// Leaflet's own style sheet, from the pinned package (the map uses no marker images).
+copyFileSync(join(here, "node_modules", "leaflet", "dist", "leaflet.css"), join(out, "leaflet.css"));
 
 const BUDGET = 300 * 1024;
 const gz = gzipSync(readFileSync(join(out, "app.js")), { level: 9 }).length;

@@ -12,6 +12,8 @@ export interface Settings {
     display_name: string;
     default_language: string;
     time_zone: string;
+    // Map tiles for the defect reports' map; tile_url "" = no background.
+    map?: { tile_url: string; attribution: string };
     oidc: { issuer: string; client_id: string; scope: string } | null;
   }[];
   roles_claim: string;
@@ -31,7 +33,7 @@ export class ApiError extends Error {
   }
 }
 
-async function call<T>(method: string, url: string, token: string | null, body?: unknown): Promise<T> {
+export async function call<T>(method: string, url: string, token: string | null, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
@@ -64,15 +66,30 @@ export async function devToken(city: string, role: string): Promise<string> {
   return r.token;
 }
 
-export class NewsApi {
+// One city's JSON/HTTP API (the routes of the protos' google.api.http annotations), signed in.
+export class CityApi {
   constructor(
-    private readonly city: string,
-    private readonly token: string,
+    protected readonly city: string,
+    protected readonly token: string,
   ) {}
 
-  private url(path: string): string {
+  protected url(path: string): string {
     return `/cities/${encodeURIComponent(this.city)}/v1/${path}`;
   }
+
+  protected getJson<T>(path: string, query?: Record<string, string | undefined>): Promise<T> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== "") q.set(k, v);
+    const qs = q.toString();
+    return call<T>("GET", this.url(qs ? `${path}?${qs}` : path), this.token);
+  }
+
+  protected postJson<T>(path: string, body: unknown): Promise<T> {
+    return call<T>("POST", this.url(path), this.token, body);
+  }
+}
+
+export class NewsApi extends CityApi {
 
   // Every article an editor may see (drafts, scheduled, archived too), newest change first.
   async listAll(): Promise<ArticleJson[]> {

@@ -3,9 +3,20 @@
 import { devToken, loadSettings, type Settings } from "./api";
 import { h } from "./dom";
 import { initialLang, lang, setLang, t, type Lang } from "./i18n";
-import { renderEditor, renderList, type Context } from "./news";
+import { renderEditor, renderList } from "./news";
 import { beginSignIn, completeSignIn } from "./oidc";
-import { canEditNews, loadSession, saveSession, sessionFromToken, type Session } from "./session";
+import { renderReport, renderReportList } from "./reports";
+import type { Context } from "./screen";
+import { canEditNews, hasRole, loadSession, saveSession, sessionFromToken, type Session } from "./session";
+
+// The screens a role is offered, in the navigation's order: [path prefix, label, may use].
+function screens(s: Session): { path: string; label: string }[] {
+  const all = [
+    { path: "/news", label: t().navNews, ok: true },
+    { path: "/reports", label: t().navReports, ok: hasRole(s, "editor") },
+  ];
+  return all.filter((x) => x.ok);
+}
 
 let settings: Settings = { cities: [], roles_claim: "civitas_roles", dev_sign_in: false };
 let session: Session | null = null;
@@ -67,8 +78,30 @@ function render(): void {
         )
       : null,
   );
+  const route = location.hash.replace(/^#/, "") || "/news";
   const nav = session
-    ? h("nav", { "aria-label": t().nav }, h("ul", {}, h("li", {}, h("a", { href: "#/news", "aria-current": "page" }, t().navNews))))
+    ? h(
+        "nav",
+        { "aria-label": t().nav },
+        h(
+          "ul",
+          {},
+          screens(session).map((x) =>
+            h(
+              "li",
+              {},
+              h(
+                "a",
+                {
+                  href: `#${x.path}`,
+                  "aria-current": route === x.path || route.startsWith(`${x.path}/`) ? "page" : undefined,
+                },
+                x.label,
+              ),
+            ),
+          ),
+        ),
+      )
     : null;
   root.replaceChildren(header, ...(nav ? [nav] : []), main);
 
@@ -80,15 +113,18 @@ function render(): void {
     session,
     timeZone: c.time_zone || "Europe/Berlin",
     defaultLanguage: c.default_language || "de",
+    map: c.map,
     navigate: (hash) => {
       location.hash = hash;
     },
   };
-  const route = location.hash.replace(/^#/, "") || "/news";
   const m = /^\/news\/([A-Za-z0-9_-]+)$/.exec(route);
+  const report = /^\/reports\/([A-Za-z0-9_-]+)$/.exec(route);
   // Only what the role may do is offered; the gateway still refuses everything else.
   if (canEditNews(session) && route === "/news/new") renderEditor(main, ctx, null);
   else if (canEditNews(session) && m && m[1]) renderEditor(main, ctx, m[1]);
+  else if (hasRole(session, "editor") && route === "/reports") renderReportList(main, ctx);
+  else if (hasRole(session, "editor") && report && report[1]) renderReport(main, ctx, report[1]);
   else renderList(main, ctx);
 }
 

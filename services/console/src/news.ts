@@ -3,15 +3,9 @@ import { ApiError, articleId, NewsApi } from "./api";
 import { h } from "./dom";
 import type { ArticleJson } from "./gen/civitas/news/v1/news_pb";
 import { t } from "./i18n";
-import { canEditNews, type Session } from "./session";
+import type { Context } from "./screen";
+import { canEditNews } from "./session";
 import { cityLocalToUtc, formatTime } from "./time";
-
-export interface Context {
-  session: Session;
-  timeZone: string;
-  defaultLanguage: string;
-  navigate: (hash: string) => void;
-}
 
 const STATES = ["DRAFT", "SCHEDULED", "PUBLISHED", "ARCHIVED"];
 

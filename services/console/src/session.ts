@@ -62,3 +62,8 @@ export function saveSession(s: Session | null): void {
 export function canEditNews(s: Session): boolean {
   return s.roles.includes("editor") || s.roles.includes("admin");
 }
+
+// Admins may do what editors and moderators do (as the gateway's role check allows).
+export function hasRole(s: Session, role: "editor" | "moderator" | "admin"): boolean {
+  return s.roles.includes(role) || s.roles.includes("admin");
+}

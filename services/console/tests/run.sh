@@ -12,8 +12,8 @@ if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
   echo "Playwright needs Node.js 20 or later, found $(node --version)" >&2
   exit 1
 fi
-if [ ! -x node_modules/.bin/playwright ]; then
-  npm ci --no-audit --no-fund --silent
+if ! cmp -s package-lock.json node_modules/.civitas-lock; then
+  npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.civitas-lock
 fi
 if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   echo "chromium is missing: make deps installs it" >&2
