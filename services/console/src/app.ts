@@ -5,6 +5,7 @@ import { h } from "./dom";
 import { initialLang, lang, setLang, t, type Lang } from "./i18n";
 import { renderEditor, renderList } from "./news";
 import { beginSignIn, completeSignIn } from "./oidc";
+import { renderParticipation } from "./participation";
 import { renderReport, renderReportList } from "./reports";
 import type { Context } from "./screen";
 import { canEditNews, hasRole, loadSession, saveSession, sessionFromToken, type Session } from "./session";
@@ -13,6 +14,7 @@ import { canEditNews, hasRole, loadSession, saveSession, sessionFromToken, type 
 function screens(s: Session): { path: string; label: string }[] {
   const all = [
     { path: "/news", label: t().navNews, ok: true },
+    { path: "/participation", label: t().navParticipation, ok: hasRole(s, "editor") || hasRole(s, "moderator") },
     { path: "/reports", label: t().navReports, ok: hasRole(s, "editor") },
   ];
   return all.filter((x) => x.ok);
@@ -123,6 +125,8 @@ function render(): void {
   // Only what the role may do is offered; the gateway still refuses everything else.
   if (canEditNews(session) && route === "/news/new") renderEditor(main, ctx, null);
   else if (canEditNews(session) && m && m[1]) renderEditor(main, ctx, m[1]);
+  else if ((hasRole(session, "editor") || hasRole(session, "moderator")) && route.startsWith("/participation"))
+    renderParticipation(main, ctx, route);
   else if (hasRole(session, "editor") && route === "/reports") renderReportList(main, ctx);
   else if (hasRole(session, "editor") && report && report[1]) renderReport(main, ctx, report[1]);
   else renderList(main, ctx);
