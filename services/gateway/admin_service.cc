@@ -16,6 +16,22 @@ std::string Metadata(grpc::ServerContext* ctx, const char* key) {
   return std::string(it->second.data(), it->second.size());
 }
 
+// A JSON/HTTP call reaches AdminService on the in-process channel, whose peer is the gateway
+// itself; the transcoder names the HTTP client (believed only there, as in the dispatcher).
+bool ViaHttp(grpc::ServerContext* ctx) {
+  const std::string peer = ctx->peer();
+  return !absl::StartsWith(peer, "ipv4:") && !absl::StartsWith(peer, "ipv6:") &&
+         !absl::StartsWith(peer, "unix:");
+}
+
+std::string PeerOf(grpc::ServerContext* ctx) {
+  if (ViaHttp(ctx)) {
+    const std::string http_peer = Metadata(ctx, "x-civitas-http-peer");
+    if (!http_peer.empty()) return http_peer;
+  }
+  return ctx->peer();
+}
+
 grpc::Status PageSize(int32_t requested, int32_t* size) {
   if (requested < 0 || requested > 1000) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -124,8 +140,10 @@ grpc::Status AdminService::Audit(const AdminCall& call, grpc::Status status) con
   LogAudit("admin call", {{"method", call.method},
                           {"subject", call.subject.empty() ? "(none)" : call.subject},
                           {"operator", call.is_operator ? "true" : "false"},
-                          {"peer", call.ctx->peer()},
-                          {"via", local_ ? "socket" : "network"},
+                          {"peer", PeerOf(call.ctx)},
+                          {"via", local_              ? "socket"
+                                  : ViaHttp(call.ctx) ? "http"
+                                                      : "network"},
                           {"city", call.city},
                           {"outcome", code},
                           {"error", status.error_message()}});
@@ -211,6 +229,19 @@ grpc::Status AdminService::InstallModule(grpc::ServerContext* ctx,
     grpc::Status s = ParseParent(request->parent(), &city);
     if (s.ok()) s = Authorize(call, city, Need::kCityAdmin);
     if (!s.ok()) return s;
+    if (request->validate_only()) {
+      absl::StatusOr<InstallPlan> plan = modules_->CheckInstall(*request);
+      if (!plan.ok()) return ToGrpc(plan.status());
+      response->set_name(absl::StrCat("cities/", city, "/modules/", plan->module_id));
+      response->set_module_id(plan->module_id);
+      response->set_version(plan->version);
+      response->set_abi_version(plan->abi_version);
+      response->set_publisher(plan->publisher);
+      response->set_previous_version(plan->current_version);
+      response->set_state(plan->current_version.empty() ? v1::MODULE_STATE_UNSPECIFIED
+                                                        : v1::MODULE_STATE_SERVING);
+      return grpc::Status::OK;
+    }
     // A client that gave up must not find its change made after all.
     absl::StatusOr<ModuleStatus> status =
         modules_->Install(*request, [ctx] { return ctx->IsCancelled(); });

@@ -131,11 +131,11 @@ ConsoleFiles::ConsoleFiles(std::string dir, const GatewayConfig& config,
   std::string connect = "'self'", img = "'self' data:";
   for (const std::string& origin : providers) absl::StrAppend(&connect, " ", origin);
   for (const std::string& origin : tile_servers) absl::StrAppend(&img, " ", origin);
-  content_security_policy_ = absl::StrCat(
-      "default-src 'none'; script-src 'self'; style-src 'self'; img-src ", img,
-      "; connect-src ", connect,
-      "; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
-      "frame-ancestors 'none'");
+  content_security_policy_ =
+      absl::StrCat("default-src 'none'; script-src 'self'; style-src 'self'; img-src ", img,
+                   "; connect-src ", connect,
+                   "; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
+                   "frame-ancestors 'none'");
   if (!dev_signing_key.empty()) {
     auto signer = auth::TokenSigner::FromPrivateKeyPem(dev_signing_key, "civitas-dev");
     if (signer.ok()) {

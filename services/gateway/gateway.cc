@@ -186,6 +186,10 @@ absl::StatusOr<ModuleStatus> Gateway::Install(const v1::InstallModuleRequest& re
   return installer_->Install(request, cancelled);
 }
 
+absl::StatusOr<InstallPlan> Gateway::CheckInstall(const v1::InstallModuleRequest& request) {
+  return installer_->CheckInstall(request);
+}
+
 absl::StatusOr<RollbackOutcome> Gateway::Rollback(const RollbackOptions& options) {
   return installer_->Rollback(options);
 }
@@ -344,10 +348,14 @@ absl::Status Gateway::Start() {
   in_process.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_response_bytes));
   in_process.SetMaxSendMessageSize(static_cast<int>(config_.limits.max_request_bytes));
   transcoder_ = std::make_unique<HttpTranscoder>(&routes_, server_->InProcessChannel(in_process));
-  if (absl::Status s = transcoder_->ServeGatewayService(v1::PrivacyService::service_full_name());
-      !s.ok()) {
-    Shutdown();
-    return s;
+  // AdminService's city-scoped calls too (the console's Modules and Backups screens): they check
+  // the caller's token exactly as over gRPC, since the in-process call is not the admin socket.
+  for (const char* service :
+       {v1::PrivacyService::service_full_name(), v1::AdminService::service_full_name()}) {
+    if (absl::Status s = transcoder_->ServeGatewayService(service); !s.ok()) {
+      Shutdown();
+      return s;
+    }
   }
   const HttpLimits http_limits = HttpLimitsOf(config_.limits);
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(

@@ -55,6 +55,7 @@ class Gateway final : public CityOperations, private ModuleInstaller::Host {
   // CityOperations: modules through the ModuleInstaller (module_installer.cc).
   absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request,
                                        const std::function<bool()>& cancelled) override;
+  absl::StatusOr<InstallPlan> CheckInstall(const v1::InstallModuleRequest& request) override;
   absl::StatusOr<RollbackOutcome> Rollback(const RollbackOptions& options) override;
   absl::StatusOr<common::BackupInfo> Backup(const std::string& city_id,
                                             const std::function<void(int64_t)>& progress) override;

@@ -5,6 +5,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/client_callback.h>
 
 #include <algorithm>
 
@@ -130,6 +131,81 @@ struct Exchange {
   // and whether it carried credentials.
   HttpRequest conditions;
   bool personal = false;
+};
+
+// A finite server stream of a service the gateway answers itself (AdminService.CreateBackup),
+// read to its end and answered as one JSON array of its messages. Owns itself: deleted in
+// OnDone, after it has responded.
+class StreamToArray final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  // More messages than this and the call is cancelled: a gateway stream that ends has few.
+  static constexpr size_t kMaxMessages = 10000;
+
+  explicit StreamToArray(std::shared_ptr<Exchange> exchange) : exchange_(std::move(exchange)) {}
+
+  void Start(grpc::GenericStub* stub, const std::string& method) {
+    stub->PrepareBidiStreamingCall(&exchange_->context, method, grpc::StubOptions(), this);
+    StartWrite(&exchange_->request);
+    StartRead(&message_);
+    StartCall();
+  }
+  void OnWriteDone(bool ok) override {
+    if (ok) StartWritesDone();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the end of the stream; OnDone follows
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (message_.Dump(&slices).ok()) {
+      for (const grpc::Slice& slice : slices) {
+        bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      }
+    }
+    messages_.push_back(std::move(bytes));
+    if (messages_.size() > kMaxMessages) {
+      exchange_->context.TryCancel();
+      return;
+    }
+    StartRead(&message_);
+  }
+  void OnDone(const grpc::Status& status) override {
+    exchange_->respond(Answer(status));
+    delete this;
+  }
+
+ private:
+  HttpResponse Answer(const grpc::Status& status) {
+    HttpResponse r;
+    if (!status.ok()) {
+      r = messages_.size() > kMaxMessages
+              ? JsonError(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("the stream sent more than ", kMaxMessages, " messages"))
+              : JsonError(status.error_code(), status.error_message());
+    } else {
+      const google::protobuf::MethodDescriptor* m = exchange_->binding->method->descriptor;
+      google::protobuf::DynamicMessageFactory factory(m->file()->pool());
+      std::string json = "[";
+      for (size_t i = 0; i < messages_.size(); ++i) {
+        std::unique_ptr<google::protobuf::Message> message(
+            factory.GetPrototype(m->output_type())->New());
+        std::string one;
+        if (!message->ParseFromString(messages_[i]) ||
+            !google::protobuf::util::MessageToJsonString(*message, &one).ok()) {
+          r = JsonError(grpc::StatusCode::INTERNAL, "the stream sent a broken message");
+          r.headers.insert(r.headers.end(), exchange_->cors.begin(), exchange_->cors.end());
+          return r;
+        }
+        absl::StrAppend(&json, i ? "," : "", one);
+      }
+      r = HttpResponse{200, kJson, json + "]\n", {}};
+    }
+    r.headers.insert(r.headers.end(), exchange_->cors.begin(), exchange_->cors.end());
+    return r;
+  }
+
+  std::shared_ptr<Exchange> exchange_;
+  grpc::ByteBuffer message_;
+  std::vector<std::string> messages_;
 };
 
 std::vector<std::pair<std::string, std::string>> CorsHeaders(const CityConfig& city,
@@ -271,7 +347,12 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
     return;
   }
   const MethodInfo& method = *binding->method;
-  if (method.kind != CIVITAS_METHOD_UNARY) {
+  // Streams of the gateway's own services end (a backup's progress); modules' streams may not.
+  const bool gateway_own =
+      std::any_of(gateway_bindings_.begin(), gateway_bindings_.end(),
+                  [&](const HttpBinding& b) { return &b == binding; });
+  const bool collect_stream = method.kind == CIVITAS_METHOD_SERVER_STREAMING && gateway_own;
+  if (method.kind != CIVITAS_METHOD_UNARY && !collect_stream) {
     fail(grpc::StatusCode::UNIMPLEMENTED,
          absl::StrCat(method.full_path, " streams; call it over gRPC"));
     return;
@@ -300,7 +381,9 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   }
   grpc::Slice slice(*bytes);
   exchange->request = grpc::ByteBuffer(&slice, 1);
-  exchange->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  // A backup of a big city takes minutes; a JSON call's answer comes within 30 s.
+  exchange->context.set_deadline(std::chrono::system_clock::now() +
+                                 std::chrono::seconds(collect_stream ? 900 : 30));
   exchange->context.AddMetadata("x-civitas-city", city->config.id);
   if (std::string auth = request.Header("authorization"); !auth.empty()) {
     exchange->context.AddMetadata("authorization", auth);
@@ -313,6 +396,10 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   if (!request.peer.empty()) exchange->context.AddMetadata("x-civitas-http-peer", request.peer);
   if (std::string real_ip = request.Header("x-real-ip"); !real_ip.empty()) {
     exchange->context.AddMetadata("x-real-ip", real_ip.substr(0, 64));
+  }
+  if (collect_stream) {
+    (new StreamToArray(exchange))->Start(&stub_, method.full_path);
+    return;
   }
   stub_.UnaryCall(
       &exchange->context, method.full_path, grpc::StubOptions(), &exchange->request,

@@ -95,6 +95,72 @@ void ModuleInstaller::Publish(const std::string& city, CityRoutes routes) {
   routes_.Set(std::make_shared<const RouteTable>(std::move(cities)));
 }
 
+absl::StatusOr<std::string> ModuleInstaller::CheckBundle(const v1::InstallModuleRequest& request,
+                                                         const std::string& city_id,
+                                                         const CityRoutes& city,
+                                                         const bundle::OpenedBundle& opened) const {
+  const registry::v1::BundleManifest& manifest = opened.manifest;
+  const std::string what = absl::StrCat(manifest.module_id(), " ", manifest.version());
+  if (request.has_registry() && (manifest.module_id() != request.registry().module_id() ||
+                                 manifest.version() != request.registry().version())) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the registry answered ", request.registry().module_id(), " ",
+                     request.registry().version(), " with a bundle of ", what, "; refused"));
+  }
+  if (absl::Status trust = bundle::CheckTrust(opened, TrustedKeysOf(city.config)); !trust.ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("city '", city_id, "' refuses ", what, ": ", trust.message()));
+  }
+  uint32_t major = 0, minor = 0;
+  if (!ParseAbi(manifest.abi_version(), &major, &minor) || major != CIVITAS_ABI_MAJOR ||
+      minor > CIVITAS_ABI_MINOR) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " was built for civitas ABI ", manifest.abi_version(),
+                     "; this gateway speaks ", CIVITAS_ABI_MAJOR, ".", CIVITAS_ABI_MINOR,
+                     " (same major, minor up to ", CIVITAS_ABI_MINOR, ")"));
+  }
+
+  const ModuleStatus* current = FindStatus(city, manifest.module_id());
+  std::string current_version =
+      current && current->module && current->error.empty() ? current->module->version() : "";
+  if (current_version == manifest.version()) {
+    return absl::AlreadyExistsError(absl::StrCat("city '", city_id, "' already runs ", what));
+  }
+  if (request.require_installed() && current_version.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        manifest.module_id(), " is not running in city '", city_id, "'; install it first"));
+  }
+  if (!current_version.empty() &&
+      bundle::CompareVersions(manifest.version(), current_version) < 0 && !request.force()) {
+    return absl::FailedPreconditionError(absl::StrCat("installing ", what,
+                                                      " would downgrade city '", city_id, "' from ",
+                                                      current_version, "; use rollback, or force"));
+  }
+  return current_version;
+}
+
+absl::StatusOr<InstallPlan> ModuleInstaller::CheckInstall(
+    const v1::InstallModuleRequest& request) {
+  const std::string& parent = request.parent();
+  if (parent.rfind("cities/", 0) != 0) {
+    return absl::InvalidArgumentError("parent must be 'cities/{city_id}', got '" + parent + "'");
+  }
+  const std::string city_id = parent.substr(7);
+  std::shared_ptr<const RouteTable> table = routes_.Get();
+  CityStore* store = nullptr;
+  absl::StatusOr<const CityRoutes*> found = FindCity(*table, city_id, &store);
+  if (!found.ok()) return found.status();
+  absl::StatusOr<std::string> bytes = FetchBundle(request, (*found)->config);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<bundle::OpenedBundle> opened = bundle::OpenBundle(*bytes);
+  if (!opened.ok()) return opened.status();
+  absl::StatusOr<std::string> current_version = CheckBundle(request, city_id, **found, *opened);
+  if (!current_version.ok()) return current_version.status();
+  const registry::v1::BundleManifest& manifest = opened->manifest;
+  return InstallPlan{manifest.module_id(), manifest.version(), manifest.abi_version(),
+                     manifest.publisher(), *current_version};
+}
+
 absl::StatusOr<ModuleStatus> ModuleInstaller::Install(const v1::InstallModuleRequest& request,
                                                       const std::function<bool()>& cancelled) {
   const std::string& parent = request.parent();
@@ -126,41 +192,9 @@ absl::StatusOr<ModuleStatus> ModuleInstaller::Install(const v1::InstallModuleReq
   if (!opened.ok()) return opened.status();
   const registry::v1::BundleManifest& manifest = opened->manifest;
   const std::string what = absl::StrCat(manifest.module_id(), " ", manifest.version());
-  if (request.has_registry() && (manifest.module_id() != request.registry().module_id() ||
-                                 manifest.version() != request.registry().version())) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("the registry answered ", request.registry().module_id(), " ",
-                     request.registry().version(), " with a bundle of ", what, "; refused"));
-  }
-  if (absl::Status trust = bundle::CheckTrust(*opened, TrustedKeysOf(city.config)); !trust.ok()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("city '", city_id, "' refuses ", what, ": ", trust.message()));
-  }
-  uint32_t major = 0, minor = 0;
-  if (!ParseAbi(manifest.abi_version(), &major, &minor) || major != CIVITAS_ABI_MAJOR ||
-      minor > CIVITAS_ABI_MINOR) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, " was built for civitas ABI ", manifest.abi_version(),
-                     "; this gateway speaks ", CIVITAS_ABI_MAJOR, ".", CIVITAS_ABI_MINOR,
-                     " (same major, minor up to ", CIVITAS_ABI_MINOR, ")"));
-  }
-
-  const ModuleStatus* current = FindStatus(city, manifest.module_id());
-  const std::string current_version =
-      current && current->module && current->error.empty() ? current->module->version() : "";
-  if (current_version == manifest.version()) {
-    return absl::AlreadyExistsError(absl::StrCat("city '", city_id, "' already runs ", what));
-  }
-  if (request.require_installed() && current_version.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        manifest.module_id(), " is not running in city '", city_id, "'; install it first"));
-  }
-  if (!current_version.empty() &&
-      bundle::CompareVersions(manifest.version(), current_version) < 0 && !request.force()) {
-    return absl::FailedPreconditionError(absl::StrCat("installing ", what,
-                                                      " would downgrade city '", city_id, "' from ",
-                                                      current_version, "; use rollback, or force"));
-  }
+  absl::StatusOr<std::string> checked = CheckBundle(request, city_id, city, *opened);
+  if (!checked.ok()) return checked.status();
+  const std::string current_version = *checked;
   absl::StatusOr<std::optional<ModulePin>> pin = ReadPin(*store, manifest.module_id());
   if (!pin.ok()) return pin.status();
 

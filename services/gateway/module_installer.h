@@ -67,9 +67,16 @@ class ModuleInstaller {
   // CityOperations::Install / Rollback (standard_services.h).
   absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request,
                                        const std::function<bool()>& cancelled);
+  // CityOperations::CheckInstall: Install's checks, changing nothing.
+  absl::StatusOr<InstallPlan> CheckInstall(const v1::InstallModuleRequest& request);
   absl::StatusOr<RollbackOutcome> Rollback(const RollbackOptions& options);
 
  private:
+  // Install's checks of an opened bundle (the registry's answer, trust, ABI, version order);
+  // the version the city runs now ("" = none).
+  absl::StatusOr<std::string> CheckBundle(const v1::InstallModuleRequest& request,
+                                          const std::string& city_id, const CityRoutes& city,
+                                          const bundle::OpenedBundle& opened) const;
   // The city's routes in `table` and its store; NOT_FOUND naming the city.
   absl::StatusOr<const CityRoutes*> FindCity(const RouteTable& table, const std::string& city_id,
                                              CityStore** store) const;

@@ -78,6 +78,12 @@ struct RollbackOutcome {
 
 // What an operator does to a city while it serves: install, upgrade and roll back modules, back
 // it up (implemented by the Gateway).
+// What an install would do, found by every check that comes before it changes anything.
+struct InstallPlan {
+  std::string module_id, version, abi_version, publisher;
+  std::string current_version;  // what the city runs now; empty = a new module
+};
+
 class CityOperations {
  public:
   virtual ~CityOperations() = default;
@@ -98,6 +104,8 @@ class CityOperations {
   // `cancelled` is asked before the change is committed: true leaves the city as it was.
   virtual absl::StatusOr<ModuleStatus> Install(const v1::InstallModuleRequest& request,
                                                const std::function<bool()>& cancelled) = 0;
+  // The checks of Install (bundle, signature, trust, ABI, version order), changing nothing.
+  virtual absl::StatusOr<InstallPlan> CheckInstall(const v1::InstallModuleRequest& request) = 0;
   virtual absl::StatusOr<RollbackOutcome> Rollback(const RollbackOptions& options) = 0;
 };
 

@@ -94,5 +94,78 @@ check("container builds on debian:bookworm-slim",
 check("container runs as a non-root user", "USER civitas" in containerfile)
 check("container stops with SIGTERM", "STOPSIGNAL SIGTERM" in containerfile)
 
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_edge_answers(paths):
+    """Runs nginx with civitas-http-location.conf in front of a stand-in instance that answers
+    "instance <path>" to everything; returns {path: (status, body)}."""
+    import shutil
+    import time
+    import urllib.error
+    import urllib.request
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    with tempfile.TemporaryDirectory() as d:
+        os.makedirs(os.path.join(d, "civitas"))
+        os.makedirs(os.path.join(d, "tmp"))
+        for f in ["civitas-limits.conf", "civitas-maps.conf", "civitas-http-location.conf"]:
+            shutil.copy(os.path.join(deploy, "nginx", f), os.path.join(d, "civitas", f))
+        open(os.path.join(d, "civitas", "cities.map"), "w").write("demo civitas_demo;\n")
+        open(os.path.join(d, "civitas", "hosts.map"), "w").write("")
+        edge, instance = free_port(), free_port()
+        temp = " ".join(f"{k}_temp_path {d}/tmp/{k};" for k in
+                        ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"])
+        open(os.path.join(d, "nginx.conf"), "w").write(
+            f"daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log;\n"
+            f"events {{ worker_connections 64; }}\nhttp {{ access_log off; {temp}\n"
+            f"  upstream civitas_demo_http {{ server 127.0.0.1:{instance}; }}\n"
+            "  include civitas/civitas-limits.conf; include civitas/civitas-maps.conf;\n"
+            f"  server {{ listen 127.0.0.1:{edge}; include civitas/civitas-http-location.conf; }}\n"
+            f"  server {{ listen 127.0.0.1:{instance}; location / {{ return 200 \"instance $uri\"; }} }}\n"
+            "}\n")
+        proc = subprocess.Popen([nginx, "-p", d + "/", "-c", os.path.join(d, "nginx.conf")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        answers = {}
+        try:
+            for _ in range(200):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{edge}/", timeout=1)
+                except urllib.error.HTTPError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            for path in paths:
+                req = urllib.request.Request(f"http://127.0.0.1:{edge}{path}",
+                                             headers={"x-civitas-city": "demo"})
+                try:
+                    with urllib.request.urlopen(req, timeout=5) as r:
+                        answers[path] = (r.status, r.read().decode())
+                except urllib.error.HTTPError as e:
+                    answers[path] = (e.code, "")
+        finally:
+            proc.terminate()
+            proc.wait()
+        return answers
+
+
+# AdminService's JSON routes (the console's Modules and Backups screens) have no route through
+# the edge; the modules' routes do.
+admin_paths = ["/cities/demo/v1/cities/demo/modules", "/cities/demo/v1/cities/demo/modules:install",
+               "/v1/cities/demo/backups", "/cities/demo//v1/cities/demo/backups",
+               "/cities/demo/v1/%63ities/demo/modules", "/v1/cities"]
+module_paths = ["/cities/demo/v1/articles", "/v1/reports"]
+answers = http_edge_answers(admin_paths + module_paths)
+for path in admin_paths:
+    check(f"the HTTP edge refuses {path}", answers.get(path, (0, ""))[0] == 404, answers.get(path))
+for path in module_paths:
+    check(f"the HTTP edge passes {path}", answers.get(path, (0, ""))[1].startswith("instance "),
+          answers.get(path))
+
 print(f"deploy files: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
