@@ -5,6 +5,8 @@ import { h } from "./dom";
 import { initialLang, lang, setLang, t, type Lang } from "./i18n";
 import { renderEditor, renderList } from "./news";
 import { beginSignIn, completeSignIn } from "./oidc";
+import { renderBackups } from "./backups";
+import { renderModules } from "./modules";
 import { renderParticipation } from "./participation";
 import { renderReport, renderReportList } from "./reports";
 import type { Context } from "./screen";
@@ -16,6 +18,8 @@ function screens(s: Session): { path: string; label: string }[] {
     { path: "/news", label: t().navNews, ok: true },
     { path: "/participation", label: t().navParticipation, ok: hasRole(s, "editor") || hasRole(s, "moderator") },
     { path: "/reports", label: t().navReports, ok: hasRole(s, "editor") },
+    { path: "/modules", label: t().navModules, ok: hasRole(s, "admin") },
+    { path: "/backups", label: t().navBackups, ok: hasRole(s, "admin") },
   ];
   return all.filter((x) => x.ok);
 }
@@ -127,6 +131,8 @@ function render(): void {
   else if (canEditNews(session) && m && m[1]) renderEditor(main, ctx, m[1]);
   else if ((hasRole(session, "editor") || hasRole(session, "moderator")) && route.startsWith("/participation"))
     renderParticipation(main, ctx, route);
+  else if (hasRole(session, "admin") && route === "/modules") renderModules(main, ctx);
+  else if (hasRole(session, "admin") && route === "/backups") renderBackups(main, ctx);
   else if (hasRole(session, "editor") && route === "/reports") renderReportList(main, ctx);
   else if (hasRole(session, "editor") && report && report[1]) renderReport(main, ctx, report[1]);
   else renderList(main, ctx);

@@ -64,5 +64,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const gw = await startGateway((dir) => [`--data_dir=${join(dir, "state")}`]);
   await waitFor("the news module", async () => ((await fetch(`${gw.base}/cities/demo/v1/articles`)).ok ? true : null), 120);
   process.env.CONSOLE_BASE_URL = gw.base;
+  // Its development key pair, for tests that start a gateway of their own with the same key.
+  process.env.CONSOLE_DEMO_DATA_DIR = join(gw.dir, "state");
   return gw.stop;
 }
