@@ -6,6 +6,7 @@ import { initialLang, lang, setLang, t, type Lang } from "./i18n";
 import { renderEditor, renderList } from "./news";
 import { beginSignIn, completeSignIn } from "./oidc";
 import { renderBackups } from "./backups";
+import { renderEventEditor, renderEvents } from "./events";
 import { renderModules } from "./modules";
 import { renderParticipation } from "./participation";
 import { renderReport, renderReportList } from "./reports";
@@ -16,6 +17,7 @@ import { canEditNews, hasRole, loadSession, saveSession, sessionFromToken, type 
 function screens(s: Session): { path: string; label: string }[] {
   const all = [
     { path: "/news", label: t().navNews, ok: true },
+    { path: "/events", label: t().navEvents, ok: hasRole(s, "editor") },
     { path: "/participation", label: t().navParticipation, ok: hasRole(s, "editor") || hasRole(s, "moderator") },
     { path: "/reports", label: t().navReports, ok: hasRole(s, "editor") },
     { path: "/modules", label: t().navModules, ok: hasRole(s, "admin") },
@@ -126,11 +128,15 @@ function render(): void {
   };
   const m = /^\/news\/([A-Za-z0-9_-]+)$/.exec(route);
   const report = /^\/reports\/([A-Za-z0-9_-]+)$/.exec(route);
+  const event = /^\/events\/([A-Za-z0-9_-]+)$/.exec(route);
   // Only what the role may do is offered; the gateway still refuses everything else.
   if (canEditNews(session) && route === "/news/new") renderEditor(main, ctx, null);
   else if (canEditNews(session) && m && m[1]) renderEditor(main, ctx, m[1]);
   else if ((hasRole(session, "editor") || hasRole(session, "moderator")) && route.startsWith("/participation"))
     renderParticipation(main, ctx, route);
+  else if (hasRole(session, "editor") && route === "/events") renderEvents(main, ctx);
+  else if (hasRole(session, "editor") && route === "/events/new") renderEventEditor(main, ctx, null);
+  else if (hasRole(session, "editor") && event && event[1]) renderEventEditor(main, ctx, event[1]);
   else if (hasRole(session, "admin") && route === "/modules") renderModules(main, ctx);
   else if (hasRole(session, "admin") && route === "/backups") renderBackups(main, ctx);
   else if (hasRole(session, "editor") && route === "/reports") renderReportList(main, ctx);
