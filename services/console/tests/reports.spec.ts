@@ -77,7 +77,8 @@ test("an editor moves a report through the workflow; Open311 shows the new statu
   await expect(page.locator("#report-current-status")).toHaveText("Eingegangen");
   const photo = page.getByRole("img", { name: /Foto 1 von 1/ });
   await expect(photo).toBeVisible();
-  expect(await photo.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+  // Loaded from the gateway (lazily, so wait for it): a real image, not a broken one.
+  await expect.poll(() => photo.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
 
   // Acknowledged (preselected as the next step), with a note; then in progress; then resolved.
   await expect(page.getByLabel("Neuer Status")).toHaveValue("ACKNOWLEDGED");
