@@ -157,6 +157,20 @@ test("an admin creates backups while the city serves and verifies one", async ({
   expect(errors).toEqual([]);
 });
 
+test("the modules and backups screens fit 360 px", async ({ page }) => {
+  await page.setViewportSize({ width: 360, height: 740 });
+  await signInAt(page, "admin");
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  await page.getByRole("link", { name: "Module" }).click();
+  await expect(page.locator("#modules-status")).toHaveText(/Modul/);
+  expect(await overflow(), "horizontal scrolling on the modules screen").toBeLessThanOrEqual(0);
+  await expectAccessible(page, "modules at 360 px");
+  await page.getByRole("link", { name: "Sicherungen" }).click();
+  await expect(page.locator("#backups-status")).toHaveText(/Sicherung/);
+  expect(await overflow(), "horizontal scrolling on the backups screen").toBeLessThanOrEqual(0);
+  await expectAccessible(page, "backups at 360 px");
+});
+
 test("an editor is offered no modules or backups, and the gateway refuses the calls", async ({ page }) => {
   await signInAt(page, "editor");
   await expect(page.getByRole("link", { name: "Module" })).toHaveCount(0);
