@@ -2,7 +2,9 @@
 // protos (generated into ./gen by buf).
 import type {
   ArticleJson,
+  CategoryJson,
   ListArticlesResponseJson,
+  ListCategoriesResponseJson,
   PublishArticleRequestJson,
 } from "./gen/civitas/news/v1/news_pb";
 
@@ -122,6 +124,11 @@ export class NewsApi extends CityApi {
   update(id: string, article: ArticleJson, mask: string[]): Promise<ArticleJson> {
     const q = new URLSearchParams({ update_mask: mask.join(",") });
     return call<ArticleJson>("PATCH", this.url(`articles/${encodeURIComponent(id)}?${q}`), this.token, article);
+  }
+
+  async categories(languageCode: string): Promise<CategoryJson[]> {
+    const q = new URLSearchParams({ language_code: languageCode });
+    return (await call<ListCategoriesResponseJson>("GET", this.url(`categories?${q}`), this.token)).categories ?? [];
   }
 
   publish(id: string, request: PublishArticleRequestJson): Promise<ArticleJson> {

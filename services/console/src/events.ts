@@ -7,7 +7,7 @@ import type { Event_StatusJson, EventJson, ListEventsResponseJson, OccurrenceJso
 import { t } from "./i18n";
 import { fromRule, inWords, nextStarts, parseWall, toRule, wallToLocal, WEEKDAYS, type Freq, type Recurrence, type Wall } from "./recurrence";
 import { errorText, type Context } from "./screen";
-import { cityLocalToUtc, formatTime } from "./time";
+import { cityLocalToUtc, formatTime, utcToCityLocal } from "./time";
 
 const DAY_MS = 86400000;
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -43,22 +43,6 @@ export class EventsApi extends CityApi {
 }
 
 const eventId = (name: string | undefined) => (name ?? "").replace(/^events\//, "");
-
-// Wall time in `timeZone` of an RFC 3339 instant, as a datetime-local value.
-export function utcToCityLocal(isoTime: string | undefined, timeZone: string): string {
-  if (!isoTime) return "";
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone,
-    hourCycle: "h23",
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-  }).formatToParts(new Date(isoTime));
-  const n = (type: string) => parts.find((p) => p.type === type)?.value ?? "00";
-  return `${n("year")}-${n("month")}-${n("day")}T${n("hour")}:${n("minute")}`;
-}
 
 const statusText = (s: string | undefined) => t().eventStatuses[s ?? ""] ?? "";
 

@@ -1,11 +1,11 @@
 // The News screen: the list (by state, searchable by title) and the editor.
 import { ApiError, articleId, NewsApi } from "./api";
 import { h } from "./dom";
-import type { ArticleJson } from "./gen/civitas/news/v1/news_pb";
+import type { ArticleJson, CategoryJson } from "./gen/civitas/news/v1/news_pb";
 import { t } from "./i18n";
 import type { Context } from "./screen";
 import { canEditNews } from "./session";
-import { cityLocalToUtc, formatTime } from "./time";
+import { cityLocalToUtc, formatTime, utcToCityLocal } from "./time";
 
 const STATES = ["DRAFT", "SCHEDULED", "PUBLISHED", "ARCHIVED"];
 
@@ -32,11 +32,12 @@ export function renderList(main: HTMLElement, ctx: Context): void {
       h(
         "tr",
         {},
+        editor ? h("th", { scope: "col", class: "col-select" }, h("span", { class: "visually-hidden" }, t().select)) : null,
         h("th", { scope: "col" }, t().colTitle),
         h("th", { scope: "col" }, t().colState),
-        h("th", { scope: "col" }, t().colLanguage),
+        h("th", { scope: "col", class: "col-language" }, t().colLanguage),
         h("th", { scope: "col" }, t().colPublish),
-        h("th", { scope: "col" }, t().colUpdated),
+        h("th", { scope: "col", class: "col-updated" }, t().colUpdated),
       ),
     ),
     body,
@@ -50,6 +51,40 @@ export function renderList(main: HTMLElement, ctx: Context): void {
   stateSelect.value = filterState;
   const search = h("input", { id: "news-search", type: "search", value: filterText, autocomplete: "off" });
   let articles: ArticleJson[] = [];
+  const selected = new Set<string>();
+  const bulkStatus = h("div", { role: "status", class: "live", id: "bulk-status" });
+  const bulk = h("button", { type: "button", id: "bulk-archive", disabled: true }, t().archiveSelected);
+  const load = () =>
+    (editor ? api.listAll() : api.listPublished())
+      .then((list) => {
+        articles = list;
+        show();
+      })
+      .catch((e: unknown) => {
+        status.textContent = t().error(e instanceof Error ? e.message : String(e));
+      });
+  // Archives one by one with each article's etag: one that changed meanwhile is reported, not
+  // overwritten.
+  bulk.addEventListener("click", () => {
+    const chosen = articles.filter((a) => selected.has(articleId(a)));
+    if (!chosen.length) return;
+    bulk.disabled = true;
+    bulkStatus.textContent = t().archiving(chosen.length);
+    void (async () => {
+      const failed: string[] = [];
+      for (const a of chosen) {
+        try {
+          await api.update(articleId(a), { state: "ARCHIVED", etag: a.etag ?? "" }, ["state"]);
+          selected.delete(articleId(a));
+        } catch (e) {
+          failed.push(`${a.title ?? ""}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      bulkStatus.textContent = t().archived(chosen.length - failed.length, failed);
+      await load();
+      bulk.disabled = selected.size === 0;
+    })();
+  });
 
   const show = () => {
     const needle = filterText.trim().toLocaleLowerCase();
@@ -63,15 +98,36 @@ export function renderList(main: HTMLElement, ctx: Context): void {
         h(
           "tr",
           {},
+          editor
+            ? h(
+                "td",
+                { class: "col-select" },
+                h("input", {
+                  type: "checkbox",
+                  class: "select-article",
+                  id: `select-${articleId(a)}`,
+                  "data-id": articleId(a),
+                  checked: selected.has(articleId(a)),
+                  onchange: (e: Event) => {
+                    const box = e.target as HTMLInputElement;
+                    if (box.checked) selected.add(articleId(a));
+                    else selected.delete(articleId(a));
+                    bulk.disabled = selected.size === 0;
+                  },
+                }),
+                h("label", { for: `select-${articleId(a)}`, class: "visually-hidden" }, t().selectArticle(a.title ?? "")),
+              )
+            : null,
           h(
             "td",
             {},
             editor ? h("a", { href: `#/news/${articleId(a)}` }, a.title ?? "") : (a.title ?? ""),
+            a.pinned ? h("span", { class: "pin" }, ` · ${t().pinnedBadge}`) : null,
           ),
           h("td", {}, t().states[a.state ?? ""] ?? String(a.state ?? "")),
-          h("td", {}, a.languageCode ?? ""),
+          h("td", { class: "col-language" }, a.languageCode ?? ""),
           h("td", {}, formatTime(a.publishTime, ctx.timeZone)),
-          h("td", {}, formatTime(a.updateTime, ctx.timeZone)),
+          h("td", { class: "col-updated" }, formatTime(a.updateTime, ctx.timeZone)),
         ),
       ),
     );
@@ -89,8 +145,9 @@ export function renderList(main: HTMLElement, ctx: Context): void {
   main.replaceChildren(
     h("h1", {}, t().newsTitle),
     editor
-      ? h("p", {}, h("a", { href: "#/news/new", class: "button", id: "new-article" }, t().newArticle))
+      ? h("p", { class: "actions" }, h("a", { href: "#/news/new", class: "button", id: "new-article" }, t().newArticle), bulk)
       : message("status", t().readOnly),
+    ...(editor ? [bulkStatus] : []),
     h(
       "form",
       { class: "filters", role: "search", onsubmit: (e: Event) => e.preventDefault() },
@@ -103,14 +160,7 @@ export function renderList(main: HTMLElement, ctx: Context): void {
     status,
     table,
   );
-  (editor ? api.listAll() : api.listPublished())
-    .then((list) => {
-      articles = list;
-      show();
-    })
-    .catch((e: unknown) => {
-      status.textContent = t().error(e instanceof Error ? e.message : String(e));
-    });
+  void load();
 }
 
 interface Fields {
@@ -118,7 +168,14 @@ interface Fields {
   teaser: string;
   body: string;
   languageCode: string;
+  categories?: string[];
+  tags?: string;
+  pinned?: boolean;
+  expire?: string; // datetime-local, city time
 }
+
+// "Radweg, Innenstadt" -> ["Radweg", "Innenstadt"]
+const tagList = (text: string) => text.split(",").map((x) => x.trim()).filter(Boolean);
 
 // Unsaved text, with the etag of the version it was typed over.
 interface Draft extends Fields {
@@ -144,6 +201,33 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
   );
   language.value = ctx.defaultLanguage === "en" ? "en" : "de";
   const when = h("input", { id: "f-schedule", name: "schedule", type: "datetime-local" });
+  const tags = h("input", { id: "f-tags", name: "tags", autocomplete: "off", "aria-describedby": "f-tags-hint" });
+  const pinned = h("input", { id: "f-pinned", name: "pinned", type: "checkbox" });
+  const expire = h("input", { id: "f-expire", name: "expire", type: "datetime-local", "aria-describedby": "f-expire-hint" });
+  const categoryBoxes = h("div", { class: "days", id: "f-categories" });
+  let categories: CategoryJson[] = [];
+  const checkedCategories = () =>
+    [...categoryBoxes.querySelectorAll<HTMLInputElement>("input:checked")].map((b) => b.value);
+  const showCategories = (chosen: string[]) => {
+    categoryBoxes.replaceChildren(
+      ...categories.map((c) =>
+        h(
+          "span",
+          { class: "check" },
+          h("input", { type: "checkbox", id: `f-cat-${c.id ?? ""}`, value: c.id ?? "", checked: chosen.includes(c.id ?? "") }),
+          h("label", { for: `f-cat-${c.id ?? ""}` }, c.displayName ?? c.id ?? ""),
+        ),
+      ),
+    );
+  };
+  const previewBox = h("div", { class: "preview-card", id: "preview" });
+  const previewSection = h(
+    "section",
+    { "aria-labelledby": "preview-heading", class: "preview", hidden: true },
+    h("h2", { id: "preview-heading" }, t().previewTitle),
+    previewBox,
+  );
+  const previewToggle = h("button", { type: "button", id: "preview-toggle", "aria-expanded": "false", "aria-controls": "preview", class: "secondary" }, t().preview);
   const status = h("div", { role: "status", class: "live", id: "editor-status" });
   const alert = h("div", { role: "alert", class: "live", id: "editor-alert" });
   const stateLine = h("p", { id: "editor-state" });
@@ -155,19 +239,66 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
     teaser: teaser.value,
     body: body.value,
     languageCode: language.value,
+    categories: checkedCategories(),
+    tags: tags.value,
+    pinned: pinned.checked,
+    expire: expire.value,
   });
+  let pendingCategories: string[] = [];
   const fill = (f: Fields) => {
     title.value = f.title;
     teaser.value = f.teaser;
     body.value = f.body;
     language.value = f.languageCode || language.value;
+    pendingCategories = f.categories ?? [];
+    showCategories(pendingCategories);
+    tags.value = f.tags ?? "";
+    pinned.checked = !!f.pinned;
+    expire.value = f.expire ?? "";
+    renderPreview();
   };
+  const fromArticle = (a: ArticleJson): Fields => ({
+    title: a.title ?? "",
+    teaser: a.teaser ?? "",
+    body: a.body ?? "",
+    languageCode: a.languageCode ?? "",
+    categories: a.categories ?? [],
+    tags: (a.tags ?? []).join(", "),
+    pinned: !!a.pinned,
+    expire: utcToCityLocal(a.expireTime, ctx.timeZone),
+  });
+  // As the app shows an article: date, categories, title, teaser, then the text by paragraph.
+  const renderPreview = () => {
+    const f = fields();
+    const names = (f.categories ?? []).map((id) => categories.find((c) => c.id === id)?.displayName ?? id);
+    previewBox.replaceChildren(
+      ...([
+      h("p", { class: "preview-meta" }, [f.pinned ? t().pinnedBadge : "", formatTime(current?.publishTime ?? new Date().toISOString(), ctx.timeZone), ...names].filter(Boolean).join(" · ")),
+      h("h3", { class: "preview-title" }, f.title || t().untitled),
+      f.teaser ? h("p", { class: "preview-teaser" }, f.teaser) : null,
+      ...f.body.split(/\n\s*\n/).filter((p) => p.trim()).map((p) => h("p", {}, p)),
+      tagList(f.tags ?? "").length ? h("p", { class: "note" }, tagList(f.tags ?? "").map((x) => `#${x}`).join(" ")) : null,
+      ] as (HTMLElement | null)[]).filter((x): x is HTMLElement => x !== null),
+    );
+  };
+  previewToggle.addEventListener("click", () => {
+    const open = previewSection.hidden;
+    previewSection.hidden = !open;
+    previewToggle.setAttribute("aria-expanded", String(open));
+    previewToggle.textContent = open ? t().hidePreview : t().preview;
+    if (open) renderPreview();
+  });
   const keepDraft = () => {
     const draft: Draft = { ...fields(), etag: current?.etag ?? "" };
     localStorage.setItem(draftKey(ctx, name ?? "new"), JSON.stringify(draft));
   };
   const dropDraft = () => localStorage.removeItem(draftKey(ctx, name ?? "new"));
-  for (const el of [title, teaser, body, language]) el.addEventListener("input", keepDraft);
+  for (const el of [title, teaser, body, language, tags, pinned, expire, categoryBoxes]) {
+    el.addEventListener("input", keepDraft);
+    el.addEventListener("input", renderPreview);
+    el.addEventListener("change", keepDraft);
+    el.addEventListener("change", renderPreview);
+  }
 
   const setBusy = (busy: boolean) => {
     for (const b of buttons) b.disabled = busy;
@@ -202,21 +333,46 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
   };
 
   // Creates or updates the article from the form; resolves to the server's copy.
+  // The article's writable fields from the form; the expiry in UTC (null: the field is malformed).
+  const articleOf = (f: Fields): ArticleJson | null => {
+    const a: ArticleJson = {
+      title: f.title,
+      teaser: f.teaser,
+      body: f.body,
+      languageCode: f.languageCode,
+      categories: f.categories ?? [],
+      tags: tagList(f.tags ?? ""),
+      pinned: !!f.pinned,
+    };
+    if (f.expire) {
+      const at = cityLocalToUtc(f.expire, ctx.timeZone);
+      if (!at) return null;
+      a.expireTime = at;
+    }
+    return a;
+  };
   const save = async (): Promise<ArticleJson> => {
     const f = fields();
+    const article = articleOf(f);
+    if (!article) throw new Error(t().badExpire);
     let saved: ArticleJson;
     if (!name) {
-      saved = await api.create({ title: f.title, teaser: f.teaser, body: f.body, languageCode: f.languageCode });
+      saved = await api.create(article);
       dropDraft();
       name = articleId(saved);
       history.replaceState(null, "", `#/news/${name}`);
       heading.textContent = t().editTitle;
     } else {
-      saved = await api.update(
-        name,
-        { title: f.title, teaser: f.teaser, body: f.body, languageCode: f.languageCode, etag: current?.etag ?? "" },
-        ["title", "teaser", "body", "language_code"],
-      );
+      saved = await api.update(name, { ...article, etag: current?.etag ?? "" }, [
+        "title",
+        "teaser",
+        "body",
+        "language_code",
+        "categories",
+        "tags",
+        "pinned",
+        "expire_time",
+      ]);
       dropDraft();
     }
     current = saved;
@@ -260,6 +416,31 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
     }
   };
 
+  // A new draft with the form's content; the original stays as it is.
+  const duplicate = h("button", { type: "button", id: "duplicate", class: "secondary", hidden: !id }, t().duplicate);
+  duplicate.addEventListener("click", () => {
+    alert.replaceChildren();
+    const article = articleOf(fields());
+    if (!article) {
+      alert.replaceChildren(message("alert", t().badExpire));
+      return;
+    }
+    setBusy(true);
+    api
+      .create({ ...article, title: t().copyOf(article.title ?? ""), pinned: false })
+      .then((copy) => {
+        ctx.navigate(`#/news/${articleId(copy)}`);
+        // The new editor says what happened.
+        setTimeout(() => {
+          const s = document.getElementById("editor-status");
+          if (s) s.textContent = t().duplicated;
+        }, 0);
+      })
+      .catch(fail)
+      .finally(() => setBusy(false));
+  });
+  buttons.push(duplicate);
+
   const mk = (label: string, kind: "save" | "publish" | "schedule", id: string) => {
     // No submit button: Enter in a field never publishes by accident.
     const b = h("button", { type: "button", id }, label);
@@ -275,7 +456,24 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
     h("div", { class: "field" }, h("label", { for: "f-language" }, t().fLanguage), language),
     h("div", { class: "field" }, h("label", { for: "f-teaser" }, t().fTeaser), teaser),
     h("div", { class: "field" }, h("label", { for: "f-body" }, t().fBody), body),
-    h("div", { class: "actions" }, mk(t().save, "save", "save"), mk(t().publishNow, "publish", "publish")),
+    h("fieldset", {}, h("legend", {}, t().fCategories), categoryBoxes),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: "f-tags" }, t().fTags),
+      tags,
+      h("p", { class: "note", id: "f-tags-hint" }, t().tagsHint),
+    ),
+    h("div", { class: "check" }, pinned, h("label", { for: "f-pinned" }, t().fPinned)),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: "f-expire" }, t().fExpire),
+      expire,
+      h("p", { class: "note", id: "f-expire-hint" }, t().expireHint),
+    ),
+    h("div", { class: "actions" }, mk(t().save, "save", "save"), mk(t().publishNow, "publish", "publish"), previewToggle, duplicate),
+    previewSection,
     h(
       "fieldset",
       { class: "schedule" },
@@ -311,6 +509,18 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
     }
   };
 
+  // Categories come from the city's list; boxes already ticked (a draft, the article) stay so.
+  api
+    .categories(ctx.defaultLanguage === "en" ? "en" : "de")
+    .then((list) => {
+      categories = list;
+      const chosen = checkedCategories();
+      showCategories(chosen.length ? chosen : pendingCategories);
+      renderPreview();
+    })
+    .catch(() => {
+      // Without the list the article keeps the categories it has.
+    });
   if (!id) {
     restore();
     title.focus();
@@ -321,11 +531,14 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
     .get(id)
     .then((a) => {
       current = a;
-      fill({ title: a.title ?? "", teaser: a.teaser ?? "", body: a.body ?? "", languageCode: a.languageCode ?? "" });
+      fill(fromArticle(a));
       showState(a);
       restore();
       title.focus();
     })
     .catch(fail)
-    .finally(() => setBusy(false));
+    .finally(() => {
+      setBusy(false);
+      duplicate.hidden = false;
+    });
 }

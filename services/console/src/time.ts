@@ -39,3 +39,21 @@ export function cityLocalToUtc(local: string, timeZone: string): string | null {
   utc = wall - offsetAt(utc, timeZone);
   return new Date(utc).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
+
+// An RFC 3339 instant as wall time in `timeZone`, for an <input type=datetime-local>; "" if unset.
+export function utcToCityLocal(isoTime: string | undefined, timeZone: string): string {
+  if (!isoTime) return "";
+  const d = new Date(isoTime);
+  if (Number.isNaN(d.getTime())) return "";
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+  }).formatToParts(d);
+  const n = (type: string) => parts.find((p) => p.type === type)?.value ?? "00";
+  return `${n("year")}-${n("month")}-${n("day")}T${n("hour")}:${n("minute")}`;
+}
