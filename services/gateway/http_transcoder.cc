@@ -184,13 +184,15 @@ class StreamToArray final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grp
     } else {
       const google::protobuf::MethodDescriptor* m = exchange_->binding->method->descriptor;
       google::protobuf::DynamicMessageFactory factory(m->file()->pool());
+      google::protobuf::util::JsonPrintOptions print;
+      print.always_print_primitive_fields = true;  // as for unary answers
       std::string json = "[";
       for (size_t i = 0; i < messages_.size(); ++i) {
         std::unique_ptr<google::protobuf::Message> message(
             factory.GetPrototype(m->output_type())->New());
         std::string one;
         if (!message->ParseFromString(messages_[i]) ||
-            !google::protobuf::util::MessageToJsonString(*message, &one).ok()) {
+            !google::protobuf::util::MessageToJsonString(*message, &one, print).ok()) {
           r = JsonError(grpc::StatusCode::INTERNAL, "the stream sent a broken message");
           r.headers.insert(r.headers.end(), exchange_->cors.begin(), exchange_->cors.end());
           return r;
@@ -348,9 +350,8 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   }
   const MethodInfo& method = *binding->method;
   // Streams of the gateway's own services end (a backup's progress); modules' streams may not.
-  const bool gateway_own =
-      std::any_of(gateway_bindings_.begin(), gateway_bindings_.end(),
-                  [&](const HttpBinding& b) { return &b == binding; });
+  const bool gateway_own = std::any_of(gateway_bindings_.begin(), gateway_bindings_.end(),
+                                       [&](const HttpBinding& b) { return &b == binding; });
   const bool collect_stream = method.kind == CIVITAS_METHOD_SERVER_STREAMING && gateway_own;
   if (method.kind != CIVITAS_METHOD_UNARY && !collect_stream) {
     fail(grpc::StatusCode::UNIMPLEMENTED,

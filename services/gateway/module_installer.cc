@@ -139,8 +139,7 @@ absl::StatusOr<std::string> ModuleInstaller::CheckBundle(const v1::InstallModule
   return current_version;
 }
 
-absl::StatusOr<InstallPlan> ModuleInstaller::CheckInstall(
-    const v1::InstallModuleRequest& request) {
+absl::StatusOr<InstallPlan> ModuleInstaller::CheckInstall(const v1::InstallModuleRequest& request) {
   const std::string& parent = request.parent();
   if (parent.rfind("cities/", 0) != 0) {
     return absl::InvalidArgumentError("parent must be 'cities/{city_id}', got '" + parent + "'");
