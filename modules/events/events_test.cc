@@ -10,6 +10,7 @@
 #include "civitas/events/v1/events.pb.h"
 #include "civitas/json.h"
 #include "civitas/testing/fake_host.h"
+#include "event_time.h"
 #include "ical.h"
 #include "rrule.h"
 
@@ -390,6 +391,36 @@ TEST_F(EventsTest, ExportsICalendarAndImportsItIdempotently) {
         << bad;
   }
   EXPECT_EQ(other.data(), before);
+}
+
+// The time rules the module's files share (event_time.h), apart from the handlers.
+TEST(EventTimeTest, ZonesWindowsAndKeysOrder) {
+  const absl::TimeZone berlin = absl::FixedTimeZone(3600);
+  pb::Event e;
+  EXPECT_EQ(events::ZoneOf(e, berlin), berlin) << "no zone: the city's";
+  e.set_time_zone("Nowhere/Atlantis");
+  EXPECT_EQ(events::ZoneOf(e, berlin), berlin) << "an unknown zone: the city's";
+  e.set_time_zone("UTC");
+  EXPECT_EQ(events::ZoneOf(e, berlin), absl::UTCTimeZone());
+
+  auto span = [](int64_t length) {
+    pb::Event ev;
+    civitas::SetMicros(1'800'000'000LL * events::kSecond, ev.mutable_start_time());
+    civitas::SetMicros(1'800'000'000LL * events::kSecond + length, ev.mutable_end_time());
+    return ev;
+  };
+  EXPECT_FALSE(events::InRWindowIndex(span(2 * 3600 * events::kSecond)));
+  EXPECT_FALSE(events::InRWindowIndex(span(events::kShortEvent))) << "a week exactly: by start";
+  EXPECT_TRUE(events::InRWindowIndex(span(events::kShortEvent + 1)));
+  pb::Event weekly = span(3600 * events::kSecond);
+  weekly.set_recurrence_rule("FREQ=WEEKLY");
+  EXPECT_TRUE(events::Recurring(weekly));
+  EXPECT_TRUE(events::InRWindowIndex(weekly)) << "every recurring event";
+
+  // Keys built from Hex sort as the times do.
+  EXPECT_LT(events::Hex(9), events::Hex(10));
+  EXPECT_LT(events::Hex(0xFFFF), events::Hex(0x10000));
+  EXPECT_EQ(events::Hex(0).size(), 16u);
 }
 
 }  // namespace
