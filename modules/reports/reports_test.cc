@@ -2,6 +2,7 @@
 #include "reports.h"
 
 #include <gtest/gtest.h>
+#include <jpeglib.h>  // after <cstdio>: it needs FILE
 #include <png.h>
 #include <webp/encode.h>
 #include <zlib.h>
@@ -9,8 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
-
-#include <jpeglib.h>  // after <cstdio>: it needs FILE
 
 #include "civitas/json.h"
 #include "civitas/reports/v1/reports.pb.h"
