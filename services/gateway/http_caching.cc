@@ -49,18 +49,23 @@ bool IfNoneMatchMatches(std::string_view header, std::string_view etag) {
   return false;
 }
 
-bool AcceptsGzip(std::string_view header) {
-  for (absl::string_view item :
-       absl::StrSplit(absl::string_view(header.data(), header.size()), ',')) {
+std::vector<WeightedToken> WeightedTokens(absl::string_view header) {
+  std::vector<WeightedToken> out;
+  for (absl::string_view item : absl::StrSplit(header, ',')) {
     std::vector<absl::string_view> parts = absl::StrSplit(item, ';');
-    const absl::string_view coding = absl::StripAsciiWhitespace(parts[0]);
-    if (!absl::EqualsIgnoreCase(coding, "gzip") && coding != "*") continue;
-    double q = 1;
+    WeightedToken t{absl::StripAsciiWhitespace(parts[0]), 1};
     for (size_t i = 1; i < parts.size(); ++i) {
       absl::string_view p = absl::StripAsciiWhitespace(parts[i]);
-      if (absl::ConsumePrefix(&p, "q=") && !absl::SimpleAtod(p, &q)) q = 0;
+      if (absl::ConsumePrefix(&p, "q=") && !absl::SimpleAtod(p, &t.q)) t.q = 0;
     }
-    if (q > 0) return true;
+    out.push_back(t);
+  }
+  return out;
+}
+
+bool AcceptsGzip(std::string_view header) {
+  for (const WeightedToken& t : WeightedTokens(absl::string_view(header.data(), header.size()))) {
+    if ((absl::EqualsIgnoreCase(t.token, "gzip") || t.token == "*") && t.q > 0) return true;
   }
   return false;
 }

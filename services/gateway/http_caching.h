@@ -8,7 +8,9 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/strings/string_view.h"
 #include "services/gateway/http_server.h"
 
 namespace civitas::gateway {
@@ -22,6 +24,14 @@ std::string WeakEtag(std::string_view body);
 // True if an If-None-Match header value ("*", or a list of entity tags, weak or strong) matches
 // `etag` by the weak comparison of RFC 9110 §8.8.3.2.
 bool IfNoneMatchMatches(std::string_view if_none_match, std::string_view etag);
+
+// The items of a header with quality values (Accept-Language, Accept-Encoding; RFC 9110
+// §12.4.2), in the header's order: each token with its q (1 without one, 0 if unreadable).
+struct WeightedToken {
+  absl::string_view token;
+  double q;
+};
+std::vector<WeightedToken> WeightedTokens(absl::string_view header);
 
 // True if an Accept-Encoding header value accepts gzip (q > 0, or "*").
 bool AcceptsGzip(std::string_view accept_encoding);

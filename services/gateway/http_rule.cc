@@ -16,6 +16,7 @@
 #include "civitas/json.h"
 #include "civitas/text.h"
 #include "google/api/annotations.pb.h"
+#include "services/gateway/http_caching.h"
 
 namespace civitas::gateway {
 namespace {
@@ -280,20 +281,14 @@ std::vector<const HttpBinding*> HttpBindingIndex::Candidates(absl::string_view p
 std::string PreferredLanguage(absl::string_view header) {
   std::string best;
   double best_q = 0;
-  for (absl::string_view item : absl::StrSplit(header, ',')) {
-    std::vector<absl::string_view> parts = absl::StrSplit(item, ';');
-    const absl::string_view tag = absl::StripAsciiWhitespace(parts[0]);
-    double q = 1;
-    for (size_t i = 1; i < parts.size(); ++i) {
-      absl::string_view p = absl::StripAsciiWhitespace(parts[i]);
-      if (absl::ConsumePrefix(&p, "q=") && !absl::SimpleAtod(p, &q)) q = 0;
-    }
+  for (const WeightedToken& t : WeightedTokens(header)) {
+    const absl::string_view tag = t.token;
     const bool plausible = !tag.empty() && tag.size() <= 35 && tag != "*" &&
                            std::all_of(tag.begin(), tag.end(),
                                        [](char c) { return absl::ascii_isalnum(c) || c == '-'; });
-    if (plausible && q > best_q) {
+    if (plausible && t.q > best_q) {
       best = std::string(tag);
-      best_q = q;
+      best_q = t.q;
     }
   }
   return best;
