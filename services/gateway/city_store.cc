@@ -84,8 +84,22 @@ StorageEnvironment::StorageEnvironment(const StorageConfig& config, rocksdb::Env
       durability_(config.durability),
       city_quota_bytes_(config.city_quota_bytes),
       env_(env) {
+  configured_open_files_ = config.max_open_files_per_city;
   write_options_.sync = config.durability == Durability::kSync;
   deferred_write_options_.sync = false;
+}
+
+int StorageEnvironment::FitDescriptors(size_t cities, uint64_t descriptor_limit) {
+  if (configured_open_files_ > 0) {
+    max_open_files_ = static_cast<int>(configured_open_files_);
+    return max_open_files_;
+  }
+  // Besides its table files a city holds a WAL, a MANIFEST, an info LOG and its LOCK; the other
+  // half of the limit is for those, connections and modules.
+  const uint64_t room = std::max<uint64_t>(cities + 8, 16);
+  const uint64_t per_city = descriptor_limit / 2 / room;
+  max_open_files_ = static_cast<int>(std::clamp<uint64_t>(per_city, 16, 256));
+  return max_open_files_;
 }
 
 rocksdb::Options StorageEnvironment::CityOptions() const {
@@ -103,7 +117,7 @@ rocksdb::Options StorageEnvironment::CityOptions() const {
   o.memtable_whole_key_filtering = true;
   o.write_buffer_size = 8 << 20;
   o.max_write_buffer_number = 2;
-  o.max_open_files = 256;
+  o.max_open_files = max_open_files_;
   o.keep_log_file_num = 3;
   o.max_log_file_size = 4 << 20;
   o.recycle_log_file_num = 0;

@@ -32,6 +32,11 @@ class StorageEnvironment {
   // `env` replaces RocksDB's default environment (tests: a file system that gates syncs).
   explicit StorageEnvironment(const StorageConfig& config, rocksdb::Env* env = nullptr);
   rocksdb::Options CityOptions() const;
+  // Sets the table files each city keeps open for `cities` cities (storage.max_open_files_per_
+  // city, or if that is 0: half the descriptor soft limit shared by the cities plus room for a
+  // few added while serving, from 16 to 256 each). Call before the cities open; returns it.
+  int FitDescriptors(size_t cities, uint64_t descriptor_limit);
+  int max_open_files() const { return max_open_files_; }
   // Writes synced as configured (storage.durability).
   const rocksdb::WriteOptions& write_options() const { return write_options_; }
   // Writes whose sync is deferred to a DeferredSync (never synced by themselves).
@@ -52,6 +57,8 @@ class StorageEnvironment {
   uint64_t city_quota_bytes_ = 0;
   rocksdb::Env* env_;
   mutable boost::asio::thread_pool sync_pool_{2};
+  int max_open_files_ = 256;
+  uint32_t configured_open_files_ = 0;
 };
 
 class CityStore {

@@ -29,6 +29,25 @@ class CityStoreTest : public testing::Test {
   StorageEnvironment env_{StorageConfig{}};
 };
 
+TEST(StorageEnvironmentTest, AllCitiesTableFilesFitHalfTheDescriptorLimit) {
+  StorageEnvironment env{StorageConfig{}};
+  // A whole state on one gateway under a 20,000 descriptor limit: 396 cities (and room for 8
+  // more) keep at most half of it.
+  const int per_city = env.FitDescriptors(396, 20000);
+  EXPECT_LE(uint64_t{static_cast<uint64_t>(per_city)} * (396 + 8), 10000u);
+  EXPECT_GE(per_city, 16);
+  EXPECT_EQ(env.CityOptions().max_open_files, per_city);
+  // One city and plenty of descriptors: RocksDB's 256, no more.
+  EXPECT_EQ(env.FitDescriptors(1, 1 << 20), 256);
+  // Never below 16, however tight (RocksDB needs a few files open to work at all).
+  EXPECT_EQ(env.FitDescriptors(5000, 1024), 16);
+  // An operator's choice wins.
+  StorageConfig fixed;
+  fixed.max_open_files_per_city = 100;
+  StorageEnvironment chosen{fixed};
+  EXPECT_EQ(chosen.FitDescriptors(396, 20000), 100);
+}
+
 TEST_F(CityStoreTest, CountersMergeAndSurviveReopen) {
   {
     auto store = CityStore::Open(env_, dir_);

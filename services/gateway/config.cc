@@ -504,7 +504,9 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   if (root["backup_dir"]) c.backup_dir = p.String(root["backup_dir"], "backup_dir");
 
   if (const YAML::Node s = root["storage"]) {
-    p.ExpectMap(s, "storage", {"durability", "block_cache_mb", "write_buffer_mb", "city_quota_mb"});
+    p.ExpectMap(s, "storage",
+                {"durability", "block_cache_mb", "write_buffer_mb", "city_quota_mb",
+                 "max_open_files_per_city"});
     if (s["durability"]) {
       std::string d = p.String(s["durability"], "storage.durability");
       if (d == "sync") {
@@ -527,6 +529,15 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
     if (s["city_quota_mb"]) {
       c.storage.city_quota_bytes =
           p.Uint(s["city_quota_mb"], "storage.city_quota_mb", 0, 1ull << 30) << 20;
+    }
+    if (s["max_open_files_per_city"]) {
+      c.storage.max_open_files_per_city = static_cast<uint32_t>(
+          p.Uint(s["max_open_files_per_city"], "storage.max_open_files_per_city", 0, 1 << 20));
+      if (c.storage.max_open_files_per_city > 0 && c.storage.max_open_files_per_city < 16) {
+        p.Fail(s["max_open_files_per_city"], "storage.max_open_files_per_city",
+               absl::StrCat("must be 0 (chosen at start) or from 16 to 1048576, got ",
+                            c.storage.max_open_files_per_city));
+      }
     }
   }
 

@@ -83,6 +83,10 @@ struct StorageConfig {
   // storage.city_quota_mb: each city's database at most this big (live data plus memtables);
   // writes that add data are refused RESOURCE_EXHAUSTED beyond it, deletes still work. 0 = none.
   uint64_t city_quota_bytes = 0;
+  // storage.max_open_files_per_city: table files one city's database keeps open (RocksDB's
+  // max_open_files). 0 = chosen at start so that all cities together stay within half the
+  // descriptor limit (StorageEnvironment::FitDescriptors).
+  uint32_t max_open_files_per_city = 0;
 };
 
 // One token bucket's shape. per_minute 0 = no limit.

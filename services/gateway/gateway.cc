@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -110,6 +111,17 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
                                                     g->storage_.get(), &g->change_mu_,
                                                     static_cast<ModuleInstaller::Host*>(g.get()));
   if (absl::Status s = g->LoadRuntimeCities(); !s.ok()) return s;
+  {
+    rlimit nofile{};
+    const uint64_t limit = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY
+                               ? nofile.rlim_cur
+                               : 1 << 20;
+    const int per_city = g->storage_->FitDescriptors(g->config_.cities.size(), limit);
+    Log(LogLevel::kDebug, "table files per city",
+        {{"max_open_files", std::to_string(per_city)},
+         {"cities", std::to_string(g->config_.cities.size())},
+         {"descriptor_limit", std::to_string(limit)}});
+  }
   if (absl::Status s = g->OpenCities(); !s.ok()) return s;
   g->SeedCities();
   g->console_ = MakeConsole(g->config_);
@@ -117,17 +129,34 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
 }
 
 absl::Status Gateway::OpenCities() {
+  // A whole state is a few hundred cities: their databases are opened and their modules started
+  // by a few threads at once (each city by one of them), as opening waits on the disk more than
+  // on the processor.
+  const size_t n = config_.cities.size();
+  std::vector<absl::StatusOr<std::unique_ptr<CityStore>>> stores(n);
+  std::vector<CityRoutes> built(n);
+  std::atomic<size_t> next{0};
+  auto open = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) {
+      const CityConfig& city = config_.cities[i];
+      stores[i] = CityStore::Open(*storage_, absl::StrCat(config_.data_dir, "/cities/", city.id));
+      if (stores[i].ok()) built[i] = BuildCity(city, stores[i]->get());
+    }
+  };
+  const size_t threads =
+      std::min<size_t>(n, std::clamp<size_t>(2 * std::thread::hardware_concurrency(), 2, 8));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(open);
+  open();
+  for (std::thread& t : pool) t.join();
   std::map<std::string, CityRoutes> cities;
-  for (const CityConfig& city : config_.cities) {
-    const std::string dir = absl::StrCat(config_.data_dir, "/cities/", city.id);
-    absl::StatusOr<std::unique_ptr<CityStore>> store = CityStore::Open(*storage_, dir);
-    if (!store.ok()) return store.status();
-    CityStore* raw = store->get();
+  for (size_t i = 0; i < n; ++i) {
+    if (!stores[i].ok()) return stores[i].status();
     {
       absl::MutexLock lock(&stores_mu_);
-      stores_[city.id] = std::move(*store);
+      stores_[config_.cities[i].id] = std::move(*stores[i]);
     }
-    cities[city.id] = BuildCity(city, raw);
+    cities[config_.cities[i].id] = std::move(built[i]);
   }
   routes_.Set(std::make_shared<const RouteTable>(std::move(cities)));
   return absl::OkStatus();
