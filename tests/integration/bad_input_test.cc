@@ -60,6 +60,8 @@ const std::map<std::string, char>& Roles() {
       {"NewsService.UpdateArticle", 'E'},
       {"NewsService.DeleteArticle", 'E'},
       {"NewsService.PublishArticle", 'E'},
+      {"NewsService.ApproveArticle", 'E'},
+      {"NewsService.ListArticleHistory", 'E'},
       {"NewsService.ListCategories", 'A'},
       {"NewsService.WatchArticles", 'A'},
       {"NewsService.ListChanges", 'A'},
