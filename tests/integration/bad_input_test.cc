@@ -74,6 +74,7 @@ const std::map<std::string, char>& Roles() {
       {"EventsService.DeleteEvent", 'E'},
       {"EventsService.RegisterForEvent", 'C'},
       {"EventsService.CancelRegistration", 'C'},
+      {"EventsService.ListEventRegistrations", 'E'},
       {"EventsService.ListMyRegistrations", 'C'},
       {"EventsService.ListCategories", 'A'},
       {"EventsService.WatchEvents", 'A'},

@@ -347,6 +347,12 @@ const de = {
   csvExport: "Als CSV herunterladen",
   csvEvent: "Veranstaltung",
   csvStartUtc: "Beginn (UTC)",
+  registrantsTitle: "Angemeldete Personen",
+  registrantsNote: "Wer sich angemeldet hat (Kennung des Kontos), je Termin. Personenbezogene Daten: nur für die Redaktion, nur zur Durchführung der Veranstaltung verwenden.",
+  noRegistrants: "Noch niemand angemeldet.",
+  registrant: "Person (Kennung)",
+  registeredAt: "Angemeldet am",
+  registrantsCsv: "Teilnehmerliste als CSV herunterladen",
   adminReach:
     "Die Verwaltung erreicht diese Seite nur direkt am HTTP-Port des Gateways (nicht über den Edge-Proxy), mit der Rolle Verwaltung für die Stadt.",
 };
@@ -697,6 +703,12 @@ const en: Text = {
   csvExport: "Download as CSV",
   csvEvent: "Event",
   csvStartUtc: "Start (UTC)",
+  registrantsTitle: "Registered people",
+  registrantsNote: "Who registered (the account's identifier), per date. Personal data: for editors only, to be used only to run the event.",
+  noRegistrants: "Nobody registered yet.",
+  registrant: "Person (identifier)",
+  registeredAt: "Registered on",
+  registrantsCsv: "Download the list of participants as CSV",
   adminReach:
     "Administrators reach this page on the gateway's own HTTP port only (not through the edge proxy), with the administrator role for the city.",
 };
