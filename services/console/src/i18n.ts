@@ -139,6 +139,7 @@ const de = {
   colFiled: "Eingegangen am",
   colAddress: "Adresse",
   reportCount: (n: number) => (n === 1 ? "1 Meldung" : `${n} Meldungen`),
+  newReports: (n: number) => (n === 1 ? "1 neue Meldung eingegangen." : `${n} neue Meldungen eingegangen.`),
   noReports: "Keine Meldungen gefunden.",
   mapLabel: "Karte der Meldungen",
   mapNote:
@@ -496,6 +497,7 @@ const en: Text = {
   colFiled: "Filed",
   colAddress: "Address",
   reportCount: (n) => (n === 1 ? "1 report" : `${n} reports`),
+  newReports: (n) => (n === 1 ? "1 new report came in." : `${n} new reports came in.`),
   noReports: "No reports found.",
   mapLabel: "Map of the reports",
   mapNote: "The map accompanies the list; filled points are open. Without map images (offline) it shows the points only.",
