@@ -19,7 +19,8 @@ export function translationsEditor(onChange: () => void, mainLanguage: () => str
   let list: LocalizationJson[] = [];
   const items = h("div", { id: "f-translations" });
   const add = h("button", { type: "button", id: "add-translation", class: "secondary" }, t().addTranslation);
-  const render = (focusLast = false) => {
+  // focus: the index of the translation whose language select gets the focus (-1: the last).
+  const render = (focus?: number) => {
     items.replaceChildren(
       ...list.map((l, i) => {
         const n = ++counter;
@@ -44,7 +45,7 @@ export function translationsEditor(onChange: () => void, mainLanguage: () => str
         for (const el of [title, teaser, body]) el.addEventListener("input", sync);
         select.addEventListener("change", () => {
           sync();
-          render();
+          render(i); // the other selects offer other languages now; the focus stays here
         });
         const remove = h("button", { type: "button", class: "secondary" }, t().removeTranslation(name));
         remove.addEventListener("click", () => {
@@ -65,7 +66,10 @@ export function translationsEditor(onChange: () => void, mainLanguage: () => str
         );
       }),
     );
-    if (focusLast) items.querySelector<HTMLSelectElement>("fieldset:last-child select")?.focus();
+    if (focus !== undefined) {
+      const selects = items.querySelectorAll<HTMLSelectElement>("fieldset > .field > select");
+      selects[focus < 0 ? selects.length - 1 : focus]?.focus();
+    }
     add.disabled = free().length === 0;
   };
   const free = () => LANGUAGES.filter((x) => x !== mainLanguage() && !list.some((o) => o.languageCode === x));
@@ -74,7 +78,7 @@ export function translationsEditor(onChange: () => void, mainLanguage: () => str
     if (!next) return;
     list.push({ languageCode: next, title: "", teaser: "", body: "" });
     onChange();
-    render(true);
+    render(-1);
   });
   const element = h(
     "fieldset",

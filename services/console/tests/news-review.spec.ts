@@ -83,6 +83,11 @@ test("translations, images, a second editor's approval and the history", async (
   await page.getByRole("button", { name: "Übersetzung hinzufügen" }).click();
   await expect(page.getByLabel("Sprache der Übersetzung")).toBeFocused();
   await expect(page.getByLabel("Sprache der Übersetzung")).toHaveValue("en");
+  // Another language and back: the choice keeps the focus, the labels follow.
+  await page.getByLabel("Sprache der Übersetzung").selectOption("tr");
+  await expect(page.getByLabel("Sprache der Übersetzung")).toBeFocused();
+  await expect(page.getByLabel("Titel (Türkisch)")).toBeVisible();
+  await page.getByLabel("Sprache der Übersetzung").selectOption("en");
   await page.getByLabel("Titel (Englisch)").fill(`New bus line ${title.slice(-6)}`);
   await page.getByLabel("Text (Englisch)").fill("Line 42 runs from Monday.");
   await page.getByRole("button", { name: "Bild hinzufügen" }).click();
