@@ -125,6 +125,10 @@ export function renderList(main: HTMLElement, ctx: Context): void {
             {},
             editor ? h("a", { href: `#/news/${articleId(a)}` }, a.title ?? "") : (a.title ?? ""),
             a.pinned ? h("span", { class: "pin" }, ` · ${t().pinnedBadge}`) : null,
+            // Four-eyes review: what a second editor still has to approve, and what is approved.
+            a.reviewRequired && a.state === "DRAFT"
+              ? h("span", { class: "pin review-badge" }, ` · ${a.approveTime ? t().approvedBadge : t().awaitingApproval}`)
+              : null,
           ),
           h("td", {}, t().states[a.state ?? ""] ?? String(a.state ?? "")),
           h("td", { class: "col-language" }, a.languageCode ?? ""),

@@ -122,9 +122,11 @@ test("translations, images, a second editor's approval and the history", async (
   await page.locator(".translations").scrollIntoViewIfNeeded();
   await screenshot(page, "news-translations");
 
-  // The second editor approves.
+  // The second editor approves; her list says what waits for approval.
   const reviewer = await secondEditor(browser);
   const reviewerErrors = watchForErrors(reviewer);
+  await expect(reviewer.getByRole("row").filter({ hasText: title })).toContainText("wartet auf Freigabe");
+  await expectAccessible(reviewer, "news list with the review state");
   await reviewer.goto(`${gw.base}/console/#/news/${id}`);
   await expect(reviewer.getByLabel("Titel", { exact: true })).toHaveValue(title);
   await expect(reviewer.getByLabel("Titel (Englisch)")).toHaveValue(`New bus line ${title.slice(-6)}`);
@@ -136,6 +138,10 @@ test("translations, images, a second editor's approval and the history", async (
   await approve.click();
   await expect(reviewer.locator("#editor-status")).toHaveText("Freigegeben. Der Artikel kann jetzt veröffentlicht oder geplant werden.");
   await expect(reviewer.locator("#review-state")).toContainText("Freigegeben von dev-lektorat am");
+
+  await reviewer.getByRole("navigation", { name: "Hauptnavigation" }).getByRole("link", { name: "Nachrichten" }).click();
+  await expect(reviewer.getByRole("row").filter({ hasText: title })).toContainText("freigegeben");
+  await expect(reviewer.getByRole("row").filter({ hasText: title })).not.toContainText("wartet");
 
   // Now the author publishes; the app sees it in English too.
   await page.reload();
