@@ -37,12 +37,14 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# Third-party clients for the tests (buf, from the npm registry, version pinned in the lock file),
+# Third-party clients for the tests (buf and an OpenAPI validator, from the npm registry, versions
+# pinned in the lock file),
 # the example TypeScript app client (tests/clients/typescript),
 # and the console's build and browser-test packages (services/console/package-lock.json; the
 # browser is Debian's chromium, so Playwright never downloads one).
 tools: deps
-	@cd tests/tools && { [ -x node_modules/.bin/buf ] || npm ci --no-audit --no-fund --silent; }
+	@cd tests/tools && { cmp -s package-lock.json node_modules/.civitas-lock || { \
+	  npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.civitas-lock; }; }
 	@cd tests/clients/typescript && { [ -x node_modules/.bin/tsc ] || \
 	  npm ci --no-audit --no-fund --silent; }
 	@cd services/console && { cmp -s package-lock.json node_modules/.civitas-lock || { \

@@ -139,7 +139,7 @@ function(civitas_add_module target)
   set(desc_cc ${CMAKE_CURRENT_BINARY_DIR}/${target}_descriptor_set.cc)
   add_custom_command(
     OUTPUT ${desc}
-    COMMAND ${Protobuf_PROTOC_EXECUTABLE} ${include_args} --include_imports
+    COMMAND ${Protobuf_PROTOC_EXECUTABLE} ${include_args} --include_imports --include_source_info
             --descriptor_set_out=${desc} ${ARG_PROTOS}
     DEPENDS ${proto_files}
     COMMENT "descriptor set for ${ARG_MODULE_ID}")

@@ -552,6 +552,8 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
                  "http_body_buffer_mb",
                  "http_header_timeout_seconds",
                  "http_body_timeout_seconds",
+                 "http_cache_ttl_ms",
+                 "http_cache_mb",
                  "write_rate"});
     auto u32 = [&](const char* key, uint32_t* field, uint64_t min, uint64_t max) {
       if (l[key])
@@ -577,6 +579,8 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
     u32("http_body_buffer_mb", &c.limits.http_body_buffer_mb, 1, 1u << 20);
     u32("http_header_timeout_seconds", &c.limits.http_header_timeout_seconds, 1, 3600);
     u32("http_body_timeout_seconds", &c.limits.http_body_timeout_seconds, 1, 3600);
+    u32("http_cache_ttl_ms", &c.limits.http_cache_ttl_ms, 0, 60000);
+    u32("http_cache_mb", &c.limits.http_cache_mb, 1, 1u << 16);
     if (c.limits.max_request_bytes > (uint64_t{c.limits.http_body_buffer_mb} << 20)) {
       p.Fail(l, "limits.http_body_buffer_mb",
              absl::StrCat("must hold at least one request of limits.max_request_bytes (",

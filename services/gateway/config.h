@@ -159,6 +159,10 @@ struct LimitsConfig {
   uint32_t http_body_buffer_mb = 64;          // request bodies of all connections together
   uint32_t http_header_timeout_seconds = 10;  // to send a request's headers
   uint32_t http_body_timeout_seconds = 15;    // to send its body
+  // Public GET answers kept rendered (rendered_cache.h): at most this old, and this much memory.
+  // 0 ms keeps none.
+  uint32_t http_cache_ttl_ms = 5000;
+  uint32_t http_cache_mb = 64;
   WriteRateConfig write_rate;                 // write calls per subject / client address
 };
 

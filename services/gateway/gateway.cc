@@ -347,7 +347,10 @@ absl::Status Gateway::Start() {
   grpc::ChannelArguments in_process;
   in_process.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_response_bytes));
   in_process.SetMaxSendMessageSize(static_cast<int>(config_.limits.max_request_bytes));
-  transcoder_ = std::make_unique<HttpTranscoder>(&routes_, server_->InProcessChannel(in_process));
+  transcoder_ = std::make_unique<HttpTranscoder>(
+      &routes_, server_->InProcessChannel(in_process),
+      absl::Milliseconds(config_.limits.http_cache_ttl_ms),
+      size_t{config_.limits.http_cache_mb} << 20);
   // AdminService's city-scoped calls too (the console's Modules and Backups screens): they check
   // the caller's token exactly as over gRPC, since the in-process call is not the admin socket.
   for (const char* service :
@@ -586,6 +589,11 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
       }
     }
     g.block_cache_bytes = storage_ ? storage_->block_cache()->GetUsage() : 0;
+    if (transcoder_) {
+      const RenderedCache& rc = transcoder_->cache();
+      g.rendered = {rc.stats().hits.load(), rc.stats().misses.load(),
+                    rc.stats().not_modified.load(), rc.stats().evictions.load(), rc.bytes()};
+    }
     {
       absl::MutexLock lock(&stores_mu_);
       for (const auto& [id, store] : stores_) {

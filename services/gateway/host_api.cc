@@ -232,7 +232,10 @@ struct HostApi {
       }
     }
     const rocksdb::Status s = txn->txn->Commit();
-    if (s.ok() && wrote && txn->deferred) txn->store->NoteDeferredCommit(txn->deferred);
+    if (s.ok() && wrote) {
+      txn->instance->writes_.fetch_add(1, std::memory_order_acq_rel);
+      if (txn->deferred) txn->store->NoteDeferredCommit(txn->deferred);
+    }
     return FromRocks(s);
   }
 

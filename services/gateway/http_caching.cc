@@ -96,36 +96,78 @@ std::string Gzip(std::string_view data) {
   return out;
 }
 
+std::shared_ptr<const RenderedAnswer> Render(std::string content_type, std::string body,
+                                             int max_age_seconds) {
+  auto a = std::make_shared<RenderedAnswer>();
+  a->etag = WeakEtag(body);
+  if (IsCompressible(content_type) && body.size() >= kMinCompressedBytes) {
+    std::string compressed = Gzip(body);
+    if (!compressed.empty() && compressed.size() < body.size()) a->gzipped = std::move(compressed);
+  }
+  a->content_type = std::move(content_type);
+  a->body = std::move(body);
+  a->max_age_seconds = max_age_seconds;
+  return a;
+}
+
+namespace {
+
+// Vary, and the gzip variant when there is one and the client takes it.
+void AddEncoding(const HttpRequest& request, const std::string& content_type,
+                 const std::string& body, const std::string& gzipped, HttpResponse* r) {
+  // The answer differs for a signed-in caller; a shared cache must not hand one to the other.
+  r->headers.push_back({"Vary", "Authorization"});
+  if (!IsCompressible(content_type)) {
+    r->body = body;
+    return;
+  }
+  r->headers.push_back({"Vary", "Accept-Encoding"});
+  if (!gzipped.empty() && AcceptsGzip(request.Header("accept-encoding"))) {
+    r->body = gzipped;
+    r->headers.push_back({"Content-Encoding", "gzip"});
+  } else {
+    r->body = body;
+  }
+}
+
+}  // namespace
+
+HttpResponse AnswerFrom(const RenderedAnswer& a, const HttpRequest& request) {
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = a.content_type;
+  r.headers.push_back({"ETag", a.etag});
+  r.headers.push_back({"Cache-Control",
+                       a.max_age_seconds > 0
+                           ? absl::StrCat("public, max-age=", a.max_age_seconds)
+                           : std::string("public, max-age=0, must-revalidate")});
+  if (const std::string inm = request.Header("if-none-match");
+      !inm.empty() && IfNoneMatchMatches(inm, a.etag)) {
+    r.status = 304;
+    return r;
+  }
+  AddEncoding(request, a.content_type, a.body, a.gzipped, &r);
+  return r;
+}
+
 void ApplyGetConventions(const HttpRequest& request, bool personal, int max_age_seconds,
                          HttpResponse* r) {
   if (r->status != 200) return;
-  if (personal) {
-    r->headers.push_back({"Cache-Control", "private, no-store"});
-  } else {
-    const std::string etag = WeakEtag(r->body);
-    r->headers.push_back({"ETag", etag});
-    r->headers.push_back(
-        {"Cache-Control", max_age_seconds > 0 ? absl::StrCat("public, max-age=", max_age_seconds)
-                                              : std::string("public, max-age=0, must-revalidate")});
-    if (const std::string inm = request.Header("if-none-match");
-        !inm.empty() && IfNoneMatchMatches(inm, etag)) {
-      r->status = 304;
-      r->body.clear();
-      return;
-    }
+  if (!personal) {
+    std::vector<std::pair<std::string, std::string>> headers = std::move(r->headers);
+    *r = AnswerFrom(*Render(std::move(r->content_type), std::move(r->body), max_age_seconds),
+                    request);
+    r->headers.insert(r->headers.begin(), headers.begin(), headers.end());
+    return;
   }
-  // The answer differs for a signed-in caller; a shared cache must not hand one to the other.
-  r->headers.push_back({"Vary", "Authorization"});
-  if (IsCompressible(r->content_type)) {
-    r->headers.push_back({"Vary", "Accept-Encoding"});
-    if (r->body.size() >= kMinCompressedBytes && AcceptsGzip(request.Header("accept-encoding"))) {
-      std::string compressed = Gzip(r->body);
-      if (!compressed.empty() && compressed.size() < r->body.size()) {
-        r->body = std::move(compressed);
-        r->headers.push_back({"Content-Encoding", "gzip"});
-      }
-    }
+  r->headers.push_back({"Cache-Control", "private, no-store"});
+  std::string body = std::move(r->body), gzipped;
+  if (IsCompressible(r->content_type) && body.size() >= kMinCompressedBytes &&
+      AcceptsGzip(request.Header("accept-encoding"))) {
+    gzipped = Gzip(body);
+    if (gzipped.size() >= body.size()) gzipped.clear();
   }
+  AddEncoding(request, r->content_type, body, gzipped, r);
 }
 
 }  // namespace civitas::gateway

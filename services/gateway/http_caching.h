@@ -6,6 +6,7 @@
 #define CIVITAS_GATEWAY_HTTP_CACHING_H_
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,25 @@ bool IsCompressible(std::string_view content_type);
 
 // gzip (RFC 1952) of `data` with zlib.
 std::string Gzip(std::string_view data);
+
+// What a public 200 answer to a GET is made of before the conventions are applied per request
+// (304 or not, gzip or not): kept as it is by the rendered-answer cache (rendered_cache.h).
+struct RenderedAnswer {
+  std::string content_type;
+  std::string body;
+  std::string etag;     // WeakEtag(body)
+  std::string gzipped;  // Gzip(body) when compressible and worth it, else empty
+  int max_age_seconds = 0;
+};
+
+// `body` with its validator and, where worthwhile, its gzip variant.
+std::shared_ptr<const RenderedAnswer> Render(std::string content_type, std::string body,
+                                             int max_age_seconds);
+
+// The answer to one request from a rendered answer: ETag and Cache-Control (public), 304 when
+// If-None-Match matches, the gzip variant when accepted, Vary. `request` needs only its
+// if-none-match and accept-encoding headers.
+HttpResponse AnswerFrom(const RenderedAnswer& answer, const HttpRequest& request);
 
 // Applies the conventions to the 200 answer of a GET: sets ETag and Cache-Control, turns the
 // answer into 304 when If-None-Match matches, and compresses it when worthwhile. `personal`: the

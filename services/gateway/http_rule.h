@@ -68,6 +68,7 @@ class HttpBindingIndex {
   // the others cannot. The caller still runs PathTemplate::Match on each.
   std::vector<const HttpBinding*> Candidates(absl::string_view path) const;
   size_t size() const { return bindings_.size(); }
+  const std::vector<HttpBinding>& bindings() const { return bindings_; }
 
  private:
   // How many leading literal segments key a bucket.

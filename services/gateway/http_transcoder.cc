@@ -21,6 +21,7 @@
 #include "google/api/httpbody.pb.h"
 #include "services/common/code_names.h"
 #include "services/gateway/http_caching.h"
+#include "services/gateway/openapi.h"
 
 namespace civitas::gateway {
 namespace {
@@ -131,6 +132,23 @@ struct Exchange {
   // and whether it carried credentials.
   HttpRequest conditions;
   bool personal = false;
+  // Set for a public GET: where its rendered answer is kept, under which key, rendered when.
+  RenderedCache* cache = nullptr;
+  std::string cache_key;
+  RenderedCache::Ticket ticket;
+
+  // The 200 answer of a GET with the conventions of http_caching.h, kept when it is public.
+  HttpResponse Conclude(HttpResponse r, int max_age_seconds) {
+    if (binding->verb != "GET") return r;
+    if (cache == nullptr) {
+      ApplyGetConventions(conditions, personal, max_age_seconds, &r);
+      return r;
+    }
+    std::shared_ptr<const RenderedAnswer> answer =
+        Render(std::move(r.content_type), std::move(r.body), max_age_seconds);
+    cache->Put(cache_key, ticket, answer);
+    return AnswerFrom(*answer, conditions);
+  }
 };
 
 // A finite server stream of a service the gateway answers itself (AdminService.CreateBackup),
@@ -265,6 +283,26 @@ std::vector<HttpTranscoder::Match> HttpTranscoder::MatchesIn(const CityRoutes& c
   return out;
 }
 
+std::shared_ptr<const RenderedAnswer> HttpTranscoder::OpenApiOf(
+    const std::shared_ptr<const RouteTable>& table, const CityRoutes& city) {
+  // Made from the route table alone: the same table, the same document.
+  static const std::atomic<uint64_t> kNoWrites{0};
+  const std::string key = RenderedCache::Key(city.config.id, "/openapi.json", "");
+  const absl::Time now = absl::Now();
+  if (std::shared_ptr<const RenderedAnswer> kept = cache_.Get(key, table, now)) return kept;
+  std::vector<const HttpBinding*> bindings;
+  if (city.http != nullptr) {
+    for (const HttpBinding& b : city.http->bindings()) {
+      if (city.methods.contains(b.method->full_path)) bindings.push_back(&b);
+    }
+  }
+  for (const HttpBinding& b : gateway_bindings_) bindings.push_back(&b);
+  std::shared_ptr<const RenderedAnswer> answer = Render(
+      kJson, OpenApiDocument(city.config.id, "/cities/" + city.config.id, bindings), 0);
+  cache_.Put(key, RenderedCache::TicketFor(table, kNoWrites, now), answer);
+  return answer;
+}
+
 void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   std::shared_ptr<const RouteTable> table = routes_->Get();
   if (!table) {
@@ -297,6 +335,12 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   }
   const std::string origin = request.Header("origin");
   std::vector<std::pair<std::string, std::string>> cors = CorsHeaders(city->config, origin);
+  if (path == "/openapi.json" && request.method == "GET") {
+    HttpResponse r = AnswerFrom(*OpenApiOf(table, *city), request);
+    r.headers.insert(r.headers.end(), cors.begin(), cors.end());
+    respond(std::move(r));
+    return;
+  }
 
   const bool preflight = request.method == "OPTIONS";
   const std::string verb =
@@ -359,6 +403,31 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
     return;
   }
 
+  // A public read is answered from its rendered bytes while nothing it was made from changed:
+  // no module call, and a matching If-None-Match costs a 304 only.
+  const bool cacheable = cache_.enabled() && binding->verb == "GET" && !gateway_own &&
+                         request.Header("authorization").empty();
+  std::string cache_key;
+  RenderedCache::Ticket ticket;
+  if (cacheable) {
+    cache_key = RenderedCache::Key(
+        city->config.id, request.target,
+        UsesAcceptLanguage(*binding) ? PreferredLanguage(request.Header("accept-language")) : "");
+    const absl::Time now = absl::Now();
+    if (std::shared_ptr<const RenderedAnswer> hit = cache_.Get(cache_key, table, now)) {
+      HttpResponse r = AnswerFrom(*hit, request);
+      if (r.status == 304) cache_.CountNotModified();
+      if (UsesAcceptLanguage(*binding)) r.headers.push_back({"Vary", "Accept-Language"});
+      r.headers.insert(r.headers.end(), cors.begin(), cors.end());
+      respond(std::move(r));
+      return;
+    }
+    auto route = city->methods.find(method.full_path);
+    if (route != city->methods.end()) {
+      ticket = RenderedCache::TicketFor(table, route->second.instance->writes(), now);
+    }
+  }
+
   // The request message: body first, then path variables and query parameters on top.
   // Accept-Language stands in for a language_code the client did not send.
   absl::StatusOr<std::string> bytes = BuildRequest(
@@ -379,6 +448,11 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   exchange->personal = !request.Header("authorization").empty();
   for (const char* name : {"if-none-match", "accept-encoding"}) {
     if (std::string v = request.Header(name); !v.empty()) exchange->conditions.headers[name] = v;
+  }
+  if (cacheable && ticket.writes != nullptr) {
+    exchange->cache = &cache_;
+    exchange->cache_key = std::move(cache_key);
+    exchange->ticket = std::move(ticket);
   }
   grpc::Slice slice(*bytes);
   exchange->request = grpc::ByteBuffer(&slice, 1);
@@ -441,10 +515,7 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
               body.data(),
               {}};
           // Feeds, calendars and photos: readers poll them; five minutes of reuse is fine.
-          if (exchange->binding->verb == "GET") {
-            ApplyGetConventions(exchange->conditions, exchange->personal, 300, &r);
-          }
-          finish(std::move(r));
+          finish(exchange->Conclude(std::move(r), 300));
           return;
         }
         pb::DynamicMessageFactory out_factory(m.descriptor->file()->pool());
@@ -474,11 +545,8 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
               absl::StrCat("cannot print the response: ", printed.message().as_string())));
           return;
         }
-        HttpResponse r{200, kJson, json + "\n", {}};
-        if (exchange->binding->verb == "GET") {
-          ApplyGetConventions(exchange->conditions, exchange->personal, 0, &r);
-        }
-        finish(std::move(r));
+        json.push_back('\n');
+        finish(exchange->Conclude(HttpResponse{200, kJson, std::move(json), {}}, 0));
       });
 }
 

@@ -23,16 +23,21 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "services/gateway/http_rule.h"
 #include "services/gateway/http_server.h"
+#include "services/gateway/rendered_cache.h"
 #include "services/gateway/route_table.h"
 
 namespace civitas::gateway {
 
 class HttpTranscoder {
  public:
-  HttpTranscoder(const RouteTableHolder* routes, std::shared_ptr<grpc::Channel> channel)
-      : routes_(routes), stub_(std::move(channel)) {}
+  // `cache_ttl` and `cache_bytes` bound the rendered answers of public GETs (rendered_cache.h);
+  // a zero TTL keeps none.
+  HttpTranscoder(const RouteTableHolder* routes, std::shared_ptr<grpc::Channel> channel,
+                 absl::Duration cache_ttl = absl::ZeroDuration(), size_t cache_bytes = 0)
+      : routes_(routes), stub_(std::move(channel)), cache_(cache_ttl, cache_bytes) {}
 
   // Also maps the google.api.http bindings of `service` (a service the gateway answers itself,
   // e.g. civitas.gateway.v1.PrivacyService, from the generated descriptor pool) in every city.
@@ -42,6 +47,8 @@ class HttpTranscoder {
   // Answers one API request; `respond` is called exactly once.
   void Handle(HttpRequest request, HttpServer::Respond respond);
 
+  const RenderedCache& cache() const { return cache_; }
+
  private:
   // The bindings in `city` (its modules', then the gateway's own) that match `path`, in
   // declaration order, with the variables each binds.
@@ -50,11 +57,15 @@ class HttpTranscoder {
     std::map<std::string, std::string> variables;
   };
   std::vector<Match> MatchesIn(const CityRoutes& city, const std::string& path) const;
+  // The OpenAPI document of `city` under `table` (openapi.h), kept like a public answer.
+  std::shared_ptr<const RenderedAnswer> OpenApiOf(const std::shared_ptr<const RouteTable>& table,
+                                                  const CityRoutes& city);
 
   const RouteTableHolder* routes_;
   grpc::GenericStub stub_;
   std::deque<MethodInfo> gateway_methods_;  // what gateway_bindings_ point to
   std::vector<HttpBinding> gateway_bindings_;
+  RenderedCache cache_;
 };
 
 // `in` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD, so text

@@ -150,6 +150,27 @@ std::string RenderGauges(const GatewayGauges& g) {
                     "\ncivitas_table_reader_bytes{city=\"", c.id, "\"} ", c.table_reader_bytes,
                     "\ncivitas_city_storage_bytes{city=\"", c.id, "\"} ", c.storage_bytes, "\n");
   }
+  const GatewayGauges::RenderedCache& r = g.rendered;
+  absl::StrAppend(
+      &out,
+      "# HELP civitas_http_rendered_total Public GET requests of the JSON/HTTP API by whether "
+      "their rendered answer was kept (hit: no module call) or had to be made (miss).\n"
+      "# TYPE civitas_http_rendered_total counter\n"
+      "civitas_http_rendered_total{result=\"hit\"} ",
+      r.hits, "\ncivitas_http_rendered_total{result=\"miss\"} ", r.misses,
+      "\n# HELP civitas_http_not_modified_total Hits answered 304 to If-None-Match.\n"
+      "# TYPE civitas_http_not_modified_total counter\n"
+      "civitas_http_not_modified_total ",
+      r.not_modified,
+      "\n# HELP civitas_http_rendered_evictions_total Rendered answers dropped to stay within "
+      "limits.http_cache_mb.\n"
+      "# TYPE civitas_http_rendered_evictions_total counter\n"
+      "civitas_http_rendered_evictions_total ",
+      r.evictions,
+      "\n# HELP civitas_http_rendered_bytes Memory held by rendered answers.\n"
+      "# TYPE civitas_http_rendered_bytes gauge\n"
+      "civitas_http_rendered_bytes ",
+      r.bytes, "\n");
   return out;
 }
 

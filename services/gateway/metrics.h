@@ -85,6 +85,9 @@ struct GatewayGauges {
   };
   std::vector<City> cities;
   uint64_t block_cache_bytes = 0;
+  struct RenderedCache {  // public GET answers kept rendered (rendered_cache.h)
+    uint64_t hits = 0, misses = 0, not_modified = 0, evictions = 0, bytes = 0;
+  } rendered;
 };
 
 // The gauges as Prometheus text (HELP and TYPE lines included), for Metrics::Render's `extra`.

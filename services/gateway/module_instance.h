@@ -116,6 +116,11 @@ class ModuleInstance {
   // kFenced and the dispatcher routes the call again. With in_flight() == 0 afterwards, no handler
   // of this instance writes any more, so its module's data can change shape safely. Unfence()
   // undoes it (a refused upgrade keeps the instance).
+  // Commits that wrote something, counted by the host's txn_commit once they are visible. A
+  // reader that notes it before reading knows afterwards whether what it read is still current
+  // (RenderedCache).
+  const std::atomic<uint64_t>& writes() const { return writes_; }
+
   void Fence() { fenced_.store(true, std::memory_order_seq_cst); }
   void Unfence() { fenced_.store(false, std::memory_order_seq_cst); }
 
@@ -170,6 +175,7 @@ class ModuleInstance {
   std::atomic<int64_t> calls_{0};
   std::atomic<bool> retired_{false};
   std::atomic<bool> fenced_{false};
+  std::atomic<uint64_t> writes_{0};
 
   absl::Mutex feed_mu_;
   std::map<std::string, std::set<StreamFollower*>> followers_ ABSL_GUARDED_BY(feed_mu_);

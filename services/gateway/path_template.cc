@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
@@ -149,6 +150,38 @@ bool PathTemplate::Match(const std::string& path,
     (*variables)[v.field_path] = absl::StrJoin(pieces, "/");
   }
   return true;
+}
+
+std::string PathTemplate::OpenApiPath(std::vector<Parameter>* parameters) const {
+  std::string out;
+  for (size_t s = 0; s < segments_.size(); ++s) {
+    out.push_back('/');
+    const Segment& seg = segments_[s];
+    if (seg.kind == Segment::kLiteral) {
+      out += seg.literal;
+      continue;
+    }
+    const Variable* v = nullptr;
+    for (const Variable& candidate : variables_) {
+      if (s >= candidate.begin && s < candidate.end) v = &candidate;
+    }
+    std::string name;
+    if (v == nullptr) {
+      name = absl::StrCat("segment", s);  // a wildcard outside any variable
+    } else if (v->end - v->begin == 1) {
+      name = v->field_path;
+    } else if (s > v->begin && segments_[s - 1].kind == Segment::kLiteral) {
+      name = absl::StrCat(segments_[s - 1].literal, "Id");
+    } else {
+      name = absl::StrCat(v->field_path, s - v->begin);
+    }
+    absl::StrReplaceAll({{".", "_"}}, &name);
+    parameters->push_back({name, v ? v->field_path : ""});
+    absl::StrAppend(&out, "{", name, "}");
+  }
+  if (out.empty()) out = "/";
+  if (!verb_.empty()) absl::StrAppend(&out, ":", verb_);
+  return out;
 }
 
 std::vector<std::string> PathTemplate::LeadingLiterals(size_t max) const {

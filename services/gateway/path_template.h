@@ -24,6 +24,17 @@ class PathTemplate {
   // -> "v1", "articles"): a path it matches starts with the same segments (HttpBindingIndex).
   std::vector<std::string> LeadingLiterals(size_t max) const;
 
+  // The template as an OpenAPI path, whose parameters cannot hold '/': each wildcard of a
+  // variable becomes a parameter of its own, named after the literal before it as Google's API
+  // descriptions do ("/v1/{name=events/*}:register" -> "/v1/events/{eventsId}:register"), or
+  // after the field for a lone wildcard ("{article_id}"). `parameters` gets, per parameter, its
+  // name and the field it is part of.
+  struct Parameter {
+    std::string name;
+    std::string field_path;
+  };
+  std::string OpenApiPath(std::vector<Parameter>* parameters) const;
+
  private:
   struct Segment {
     enum Kind { kLiteral, kStar, kDoubleStar } kind;

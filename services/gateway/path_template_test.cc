@@ -42,6 +42,32 @@ TEST(PathTemplateTest, LeadingLiteralsStopAtTheFirstVariable) {
   EXPECT_TRUE(u->LeadingLiterals(2).empty());
 }
 
+TEST(PathTemplateTest, OpenApiPathGivesEachWildcardAParameter) {
+  auto path = [](const std::string& text, std::vector<PathTemplate::Parameter>* params) {
+    auto t = PathTemplate::Parse(text);
+    EXPECT_TRUE(t.ok()) << text;
+    return t->OpenApiPath(params);
+  };
+  std::vector<PathTemplate::Parameter> p;
+  EXPECT_EQ(path("/v1/{name=events/*}:register", &p), "/v1/events/{eventsId}:register");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].name, "eventsId");
+  EXPECT_EQ(p[0].field_path, "name");
+  p.clear();
+  EXPECT_EQ(path("/v1/{parent=ideas/*}/comments/{comment_id}", &p),
+            "/v1/ideas/{ideasId}/comments/{comment_id}");
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[1].field_path, "comment_id");
+  p.clear();
+  EXPECT_EQ(path("/v1/{article.name=articles/*}", &p), "/v1/articles/{articlesId}");
+  EXPECT_EQ(p[0].field_path, "article.name");
+  p.clear();
+  EXPECT_EQ(path("/open311/v2/{path=**}", &p), "/open311/v2/{path}");
+  p.clear();
+  EXPECT_EQ(path("/v1/{x.y}", &p), "/v1/{x_y}");  // OpenAPI names have no dots here
+  EXPECT_EQ(path("/v1/articles", &p), "/v1/articles");
+}
+
 TEST(PercentDecodeTest, DecodesAndRefusesBrokenEscapes) {
   std::string out;
   EXPECT_TRUE(PercentDecode("a%20b+c", true, &out));

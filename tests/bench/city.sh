@@ -153,6 +153,41 @@ done
 kill "$echo_pid"
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 echo_median=$(median "${echo_rates[@]}") list_median=$(median "${list_rates[@]}")
+
+# JSON/HTTP against gRPC, same city, same concurrency: 32 closed-loop connections, one request in
+# flight on each (HTTP/1.1 keep-alive for JSON). Every JSON answer must be a 200 with the body's
+# exact size; three alternating runs each, medians compared.
+http_port=$(sed -n 2p "$dir/gw.port")
+json_list="http://127.0.0.1:$http_port/v1/articles?page_size=20"
+article=$(curl -sf -H 'x-civitas-city: bench' "$json_list" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["articles"][0]["name"])')
+json_get="http://127.0.0.1:$http_port/v1/$article"
+measure_json() {  # measure_json NAME URL -> req/s
+  local name=$1 url=$2 size out rps codes data
+  size=$(curl -sf -H 'x-civitas-city: bench' "$url" | wc -c)
+  h2load --h1 -n 5000 -c 32 -m 1 -H 'x-civitas-city: bench' "$url" >/dev/null
+  out=$(h2load --h1 -n "$requests" -c 32 -m 1 -H 'x-civitas-city: bench' "$url")
+  rps=$(grep -oP 'finished in [0-9.]+m?s, \K[0-9.]+' <<<"$out")
+  codes=$(grep -oP 'status codes: \K[0-9]+(?= 2xx)' <<<"$out")
+  data=$(grep -oP 'traffic: .*, [0-9.]+[KMG]?B \(\K[0-9]+(?=\) data)' <<<"$out")
+  if [ "$codes" != "$requests" ] || [ "$data" != "$((requests * size))" ]; then
+    echo "$name: not every answer is a 200 of $size bytes (2xx=$codes data=$data)" >&2
+    echo "$out" >&2; exit 1
+  fi
+  echo "$rps"
+}
+measure_grpc32() {  # measure_grpc32 ROW -> req/s, 32 connections x 1 stream
+  local saved_c=$clients saved_m=$streams r
+  clients=32 streams=1
+  r=$(measure "$1" "http://127.0.0.1:$port$(cat "$dir/rows/$1.path")" "$dir/rows/$1.bin" \
+      "$(cat "$dir/rows/$1.size")")
+  clients=$saved_c streams=$saved_m
+  echo "$r"
+}
+grpc_list32=() json_list32=() grpc_get32=() json_get32=()
+for _ in 1 2 3; do
+  grpc_list32+=("$(measure_grpc32 list_articles)"); json_list32+=("$(measure_json json_list "$json_list")")
+  grpc_get32+=("$(measure_grpc32 get_article)"); json_get32+=("$(measure_json json_get "$json_get")")
+done
 read -r wps wp50 wp99 werr < <("$build/bin/bench_client" supports --target "127.0.0.1:$port" \
   --key "$key" --ideas "$dir/rows/ideas.txt" --seconds 5 --concurrency 64)
 [ "$werr" = 0 ] || { echo "SupportIdea: $werr errors" >&2; exit 1; }
@@ -199,6 +234,17 @@ echo
 printf 'ListArticles ÷ echo, medians of three alternating runs: %.2f (echo %s req/s; ListArticles %s req/s)\n' \
   "$(awk -v a="$list_median" -v b="$echo_median" 'BEGIN{print a/b}')" \
   "$(printf '%.0f ' "${echo_rates[@]}" | xargs)" "$(printf '%.0f ' "${list_rates[@]}" | xargs)"
+echo
+echo "JSON/HTTP against gRPC, 32 connections × 1 request in flight each, medians of three alternating runs:"
+echo
+echo "| row | gRPC req/s | JSON/HTTP req/s | JSON ÷ gRPC |"
+echo "|---|---:|---:|---:|"
+for pair in "ListArticles, page of 20|grpc_list32|json_list32" "GetArticle|grpc_get32|json_get32"; do
+  IFS='|' read -r label g j <<<"$pair"
+  declare -n ga=$g ja=$j
+  gm=$(median "${ga[@]}") jm=$(median "${ja[@]}")
+  printf '| %s | %.0f | %.0f | %.2f |\n' "$label" "$gm" "$jm" "$(awk -v a="$jm" -v b="$gm" 'BEGIN{print a/b}')"
+done
 echo
 echo "| gateway | value |"
 echo "|---|---:|"

@@ -25,6 +25,8 @@ import icalendar
 from dateutil import rrule
 
 GATEWAY, CTL = sys.argv[1], sys.argv[2]
+VALIDATOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools",
+                         "validate-openapi.mjs")
 
 
 class Gateway:
@@ -143,6 +145,79 @@ class HttpApiTest(unittest.TestCase):
         # Feeds may be reused for five minutes.
         status, headers, _ = call("GET", "/cities/demo/v1/feed")
         self.assertEqual(headers["Cache-Control"], "public, max-age=300")
+
+    def test_public_reads_are_answered_from_rendered_bytes_until_a_write(self):
+        def metric(line_start):
+            with urllib.request.urlopen(f"http://127.0.0.1:{gw.metrics_port}/metrics", timeout=10) as r:
+                text = r.read().decode()
+            return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith(line_start))
+        module_calls = 'civitas_calls_total{city="demo",method="/civitas.events.v1.EventsService/ListEvents"'
+        path = "/v1/events?page_size=100"
+        status, _, first = call("GET", path)
+        self.assertEqual(status, 200)
+        calls, hits = metric(module_calls), metric('civitas_http_rendered_total{result="hit"}')
+        # The same public read again, and a revalidation: neither reaches the module.
+        status, headers, again = call("GET", path)
+        self.assertEqual((status, again), (200, first))
+        status, headers, empty = call("GET", path, headers={"If-None-Match": headers["ETag"]})
+        self.assertEqual((status, empty), (304, b""))
+        self.assertEqual(metric(module_calls), calls)
+        self.assertEqual(metric('civitas_http_rendered_total{result="hit"}'), hits + 2)
+        self.assertGreaterEqual(metric("civitas_http_not_modified_total"), 1)
+        # A signed-in read is the caller's own: never answered from what an anonymous one saw.
+        auth = {"Authorization": "Bearer " + gw.token("orga", "editor")}
+        status, headers, _ = call("GET", path, headers=auth)
+        self.assertEqual((status, headers["Cache-Control"]), (200, "private, no-store"))
+        self.assertEqual(metric(module_calls), calls + 1)
+        # A write of the module makes the kept answer stale at once (not after the TTL).
+        start = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+        status, created = call_json("POST", "/v1/events", {
+            "title": "Frisch angelegt",
+            "startTime": start.isoformat().replace("+00:00", "Z"),
+            "endTime": (start + datetime.timedelta(hours=1)).isoformat().replace("+00:00", "Z")}, auth)
+        self.assertEqual(status, 200, created)
+        status, _, fresh = call("GET", path)
+        self.assertEqual(status, 200)
+        self.assertIn(created["name"], fresh.decode())
+        self.assertNotEqual(fresh, first)
+        self.assertEqual(metric(module_calls), calls + 2)
+
+    def test_openapi_document_is_valid_and_describes_what_answers(self):
+        status, headers, raw = call("GET", "/cities/demo/openapi.json")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["ETag"])
+        doc = json.loads(raw)
+        self.assertEqual(doc["openapi"], "3.1.0")
+        self.assertEqual(doc["servers"], [{"url": "/cities/demo"}])
+        # A third-party validator accepts it (schema, $refs, path parameters, unique ids).
+        with tempfile.NamedTemporaryFile("wb", suffix=".json") as f:
+            f.write(raw)
+            f.flush()
+            checked = subprocess.run(["node", VALIDATOR, f.name], capture_output=True, text=True)
+        self.assertEqual(checked.returncode, 0, checked.stdout + checked.stderr)
+        # What a client developer looks for: parameters by their JSON names, the role, the body.
+        list_articles = doc["paths"]["/v1/articles"]["get"]
+        self.assertEqual(list_articles["x-civitas-role"], "anonymous")
+        self.assertIn("pageSize", [p["name"] for p in list_articles["parameters"]])
+        create = doc["paths"]["/v1/articles"]["post"]
+        self.assertEqual(create["security"], [{"bearer": []}])
+        self.assertEqual(create["x-civitas-role"], "editor")
+        article = doc["components"]["schemas"]["civitas.news.v1.Article"]["properties"]
+        self.assertIn("publishTime", article)
+        self.assertIn("/v1/reports/{reportsId}:updateStatus", doc["paths"])
+        # Every anonymous GET without path parameters it describes answers (a paging or filter
+        # parameter is optional), and a path it does not describe is unknown.
+        for path, item in doc["paths"].items():
+            op = item.get("get")
+            if not op or "{" in path or op["x-civitas-role"] != "anonymous":
+                continue
+            with self.subTest(path=path):
+                status, _, body = call("GET", "/cities/demo" + path)
+                self.assertEqual(status, 200, body[:300])
+        self.assertNotIn("/v1/no/such/thing", doc["paths"])
+        # The same document for the only city without the prefix; unknown cities have none.
+        self.assertEqual(call("GET", "/openapi.json")[2], raw)
+        self.assertEqual(call("GET", "/cities/atlantis/openapi.json")[0], 404)
 
     def test_scalars_are_always_sent_and_counts_are_numbers(self):
         status, ideas = call_json("GET", "/v1/ideas?page_size=10")
