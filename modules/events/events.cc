@@ -503,6 +503,8 @@ CIVITAS_MODULE(
         .Unary("DeleteEvent", civitas::Role::kEditor, &events::Calendar::DeleteEvent)
         .Unary("RegisterForEvent", civitas::Role::kCitizen, &events::Calendar::RegisterForEvent)
         .Unary("CancelRegistration", civitas::Role::kCitizen, &events::Calendar::CancelRegistration)
+        .Unary("ListEventRegistrations", civitas::Role::kEditor,
+               &events::Calendar::ListEventRegistrations)
         .Unary("ListMyRegistrations", civitas::Role::kCitizen,
                &events::Calendar::ListMyRegistrations)
         .Unary("ListCategories", civitas::Role::kAnonymous, &events::Calendar::ListCategories)

@@ -73,6 +73,9 @@ class Calendar {
   civitas::Status CancelRegistration(civitas::Call& call,
                                      const pb::CancelRegistrationRequest& request,
                                      google::protobuf::Empty* response);
+  civitas::Status ListEventRegistrations(civitas::Call& call,
+                                         const pb::ListEventRegistrationsRequest& request,
+                                         pb::ListEventRegistrationsResponse* response);
   civitas::Status ListMyRegistrations(civitas::Call& call,
                                       const pb::ListMyRegistrationsRequest& request,
                                       pb::ListMyRegistrationsResponse* response);

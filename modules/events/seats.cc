@@ -158,6 +158,56 @@ Status Calendar::ListMyRegistrations(civitas::Call& call,
   return OkStatus();
 }
 
+Status Calendar::ListEventRegistrations(civitas::Call&,
+                                        const pb::ListEventRegistrationsRequest& request,
+                                        pb::ListEventRegistrationsResponse* response) {
+  std::string id;
+  if (Status s = civitas::IdFromName("events", request.parent(), &id, "parent"); !s.ok()) return s;
+  if (Status s = civitas::CheckPageSize(request.page_size(), 500); !s.ok()) return s;
+  // A token is the last key's tail: <occurrence>/<subject>.
+  const std::string& token = request.page_token();
+  if (!token.empty() && (token.size() < 18 || token.size() > 17 + 1024 || token[16] != '/' ||
+                         !civitas::IsLowerHex(std::string_view(token).substr(0, 16)) ||
+                         token.find('\0') != std::string::npos)) {
+    return InvalidArgument("page_token is not one this server issued");
+  }
+  if (request.has_occurrence_start() && !civitas::ValidTimestamp(request.occurrence_start())) {
+    return InvalidArgument("occurrence_start must lie between the years 1 and 9999");
+  }
+  pb::Event event;
+  if (Status s = Load(id, &event); !s.ok()) return s;
+  const uint32_t size = request.page_size() == 0 ? 100 : request.page_size();
+  civitas::ScanOptions scan;
+  scan.prefix = "s/" + id + "/";
+  if (request.has_occurrence_start()) scan.prefix += Hex(Micros(request.occurrence_start())) + "/";
+  const std::string base = "s/" + id + "/";
+  if (!token.empty()) scan.start = base + token + '\x01';
+  if (!scan.start.empty() && scan.start.compare(0, scan.prefix.size(), scan.prefix) != 0) {
+    return InvalidArgument("page_token is not one this server issued for this query");
+  }
+  scan.limit = size + 1;
+  std::string last;
+  bool corrupt = false;
+  Status s = city_.store().Scan(scan, [&](std::string_view key, std::string_view value) {
+    if (static_cast<uint32_t>(response->registrations_size()) == size) {
+      response->set_next_page_token(last);
+      return false;
+    }
+    pb::Registration* r = response->add_registrations();
+    if (!r->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      corrupt = true;
+      return false;
+    }
+    const std::string_view tail = key.substr(base.size());  // <occurrence>/<subject>
+    r->set_registrant(std::string(tail.substr(17)));
+    last = std::string(tail);
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (corrupt) return civitas::Internal("a stored registration is corrupt");
+  return OkStatus();
+}
+
 Status Calendar::RegistrationKeysOf(std::string_view subject,
                                     std::vector<std::string>* keys) const {
   if (subject.empty() || subject.find('\0') != std::string_view::npos) {

@@ -6,11 +6,13 @@
 #include <set>
 #include <utility>
 
+#include "article_fields.h"
 #include "civitas/config.h"
 #include "civitas/content.h"
 #include "civitas/json.h"
 #include "civitas/text.h"
 #include "feed.h"
+#include "history.h"
 #include "index_entry.h"
 
 namespace news {
@@ -38,12 +40,6 @@ constexpr char kTopic[] = "articles";
 constexpr size_t kTailLength = IndexEntry::kTailLength;  // <P><inv><id>
 constexpr int kMaxPage = 100;
 constexpr int kDefaultPage = 20;
-
-bool Visible(const pb::Article& a, int64_t now) {
-  if (a.state() != pb::Article::PUBLISHED) return false;
-  if (a.has_publish_time() && Micros(a.publish_time()) > now) return false;
-  return !(a.has_expire_time() && Micros(a.expire_time()) <= now);
-}
 
 pb::Article::State EffectiveState(const pb::Article& a, int64_t now) {
   if (a.state() != pb::Article::PUBLISHED) return a.state();
@@ -113,45 +109,6 @@ std::vector<civitas::Categories::Category> DefaultCategories() {
           {"wirtschaft", {{"de", "Wirtschaft"}, {"en", "Economy"}}}};
 }
 
-// Field mask paths UpdateArticle accepts.
-const std::set<std::string>& WritablePaths() {
-  static const std::set<std::string> paths = {
-      "title",         "teaser", "body",         "body_format", "language_code",
-      "localizations", "images", "categories",   "tags",        "department",
-      "link",          "pinned", "publish_time", "expire_time", "state"};
-  return paths;
-}
-
-void CopyField(const std::string& path, const pb::Article& from, pb::Article* to) {
-  if (path == "title") to->set_title(from.title());
-  if (path == "teaser") to->set_teaser(from.teaser());
-  if (path == "body") to->set_body(from.body());
-  if (path == "body_format") to->set_body_format(from.body_format());
-  if (path == "language_code") to->set_language_code(from.language_code());
-  if (path == "localizations") *to->mutable_localizations() = from.localizations();
-  if (path == "images") *to->mutable_images() = from.images();
-  if (path == "categories") *to->mutable_categories() = from.categories();
-  if (path == "tags") *to->mutable_tags() = from.tags();
-  if (path == "department") to->set_department(from.department());
-  if (path == "link") to->set_link(from.link());
-  if (path == "pinned") to->set_pinned(from.pinned());
-  if (path == "state") to->set_state(from.state());
-  if (path == "publish_time") {
-    if (from.has_publish_time()) {
-      *to->mutable_publish_time() = from.publish_time();
-    } else {
-      to->clear_publish_time();
-    }
-  }
-  if (path == "expire_time") {
-    if (from.has_expire_time()) {
-      *to->mutable_expire_time() = from.expire_time();
-    } else {
-      to->clear_expire_time();
-    }
-  }
-}
-
 // Text as it is stored: HTML removed from every field; Markdown links made safe.
 void Sanitize(pb::Article* a) {
   a->set_title(civitas::StripHtml(a->title()));
@@ -171,6 +128,12 @@ void Sanitize(pb::Article* a) {
 
 }  // namespace
 
+bool Visible(const pb::Article& a, int64_t now) {
+  if (a.state() != pb::Article::PUBLISHED) return false;
+  if (a.has_publish_time() && Micros(a.publish_time()) > now) return false;
+  return !(a.has_expire_time() && Micros(a.expire_time()) <= now);
+}
+
 Status ParseConfig(const std::string& json, const std::string& city_id, Config* config) {
   civitas::ConfigReader reader;
   if (Status s = civitas::ConfigReader::Parse(json, &reader); !s.ok()) return s;
@@ -178,10 +141,12 @@ Status ParseConfig(const std::string& json, const std::string& city_id, Config* 
   config->feed_title = "News " + city_id;
   config->feed_description.clear();
   config->site_url.clear();
+  config->review_required = false;
   reader.String("default_language", &config->default_language, 35)
       .String("feed_title", &config->feed_title, 500)
       .String("feed_description", &config->feed_description, 5000)
-      .String("site_url", &config->site_url, 2000);
+      .String("site_url", &config->site_url, 2000)
+      .Bool("review_required", &config->review_required);
   if (!civitas::IsLanguageTag(config->default_language)) {
     return InvalidArgument("default_language '" + config->default_language +
                            "' is not a language tag like 'de' or 'en-GB'");
@@ -221,6 +186,10 @@ pb::Article Newsroom::PublicView(const pb::Article& stored, const std::string& l
                                  int64_t now, bool keep_localizations) const {
   pb::Article out = EditorView(stored, now);
   out.clear_author();
+  out.clear_approver();
+  out.clear_approve_time();
+  out.clear_last_editor();
+  out.clear_review_required();
   if (keep_localizations) return out;
   // The language asked for, else the city's, else the article's own. A translation that lacks
   // a field (a teaser nobody translated) shows that field from the article's own text, so the
@@ -249,6 +218,7 @@ pb::Article Newsroom::PublicView(const pb::Article& stored, const std::string& l
 pb::Article Newsroom::EditorView(const pb::Article& stored, int64_t now) const {
   pb::Article out = stored;
   out.set_state(EffectiveState(stored, now));
+  out.set_review_required(config_.review_required);
   out.add_available_languages(stored.language_code());
   for (const pb::Localization& l : stored.localizations()) {
     out.add_available_languages(l.language_code());
@@ -589,6 +559,10 @@ Status Newsroom::CreateArticle(civitas::Call& call, const pb::CreateArticleReque
   pb::Article a = request.article();
   a.clear_name();
   a.clear_author();
+  a.clear_approver();
+  a.clear_approve_time();
+  a.clear_last_editor();
+  a.clear_review_required();
   a.clear_source();
   a.clear_external_id();
   a.clear_create_time();
@@ -601,6 +575,7 @@ Status Newsroom::CreateArticle(civitas::Call& call, const pb::CreateArticleReque
                            pb::Article::State_Name(a.state()));
   }
   if (a.state() == pb::Article::STATE_UNSPECIFIED) a.set_state(pb::Article::DRAFT);
+  if (Status r = CheckReviewed(pb::Article(), a, true); !r.ok()) return r;
   if (a.state() == pb::Article::PUBLISHED && !a.has_publish_time()) {
     SetMicros(now, a.mutable_publish_time());
   }
@@ -611,13 +586,15 @@ Status Newsroom::CreateArticle(civitas::Call& call, const pb::CreateArticleReque
   const std::string id = civitas::NewResourceId();
   a.set_name("articles/" + id);
   a.set_author(std::string(call.subject()));
+  a.set_last_editor(std::string(call.subject()));
   SetMicros(now, a.mutable_create_time());
   SetMicros(now, a.mutable_update_time());
   a.set_etag(NextEtag("", now));
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     std::string existing;
     if (txn.Get("a/" + id, &existing).ok()) return civitas::Aborted("id collision, retry");
-    return Save(txn, nullptr, &a, now);
+    if (Status w = Save(txn, nullptr, &a, now); !w.ok()) return w;
+    return RecordHistory(txn, pb::ArticleHistoryEntry::CREATED, call.subject(), {}, a, now);
   });
   if (!s.ok()) return s;
   Announce({{false, a}}, now);
@@ -625,7 +602,7 @@ Status Newsroom::CreateArticle(civitas::Call& call, const pb::CreateArticleReque
   return OkStatus();
 }
 
-Status Newsroom::UpdateArticle(civitas::Call&, const pb::UpdateArticleRequest& request,
+Status Newsroom::UpdateArticle(civitas::Call& call, const pb::UpdateArticleRequest& request,
                                pb::Article* response) {
   std::string id;
   if (Status s = IdFromName(request.article().name(), &id); !s.ok()) {
@@ -661,10 +638,21 @@ Status Newsroom::UpdateArticle(civitas::Call&, const pb::UpdateArticleRequest& r
     Sanitize(&after);
     if (after.title().empty())
       return InvalidArgument("article.title is empty once HTML is removed");
+    const std::vector<std::string> changed = ChangedFields(before, after);
+    const bool content = ChangesReviewedContent(changed);
+    if (content) {
+      after.clear_approver();
+      after.clear_approve_time();
+      after.set_last_editor(std::string(call.subject()));
+    }
+    if (Status r = CheckReviewed(before, after, content); !r.ok()) return r;
     SetMicros(now, after.mutable_update_time());
     after.set_etag(NextEtag(before.etag(), now));
     written = {Visible(before, now), after};
-    return Save(txn, &before, &after, now);
+    if (Status w = Save(txn, &before, &after, now); !w.ok()) return w;
+    if (changed.empty()) return OkStatus();  // saved as it was: nothing to tell
+    return RecordHistory(txn, pb::ArticleHistoryEntry::UPDATED, call.subject(), changed, after,
+                         now);
   });
   if (!s.ok()) return s;
   Announce({written}, now);
@@ -684,6 +672,28 @@ Status Newsroom::DeleteArticle(civitas::Call&, const pb::DeleteArticleRequest& r
     if (Status e = CheckEtag(request.etag(), before.etag(), "article"); !e.ok()) return e;
     written.was_visible = Visible(before, now);
     written.article.set_name(before.name());
+    // The history goes with the article. Read after the article is locked: no writer can add
+    // an entry meanwhile.
+    std::vector<std::string> entries;
+    civitas::ScanOptions scan;
+    scan.prefix = HistoryPrefix(id);
+    scan.limit = CIVITAS_SCAN_MAX_LIMIT;
+    for (bool more = true; more;) {
+      const size_t before_page = entries.size();
+      if (!entries.empty()) scan.start = entries.back() + '\x01';
+      Status r = city_.store().Scan(
+          scan,
+          [&](std::string_view key, std::string_view) {
+            entries.emplace_back(key);
+            return true;
+          },
+          &txn);
+      if (!r.ok()) return r;
+      more = entries.size() - before_page == CIVITAS_SCAN_MAX_LIMIT;
+    }
+    for (const std::string& k : entries) {
+      if (Status d = txn.Delete(k); !d.ok()) return d;
+    }
     return Save(txn, &before, nullptr, now);
   });
   if (!s.ok()) return s;
@@ -699,7 +709,7 @@ Status Newsroom::DeleteArticle(civitas::Call&, const pb::DeleteArticleRequest& r
   return OkStatus();
 }
 
-Status Newsroom::PublishArticle(civitas::Call&, const pb::PublishArticleRequest& request,
+Status Newsroom::PublishArticle(civitas::Call& call, const pb::PublishArticleRequest& request,
                                 pb::Article* response) {
   std::string id;
   if (Status s = IdFromName(request.name(), &id); !s.ok()) return s;
@@ -721,10 +731,15 @@ Status Newsroom::PublishArticle(civitas::Call&, const pb::PublishArticleRequest&
       after.clear_expire_time();  // republishing an expired article: it stays up now
     }
     if (Status v = Validate(after); !v.ok()) return v;
+    if (Status r = CheckReviewed(before, after, false); !r.ok()) return r;
     SetMicros(now, after.mutable_update_time());
     after.set_etag(NextEtag(before.etag(), now));
     written = {Visible(before, now), after};
-    return Save(txn, &before, &after, now);
+    if (Status w = Save(txn, &before, &after, now); !w.ok()) return w;
+    const bool later = Micros(after.publish_time()) > now;
+    return RecordHistory(
+        txn, later ? pb::ArticleHistoryEntry::SCHEDULED : pb::ArticleHistoryEntry::PUBLISHED,
+        call.subject(), ChangedFields(before, after), after, now);
   });
   if (!s.ok()) return s;
   Announce({written}, now);
@@ -916,9 +931,22 @@ Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& re
           response->set_unchanged(response->unchanged() + 1);
           continue;
         }
+        // An imported change is content like any other: in a city with review it takes the
+        // article back to a draft until another editor approves it.
+        after.clear_approver();
+        after.clear_approve_time();
+        after.set_last_editor(std::string(call.subject()));
+        if (config_.review_required && after.state() == pb::Article::PUBLISHED) {
+          after.set_state(pb::Article::DRAFT);
+        }
         SetMicros(now, after.mutable_update_time());
         after.set_etag(NextEtag(before.etag(), now));
         if (Status w = Save(txn, &before, &after, now); !w.ok()) return w;
+        if (Status w = RecordHistory(txn, pb::ArticleHistoryEntry::IMPORTED, call.subject(),
+                                     ChangedFields(before, after), after, now);
+            !w.ok()) {
+          return w;
+        }
         response->set_updated(response->updated() + 1);
         response->add_names(after.name());
         written.push_back({Visible(before, now), after});
@@ -927,12 +955,20 @@ Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& re
       id = civitas::NewResourceId();
       a.set_name("articles/" + id);
       a.set_author(std::string(call.subject()));
+      a.set_last_editor(std::string(call.subject()));
+      // In a city with review, imported articles wait as drafts for another editor's approval.
+      if (config_.review_required) a.set_state(pb::Article::DRAFT);
       if (!a.has_publish_time()) SetMicros(now, a.mutable_publish_time());
       SetMicros(now, a.mutable_create_time());
       SetMicros(now, a.mutable_update_time());
       a.set_etag(NextEtag("", now));
       if (Status w = txn.Put(xkey, id); !w.ok()) return w;
       if (Status w = Save(txn, nullptr, &a, now); !w.ok()) return w;
+      if (Status w =
+              RecordHistory(txn, pb::ArticleHistoryEntry::IMPORTED, call.subject(), {}, a, now);
+          !w.ok()) {
+        return w;
+      }
       response->set_created(response->created() + 1);
       response->add_names(a.name());
       written.push_back({false, a});
@@ -946,14 +982,30 @@ Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& re
 
 namespace {
 
-// Every stored article whose author is `subject`, as id -> article.
+bool Names(const pb::Article& a, std::string_view subject) {
+  return a.author() == subject || a.approver() == subject || a.last_editor() == subject;
+}
+
+// Every stored article that names `subject` (author, approver, last editor), as id -> article.
 Status ArticlesBy(const civitas::City& city, std::string_view subject,
                   std::vector<std::pair<std::string, pb::Article>>* out) {
   if (subject.empty()) return InvalidArgument("subject must be non-empty");
   return city.store().ScanAll("a/", [&](std::string_view key, std::string_view value) {
     pb::Article a;
-    if (a.ParseFromArray(value.data(), static_cast<int>(value.size())) && a.author() == subject) {
+    if (a.ParseFromArray(value.data(), static_cast<int>(value.size())) && Names(a, subject)) {
       out->emplace_back(std::string(key.substr(2)), std::move(a));
+    }
+    return true;
+  });
+}
+
+// Every history entry whose actor is `subject`, as key -> entry.
+Status HistoryBy(const civitas::City& city, std::string_view subject,
+                 std::vector<std::pair<std::string, pb::ArticleHistoryEntry>>* out) {
+  return city.store().ScanAll(kHistoryRoot, [&](std::string_view key, std::string_view value) {
+    pb::ArticleHistoryEntry e;
+    if (e.ParseFromArray(value.data(), static_cast<int>(value.size())) && e.actor() == subject) {
+      out->emplace_back(std::string(key), std::move(e));
     }
     return true;
   });
@@ -964,11 +1016,34 @@ Status ArticlesBy(const civitas::City& city, std::string_view subject,
 Status Newsroom::ExportPersonalData(std::string_view subject, std::string* json) {
   std::vector<std::pair<std::string, pb::Article>> mine;
   if (Status s = ArticlesBy(city_, subject, &mine); !s.ok()) return s;
+  std::vector<std::pair<std::string, pb::ArticleHistoryEntry>> changes;
+  if (Status s = HistoryBy(city_, subject, &changes); !s.ok()) return s;
   *json = "{\"authored_articles\":[";
-  for (size_t i = 0; i < mine.size(); ++i) {
+  bool first = true;
+  for (const auto& [id, a] : mine) {
+    if (a.author() != subject) continue;
+    if (!first) *json += ",";
+    first = false;
+    *json += "{\"name\":" + civitas::JsonQuote(a.name()) +
+             ",\"title\":" + civitas::JsonQuote(a.title()) + "}";
+  }
+  *json += "],\"approved_articles\":[";
+  first = true;
+  for (const auto& [id, a] : mine) {
+    if (a.approver() != subject) continue;
+    if (!first) *json += ",";
+    first = false;
+    *json += "{\"name\":" + civitas::JsonQuote(a.name()) +
+             ",\"title\":" + civitas::JsonQuote(a.title()) + "}";
+  }
+  *json += "],\"article_changes\":[";
+  for (size_t i = 0; i < changes.size(); ++i) {
     if (i > 0) *json += ",";
-    *json += "{\"name\":" + civitas::JsonQuote(mine[i].second.name()) +
-             ",\"title\":" + civitas::JsonQuote(mine[i].second.title()) + "}";
+    const std::string& key = changes[i].first;  // h/<id>/...
+    *json += "{\"name\":" + civitas::JsonQuote("articles/" + key.substr(2, 16)) + ",\"action\":" +
+             civitas::JsonQuote(pb::ArticleHistoryEntry::Action_Name(changes[i].second.action())) +
+             ",\"time_micros\":" + std::to_string(civitas::ToMicros(changes[i].second.time())) +
+             "}";
   }
   *json += "]}";
   return OkStatus();
@@ -977,7 +1052,9 @@ Status Newsroom::ExportPersonalData(std::string_view subject, std::string* json)
 Status Newsroom::ErasePersonalData(std::string_view subject) {
   std::vector<std::pair<std::string, pb::Article>> mine;
   if (Status s = ArticlesBy(city_, subject, &mine); !s.ok()) return s;
-  if (mine.empty()) return OkStatus();
+  std::vector<std::pair<std::string, pb::ArticleHistoryEntry>> changes;
+  if (Status s = HistoryBy(city_, subject, &changes); !s.ok()) return s;
+  if (mine.empty() && changes.empty()) return OkStatus();
   // The author is in the stored article and in the list views of its index entries; Save
   // rewrites both. The etag and update time stay, as nothing a reader sees changed.
   const int64_t now = city_.NowMicros();
@@ -987,10 +1064,21 @@ Status Newsroom::ErasePersonalData(std::string_view subject) {
       Status l = Load(id, &before, &txn, /*for_update=*/true);
       if (l.code() == CIVITAS_NOT_FOUND) continue;
       if (!l.ok()) return l;
-      if (before.author() != subject) continue;
+      if (!Names(before, subject)) continue;
       pb::Article after = before;
-      after.clear_author();
+      if (after.author() == subject) after.clear_author();
+      if (after.approver() == subject) after.clear_approver();  // the approval itself stays
+      if (after.last_editor() == subject) after.clear_last_editor();
       if (Status w = Save(txn, &before, &after, now); !w.ok()) return w;
+    }
+    // The history keeps what was done and when; who did it is removed.
+    for (auto& [key, entry] : changes) {
+      std::string current;
+      Status g = txn.Get(key, &current, /*for_update=*/true);
+      if (g.code() == CIVITAS_NOT_FOUND) continue;  // deleted with its article meanwhile
+      if (!g.ok()) return g;
+      entry.clear_actor();
+      if (Status w = txn.Put(key, entry.SerializeAsString()); !w.ok()) return w;
     }
     return OkStatus();
   });
@@ -1009,6 +1097,8 @@ CIVITAS_MODULE(
         .Unary("UpdateArticle", civitas::Role::kEditor, &news::Newsroom::UpdateArticle)
         .Unary("DeleteArticle", civitas::Role::kEditor, &news::Newsroom::DeleteArticle)
         .Unary("PublishArticle", civitas::Role::kEditor, &news::Newsroom::PublishArticle)
+        .Unary("ApproveArticle", civitas::Role::kEditor, &news::Newsroom::ApproveArticle)
+        .Unary("ListArticleHistory", civitas::Role::kEditor, &news::Newsroom::ListArticleHistory)
         .Unary("ListCategories", civitas::Role::kAnonymous, &news::Newsroom::ListCategories)
         .ServerStream("WatchArticles", civitas::Role::kAnonymous, &news::Newsroom::WatchArticles)
         .Unary("ListChanges", civitas::Role::kAnonymous, &news::Newsroom::ListChanges)

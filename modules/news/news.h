@@ -10,6 +10,7 @@
 //   g/<tag>/<P><inv><id>       the same per tag
 //   u/<inv update><id>         every article, newest update first (editors' list)
 //   x/<source>\0<external id>  id of an imported article
+//   h/<id>/<inv time><random>  the article's history, newest first (history.h)
 //   ~...                       change log (civitas/changes.h)
 #ifndef CIVITAS_MODULES_NEWS_NEWS_H_
 #define CIVITAS_MODULES_NEWS_NEWS_H_
@@ -37,10 +38,16 @@ struct Config {
   std::string feed_title;
   std::string feed_description;
   std::string site_url;  // links of exported items without their own: <site_url>/articles/<id>
+  // Four-eyes review: an article is published or scheduled only once an editor other than its
+  // author and its last editor approved its current content (ApproveArticle).
+  bool review_required = false;
 };
 
 // Reads the module's config block; INVALID_ARGUMENT naming the bad key.
 civitas::Status ParseConfig(const std::string& json, const std::string& city_id, Config* config);
+
+// True if citizens see the article at `now`: published, its time come, not expired.
+bool Visible(const pb::Article& a, int64_t now);
 
 class Newsroom {
  public:
@@ -59,6 +66,11 @@ class Newsroom {
                                 google::protobuf::Empty* response);
   civitas::Status PublishArticle(civitas::Call& call, const pb::PublishArticleRequest& request,
                                  pb::Article* response);
+  civitas::Status ApproveArticle(civitas::Call& call, const pb::ApproveArticleRequest& request,
+                                 pb::Article* response);
+  civitas::Status ListArticleHistory(civitas::Call& call,
+                                     const pb::ListArticleHistoryRequest& request,
+                                     pb::ListArticleHistoryResponse* response);
   civitas::Status ListCategories(civitas::Call& call, const pb::ListCategoriesRequest& request,
                                  pb::ListCategoriesResponse* response);
   civitas::Status WatchArticles(civitas::Call& call, const pb::WatchArticlesRequest& request,
@@ -95,6 +107,14 @@ class Newsroom {
   // Writes `after` (or deletes `before` if after is null) with its index entries and change log.
   civitas::Status Save(civitas::Transaction& txn, const pb::Article* before,
                        const pb::Article* after, int64_t now) const;
+  // Appends an entry to the article's history (history.h) in the write's own transaction.
+  civitas::Status RecordHistory(civitas::Transaction& txn, pb::ArticleHistoryEntry::Action action,
+                                std::string_view actor, const std::vector<std::string>& fields,
+                                const pb::Article& after, int64_t now) const;
+  // In a city with review_required: FAILED_PRECONDITION if `after` would be published (or
+  // scheduled) without an approval of its content. `content_changed`: this write changed it.
+  civitas::Status CheckReviewed(const pb::Article& before, const pb::Article& after,
+                                bool content_changed) const;
   // Tells WatchArticles followers what a committed write changed.
   void Announce(const std::vector<Written>& writes, int64_t now) const;
   pb::Article PublicView(const pb::Article& stored, const std::string& language, int64_t now,

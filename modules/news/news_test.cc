@@ -5,11 +5,13 @@
 #include <random>
 #include <set>
 
+#include "article_fields.h"
 #include "civitas/content.h"
 #include "civitas/json.h"
 #include "civitas/news/v1/news.pb.h"
 #include "civitas/testing/fake_host.h"
 #include "feed.h"
+#include "history.h"
 
 extern "C" const civitas_module_def* civitas_module_entry_v1(void);
 
@@ -519,7 +521,7 @@ TEST_F(NewsTest, ExportsAndErasesAnEditorsAuthorshipButKeepsTheArticles) {
   ASSERT_TRUE(civitas::ParseJson(json, &parsed, &error)) << error << ": " << json;
   EXPECT_NE(json.find(mine.name()), std::string::npos) << json;
   ASSERT_EQ(host_.ExportPersonalData("someone-else", &json, &error), CIVITAS_OK) << error;
-  EXPECT_EQ(json, "{\"authored_articles\":[]}");
+  EXPECT_EQ(json, "{\"authored_articles\":[],\"approved_articles\":[],\"article_changes\":[]}");
 
   ASSERT_EQ(host_.ErasePersonalData("presseamt", &error), CIVITAS_OK) << error;
   ASSERT_EQ(host_.ErasePersonalData("presseamt", &error), CIVITAS_OK) << "idempotent: " << error;
@@ -534,3 +536,285 @@ TEST_F(NewsTest, ExportsAndErasesAnEditorsAuthorshipButKeepsTheArticles) {
   EXPECT_EQ(seen.title(), mine.title()) << "the article stays";
   EXPECT_TRUE(seen.author().empty());
 }
+
+namespace {
+
+const Caller kReviewer = Caller::WithRole("lektorat", CIVITAS_ROLE_EDITOR);
+const Caller kThird = Caller::WithRole("chefredaktion", CIVITAS_ROLE_EDITOR);
+
+// A city whose articles go out only once a second editor approved them.
+class ReviewTest : public NewsTest {
+ protected:
+  ReviewTest() : review_(civitas_module_entry_v1(), "dortmund", R"({"review_required": true})") {
+    review_.SetNowMicros(kNow);
+  }
+
+  template <class Req, class Resp>
+  int32_t In(const char* method, const Req& req, Resp* resp, const Caller& caller,
+             std::string* error = nullptr) {
+    std::string e;
+    int32_t rc = review_.Unary(kService, method, req, resp, caller, &e);
+    if (error) *error = e;
+    return rc;
+  }
+
+  pb::Article Draft(const std::string& title) {
+    pb::CreateArticleRequest req;
+    req.mutable_article()->set_title(title);
+    req.mutable_article()->set_body("Text " + title);
+    pb::Article out;
+    std::string error;
+    EXPECT_EQ(In("CreateArticle", req, &out, kEditor, &error), CIVITAS_OK) << error;
+    return out;
+  }
+
+  int32_t Approve(const pb::Article& a, const Caller& who, pb::Article* out,
+                  std::string* error = nullptr) {
+    pb::ApproveArticleRequest req;
+    req.set_name(a.name());
+    req.set_etag(a.etag());
+    return In("ApproveArticle", req, out, who, error);
+  }
+
+  int32_t Publish(const pb::Article& a, const Caller& who, pb::Article* out,
+                  std::string* error = nullptr, int64_t at = 0) {
+    pb::PublishArticleRequest req;
+    req.set_name(a.name());
+    req.set_etag(a.etag());
+    if (at) civitas::SetMicros(at, req.mutable_publish_time());
+    return In("PublishArticle", req, out, who, error);
+  }
+
+  FakeHost review_;
+};
+
+TEST_F(ReviewTest, AnArticleGoesOutOnlyOnceAnotherEditorApprovedIt) {
+  std::string error;
+  pb::CreateArticleRequest direct;
+  direct.mutable_article()->set_title("Sofort");
+  direct.mutable_article()->set_state(pb::Article::PUBLISHED);
+  pb::Article out;
+  EXPECT_EQ(In("CreateArticle", direct, &out, kEditor, &error), CIVITAS_FAILED_PRECONDITION);
+  EXPECT_NE(error.find("second editor approved it"), std::string::npos) << error;
+
+  pb::Article draft = Draft("Baustelle Wall");
+  EXPECT_TRUE(draft.review_required());
+  EXPECT_EQ(draft.last_editor(), "presseamt");
+  EXPECT_EQ(Publish(draft, kEditor, &out, &error), CIVITAS_FAILED_PRECONDITION);
+  EXPECT_NE(error.find("is not approved"), std::string::npos) << error;
+  EXPECT_EQ(Publish(draft, kEditor, &out, &error, kNow + kHour), CIVITAS_FAILED_PRECONDITION)
+      << "scheduling is publishing";
+  // Publishing through UpdateArticle's state is refused the same way.
+  pb::UpdateArticleRequest up;
+  up.mutable_article()->set_name(draft.name());
+  up.mutable_article()->set_state(pb::Article::PUBLISHED);
+  up.mutable_update_mask()->add_paths("state");
+  EXPECT_EQ(In("UpdateArticle", up, &out, kEditor, &error), CIVITAS_FAILED_PRECONDITION);
+
+  EXPECT_EQ(Approve(draft, kEditor, &out, &error), CIVITAS_PERMISSION_DENIED);
+  EXPECT_NE(error.find("author"), std::string::npos) << error;
+  pb::Article approved;
+  ASSERT_EQ(Approve(draft, kReviewer, &approved, &error), CIVITAS_OK) << error;
+  EXPECT_EQ(approved.approver(), "lektorat");
+  EXPECT_TRUE(approved.has_approve_time());
+  EXPECT_EQ(approved.etag(), draft.etag()) << "the content did not change";
+  ASSERT_EQ(Approve(draft, kThird, &out, &error), CIVITAS_OK) << "approved already: " << error;
+  EXPECT_EQ(out.approver(), "lektorat");
+
+  // The author publishes what was approved.
+  pb::Article published;
+  ASSERT_EQ(Publish(approved, kEditor, &published, &error), CIVITAS_OK) << error;
+  EXPECT_EQ(published.state(), pb::Article::PUBLISHED);
+  pb::GetArticleRequest get;
+  get.set_name(draft.name());
+  pb::Article seen;
+  ASSERT_EQ(In("GetArticle", get, &seen, Caller::Anonymous()), CIVITAS_OK);
+  EXPECT_TRUE(seen.approver().empty() && seen.last_editor().empty() && !seen.review_required())
+      << "citizens see no editors";
+
+  // A published article's content changes only by way of a draft and a new approval; its pin
+  // may change.
+  pb::UpdateArticleRequest edit;
+  edit.mutable_article()->set_name(published.name());
+  edit.mutable_article()->set_etag(published.etag());
+  edit.mutable_article()->set_body("Anderer Text");
+  edit.mutable_update_mask()->add_paths("body");
+  EXPECT_EQ(In("UpdateArticle", edit, &out, kEditor, &error), CIVITAS_FAILED_PRECONDITION);
+  EXPECT_NE(error.find("as a draft"), std::string::npos) << error;
+  pb::UpdateArticleRequest pin;
+  pin.mutable_article()->set_name(published.name());
+  pin.mutable_article()->set_pinned(true);
+  pin.mutable_update_mask()->add_paths("pinned");
+  ASSERT_EQ(In("UpdateArticle", pin, &out, kEditor, &error), CIVITAS_OK) << error;
+  EXPECT_EQ(out.approver(), "lektorat") << "the pin is not content";
+  edit.mutable_article()->set_etag(out.etag());
+  edit.mutable_article()->set_state(pb::Article::DRAFT);
+  edit.mutable_update_mask()->add_paths("state");
+  ASSERT_EQ(In("UpdateArticle", edit, &out, kEditor, &error), CIVITAS_OK) << error;
+  EXPECT_TRUE(out.approver().empty() && !out.has_approve_time()) << "the change withdrew it";
+
+  // Whoever changed the content last may not approve it either.
+  pb::UpdateArticleRequest fix;
+  fix.mutable_article()->set_name(out.name());
+  fix.mutable_article()->set_title("Baustelle am Wall");
+  fix.mutable_update_mask()->add_paths("title");
+  pb::Article fixed;
+  ASSERT_EQ(In("UpdateArticle", fix, &fixed, kReviewer, &error), CIVITAS_OK) << error;
+  EXPECT_EQ(fixed.last_editor(), "lektorat");
+  EXPECT_EQ(Approve(fixed, kReviewer, &out, &error), CIVITAS_PERMISSION_DENIED);
+  EXPECT_NE(error.find("changed this article's content last"), std::string::npos) << error;
+  EXPECT_EQ(Approve(fixed, kEditor, &out), CIVITAS_PERMISSION_DENIED) << "still the author";
+  ASSERT_EQ(Approve(fixed, kThird, &out, &error), CIVITAS_OK) << error;
+  ASSERT_EQ(Publish(out, kReviewer, &published, &error, kNow + kHour), CIVITAS_OK) << error;
+  EXPECT_EQ(published.state(), pb::Article::SCHEDULED);
+}
+
+TEST_F(ReviewTest, ImportedArticlesWaitAsDraftsAndAStaleApprovalIsRefused) {
+  const std::string rss =
+      "<rss version=\"2.0\"><channel><title>Stadt</title><link>https://www.example/</link>"
+      "<item><title>Import</title><guid>g1</guid><description>Text</description></item>"
+      "</channel></rss>";
+  pb::ImportFeedRequest imp;
+  imp.set_document(rss);
+  pb::ImportFeedResponse done;
+  std::string error;
+  ASSERT_EQ(In("ImportFeed", imp, &done, kEditor, &error), CIVITAS_OK) << error;
+  ASSERT_EQ(done.names_size(), 1);
+  pb::GetArticleRequest get;
+  get.set_name(done.names(0));
+  pb::Article a;
+  ASSERT_EQ(In("GetArticle", get, &a, kEditor), CIVITAS_OK);
+  EXPECT_EQ(a.state(), pb::Article::DRAFT);
+  // An approval is for the version the approver saw.
+  pb::Article stale = a;
+  stale.set_etag("0-0");
+  pb::Article out;
+  EXPECT_EQ(Approve(stale, kReviewer, &out), CIVITAS_ABORTED);
+  EXPECT_FALSE(out.has_approve_time());
+}
+
+TEST_F(NewsTest, ApprovingInACityWithoutReviewIsRefused) {
+  const pb::Article a = Create("Ohne Prüfung");
+  EXPECT_FALSE(a.review_required());
+  pb::ApproveArticleRequest req;
+  req.set_name(a.name());
+  pb::Article out;
+  std::string error;
+  EXPECT_EQ(
+      Call("ApproveArticle", req, &out, Caller::WithRole("lektorat", CIVITAS_ROLE_EDITOR), &error),
+      CIVITAS_FAILED_PRECONDITION);
+  EXPECT_NE(error.find("review_required is false"), std::string::npos) << error;
+  FakeHost typo(civitas_module_entry_v1(), "dortmund", R"({"review_required": "yes"})");
+  EXPECT_FALSE(typo.ok());
+  EXPECT_NE(typo.init_error().find("review_required"), std::string::npos) << typo.init_error();
+}
+
+TEST_F(NewsTest, TheHistorySaysWhoChangedWhatAndWhen) {
+  const Caller other = Caller::WithRole("lektorat", CIVITAS_ROLE_EDITOR);
+  pb::Article a = Create("Sommerfest", /*publish=*/false);
+  pb::UpdateArticleRequest up;
+  up.mutable_article()->set_name(a.name());
+  up.mutable_article()->set_title("Sommerfest im Park");
+  up.mutable_article()->set_teaser(a.teaser());
+  up.mutable_update_mask()->add_paths("title");
+  up.mutable_update_mask()->add_paths("teaser");
+  host_.SetNowMicros(kNow + kHour);
+  pb::Article out;
+  ASSERT_EQ(Call("UpdateArticle", up, &out, other), CIVITAS_OK);
+  host_.SetNowMicros(kNow + 2 * kHour);
+  ASSERT_EQ(Call("UpdateArticle", up, &out, other), CIVITAS_OK) << "saved as it was";
+  pb::PublishArticleRequest pub;
+  pub.set_name(a.name());
+  civitas::SetMicros(kNow + 5 * kHour, pub.mutable_publish_time());
+  ASSERT_EQ(Call("PublishArticle", pub, &out), CIVITAS_OK);
+  host_.SetNowMicros(kNow + 3 * kHour);
+  pb::UpdateArticleRequest archive;
+  archive.mutable_article()->set_name(a.name());
+  archive.mutable_article()->set_state(pb::Article::ARCHIVED);
+  archive.mutable_update_mask()->add_paths("state");
+  ASSERT_EQ(Call("UpdateArticle", archive, &out, other), CIVITAS_OK);
+
+  pb::ListArticleHistoryRequest req;
+  req.set_parent(a.name());
+  pb::ListArticleHistoryResponse history;
+  std::string error;
+  ASSERT_EQ(Call("ListArticleHistory", req, &history, kEditor, &error), CIVITAS_OK) << error;
+  ASSERT_EQ(history.entries_size(), 4) << history.DebugString();
+  const auto& e = history.entries();
+  EXPECT_EQ(e[0].action(), pb::ArticleHistoryEntry::UPDATED);
+  EXPECT_EQ(e[0].actor(), "lektorat");
+  EXPECT_EQ(std::vector<std::string>(e[0].fields().begin(), e[0].fields().end()),
+            std::vector<std::string>{"state"});
+  EXPECT_EQ(e[0].state(), pb::Article::ARCHIVED);
+  EXPECT_EQ(e[0].etag(), out.etag());
+  EXPECT_EQ(civitas::ToMicros(e[0].time()), kNow + 3 * kHour);
+  EXPECT_EQ(e[1].action(), pb::ArticleHistoryEntry::SCHEDULED);
+  EXPECT_EQ(e[1].actor(), "presseamt");
+  EXPECT_EQ(e[2].action(), pb::ArticleHistoryEntry::UPDATED);
+  EXPECT_EQ(std::vector<std::string>(e[2].fields().begin(), e[2].fields().end()),
+            std::vector<std::string>{"title"})
+      << "the teaser was sent unchanged";
+  EXPECT_EQ(e[3].action(), pb::ArticleHistoryEntry::CREATED);
+  EXPECT_EQ(e[3].state(), pb::Article::DRAFT);
+
+  // Pages of two, then the rest.
+  req.set_page_size(2);
+  pb::ListArticleHistoryResponse page;
+  ASSERT_EQ(Call("ListArticleHistory", req, &page), CIVITAS_OK);
+  ASSERT_EQ(page.entries_size(), 2);
+  ASSERT_FALSE(page.next_page_token().empty());
+  req.set_page_token(page.next_page_token());
+  pb::ListArticleHistoryResponse rest;
+  ASSERT_EQ(Call("ListArticleHistory", req, &rest), CIVITAS_OK);
+  ASSERT_EQ(rest.entries_size(), 2);
+  EXPECT_EQ(rest.entries(1).action(), pb::ArticleHistoryEntry::CREATED);
+  EXPECT_TRUE(rest.next_page_token().empty());
+
+  // Bounds, with the message a client can act on.
+  req.set_page_token("");
+  req.set_page_size(101);
+  EXPECT_EQ(Call("ListArticleHistory", req, &page, kEditor, &error), CIVITAS_INVALID_ARGUMENT);
+  EXPECT_NE(error.find("page_size"), std::string::npos) << error;
+  req.set_page_size(0);
+  req.set_page_token("zz");
+  EXPECT_EQ(Call("ListArticleHistory", req, &page), CIVITAS_INVALID_ARGUMENT);
+  req.set_page_token("");
+  req.set_parent("articles/0000000000000000");
+  EXPECT_EQ(Call("ListArticleHistory", req, &page), CIVITAS_NOT_FOUND);
+
+  // The history goes with the article.
+  pb::DeleteArticleRequest del;
+  del.set_name(a.name());
+  google::protobuf::Empty empty;
+  ASSERT_EQ(Call("DeleteArticle", del, &empty), CIVITAS_OK);
+  for (const auto& [key, value] : host_.data()) {
+    EXPECT_NE(key.rfind(news::HistoryPrefix(a.name().substr(9)), 0), 0u) << key;
+  }
+}
+
+TEST(ArticleFieldsTest, ChangedFieldsNameWhatDiffersAndWhatIsContent) {
+  pb::Article a;
+  a.set_title("A");
+  a.add_tags("x");
+  pb::Article b = a;
+  EXPECT_TRUE(news::ChangedFields(a, b).empty());
+  b.set_pinned(true);
+  b.set_state(pb::Article::ARCHIVED);
+  EXPECT_EQ(news::ChangedFields(a, b), (std::vector<std::string>{"pinned", "state"}));
+  EXPECT_FALSE(news::ChangesReviewedContent(news::ChangedFields(a, b)));
+  b.add_localizations()->set_language_code("en");
+  EXPECT_TRUE(news::ChangesReviewedContent(news::ChangedFields(a, b)));
+  b.set_etag("other");  // not a field editors write
+  EXPECT_EQ(news::ChangedFields(a, b).size(), 3u);
+}
+
+TEST(HistoryKeyTest, NewestFirstAndTokensAreTheKeysTail) {
+  EXPECT_LT(news::HistoryKey("00000000000000aa", 2, "0000"),
+            news::HistoryKey("00000000000000aa", 1, "0000"));
+  const std::string key = news::HistoryKey("00000000000000aa", 1, "abcd");
+  EXPECT_EQ(key.rfind(news::HistoryPrefix("00000000000000aa"), 0), 0u);
+  EXPECT_TRUE(news::IsHistoryPageToken(key.substr(news::HistoryPrefix("00000000000000aa").size())));
+  EXPECT_FALSE(news::IsHistoryPageToken("abcd"));
+}
+
+}  // namespace

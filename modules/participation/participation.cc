@@ -84,13 +84,15 @@ CIVITAS_MODULE(
                &participation::Participation::DeleteComment)
         .Unary("CreatePoll", civitas::Role::kEditor, &participation::Participation::CreatePoll)
         .Unary("GetPoll", civitas::Role::kAnonymous, &participation::Participation::GetPoll)
+        .Unary("ListPolls", civitas::Role::kAnonymous, &participation::Participation::ListPolls)
+        .Unary("ClosePoll", civitas::Role::kEditor, &participation::Participation::ClosePoll)
         .Unary("CastBallot", civitas::Role::kCitizen, &participation::Participation::CastBallot)
         .Unary("FlagContent", civitas::Role::kCitizen, &participation::Participation::FlagContent)
         .Unary("ListFlaggedContent", civitas::Role::kModerator,
                &participation::Participation::ListFlaggedContent)
         .Unary("ModerateContent", civitas::Role::kModerator,
                &participation::Participation::ModerateContent)
-        .Unary("ListAuditEntries", civitas::Role::kAdmin,
+        .Unary("ListAuditEntries", civitas::Role::kModerator,
                &participation::Participation::ListAuditEntries)
         .Unary("ListMyContributions", civitas::Role::kCitizen,
                &participation::Participation::ListMyContributions)

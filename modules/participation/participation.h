@@ -54,6 +54,8 @@ class Participation {
                                 google::protobuf::Empty*);
   civitas::Status CreatePoll(civitas::Call&, const pb::CreatePollRequest&, pb::Poll*);
   civitas::Status GetPoll(civitas::Call&, const pb::GetPollRequest&, pb::Poll*);
+  civitas::Status ListPolls(civitas::Call&, const pb::ListPollsRequest&, pb::ListPollsResponse*);
+  civitas::Status ClosePoll(civitas::Call&, const pb::ClosePollRequest&, pb::Poll*);
   civitas::Status CastBallot(civitas::Call&, const pb::CastBallotRequest&, pb::Ballot*);
   civitas::Status FlagContent(civitas::Call&, const pb::FlagContentRequest&,
                               google::protobuf::Empty*);

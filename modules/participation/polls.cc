@@ -1,4 +1,5 @@
 // Polls: questions with options, one ballot per user, tallies kept as merged counters.
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -98,6 +99,88 @@ Status Participation::GetPoll(civitas::Call& call, const pb::GetPollRequest& req
   response->set_results_visible(visible);
   if (visible) return Tallies(id, response);
   return OkStatus();
+}
+
+namespace {
+
+// The position of a poll in ListPolls, newest first: 16 hex digits of INT64_MAX - create micros,
+// then its id. Also the page token.
+std::string PollPosition(const pb::Poll& poll) {
+  return civitas::Hex16(static_cast<uint64_t>(INT64_MAX - civitas::ToMicros(poll.create_time()))) +
+         poll.name().substr(6);
+}
+
+}  // namespace
+
+Status Participation::ListPolls(civitas::Call&, const pb::ListPollsRequest& request,
+                                pb::ListPollsResponse* response) {
+  if (Status s = civitas::CheckPageSize(request.page_size(), 100); !s.ok()) return s;
+  const std::string& token = request.page_token();
+  if (!token.empty() && (token.size() != 32 || !civitas::IsLowerHex(token))) {
+    return InvalidArgument("page_token is not one this server issued for this query");
+  }
+  const size_t size = request.page_size() == 0 ? 20 : request.page_size();
+  // A city has tens of polls, not thousands: all are read and put in order. A page token is a
+  // position in that order, so polls created while a client pages never make it see one twice.
+  std::vector<std::pair<std::string, pb::Poll>> polls;
+  bool corrupt = false;
+  Status s =
+      city_.store().ScanAll(keys::kPollPrefix, [&](std::string_view, std::string_view value) {
+        pb::Poll p;
+        if (!p.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          corrupt = true;
+          return false;
+        }
+        std::string position = PollPosition(p);
+        if (token.empty() || position > token)
+          polls.emplace_back(std::move(position), std::move(p));
+        return true;
+      });
+  if (!s.ok()) return s;
+  if (corrupt) return civitas::Internal("a stored poll is corrupt");
+  std::sort(polls.begin(), polls.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < polls.size() && i < size; ++i) {
+    pb::Poll* out = response->add_polls();
+    *out = std::move(polls[i].second);
+    const std::string id = out->name().substr(6);
+    std::string count;
+    if (city_.store().Get(keys::BallotCount(id), &count).ok()) {
+      out->set_ballot_count(static_cast<int64_t>(civitas::DecodeU64(count)));
+    }
+    out->set_results_visible(false);  // the votes are GetPoll's
+  }
+  if (polls.size() > size) response->set_next_page_token(polls[size - 1].first);
+  return OkStatus();
+}
+
+Status Participation::ClosePoll(civitas::Call& call, const pb::ClosePollRequest& request,
+                                pb::Poll* response) {
+  std::string id;
+  if (Status s = civitas::IdFromName("polls", request.name(), &id); !s.ok()) return s;
+  const int64_t now = city_.NowMicros();
+  Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    std::string bytes;
+    Status g = txn.Get(keys::Poll(id), &bytes, /*for_update=*/true);
+    if (g.code() == CIVITAS_NOT_FOUND) {
+      return civitas::NotFound("poll '" + request.name() + "' does not exist");
+    }
+    if (!g.ok()) return g;
+    pb::Poll poll;
+    if (!poll.ParseFromString(bytes)) return civitas::Internal("stored poll is corrupt");
+    if (civitas::ToMicros(poll.close_time()) <= now) {
+      return civitas::FailedPrecondition("poll '" + request.name() + "' is closed already");
+    }
+    // A poll closed before it opened never opened.
+    if (civitas::ToMicros(poll.open_time()) > now)
+      civitas::SetMicros(now, poll.mutable_open_time());
+    civitas::SetMicros(now, poll.mutable_close_time());
+    return txn.Put(keys::Poll(id), poll.SerializeAsString());
+  });
+  if (!s.ok()) return s;
+  pb::GetPollRequest get;
+  get.set_name(request.name());
+  return GetPoll(call, get, response);
 }
 
 Status Participation::CastBallot(civitas::Call& call, const pb::CastBallotRequest& request,

@@ -79,7 +79,7 @@ std::string CommentId(int64_t create_micros) { return Hex(create_micros); }
 bool IsCommentPageToken(std::string_view token) { return IsHexOfSize(token, 16); }
 bool IsCommentKey(std::string_view key) { return key.rfind("c/", 0) == 0; }
 
-std::string Poll(std::string_view id) { return "p/" + std::string(id); }
+std::string Poll(std::string_view id) { return kPollPrefix + std::string(id); }
 std::string BallotCount(std::string_view poll) { return "pn/" + std::string(poll); }
 std::string Ballot(std::string_view poll, std::string_view subject) {
   return "pb/" + std::string(poll) + "/" + std::string(subject);

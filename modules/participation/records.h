@@ -44,6 +44,7 @@ namespace keys {
 inline constexpr char kIdeaIndexPrefix[] = "il/";
 inline constexpr char kOpenFlagsPrefix[] = "q/";
 inline constexpr char kAuditPrefix[] = "a/";
+inline constexpr char kPollPrefix[] = "p/";  // every Poll(id) begins with it
 
 std::string Idea(std::string_view id);
 std::string SupportCount(std::string_view idea);

@@ -101,6 +101,21 @@ grpc::Status ToGrpc(const absl::Status& s) {
 }  // namespace
 
 grpc::Status AdminService::Authorize(AdminCall& call, const std::string& city, Need need) const {
+  grpc::Status s = CheckCaller(call, city, need);
+  if (!s.ok() || local_) return s;
+  const std::string path =
+      absl::StrCat("/", v1::AdminService::service_full_name(), "/", call.method);
+  const google::protobuf::MethodDescriptor* method =
+      google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
+          absl::StrCat(v1::AdminService::service_full_name(), ".", call.method));
+  int64_t retry_after = 0;
+  s = limiter_.Admit({call.city, call.subject, false, call.ctx->peer(), "", path, method},
+                     &retry_after);
+  if (retry_after > 0) call.ctx->AddTrailingMetadata("retry-after", std::to_string(retry_after));
+  return s;
+}
+
+grpc::Status AdminService::CheckCaller(AdminCall& call, const std::string& city, Need need) const {
   call.city = city;
   if (local_) {
     // The admin socket's file permissions already decided who may connect.

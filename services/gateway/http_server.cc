@@ -106,6 +106,12 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       return;
     }
+    // A Content-Length over the body limit is refused by the parser with the headers already.
+    if (ec == http::error::body_limit) {
+      Reject(413, "RESOURCE_EXHAUSTED",
+             absl::StrCat("request body larger than ", l.max_body_bytes, " bytes"));
+      return;
+    }
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
         ec == asio::error::eof) {

@@ -14,6 +14,7 @@
 #include "services/common/backups.h"
 #include "services/gateway/authenticator.h"
 #include "services/gateway/module_store.h"
+#include "services/gateway/rate_limiter.h"
 #include "services/gateway/route_table.h"
 
 namespace civitas::gateway {
@@ -112,12 +113,19 @@ class CityOperations {
 // Two instances serve it: one on the gRPC port, where every call needs an admin or operator
 // token, and one on the admin Unix socket (`local`), whose file permissions are the access
 // control and whose callers act as the instance operator. A peer address never grants anything.
-// Every call is audit-logged: method, caller, peer, city, outcome.
+// Every call is audit-logged: method, caller, peer, city, outcome. Over the network (gRPC port,
+// and JSON/HTTP through it) the calls that change or read a whole city (install, roll back,
+// back up, verify, create/export/delete a city) are limited per subject: kAdminWritesPerMinute a
+// minute, kAdminWriteBurst at once (RESOURCE_EXHAUSTED with retry-after; HTTP 429). Lists are
+// not limited; the admin socket is not limited.
 class AdminService final : public civitas::gateway::v1::AdminService::Service {
  public:
   AdminService(const RouteTableHolder* routes, const Authenticator* auth, bool local,
                CityOperations* modules)
       : routes_(routes), auth_(auth), local_(local), modules_(modules) {}
+
+  static constexpr uint32_t kAdminWritesPerMinute = 30;
+  static constexpr uint32_t kAdminWriteBurst = 20;
 
   grpc::Status ListCities(grpc::ServerContext* ctx, const v1::ListCitiesRequest* request,
                           v1::ListCitiesResponse* response) override;
@@ -153,14 +161,25 @@ class AdminService final : public civitas::gateway::v1::AdminService::Service {
   // kCityAdmin: the admin role in the city (or the operator); kOperator: the instance operator
   // (creating and deleting cities, whose config names libraries and trusted publishers).
   enum class Need { kCityAdmin, kOperator };
-  // OK if the caller may do `call.method` for `city` ("*" = the whole gateway); fills in who.
+  // OK if the caller may do `call.method` for `city` ("*" = the whole gateway) and, over the
+  // network, is within the write limit; fills in who.
   grpc::Status Authorize(AdminCall& call, const std::string& city, Need need) const;
+  // Authorize without the write limit.
+  grpc::Status CheckCaller(AdminCall& call, const std::string& city, Need need) const;
   // Logs the call's audit line and returns `status`.
   grpc::Status Audit(const AdminCall& call, grpc::Status status) const;
   const RouteTableHolder* routes_;
   const Authenticator* auth_;
   bool local_;
   CityOperations* modules_;
+  // Writes are told from reads by the methods' google.api.http verbs (admin.proto).
+  mutable WriteRateLimiter limiter_{[] {
+    WriteRateConfig c;
+    c.per_subject = {kAdminWritesPerMinute, kAdminWriteBurst};
+    c.anonymous_per_peer = {0, 0};
+    c.exempt_staff = false;
+    return c;
+  }()};
 };
 
 }  // namespace civitas::gateway

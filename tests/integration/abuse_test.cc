@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "civitas/gateway/v1/admin.grpc.pb.h"
 #include "civitas/noticeboard/v1/noticeboard.grpc.pb.h"
 #include "civitas/reports/v1/reports.grpc.pb.h"
 #include "tests/integration/gateway_process.h"
@@ -283,6 +284,98 @@ TEST_F(AbuseTest, ACityThatReachesItsStorageQuotaRefusesNewDataButStillDeletes) 
   grpc::Status deleted = board_->DeleteNotice(&ctx, del, &empty);
   EXPECT_TRUE(deleted.ok()) << deleted.error_message();
   EXPECT_TRUE(gw_->Terminate() == 0) << "the gateway keeps serving and stops cleanly";
+}
+
+constexpr char kAdminHttpConfig[] = R"(
+data_dir: {dir}/data
+module_dir: {modules}
+auth:
+  jwks_file: jwks.json
+limits:
+  max_request_bytes: 8192
+logging:
+  access_log: false
+cities:
+  - id: hamm
+    modules:
+      - id: civitas.noticeboard
+)";
+
+// AdminService's city routes over JSON/HTTP (the console's Modules and Backups screens): the
+// right role or 401/403, bodies over limits.max_request_bytes 413, and a flood of writes from one
+// admin account 429 with Retry-After (RESOURCE_EXHAUSTED over gRPC) while lists go on.
+TEST_F(AbuseTest, AdminHttpRoutesCheckTheRoleTheSizeAndTheWriteRate) {
+  Start(kAdminHttpConfig);
+  const std::string admin = keys_->Mint("stadtadmin", "hamm", {"admin"});
+  const std::string editor = keys_->Mint("redaktion", "hamm", {"editor"});
+  const std::string base =
+      absl::StrCat("http://127.0.0.1:", gw_->http_port(), "/cities/hamm/v1/cities/hamm");
+  auto curl = [&](const std::string& method, const std::string& path, const std::string& token,
+                  const std::string& body) {
+    std::vector<std::string> argv = {
+        "curl", "-s", "-i", "-X", method, "-H", "content-type: application/json"};
+    if (!token.empty()) {
+      argv.push_back("-H");
+      argv.push_back("authorization: Bearer " + token);
+    }
+    if (!body.empty()) {
+      argv.push_back("--data-binary");
+      argv.push_back(body);
+    }
+    argv.push_back(base + path);
+    std::string out;
+    EXPECT_EQ(RunCommand(argv, &out), 0) << out;
+    return out;
+  };
+  auto code = [](const std::string& out) {  // "HTTP/1.1 200 OK"
+    return out.size() > 12 ? std::atoi(out.substr(9, 3).c_str()) : 0;
+  };
+
+  // The happy path; lists are reads and never limited.
+  std::string out;
+  for (int i = 0; i < 30; ++i) {
+    out = curl("GET", "/modules", admin, "");
+    ASSERT_EQ(code(out), 200) << out;
+  }
+  EXPECT_NE(out.find("civitas.noticeboard"), std::string::npos) << out;
+
+  // The wrong role, or none.
+  EXPECT_EQ(code(curl("GET", "/modules", editor, "")), 403);
+  EXPECT_EQ(code(curl("POST", "/backups", editor, "{}")), 403);
+  EXPECT_EQ(code(curl("POST", "/modules:install", "", "{}")), 401);
+
+  // Too big: refused by the HTTP server before AdminService reads anything.
+  out = curl(
+      "POST", "/modules:install", admin,
+      absl::StrCat(R"({"validateOnly": true, "bundlePath": ")", std::string(20000, 'a'), R"("})"));
+  EXPECT_EQ(code(out), 413) << out;
+
+  // A flood of writes from one admin account: the burst is answered, then 429.
+  int answered = 0;
+  for (int i = 0; i < 40; ++i) {
+    out = curl("POST", "/backups/999:verify", admin, "{}");
+    if (code(out) == 429) break;
+    EXPECT_NE(code(out), 200) << "there is no backup 999: " << out;
+    ++answered;
+  }
+  constexpr int kBurst = 20;  // AdminService::kAdminWriteBurst (30 a minute)
+  EXPECT_GE(answered, kBurst);
+  EXPECT_LE(answered, kBurst + 3) << "at most a few tokens refill while the flood runs";
+  EXPECT_EQ(code(out), 429) << out;
+  EXPECT_NE(out.find("Retry-After: "), std::string::npos) << out;
+  EXPECT_NE(out.find("too many writes"), std::string::npos) << out;
+  // The same account over gRPC is refused too; lists still answer; another admin still writes.
+  auto stub = civitas::gateway::v1::AdminService::NewStub(gw_->channel());
+  grpc::ClientContext ctx;
+  Prepare(&ctx, "hamm", admin);
+  civitas::gateway::v1::VerifyBackupRequest verify;
+  verify.set_name("cities/hamm/backups/999");
+  civitas::gateway::v1::Backup backup;
+  EXPECT_EQ(stub->VerifyBackup(&ctx, verify, &backup).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(code(curl("GET", "/modules", admin, "")), 200);
+  const std::string other = keys_->Mint("zweite-admin", "hamm", {"admin"});
+  EXPECT_NE(code(curl("POST", "/backups/999:verify", other, "{}")), 429);
 }
 
 }  // namespace

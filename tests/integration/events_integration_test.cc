@@ -122,6 +122,74 @@ TEST_F(EventsIntegrationTest, ParallelRegistrationsNeverExceedCapacity) {
   EXPECT_EQ(holders, 5);
 }
 
+TEST_F(EventsIntegrationTest, EditorsListWhoRegisteredOthersMayNot) {
+  const pb::Event event = CreateEvent(10, "FREQ=WEEKLY;COUNT=3");
+  std::vector<std::string> subjects = {"berta", "anton", "cem"};
+  for (size_t i = 0; i < subjects.size(); ++i) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "hagen", keys_->Mint(subjects[i], "hagen", {}));
+    pb::RegisterForEventRequest req;
+    req.set_name(event.name());
+    if (i == 2) {  // Cem takes the second date
+      req.mutable_occurrence_start()->set_seconds(event.start_time().seconds() + 7 * 86400);
+    }
+    pb::Registration r;
+    grpc::Status s = stub_->RegisterForEvent(&ctx, req, &r);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(r.registrant().empty()) << "a citizen's own answer names nobody";
+  }
+  auto list = [&](const std::string& token, pb::ListEventRegistrationsRequest req,
+                  pb::ListEventRegistrationsResponse* out) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "hagen", token);
+    return stub_->ListEventRegistrations(&ctx, req, out);
+  };
+  pb::ListEventRegistrationsRequest req;
+  req.set_parent(event.name());
+  pb::ListEventRegistrationsResponse out;
+  // Registrants are personal data: editors only.
+  EXPECT_EQ(list("", req, &out).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(list(keys_->Mint("anton", "hagen", {}), req, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(list(keys_->Mint("mod", "hagen", {"moderator"}), req, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status s = list(editor_, req, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(out.registrations_size(), 3);
+  // By date, then by subject.
+  EXPECT_EQ(out.registrations(0).registrant(), "anton");
+  EXPECT_EQ(out.registrations(1).registrant(), "berta");
+  EXPECT_EQ(out.registrations(2).registrant(), "cem");
+  EXPECT_EQ(out.registrations(2).occurrence_start().seconds(),
+            event.start_time().seconds() + 7 * 86400);
+  // Pages of two; one date only.
+  req.set_page_size(2);
+  ASSERT_TRUE(list(editor_, req, &out).ok());
+  ASSERT_EQ(out.registrations_size(), 2);
+  ASSERT_FALSE(out.next_page_token().empty());
+  req.set_page_token(out.next_page_token());
+  pb::ListEventRegistrationsResponse rest;
+  ASSERT_TRUE(list(editor_, req, &rest).ok());
+  ASSERT_EQ(rest.registrations_size(), 1);
+  EXPECT_EQ(rest.registrations(0).registrant(), "cem");
+  EXPECT_TRUE(rest.next_page_token().empty());
+  pb::ListEventRegistrationsRequest first;
+  first.set_parent(event.name());
+  *first.mutable_occurrence_start() = event.start_time();
+  ASSERT_TRUE(list(editor_, first, &out).ok());
+  EXPECT_EQ(out.registrations_size(), 2);
+  // Bounds and garbage.
+  req.set_page_token("");
+  req.set_page_size(501);
+  EXPECT_EQ(list(editor_, req, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_page_size(0);
+  req.set_page_token("not-a-token");
+  EXPECT_EQ(list(editor_, req, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_page_token("");
+  req.set_parent("events/0000000000000000");
+  EXPECT_EQ(list(editor_, req, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(EventsIntegrationTest, RolesAreEnforced) {
   const pb::Event event = CreateEvent(3);
   const std::string citizen = keys_->Mint("anna", "hagen", {});

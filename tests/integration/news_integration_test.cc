@@ -1,6 +1,7 @@
 // The news module through the real gateway: roles for every method, paging while articles are
 // inserted, offline sync with concurrent writers, the live stream, atomic imports and
-// civitasctl import from a file and from another city's RSS URL.
+// civitasctl import from a file and from another city's RSS URL; four-eyes review and the
+// article history with their roles, bounds and write-rate limit.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -341,6 +342,151 @@ TEST_F(NewsIntegrationTest, ArticlesSurviveARestart) {
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].name(), a.name());
   EXPECT_EQ(all[0].etag(), a.etag());
+}
+
+constexpr char kReviewConfig[] = R"(
+data_dir: {dir}/data
+module_dir: {modules}
+auth:
+  jwks_file: jwks.json
+limits:
+  write_rate:
+    per_subject: {per_minute: 6, burst: 5}
+    exempt_staff: false
+logging:
+  access_log: false
+cities:
+  - id: unna
+    modules:
+      - id: civitas.news
+        config:
+          review_required: true
+)";
+
+class NewsReviewIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = NewTempDir("gw");
+    keys_ = std::make_unique<TestKeys>(dir_);
+    gw_ = GatewayProcess::Start(dir_, kReviewConfig);
+    ASSERT_NE(gw_, nullptr);
+    stub_ = pb::NewsService::NewStub(gw_->channel());
+    author_ = keys_->Mint("presseamt", "*", {"editor"});
+    reviewer_ = keys_->Mint("lektorat", "*", {"editor"});
+    citizen_ = keys_->Mint("anna", "*", {});
+  }
+
+  grpc::Status Approve(const std::string& token, const std::string& name, pb::Article* out) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "unna", token);
+    pb::ApproveArticleRequest req;
+    req.set_name(name);
+    return stub_->ApproveArticle(&ctx, req, out);
+  }
+
+  grpc::Status History(const std::string& token, const std::string& name,
+                       pb::ListArticleHistoryResponse* out, int page_size = 0) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "unna", token);
+    pb::ListArticleHistoryRequest req;
+    req.set_parent(name);
+    req.set_page_size(page_size);
+    return stub_->ListArticleHistory(&ctx, req, out);
+  }
+
+  std::string dir_;
+  std::unique_ptr<TestKeys> keys_;
+  std::unique_ptr<GatewayProcess> gw_;
+  std::unique_ptr<pb::NewsService::Stub> stub_;
+  std::string author_, reviewer_, citizen_;
+};
+
+TEST_F(NewsReviewIntegrationTest, ASecondEditorApprovesAndTheHistoryNamesEveryone) {
+  pb::Article draft;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "unna", author_);
+    pb::CreateArticleRequest req;
+    req.mutable_article()->set_title("Neue Buslinie");
+    ASSERT_TRUE(stub_->CreateArticle(&ctx, req, &draft).ok());
+  }
+  auto publish = [&](const std::string& token) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "unna", token);
+    pb::PublishArticleRequest req;
+    req.set_name(draft.name());
+    pb::Article out;
+    return stub_->PublishArticle(&ctx, req, &out);
+  };
+  grpc::Status s = publish(author_);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+
+  // Who may approve: an editor, not the author.
+  pb::Article out;
+  EXPECT_EQ(Approve("", draft.name(), &out).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Approve(citizen_, draft.name(), &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  s = Approve(author_, draft.name(), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  s = Approve(reviewer_, draft.name(), &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.approver(), "lektorat");
+  s = publish(author_);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // Who may read the history: editors.
+  pb::ListArticleHistoryResponse history;
+  EXPECT_EQ(History("", draft.name(), &history).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(History(citizen_, draft.name(), &history).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  s = History(reviewer_, draft.name(), &history, 101);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "at most 100 a page";
+  s = History(reviewer_, draft.name(), &history);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(history.entries_size(), 3) << history.DebugString();
+  EXPECT_EQ(history.entries(0).action(), pb::ArticleHistoryEntry::PUBLISHED);
+  EXPECT_EQ(history.entries(0).actor(), "presseamt");
+  EXPECT_EQ(history.entries(1).action(), pb::ArticleHistoryEntry::APPROVED);
+  EXPECT_EQ(history.entries(1).actor(), "lektorat");
+  EXPECT_EQ(history.entries(2).action(), pb::ArticleHistoryEntry::CREATED);
+
+  // Citizens see the article, not who wrote or approved it.
+  grpc::ClientContext ctx;
+  Prepare(&ctx, "unna");
+  pb::GetArticleRequest get;
+  get.set_name(draft.name());
+  pb::Article seen;
+  ASSERT_TRUE(stub_->GetArticle(&ctx, get, &seen).ok());
+  EXPECT_TRUE(seen.approver().empty());
+  EXPECT_TRUE(seen.author().empty());
+}
+
+TEST_F(NewsReviewIntegrationTest, ApprovalsAreWritesUnderTheWriteRateLimitHistoryReadsAreNot) {
+  const std::string flooder = keys_->Mint("flut", "*", {"editor"});
+  int refused = 0, answered = 0;
+  for (int i = 0; i < 12; ++i) {
+    pb::Article out;
+    grpc::Status s = Approve(flooder, "articles/00000000000000aa", &out);
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+      EXPECT_NE(s.error_message().find("too many writes"), std::string::npos) << s.error_message();
+    } else {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+      ++answered;
+    }
+  }
+  EXPECT_EQ(answered, 5) << "the burst of 5";
+  EXPECT_EQ(refused, 7);
+  // Reads are not counted: the history answers on.
+  for (int i = 0; i < 12; ++i) {
+    pb::ListArticleHistoryResponse history;
+    EXPECT_EQ(History(flooder, "articles/00000000000000aa", &history).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  // Another editor still writes.
+  pb::Article out;
+  EXPECT_EQ(Approve(reviewer_, "articles/00000000000000aa", &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace

@@ -229,11 +229,16 @@ TEST_F(ParticipationIntegrationTest, EachRoleMayDoOnlyItsPart) {
   EXPECT_EQ(code("", [&](auto* c) { return stub_->CreateIdea(c, pb::CreateIdeaRequest(), &seen); }),
             StatusCode::UNAUTHENTICATED);
   pb::ListAuditEntriesResponse audit;
-  EXPECT_EQ(code(moderator,
+  EXPECT_EQ(code(ben,
                  [&](auto* c) {
                    return stub_->ListAuditEntries(c, pb::ListAuditEntriesRequest(), &audit);
                  }),
             StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(code("",
+                 [&](auto* c) {
+                   return stub_->ListAuditEntries(c, pb::ListAuditEntriesRequest(), &audit);
+                 }),
+            StatusCode::UNAUTHENTICATED);
   // A moderator hides the comment; its text is gone for citizens; the admin reads the audit.
   EXPECT_EQ(code(moderator, [&](auto* c) { return stub_->ModerateContent(c, moderate, &entry); }),
             StatusCode::OK);
@@ -253,6 +258,99 @@ TEST_F(ParticipationIntegrationTest, EachRoleMayDoOnlyItsPart) {
   ASSERT_EQ(audit.entries_size(), 1);
   EXPECT_EQ(audit.entries(0).moderator(), "mod");
   EXPECT_EQ(audit.entries(0).reason(), "Beleidigung");
+  // Moderators read the trail too (who hid what, when, why).
+  pb::ListAuditEntriesResponse seen_by_moderator;
+  ASSERT_EQ(code(moderator,
+                 [&](auto* c) {
+                   return stub_->ListAuditEntries(c, pb::ListAuditEntriesRequest(),
+                                                  &seen_by_moderator);
+                 }),
+            StatusCode::OK);
+  ASSERT_EQ(seen_by_moderator.entries_size(), 1);
+  EXPECT_EQ(seen_by_moderator.entries(0).action(), pb::AuditEntry::HIDE);
+  pb::ListAuditEntriesRequest too_big;
+  too_big.set_page_size(101);
+  EXPECT_EQ(code(moderator,
+                 [&](auto* c) { return stub_->ListAuditEntries(c, too_big, &seen_by_moderator); }),
+            StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ParticipationIntegrationTest, PollsAreListedAndAnEditorClosesOneEarly) {
+  const std::string editor = Token("redaktion", {"editor"}), anna = Token("anna");
+  auto code = [&](const std::string& token, auto&& call) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "unna", token);
+    return call(&ctx).error_code();
+  };
+  using grpc::StatusCode;
+  std::vector<std::string> names;
+  for (int i = 0; i < 3; ++i) {
+    pb::CreatePollRequest create;
+    create.mutable_poll()->set_title("Umfrage Nummer " + std::to_string(i));
+    create.mutable_poll()->set_results_hidden_until_close(true);
+    pb::Question* q = create.mutable_poll()->add_questions();
+    q->set_text("Ja oder nein?");
+    q->add_options()->set_text("Ja");
+    q->add_options()->set_text("Nein");
+    create.mutable_poll()->mutable_close_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) +
+                                                             86400);
+    pb::Poll poll;
+    ASSERT_EQ(code(editor, [&](auto* c) { return stub_->CreatePoll(c, create, &poll); }),
+              StatusCode::OK);
+    names.push_back(poll.name());
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  // Anyone lists them, newest first, page by page.
+  pb::ListPollsRequest list;
+  list.set_page_size(2);
+  pb::ListPollsResponse page;
+  ASSERT_EQ(code("", [&](auto* c) { return stub_->ListPolls(c, list, &page); }), StatusCode::OK);
+  ASSERT_EQ(page.polls_size(), 2);
+  EXPECT_EQ(page.polls(0).name(), names[2]);
+  EXPECT_EQ(page.polls(1).name(), names[1]);
+  list.set_page_token(page.next_page_token());
+  pb::ListPollsResponse rest;
+  ASSERT_EQ(code("", [&](auto* c) { return stub_->ListPolls(c, list, &rest); }), StatusCode::OK);
+  ASSERT_EQ(rest.polls_size(), 1);
+  EXPECT_EQ(rest.polls(0).name(), names[0]);
+  EXPECT_TRUE(rest.next_page_token().empty());
+  list.set_page_token("");
+  list.set_page_size(101);
+  EXPECT_EQ(code("", [&](auto* c) { return stub_->ListPolls(c, list, &rest); }),
+            StatusCode::INVALID_ARGUMENT);
+
+  // Anna votes; only an editor closes the poll; then nobody votes and the results show.
+  pb::CastBallotRequest vote;
+  vote.set_poll(names[0]);
+  vote.add_answers()->add_options(0);
+  pb::Ballot ballot;
+  ASSERT_EQ(code(anna, [&](auto* c) { return stub_->CastBallot(c, vote, &ballot); }),
+            StatusCode::OK);
+  pb::ClosePollRequest close;
+  close.set_name(names[0]);
+  pb::Poll closed;
+  EXPECT_EQ(code("", [&](auto* c) { return stub_->ClosePoll(c, close, &closed); }),
+            StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(code(anna, [&](auto* c) { return stub_->ClosePoll(c, close, &closed); }),
+            StatusCode::PERMISSION_DENIED);
+  ASSERT_EQ(code(editor, [&](auto* c) { return stub_->ClosePoll(c, close, &closed); }),
+            StatusCode::OK);
+  EXPECT_LE(closed.close_time().seconds(), absl::ToUnixSeconds(absl::Now()));
+  EXPECT_EQ(code(editor, [&](auto* c) { return stub_->ClosePoll(c, close, &closed); }),
+            StatusCode::FAILED_PRECONDITION)
+      << "closed already";
+  EXPECT_EQ(code(Token("ben"), [&](auto* c) { return stub_->CastBallot(c, vote, &ballot); }),
+            StatusCode::FAILED_PRECONDITION);
+  pb::GetPollRequest get;
+  get.set_name(names[0]);
+  pb::Poll seen;
+  ASSERT_EQ(code("", [&](auto* c) { return stub_->GetPoll(c, get, &seen); }), StatusCode::OK);
+  EXPECT_TRUE(seen.results_visible()) << "hidden until the close, which has come";
+  EXPECT_EQ(seen.ballot_count(), 1);
+  EXPECT_EQ(seen.questions(0).options(0).votes(), 1);
+  close.set_name("polls/0000000000000000");
+  EXPECT_EQ(code(editor, [&](auto* c) { return stub_->ClosePoll(c, close, &closed); }),
+            StatusCode::NOT_FOUND);
 }
 
 }  // namespace

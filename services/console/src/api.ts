@@ -1,8 +1,10 @@
 // The gateway's JSON/HTTP API for one city. Request and response shapes are the JSON forms of the
 // protos (generated into ./gen by buf).
 import type {
+  ArticleHistoryEntryJson,
   ArticleJson,
   CategoryJson,
+  ListArticleHistoryResponseJson,
   ListArticlesResponseJson,
   ListCategoriesResponseJson,
   PublishArticleRequestJson,
@@ -129,6 +131,21 @@ export class NewsApi extends CityApi {
   async categories(languageCode: string): Promise<CategoryJson[]> {
     const q = new URLSearchParams({ language_code: languageCode });
     return (await call<ListCategoriesResponseJson>("GET", this.url(`categories?${q}`), this.token)).categories ?? [];
+  }
+
+  // Four-eyes review: approves the version with `etag` (not the author's or last editor's call).
+  approve(id: string, etag: string): Promise<ArticleJson> {
+    return call<ArticleJson>("POST", this.url(`articles/${encodeURIComponent(id)}:approve`), this.token, { etag });
+  }
+
+  // Who changed the article, what and when; newest first (the first 100).
+  async history(id: string): Promise<ArticleHistoryEntryJson[]> {
+    const r = await call<ListArticleHistoryResponseJson>(
+      "GET",
+      this.url(`articles/${encodeURIComponent(id)}/history?page_size=100`),
+      this.token,
+    );
+    return r.entries ?? [];
   }
 
   publish(id: string, request: PublishArticleRequestJson): Promise<ArticleJson> {

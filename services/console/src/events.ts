@@ -3,7 +3,14 @@
 // registrations per occurrence with a CSV export.
 import { ApiError, call, CityApi } from "./api";
 import { h } from "./dom";
-import type { Event_StatusJson, EventJson, ListEventsResponseJson, OccurrenceJson } from "./gen/civitas/events/v1/events_pb";
+import type {
+  Event_StatusJson,
+  EventJson,
+  ListEventRegistrationsResponseJson,
+  ListEventsResponseJson,
+  OccurrenceJson,
+  RegistrationJson,
+} from "./gen/civitas/events/v1/events_pb";
 import { t } from "./i18n";
 import { fromRule, inWords, nextStarts, parseWall, toRule, wallToLocal, WEEKDAYS, type Freq, type Recurrence, type Wall } from "./recurrence";
 import { errorText, type Context } from "./screen";
@@ -36,6 +43,21 @@ export class EventsApi extends CityApi {
   }
   create(e: EventJson): Promise<EventJson> {
     return this.postJson<EventJson>("events", e);
+  }
+  // Who registered (editors only: registrants are personal data), every occurrence.
+  async registrants(id: string): Promise<RegistrationJson[]> {
+    const all: RegistrationJson[] = [];
+    let pageToken = "";
+    for (let page = 0; page < 20; page++) {
+      const r = await this.getJson<ListEventRegistrationsResponseJson>(`events/${encodeURIComponent(id)}/registrations`, {
+        page_size: "500",
+        page_token: pageToken,
+      });
+      all.push(...(r.registrations ?? []));
+      pageToken = r.nextPageToken ?? "";
+      if (!pageToken) break;
+    }
+    return all;
   }
   update(id: string, e: EventJson, mask: string[]): Promise<EventJson> {
     return call("PATCH", this.url(`events/${encodeURIComponent(id)}?update_mask=${mask.join(",")}`), this.token, e);
@@ -229,6 +251,59 @@ export function renderEventEditor(main: HTMLElement, ctx: Context, id: string | 
     ),
     h("p", {}, csvLink),
   );
+  const people = h("tbody", { id: "registrants" });
+  const peopleCsv = h("a", { id: "registrants-csv", class: "button", download: "teilnehmende.csv", hidden: true }, t().registrantsCsv);
+  const peopleNone = h("p", { class: "note", id: "registrants-none" }, t().noRegistrants);
+  const peopleTable = h(
+    "table",
+    { class: "articles registrants", hidden: true },
+    h("caption", { class: "visually-hidden" }, t().registrantsTitle),
+    h(
+      "thead",
+      {},
+      h("tr", {}, h("th", { scope: "col" }, t().occurrence), h("th", { scope: "col" }, t().registrant), h("th", { scope: "col" }, t().registeredAt)),
+    ),
+    people,
+  );
+  const peopleSection = h(
+    "section",
+    { "aria-labelledby": "registrants-heading", hidden: true },
+    h("h2", { id: "registrants-heading" }, t().registrantsTitle),
+    h("p", { class: "note" }, t().registrantsNote),
+    peopleNone,
+    peopleTable,
+    h("p", {}, peopleCsv),
+  );
+  const loadRegistrants = async () => {
+    if (!name) return;
+    const list = await api.registrants(name);
+    peopleSection.hidden = false;
+    peopleNone.hidden = list.length > 0;
+    peopleTable.hidden = list.length === 0;
+    people.replaceChildren(
+      ...list.map((r) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, formatTime(r.occurrenceStart, ctx.timeZone)),
+          h("td", {}, r.registrant ?? ""),
+          h("td", {}, formatTime(r.createTime, ctx.timeZone)),
+        ),
+      ),
+    );
+    const rows = [
+      [t().csvEvent, t().occurrence, t().csvStartUtc, t().registrant, t().registeredAt],
+      ...list.map((r) => [
+        r.eventTitle ?? "",
+        formatTime(r.occurrenceStart, ctx.timeZone),
+        r.occurrenceStart ?? "",
+        r.registrant ?? "",
+        formatTime(r.createTime, ctx.timeZone),
+      ]),
+    ];
+    peopleCsv.setAttribute("href", `data:text/csv;charset=utf-8,${encodeURIComponent("\ufeff" + csv(rows))}`);
+    peopleCsv.hidden = list.length === 0;
+  };
   const loadRegistrations = async () => {
     if (!name) return;
     const mine = (await api.occurrences()).filter((o) => o.event?.name === `events/${name}`);
@@ -366,6 +441,7 @@ export function renderEventEditor(main: HTMLElement, ctx: Context, id: string | 
         }
         status.textContent = t().eventSaved;
         await loadRegistrations();
+        await loadRegistrants().catch(() => undefined);
       })
       .catch((err: unknown) => {
         alert.textContent = err instanceof ApiError && err.conflict ? t().eventConflict : errorText(err);
@@ -373,7 +449,7 @@ export function renderEventEditor(main: HTMLElement, ctx: Context, id: string | 
       .finally(() => (save.disabled = false));
   });
 
-  main.replaceChildren(h("p", {}, h("a", { href: "#/events" }, t().backToEvents)), heading, alert, status, form, registrationsSection);
+  main.replaceChildren(h("p", {}, h("a", { href: "#/events" }, t().backToEvents)), heading, alert, status, form, registrationsSection, peopleSection);
   update();
   if (!id) {
     title.focus();
@@ -384,7 +460,7 @@ export function renderEventEditor(main: HTMLElement, ctx: Context, id: string | 
     .then((e) => {
       current = e;
       fill(e);
-      return loadRegistrations();
+      return Promise.all([loadRegistrations(), loadRegistrants()]);
     })
     .catch((e: unknown) => (alert.textContent = errorText(e)));
 }

@@ -1,8 +1,10 @@
 // The News screen: the list (by state, searchable by title) and the editor.
 import { ApiError, articleId, NewsApi } from "./api";
 import { h } from "./dom";
-import type { ArticleJson, CategoryJson } from "./gen/civitas/news/v1/news_pb";
+import type { ArticleJson, CategoryJson, ImageJson, LocalizationJson } from "./gen/civitas/news/v1/news_pb";
 import { t } from "./i18n";
+import { imagesEditor, translationsEditor } from "./news-content";
+import { historyPanel, reviewPanel } from "./news-review";
 import type { Context } from "./screen";
 import { canEditNews } from "./session";
 import { cityLocalToUtc, formatTime, utcToCityLocal } from "./time";
@@ -123,6 +125,10 @@ export function renderList(main: HTMLElement, ctx: Context): void {
             {},
             editor ? h("a", { href: `#/news/${articleId(a)}` }, a.title ?? "") : (a.title ?? ""),
             a.pinned ? h("span", { class: "pin" }, ` · ${t().pinnedBadge}`) : null,
+            // Four-eyes review: what a second editor still has to approve, and what is approved.
+            a.reviewRequired && a.state === "DRAFT"
+              ? h("span", { class: "pin review-badge" }, ` · ${a.approveTime ? t().approvedBadge : t().awaitingApproval}`)
+              : null,
           ),
           h("td", {}, t().states[a.state ?? ""] ?? String(a.state ?? "")),
           h("td", { class: "col-language" }, a.languageCode ?? ""),
@@ -172,6 +178,8 @@ interface Fields {
   tags?: string;
   pinned?: boolean;
   expire?: string; // datetime-local, city time
+  localizations?: LocalizationJson[];
+  images?: ImageJson[];
 }
 
 // "Radweg, Innenstadt" -> ["Radweg", "Innenstadt"]
@@ -205,6 +213,13 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
   const pinned = h("input", { id: "f-pinned", name: "pinned", type: "checkbox" });
   const expire = h("input", { id: "f-expire", name: "expire", type: "datetime-local", "aria-describedby": "f-expire-hint" });
   const categoryBoxes = h("div", { class: "days", id: "f-categories" });
+  // Translations and images report their changes like the other fields (draft, preview).
+  const changed = () => {
+    keepDraft();
+    renderPreview();
+  };
+  const translations = translationsEditor(() => changed(), () => language.value);
+  const images = imagesEditor(() => changed());
   let categories: CategoryJson[] = [];
   const checkedCategories = () =>
     [...categoryBoxes.querySelectorAll<HTMLInputElement>("input:checked")].map((b) => b.value);
@@ -233,6 +248,19 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
   const stateLine = h("p", { id: "editor-state" });
   const heading = h("h1", {}, id ? t().editTitle : t().createTitle);
   const buttons: HTMLButtonElement[] = [];
+  const historyView = historyPanel(ctx, api);
+  const review = reviewPanel(
+    ctx,
+    api,
+    () => current,
+    (a) => {
+      current = { ...a };
+      showState(a);
+      status.textContent = t().approved;
+      refreshHistory();
+    },
+    (e) => fail(e),
+  );
 
   const fields = (): Fields => ({
     title: title.value,
@@ -243,6 +271,8 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
     tags: tags.value,
     pinned: pinned.checked,
     expire: expire.value,
+    localizations: translations.value(),
+    images: images.value(),
   });
   let pendingCategories: string[] = [];
   const fill = (f: Fields) => {
@@ -255,6 +285,8 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
     tags.value = f.tags ?? "";
     pinned.checked = !!f.pinned;
     expire.value = f.expire ?? "";
+    translations.set(f.localizations ?? []);
+    images.set(f.images ?? []);
     renderPreview();
   };
   const fromArticle = (a: ArticleJson): Fields => ({
@@ -266,6 +298,8 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
     tags: (a.tags ?? []).join(", "),
     pinned: !!a.pinned,
     expire: utcToCityLocal(a.expireTime, ctx.timeZone),
+    localizations: a.localizations ?? [],
+    images: a.images ?? [],
   });
   // As the app shows an article: date, categories, title, teaser, then the text by paragraph.
   const renderPreview = () => {
@@ -276,6 +310,8 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
       h("p", { class: "preview-meta" }, [f.pinned ? t().pinnedBadge : "", formatTime(current?.publishTime ?? new Date().toISOString(), ctx.timeZone), ...names].filter(Boolean).join(" · ")),
       h("h3", { class: "preview-title" }, f.title || t().untitled),
       f.teaser ? h("p", { class: "preview-teaser" }, f.teaser) : null,
+      // The console's CSP loads no image from another host: the preview names them.
+      ...(f.images ?? []).filter((i) => i.url).map((i) => h("p", { class: "preview-image" }, t().previewImage(i.altText || i.url || ""))),
       ...f.body.split(/\n\s*\n/).filter((p) => p.trim()).map((p) => h("p", {}, p)),
       tagList(f.tags ?? "").length ? h("p", { class: "note" }, tagList(f.tags ?? "").map((x) => `#${x}`).join(" ")) : null,
       ] as (HTMLElement | null)[]).filter((x): x is HTMLElement => x !== null),
@@ -305,9 +341,10 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
   };
   const showState = (a: ArticleJson) => {
     stateLine.textContent = t().stateIs(t().states[a.state ?? ""] ?? String(a.state ?? ""));
+    review.show(a);
   };
 
-  const fail = (e: unknown) => {
+  function fail(e: unknown): void {
     status.textContent = "";
     if (e instanceof ApiError && e.conflict) {
       const reload = h("button", { type: "button", id: "reload-keep" }, t().reloadKeep);
@@ -330,7 +367,7 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
       return;
     }
     alert.replaceChildren(message("alert", t().error(e instanceof Error ? e.message : String(e))));
-  };
+  }
 
   // Creates or updates the article from the form; resolves to the server's copy.
   // The article's writable fields from the form; the expiry in UTC (null: the field is malformed).
@@ -343,6 +380,8 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
       categories: f.categories ?? [],
       tags: tagList(f.tags ?? ""),
       pinned: !!f.pinned,
+      localizations: f.localizations ?? [],
+      images: f.images ?? [],
     };
     if (f.expire) {
       const at = cityLocalToUtc(f.expire, ctx.timeZone);
@@ -372,12 +411,17 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
         "tags",
         "pinned",
         "expire_time",
+        "localizations",
+        "images",
       ]);
       dropDraft();
     }
     current = saved;
     showState(saved);
     return saved;
+  };
+  const refreshHistory = () => {
+    if (name) void historyView.load(name).catch(() => undefined);
   };
 
   const act = (kind: "save" | "publish" | "schedule") => async (e: Event) => {
@@ -399,6 +443,7 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
       const saved = await save();
       if (kind === "save") {
         status.textContent = t().saved;
+        refreshHistory();
       } else {
         const out = await api.publish(articleId(saved), {
           etag: saved.etag ?? "",
@@ -408,9 +453,11 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
         showState(out);
         status.textContent =
           out.state === "SCHEDULED" ? t().scheduled(formatTime(out.publishTime, ctx.timeZone)) : t().published;
+        refreshHistory();
       }
     } catch (err) {
       fail(err);
+      refreshHistory();
     } finally {
       setBusy(false);
     }
@@ -456,6 +503,8 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
     h("div", { class: "field" }, h("label", { for: "f-language" }, t().fLanguage), language),
     h("div", { class: "field" }, h("label", { for: "f-teaser" }, t().fTeaser), teaser),
     h("div", { class: "field" }, h("label", { for: "f-body" }, t().fBody), body),
+    translations.element,
+    images.element,
     h("fieldset", {}, h("legend", {}, t().fCategories), categoryBoxes),
     h(
       "div",
@@ -491,7 +540,9 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
     stateLine,
     alert,
     status,
+    review.element,
     form,
+    historyView.element,
   );
 
   const restore = () => {
@@ -534,6 +585,7 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
       fill(fromArticle(a));
       showState(a);
       restore();
+      refreshHistory();
       title.focus();
     })
     .catch(fail)

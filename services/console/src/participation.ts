@@ -11,6 +11,7 @@ import type {
   ListAuditEntriesResponseJson,
   ListFlaggedContentResponseJson,
   ListIdeasResponseJson,
+  ListPollsResponseJson,
   ModerateContentRequestJson,
   PollJson,
 } from "./gen/civitas/participation/v1/participation_pb";
@@ -51,6 +52,21 @@ export class ParticipationApi extends CityApi {
   }
   poll(id: string): Promise<PollJson> {
     return this.getJson<PollJson>(`polls/${encodeURIComponent(id)}`);
+  }
+  // Every poll of the city, newest first (without the votes: poll() has them).
+  async polls(): Promise<PollJson[]> {
+    const all: PollJson[] = [];
+    let pageToken = "";
+    for (let page = 0; page < 10; page++) {
+      const r = await this.getJson<ListPollsResponseJson>("polls", { page_size: "100", page_token: pageToken });
+      all.push(...(r.polls ?? []));
+      pageToken = r.nextPageToken ?? "";
+      if (!pageToken) break;
+    }
+    return all;
+  }
+  closePoll(id: string): Promise<PollJson> {
+    return this.postJson<PollJson>(`polls/${encodeURIComponent(id)}:close`, {});
   }
 }
 
@@ -102,7 +118,8 @@ function renderModeration(main: HTMLElement, ctx: Context): void {
   const rows = new Map<string, { row: HTMLTableRowElement; count: HTMLElement; state: HTMLElement }>();
   const decided = h("ul", { id: "decided" });
   const auditBody = h("tbody", { id: "audit" });
-  const admin = hasRole(ctx.session, "admin");
+  // Moderators and admins read the audit trail (ListAuditEntries is the moderators').
+  const auditor = hasRole(ctx.session, "moderator");
   let first = true;
 
   const moderate = (item: string, hide: boolean, reason: string, excerpt: string, done: () => void) => {
@@ -118,7 +135,7 @@ function renderModeration(main: HTMLElement, ctx: Context): void {
         done();
         rememberDecision(item, hide, excerpt);
         void refresh();
-        if (admin) void loadAudit();
+        if (auditor) void loadAudit();
       })
       .catch((e: unknown) => {
         alert.textContent = errorText(e);
@@ -246,7 +263,7 @@ function renderModeration(main: HTMLElement, ctx: Context): void {
     status,
     table,
     h("section", { "aria-labelledby": "decided-heading" }, h("h2", { id: "decided-heading" }, t().decidedTitle), decided),
-    admin
+    auditor
       ? h(
           "section",
           { "aria-labelledby": "audit-heading" },
@@ -285,7 +302,7 @@ function renderModeration(main: HTMLElement, ctx: Context): void {
   };
   const timer = setInterval(tick, QUEUE_POLL_MS);
   tick();
-  if (admin) loadAudit().catch((e: unknown) => (alert.textContent = errorText(e)));
+  if (auditor) loadAudit().catch((e: unknown) => (alert.textContent = errorText(e)));
 }
 
 function renderIdeas(main: HTMLElement, ctx: Context): void {
@@ -509,10 +526,51 @@ function renderPolls(main: HTMLElement, ctx: Context): void {
       .then((p) => ctx.navigate(`#/participation/polls/${lastPart(p.name)}`))
       .catch((err: unknown) => (alert.textContent = errorText(err)));
   });
+  const listStatus = h("div", { role: "status", class: "live", id: "polls-status" }, t().loading);
+  const listBody = h("tbody", { id: "polls" });
+  const list = h(
+    "table",
+    { class: "articles polls" },
+    h("caption", { class: "visually-hidden" }, t().allPolls),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        h("th", { scope: "col" }, t().fTitle),
+        h("th", { scope: "col" }, t().colState),
+        h("th", { scope: "col" }, t().pollCloses),
+        h("th", { scope: "col" }, t().ballots),
+      ),
+    ),
+    listBody,
+  );
+  api
+    .polls()
+    .then((polls) => {
+      listBody.replaceChildren(
+        ...polls.map((p) => {
+          const closed = p.closeTime ? new Date(p.closeTime).getTime() <= Date.now() : false;
+          return h(
+            "tr",
+            { "data-poll": lastPart(p.name) },
+            h("td", {}, h("a", { href: `#/participation/polls/${lastPart(p.name)}` }, p.title ?? "")),
+            h("td", {}, closed ? t().pollClosed : t().pollOpen),
+            h("td", {}, formatTime(p.closeTime, ctx.timeZone)),
+            h("td", {}, String(p.ballotCount ?? 0)),
+          );
+        }),
+      );
+      list.hidden = polls.length === 0;
+      listStatus.textContent = polls.length ? t().pollsStatus(polls.length) : t().noPolls;
+    })
+    .catch((e: unknown) => (listStatus.textContent = errorText(e)));
   main.replaceChildren(
     h("h1", {}, t().participationTitle),
     subNav(ctx, "/participation/polls"),
     h("h2", {}, t().pollsTitle),
+    h("section", { "aria-labelledby": "all-polls-heading" }, h("h3", { id: "all-polls-heading" }, t().allPolls), listStatus, list),
     openForm,
     alert,
     form,
@@ -524,13 +582,45 @@ function renderPoll(main: HTMLElement, ctx: Context, id: string): void {
   const alert = h("div", { role: "alert", class: "live", id: "poll-alert" });
   const content = h("div", { id: "poll-results" }, t().loading);
   const heading = h("h1", {}, t().pollsTitle);
-  main.replaceChildren(h("p", {}, h("a", { href: "#/participation/polls" }, t().backToPolls)), heading, alert, content);
-  api
-    .poll(id)
-    .then((p) => {
+  const done = h("div", { role: "status", class: "live", id: "poll-status" });
+  main.replaceChildren(h("p", {}, h("a", { href: "#/participation/polls" }, t().backToPolls)), heading, alert, done, content);
+  // Closing is for good: the button asks once more, in the page (Escape-free, keyboard-plain).
+  const closeTools = (open: boolean): HTMLElement => {
+    const box = h("div", { class: "actions", id: "close-poll-tools" });
+    if (!open) return box;
+    const ask = h("button", { type: "button", id: "close-poll", class: "secondary" }, t().closePoll);
+    ask.addEventListener("click", () => {
+      const yes = h("button", { type: "button", id: "close-poll-yes" }, t().closeYes);
+      const no = h("button", { type: "button", class: "secondary" }, t().cancel);
+      no.addEventListener("click", () => {
+        box.replaceChildren(ask);
+        ask.focus();
+      });
+      yes.addEventListener("click", () => {
+        yes.disabled = true;
+        alert.textContent = "";
+        api
+          .closePoll(id)
+          .then((p) => {
+            show(p);
+            done.textContent = t().pollClosedNow;
+          })
+          .catch((e: unknown) => {
+            yes.disabled = false;
+            alert.textContent = errorText(e);
+          });
+      });
+      box.replaceChildren(h("p", { id: "close-poll-question" }, t().closeConfirm), yes, no);
+      yes.focus();
+    });
+    box.append(ask);
+    return box;
+  };
+  const show = (p: PollJson) => {
       heading.textContent = p.title ?? "";
       const closed = p.closeTime ? new Date(p.closeTime).getTime() <= Date.now() : false;
       content.replaceChildren(
+        closeTools(!closed),
         h(
           "dl",
           { class: "facts" },
@@ -576,7 +666,10 @@ function renderPoll(main: HTMLElement, ctx: Context, id: string): void {
           );
         }),
       );
-    })
+  };
+  api
+    .poll(id)
+    .then(show)
     .catch((e: unknown) => {
       content.replaceChildren();
       alert.textContent = errorText(e);

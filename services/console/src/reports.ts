@@ -74,6 +74,8 @@ const AGES: { key: string; newer?: number; older?: number }[] = [
 ];
 
 const DAY_MS = 24 * 3600 * 1000;
+// How often the triage list asks for news while it is shown (polling: cheap, one list request).
+export const REPORTS_POLL_MS = 10000;
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export function reportId(r: ReportJson): string {
@@ -111,9 +113,12 @@ export function renderReportList(main: HTMLElement, ctx: Context): void {
 
   // Answers may arrive out of order when the filters change quickly: only the latest is shown.
   let generation = 0;
-  const load = async () => {
+  let shownKey = ""; // what the table shows, to leave it (and the map) alone when nothing changed
+  let shownIds = new Set<string>();
+  // quiet: a refresh by the timer, which changes the page only if the reports did.
+  const load = async (quiet = false) => {
     const mine = ++generation;
-    status.textContent = t().loading;
+    if (!quiet) status.textContent = t().loading;
     const age = AGES.find((a) => a.key === filter.age);
     const now = Date.now();
     const reports = await api.list({
@@ -123,6 +128,11 @@ export function renderReportList(main: HTMLElement, ctx: Context): void {
       endTime: age?.older ? iso(now - age.older * DAY_MS) : undefined,
     });
     if (mine !== generation) return;
+    const key = JSON.stringify(reports.map((r) => [r.name, r.status, r.updateTime]));
+    if (quiet && key === shownKey) return;
+    const added = quiet ? reports.filter((r) => !shownIds.has(r.name ?? "")).length : 0;
+    shownKey = key;
+    shownIds = new Set(reports.map((r) => r.name ?? ""));
     body.replaceChildren(
       ...reports.map((r) =>
         h(
@@ -136,7 +146,8 @@ export function renderReportList(main: HTMLElement, ctx: Context): void {
         ),
       ),
     );
-    status.textContent = reports.length ? t().reportCount(reports.length) : t().noReports;
+    const count = reports.length ? t().reportCount(reports.length) : t().noReports;
+    status.textContent = added > 0 ? `${t().newReports(added)} ${count}` : count;
     const located = reports.filter((r) => r.location?.latitude !== undefined && r.location?.longitude !== undefined);
     const map = pointsMap(
       t().mapLabel,
@@ -161,6 +172,18 @@ export function renderReportList(main: HTMLElement, ctx: Context): void {
       if (mine === generation) status.textContent = errorText(e);
     });
   };
+  const tick = () => {
+    // The screen was left: stop asking.
+    if (!body.isConnected) {
+      clearInterval(timer);
+      return;
+    }
+    const mine = generation + 1;
+    load(true).catch((e: unknown) => {
+      if (mine === generation) status.textContent = errorText(e);
+    });
+  };
+  const timer = setInterval(tick, REPORTS_POLL_MS);
   for (const [select, key] of [
     [statusSelect, "status"],
     [serviceSelect, "service"],

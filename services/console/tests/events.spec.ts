@@ -83,12 +83,30 @@ test("an editor creates a recurring event; words, next dates, registrations and 
   await page.reload();
   await expect(rows.first()).toContainText("1");
   await expect(rows.first().locator("td").nth(2)).toHaveText("19");
-  const href = await page.getByRole("link", { name: "Als CSV herunterladen" }).getAttribute("href");
+  const href = await page.getByRole("link", { name: "Als CSV herunterladen", exact: true }).getAttribute("href");
   expect(href).toMatch(/^data:text\/csv;charset=utf-8,/);
   const csv = decodeURIComponent(href!.replace(/^data:text\/csv;charset=utf-8,/, ""));
   expect(csv.split("\r\n")[0]).toBe("\ufeffVeranstaltung;Termin;Beginn (UTC);Angemeldet;Plätze;Freie Plätze");
   expect(csv.split("\r\n")[1]).toMatch(new RegExp(`^${title};[^;]+;\\d{4}-\\d\\d-\\d\\dT17:00:00Z;1;20;19$`));
   expect(csv.split("\r\n").filter(Boolean)).toHaveLength(7);
+
+  // Who registered: the citizen's account, in the table and in the list of participants.
+  const people = page.getByRole("region", { name: "Angemeldete Personen" });
+  await expect(people.locator("#registrants tr")).toHaveCount(1);
+  await expect(people.locator("#registrants tr").first()).toContainText("dev-citizen");
+  const list = await people.getByRole("link", { name: "Teilnehmerliste als CSV herunterladen" }).getAttribute("href");
+  const participants = decodeURIComponent(list!.replace(/^data:text\/csv;charset=utf-8,/, "")).split("\r\n").filter(Boolean);
+  expect(participants[0]).toBe("\ufeffVeranstaltung;Termin;Beginn (UTC);Person (Kennung);Angemeldet am");
+  expect(participants[1]).toMatch(new RegExp(`^${title};[^;]+;\\d{4}-\\d\\d-\\d\\dT17:00:00Z;dev-citizen;[^;]+$`));
+  expect(participants).toHaveLength(2);
+  await expectAccessible(page, "event editor with the registrants");
+  await people.scrollIntoViewIfNeeded();
+  await screenshot(page, "events-registrants");
+  // Registrants are personal data: a citizen's token is refused.
+  const refused = await fetch(`${baseURL}/cities/demo/v1/events/${id}/registrations`, {
+    headers: { authorization: `Bearer ${await token(baseURL, "citizen")}` },
+  });
+  expect(refused.status).toBe(403);
 
   // The editor shows the stored rule again; a monthly rule reads differently, in both languages.
   await expect(page.locator("#rule-words")).toHaveText("Wöchentlich am Dienstag und Donnerstag, 6 Mal");

@@ -80,7 +80,14 @@ test("a flagged comment appears in the open queue; hidden, it is gone from the p
   await decided.getByRole("button", { name: "Wiederherstellen" }).click();
   await expect(page.locator("#queue-decision")).toHaveText(`Sichtbar: ${words}`);
   expect(await publicBodies()).toContain(words);
-  await expect(page.getByText("Das Protokoll aller Entscheidungen sehen")).toBeVisible();
+  // The moderator reads both decisions in the audit trail: who, what, when, why.
+  const trail = page.locator("#audit tr").filter({ hasText: comment.name });
+  await expect(trail.filter({ hasText: "Beleidigt andere Nutzer" })).toContainText("Ausgeblendet");
+  await expect(trail.filter({ hasText: "Nach Rücksprache vertretbar" })).toContainText("Wiederhergestellt");
+  await expect(trail.first()).toContainText("dev-moderator");
+  await expectAccessible(page, "moderation with the audit trail, as a moderator");
+  await page.getByRole("heading", { level: 2, name: "Protokoll" }).scrollIntoViewIfNeeded();
+  await screenshot(page, "participation-audit");
 
   // An admin reads both decisions, with their reasons, in the audit trail.
   const admin = await newSignedInPage(browser, "admin");
@@ -149,6 +156,49 @@ test("an editor creates a poll and reads its results", async ({ page, baseURL })
   await expect(first.getByRole("row", { name: /Rosa-Parks-Platz/ })).toContainText("100 %");
   await expectAccessible(page, "poll results");
   await screenshot(page, "participation-poll-results");
+
+  // The list of all polls has it, open; from there it is closed early.
+  await page.getByRole("link", { name: "Zurück zu den Umfragen" }).click();
+  const listed = page.locator(`#polls tr[data-poll="${id}"]`);
+  await expect(listed).toContainText("Läuft");
+  await expect(listed).toContainText("01.03.2031, 18:00");
+  await expect(listed).toContainText(title);
+  await expect(page.locator("#polls-status")).toHaveText(/Umfrage/);
+  await expectAccessible(page, "the list of polls");
+  await screenshot(page, "participation-polls");
+  await listed.getByRole("link", { name: title }).click();
+  await page.getByRole("button", { name: "Umfrage jetzt beenden" }).click();
+  await expect(page.locator("#close-poll-question")).toContainText("niemand mehr abstimmen");
+  await page.getByRole("button", { name: "Abbrechen" }).click();
+  await expect(page.getByRole("button", { name: "Umfrage jetzt beenden" })).toBeFocused();
+  expect((await api(baseURL, null, "GET", `polls/${id}`)).closeTime).toBe("2031-03-01T17:00:00Z");
+  await page.getByRole("button", { name: "Umfrage jetzt beenden" }).click();
+  await page.getByRole("button", { name: "Ja, jetzt beenden" }).click();
+  await expect(page.locator("#poll-status")).toHaveText("Die Umfrage ist beendet.");
+  await expect(page.locator("#poll-state")).toHaveText("Beendet");
+  const closed = await api(baseURL, null, "GET", `polls/${id}`);
+  expect(new Date(closed.closeTime).getTime()).toBeLessThanOrEqual(Date.now());
+  const late = await fetch(`${baseURL}/cities/demo/v1/polls/${id}:vote`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${await token(baseURL, "citizen")}`, "content-type": "application/json" },
+    body: JSON.stringify({ answers: [{ options: [1] }, { options: [0] }] }),
+  });
+  expect(late.status, "no ballot after the close").toBe(400);
+  // A citizen may not close a poll.
+  const refused = await fetch(`${baseURL}/cities/demo/v1/polls/${id}:close`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${await token(baseURL, "citizen")}`, "content-type": "application/json" },
+    body: "{}",
+  });
+  expect(refused.status).toBe(403);
+
+  // The list of polls at 360 px.
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.getByRole("link", { name: "Zurück zu den Umfragen" }).click();
+  await expect(page.locator(`#polls tr[data-poll="${id}"]`)).toContainText("Beendet");
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(await overflow(), "horizontal scrolling on the list of polls").toBeLessThanOrEqual(0);
+  await expectAccessible(page, "the list of polls at 360 px");
 });
 
 test("the moderation queue fits 360 px; moderators see no ideas or polls; citizens no participation", async ({ page }) => {

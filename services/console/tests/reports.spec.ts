@@ -66,6 +66,11 @@ test("an editor moves a report through the workflow; Open311 shows the new statu
   await expect(row).toContainText("Eingegangen");
   await expectAccessible(page, "reports list");
   await screenshot(page, "reports-list");
+  // The list follows by itself: a report filed while it is open appears without a reload.
+  const later = unique("Umgestürzter Baum am Wall");
+  await fileReport(baseURL, page, later);
+  await expect(page.getByRole("row").filter({ hasText: later.slice(0, 60) })).toHaveCount(1, { timeout: 25_000 });
+  await expect(page.locator("#reports-status")).toContainText("1 neue Meldung eingegangen.");
   // Older than 7 days: the new report is not there.
   await page.getByLabel("Alter", { exact: true }).selectOption("older7d");
   await expect(page.locator("#reports-status")).toHaveText(/Meldung/);
