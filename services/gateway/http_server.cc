@@ -28,13 +28,36 @@ using tcp = asio::ip::tcp;
 // Room for the method, the version and the line ends around the request target.
 constexpr size_t kRequestLineOverhead = 64;
 
-// {"error": {...}} as the JSON/HTTP API writes it; `message` is ASCII here.
+// The google.rpc.ErrorInfo reason of a refusal made before a request reaches the API
+// (docs/errors.md).
+const char* ReasonOf(int status) {
+  switch (status) {
+    case 408:
+      return "BODY_TIMEOUT";
+    case 413:
+      return "BODY_TOO_LARGE";
+    case 414:
+      return "URL_TOO_LONG";
+    case 431:
+      return "HEADERS_TOO_LARGE";
+    case 503:
+      return "HTTP_BUSY";
+    default:
+      return "MALFORMED_HTTP";
+  }
+}
+
+// {"error": {...}} as the JSON/HTTP API writes it, with its ErrorInfo; `message` is ASCII here.
+std::string ErrorJson(int status, const char* code_name, const std::string& message) {
+  return absl::StrCat("{\"error\":{\"code\":", status, ",\"status\":\"", code_name,
+                      "\",\"message\":", civitas::JsonQuote(message),
+                      ",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\","
+                      "\"reason\":\"",
+                      ReasonOf(status), "\",\"domain\":\"civitas.city\"}]}}\n");
+}
+
 HttpResponse ErrorResponse(int status, const char* code_name, const std::string& message) {
-  return HttpResponse{status,
-                      "application/json",
-                      absl::StrCat("{\"error\":{\"code\":", status, ",\"status\":\"", code_name,
-                                   "\",\"message\":", civitas::JsonQuote(message), "}}\n"),
-                      {}};
+  return HttpResponse{status, "application/json", ErrorJson(status, code_name, message), {}};
 }
 
 }  // namespace
@@ -96,6 +119,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnHeader(beast::error_code ec) {
     const HttpLimits& l = impl_->limits;
+    if (ec == http::error::body_limit) {  // a Content-Length over the limit, seen in the header
+      Reject(413, "RESOURCE_EXHAUSTED",
+             absl::StrCat("request body larger than ", l.max_body_bytes, " bytes"));
+      return;
+    }
     if (ec == http::error::header_limit) {
       if (RequestLineTooLong()) {
         Reject(414, "INVALID_ARGUMENT",
@@ -308,8 +336,7 @@ class Session : public std::enable_shared_from_this<Session> {
 const std::string& TooManyConnections() {
   static const std::string* const text = [] {
     const std::string body =
-        "{\"error\":{\"code\":503,\"status\":\"UNAVAILABLE\",\"message\":\"too many open HTTP "
-        "connections; retry shortly\"}}\n";
+        ErrorJson(503, "UNAVAILABLE", "too many open HTTP connections; retry shortly");
     return new std::string(absl::StrCat(
         "HTTP/1.1 503 Service Unavailable\r\nServer: civitas\r\nContent-Type: application/json\r\n"
         "X-Content-Type-Options: nosniff\r\nRetry-After: 1\r\nConnection: close\r\n"
