@@ -156,7 +156,7 @@ class GenericCall final : public HostCall, public StreamFollower {
       absl::MutexLock lock(&mu_);
       if (following_ || !followed_topic_.empty()) return CIVITAS_FAILED_PRECONDITION;
     }
-    peer_ = ctx_.peer();
+    peer_ = ClientPeer();
     {
       // A client may hold only so many live streams, per connection and per city: each costs
       // memory for as long as it is open.

@@ -21,6 +21,7 @@
 #include "google/api/httpbody.pb.h"
 #include "services/common/code_names.h"
 #include "services/gateway/http_caching.h"
+#include "services/gateway/http_event_stream.h"
 #include "services/gateway/status_details.h"
 
 namespace civitas::gateway {
@@ -334,11 +335,18 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   // Streams of the gateway's own services end (a backup's progress); modules' streams may not.
   const bool gateway_own = std::any_of(gateway_bindings_.begin(), gateway_bindings_.end(),
                                        [&](const HttpBinding& b) { return &b == binding; });
-  const bool collect_stream = method.kind == CIVITAS_METHOD_SERVER_STREAMING && gateway_own;
-  if (method.kind != CIVITAS_METHOD_UNARY && !collect_stream) {
-    fail(GatewayError(grpc::StatusCode::UNIMPLEMENTED,
-                      absl::StrCat(method.full_path, " streams; call it over gRPC"),
-                      "STREAM_NEEDS_GRPC", {{"method", method.full_path}}));
+  // A stream is sent as Server-Sent Events to a client that asks for them
+  // (http_event_stream.h); otherwise only the gateway's own finite streams are answered, as one
+  // JSON array.
+  const bool streaming = method.kind == CIVITAS_METHOD_SERVER_STREAMING;
+  const bool event_stream = streaming && WantsEventStream(request);
+  const bool collect_stream = streaming && gateway_own && !event_stream;
+  if (streaming && !event_stream && !collect_stream) {
+    fail(GatewayError(grpc::StatusCode::FAILED_PRECONDITION,
+                      absl::StrCat(method.full_path,
+                                   " streams: send 'Accept: text/event-stream' (EventSource) to "
+                                   "receive it as Server-Sent Events, or call it over gRPC"),
+                      "EVENT_STREAM_REQUIRED", {{"method", method.full_path}}));
     return;
   }
 
@@ -374,13 +382,28 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
     if (std::string id = request.Header("x-request-id"); !id.empty()) {
       context->AddMetadata("x-request-id", id);
     }
-    // Who the HTTP client is, for the write-rate limits (the in-process call's own peer is the
-    // gateway itself). Believed only on the in-process channel (see the dispatcher).
+    // Who the HTTP client is, for the write-rate and live-stream limits (the in-process call's
+    // own peer is the gateway itself). Believed only on the in-process channel (see the
+    // dispatcher).
     if (!request.peer.empty()) context->AddMetadata("x-civitas-http-peer", request.peer);
     if (std::string real_ip = request.Header("x-real-ip"); !real_ip.empty()) {
       context->AddMetadata("x-real-ip", real_ip.substr(0, 64));
     }
   };
+  if (event_stream) {
+    // No deadline: the stream lives until the client goes away or the gateway ends it.
+    EventStreamCall call;
+    call.context = std::make_unique<grpc::ClientContext>();
+    add_metadata(call.context.get());
+    call.request = std::move(exchange->request);
+    call.method = method.full_path;
+    call.output = method.descriptor->output_type();
+    call.keep_alive = table;
+    call.headers = std::move(exchange->cors);
+    call.respond = std::move(exchange->respond);
+    StartEventStream(&stub_, std::move(call));
+    return;
+  }
   // A backup of a big city takes minutes; a JSON call's answer comes within 30 s.
   exchange->context.set_deadline(std::chrono::system_clock::now() +
                                  std::chrono::seconds(collect_stream ? 900 : 30));
