@@ -22,6 +22,7 @@
 #include "services/common/code_names.h"
 #include "services/gateway/http_caching.h"
 #include "services/gateway/http_event_stream.h"
+#include "services/gateway/multipart.h"
 #include "services/gateway/status_details.h"
 
 namespace civitas::gateway {
@@ -350,11 +351,56 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
     return;
   }
 
+  // A form with files (multipart.h) becomes the JSON body it stands for, within the route's
+  // upload limits.
+  std::string form_json;
+  const bool form = IsMultipartForm(request.Header("content-type"));
+  if (form) {
+    auto limits = UploadRoutes().find(method.full_path);
+    const google::protobuf::FieldDescriptor* body_field =
+        binding->body.empty() || binding->body == "*"
+            ? nullptr
+            : method.descriptor->input_type()->FindFieldByName(binding->body);
+    if (limits == UploadRoutes().end() || body_field == nullptr ||
+        body_field->message_type() == nullptr) {
+      HttpResponse r = JsonError(
+          GatewayError(grpc::StatusCode::INVALID_ARGUMENT,
+                       absl::StrCat(request.method, " ", path,
+                                    " takes no multipart/form-data; send JSON (application/json)"),
+                       "FORM_NOT_ACCEPTED", {{"method", method.full_path}}),
+          415);
+      r.headers.insert(r.headers.end(), cors.begin(), cors.end());
+      respond(std::move(r));
+      return;
+    }
+    absl::StatusOr<std::vector<FormPart>> parts =
+        ParseMultipartForm(request.Header("content-type"), request.body, limits->second);
+    absl::StatusOr<std::string> json =
+        parts.ok() ? FormToJson(*parts, body_field->message_type(), binding->body)
+                   : absl::StatusOr<std::string>(parts.status());
+    if (!json.ok()) {
+      const bool too_large = json.status().code() == absl::StatusCode::kResourceExhausted;
+      HttpResponse r = JsonError(
+          GatewayError(static_cast<grpc::StatusCode>(json.status().code()),
+                       std::string(json.status().message()),
+                       too_large ? "UPLOAD_TOO_LARGE" : "FORM_INVALID",
+                       {{"method", method.full_path},
+                        {"max_files", std::to_string(limits->second.max_files)},
+                        {"max_file_bytes", std::to_string(limits->second.max_file_bytes)}}),
+          too_large ? 413 : 400);
+      r.headers.insert(r.headers.end(), cors.begin(), cors.end());
+      respond(std::move(r));
+      return;
+    }
+    form_json = *std::move(json);
+  }
+
   // The request message: body first, then path variables and query parameters on top.
   // Accept-Language stands in for a language_code the client did not send.
-  absl::StatusOr<std::string> bytes = BuildRequest(
-      *binding, variables,
-      QueryWithAcceptLanguage(*binding, query, request.Header("accept-language")), request.body);
+  absl::StatusOr<std::string> bytes =
+      BuildRequest(*binding, variables,
+                   QueryWithAcceptLanguage(*binding, query, request.Header("accept-language")),
+                   form ? form_json : request.body);
   if (!bytes.ok()) {
     fail(GatewayError(static_cast<grpc::StatusCode>(bytes.status().code()),
                       std::string(bytes.status().message()), "REQUEST_NOT_UNDERSTOOD",

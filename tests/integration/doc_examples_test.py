@@ -21,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import struct
 import urllib.request
+import zlib
 
 GATEWAY, CTL, DOCS = sys.argv[1], sys.argv[2], sys.argv[3]
 DOC_FILES = ["api.md", "app-guide.md"]
@@ -124,6 +126,9 @@ class Runner:
         self.env = {"H": gw.base, "EDITOR": gw.token("presseamt", "editor"),
                     "CITIZEN": gw.token("anna", "citizen"), "MOD": gw.token("mod", "moderator")}
         self.created = {}  # collection -> the name an example's POST answered with
+        # The photo the upload example sends (`-F photos=@schlagloch.png`), in curl's folder.
+        with open(os.path.join(gw.dir.name, "schlagloch.png"), "wb") as f:
+            f.write(tiny_png())
 
     def get(self, path, token="EDITOR"):
         req = urllib.request.Request(self.gw.base + path,
@@ -183,7 +188,7 @@ class Runner:
         limit = 3 if "text/event-stream" in command else 20
         shell = f"{command} -sS --max-time {limit} -o {shlex.quote(body)} -w '%{{http_code}}'"
         done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True,
-                              env={**os.environ, **self.env})
+                              env={**os.environ, **self.env}, cwd=self.gw.dir.name)
         status = int(done.stdout.strip() or 0)
         answer = open(body, encoding="utf-8", errors="replace").read() if os.path.exists(body) else ""
         if os.path.exists(body):
@@ -196,6 +201,15 @@ class Runner:
             except (ValueError, AttributeError):
                 pass
         return status, answer
+
+
+def tiny_png():
+    """A valid 2x2 grey PNG."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"\x00\x80\x80" * 2
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def main():
