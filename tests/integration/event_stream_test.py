@@ -153,6 +153,25 @@ class EventStreamTest(unittest.TestCase):
         # The client went away: the gateway lets the stream go.
         self.assertTrue(self.gw.wait_following(0), "the closed stream is still followed")
 
+    def test_a_finite_stream_ends_with_an_end_event(self):
+        # The gateway's own CreateBackup: its progress as events, then "end".
+        admin = token(self.key, "it", "admin")
+        sock = socket.create_connection(("127.0.0.1", int(self.gw.http_port)), timeout=10)
+        body = b"{}"
+        sock.sendall(b"POST /v1/cities/demo/backups HTTP/1.1\r\nHost: x\r\n"
+                     b"Accept: text/event-stream\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer " + admin.encode() +
+                     b"\r\nContent-Length: 2\r\n\r\n" + body)
+        stream = EventStream.__new__(EventStream)
+        stream.sock, stream.data = sock, b""
+        status, head = stream.head()
+        self.assertEqual(status, 200, head)
+        self.assertTrue(stream.read_until("event: end\ndata: {}\n\n", seconds=30), stream.data)
+        progress = [json.loads(line[len("data: "):]) for line in stream.body().split("\n")
+                    if line.startswith("data: {\"")]
+        self.assertTrue(progress, stream.body())
+        sock.close()
+
     def test_refusals_are_plain_json_errors(self):
         status, _, body = call(self.gw, "GET", "/v1/articles:watch")
         self.assertEqual(status, 400, body)
