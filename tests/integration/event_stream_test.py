@@ -172,6 +172,22 @@ class EventStreamTest(unittest.TestCase):
         self.assertTrue(progress, stream.body())
         sock.close()
 
+    def test_a_stream_that_starts_with_a_snapshot(self):
+        # The notice board's stream sends the newest notices first: the head goes out with the
+        # first of them, without the wait for a refusal.
+        started = time.time()
+        stream = EventStream(self.gw, "/v1/notices:watch?initial_count=2")
+        status, head = stream.head()
+        self.assertEqual(status, 200, head)
+        self.assertLess(time.time() - started, 0.9)
+        self.assertTrue(stream.read_until("\n\ndata: ", seconds=5), stream.data)
+        stream.read_until("zz", seconds=0.5)
+        notices = [json.loads(line[len("data: "):]) for line in stream.body().split("\n")
+                   if line.startswith("data: ")]
+        self.assertEqual(len(notices), 2, stream.body())
+        self.assertTrue(all(n["name"].startswith("notices/") for n in notices), notices)
+        stream.close()
+
     def test_refusals_are_plain_json_errors(self):
         status, _, body = call(self.gw, "GET", "/v1/articles:watch")
         self.assertEqual(status, 400, body)
