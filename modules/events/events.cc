@@ -244,7 +244,8 @@ Status Calendar::ListEvents(civitas::Call& call, const pb::ListEventsRequest& re
   // Page token: "<start><id>" of the last occurrence returned.
   const std::string& token = request.page_token();
   if (!token.empty() && (token.size() != 32 || !civitas::IsLowerHex(token))) {
-    return InvalidArgument("page_token is not one this server issued for this query");
+    return InvalidArgument("page_token is not one this server issued for this query")
+        .WithReason("PAGE_TOKEN_INVALID");
   }
   const int size = request.page_size() == 0 ? 20 : request.page_size();
   // An unset window start means "now": such pages are cached with the time they were made.

@@ -75,25 +75,31 @@ Status Calendar::ChangeSeat(civitas::Call& call, const std::string& name,
     }
     if (held.ok()) {
       return civitas::AlreadyExists("you are already registered for this occurrence of '" + name +
-                                    "'");
+                                    "'")
+          .WithReason("ALREADY_REGISTERED");
     }
     if (current.capacity() == 0) {
-      return civitas::FailedPrecondition("event '" + name + "' takes no registrations");
+      return civitas::FailedPrecondition("event '" + name + "' takes no registrations")
+          .WithReason("REGISTRATION_NOT_OFFERED");
     }
     if (!current.registration_open()) {
-      return civitas::FailedPrecondition("registration for '" + name + "' is closed");
+      return civitas::FailedPrecondition("registration for '" + name + "' is closed")
+          .WithReason("REGISTRATION_CLOSED");
     }
     if (current.status() != pb::Event::SCHEDULED) {
       return civitas::FailedPrecondition("event '" + name + "' is " +
-                                         pb::Event::Status_Name(current.status()));
+                                         pb::Event::Status_Name(current.status()))
+          .WithReason("EVENT_NOT_SCHEDULED");
     }
     if (slot.start <= now) {
-      return civitas::FailedPrecondition("this occurrence of '" + name + "' has already begun");
+      return civitas::FailedPrecondition("this occurrence of '" + name + "' has already begun")
+          .WithReason("OCCURRENCE_STARTED");
     }
     if (taken >= static_cast<uint64_t>(current.capacity())) {
       return civitas::FailedPrecondition("no seats left: all " +
                                          std::to_string(current.capacity()) +
-                                         " seats of this occurrence are taken");
+                                         " seats of this occurrence are taken")
+          .WithReason("EVENT_FULL");
     }
     pb::Registration r;
     r.set_name(name + "/registrations/" + std::to_string(slot.start / kSecond));
@@ -132,7 +138,8 @@ Status Calendar::ListMyRegistrations(civitas::Call& call,
   if (Status s = civitas::CheckPageSize(request.page_size(), kMaxPage); !s.ok()) return s;
   const std::string& token = request.page_token();
   if (!token.empty() && (token.size() != 32 || !civitas::IsLowerHex(token))) {
-    return InvalidArgument("page_token is not one this server issued");
+    return InvalidArgument("page_token is not one this server issued")
+        .WithReason("PAGE_TOKEN_INVALID");
   }
   const int size = request.page_size() == 0 ? 20 : request.page_size();
   const std::string subject(call.subject());

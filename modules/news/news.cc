@@ -497,7 +497,8 @@ Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest
       return civitas::PermissionDenied("show_unpublished needs the editor role");
     }
     if (!token.empty() && (token.size() != 33 || token[0] != 'u' || !IsLowerHex(token.substr(1)))) {
-      return InvalidArgument("page_token is not one this server issued for this query");
+      return InvalidArgument("page_token is not one this server issued for this query")
+          .WithReason("PAGE_TOKEN_INVALID");
     }
     if (Status s = ListAll(token.empty() ? "" : token.substr(1), size, &articles, &next); !s.ok()) {
       return s;
@@ -505,7 +506,8 @@ Status Newsroom::ListArticles(civitas::Call& call, const pb::ListArticlesRequest
   } else {
     if (!token.empty() && (token.size() != kTailLength + 1 || token[0] != 'p' ||
                            (token[1] != '0' && token[1] != '1') || !IsLowerHex(token.substr(2)))) {
-      return InvalidArgument("page_token is not one this server issued for this query");
+      return InvalidArgument("page_token is not one this server issued for this query")
+          .WithReason("PAGE_TOKEN_INVALID");
     }
     Status s = ListVisible(request.category(), request.tag(), request.language_code(),
                            token.empty() ? "" : token.substr(1), size, false,

@@ -94,7 +94,8 @@ Status Participation::ListComments(civitas::Call& call, const pb::ListCommentsRe
   if (Status s = civitas::CheckPageSize(request.page_size(), 200); !s.ok()) return s;
   const std::string& token = request.page_token();
   if (!token.empty() && !keys::IsCommentPageToken(token)) {
-    return InvalidArgument("page_token is not one this server issued");
+    return InvalidArgument("page_token is not one this server issued")
+        .WithReason("PAGE_TOKEN_INVALID");
   }
   pb::Idea idea;
   if (Status s = LoadIdea(idea_id, &idea); !s.ok()) return s;

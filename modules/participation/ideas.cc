@@ -84,7 +84,8 @@ Status Participation::ListIdeas(civitas::Call& call, const pb::ListIdeasRequest&
   if (!pb::Idea::Status_IsValid(request.status())) return InvalidArgument("status is unknown");
   const std::string& token = request.page_token();
   if (!token.empty() && !keys::IsIdeaPageToken(token)) {
-    return InvalidArgument("page_token is not one this server issued");
+    return InvalidArgument("page_token is not one this server issued")
+        .WithReason("PAGE_TOKEN_INVALID");
   }
   const int size = request.page_size() == 0 ? 20 : request.page_size();
   const bool moderator = call.HasRole(civitas::Role::kModerator);
@@ -162,7 +163,10 @@ Status Participation::SupportIdea(civitas::Call& call, const pb::SupportIdeaRequ
     if (idea.hidden()) return civitas::NotFound("idea '" + request.name() + "' does not exist");
     std::string marker;
     Status held = txn.Get(keys::Support(id, subject), &marker, /*for_update=*/true);
-    if (held.ok()) return civitas::AlreadyExists("you already support '" + request.name() + "'");
+    if (held.ok()) {
+      return civitas::AlreadyExists("you already support '" + request.name() + "'")
+          .WithReason("ALREADY_SUPPORTED");
+    }
     if (held.code() != CIVITAS_NOT_FOUND) return held;
     Status w = txn.Put(keys::Support(id, subject), "");
     if (w.ok()) w = txn.AddU64(keys::SupportCount(id), 1);

@@ -60,7 +60,8 @@ Status Participation::FlagContent(civitas::Call& call, const pb::FlagContentRequ
     std::string unused;
     Status held = txn.Get(keys::Flag(request.item(), subject), &unused, true);
     if (held.ok())
-      return civitas::AlreadyExists("you have already flagged '" + request.item() + "'");
+      return civitas::AlreadyExists("you have already flagged '" + request.item() + "'")
+          .WithReason("ALREADY_FLAGGED");
     if (held.code() != CIVITAS_NOT_FOUND) return held;
     if (Status r = ChargeWrite(txn, subject, now); !r.ok()) return r;
     std::string count_bytes;
@@ -147,7 +148,8 @@ Status Participation::ListAuditEntries(civitas::Call&, const pb::ListAuditEntrie
   if (Status s = civitas::CheckPageSize(request.page_size(), 100); !s.ok()) return s;
   const std::string& token = request.page_token();
   if (!token.empty() && !keys::IsAuditPageToken(token)) {
-    return InvalidArgument("page_token is not one this server issued");
+    return InvalidArgument("page_token is not one this server issued")
+        .WithReason("PAGE_TOKEN_INVALID");
   }
   const uint32_t size = request.page_size() == 0 ? 20 : request.page_size();
   civitas::ScanOptions scan;

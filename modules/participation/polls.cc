@@ -197,10 +197,11 @@ Status Participation::CastBallot(civitas::Call& call, const pb::CastBallotReques
   const int64_t now = city_.NowMicros();
   if (now < civitas::ToMicros(poll.open_time())) {
     return civitas::FailedPrecondition("the poll opens at " +
-                                       std::to_string(poll.open_time().seconds()) + " (unix time)");
+                                       std::to_string(poll.open_time().seconds()) + " (unix time)")
+        .WithReason("POLL_NOT_OPEN");
   }
   if (now >= civitas::ToMicros(poll.close_time())) {
-    return civitas::FailedPrecondition("the poll is closed");
+    return civitas::FailedPrecondition("the poll is closed").WithReason("POLL_CLOSED");
   }
   if (request.answers_size() != poll.questions_size()) {
     return InvalidArgument(
@@ -238,7 +239,8 @@ Status Participation::CastBallot(civitas::Call& call, const pb::CastBallotReques
     if (!held.ok() && held.code() != CIVITAS_NOT_FOUND) return held;
     if (held.ok()) {
       if (!poll.ballots_changeable()) {
-        return civitas::AlreadyExists("you have voted; this poll does not allow changing ballots");
+        return civitas::AlreadyExists("you have voted; this poll does not allow changing ballots")
+            .WithReason("ALREADY_VOTED");
       }
       pb::Ballot previous;
       previous.ParseFromString(previous_bytes);

@@ -159,9 +159,11 @@ Status Participation::ChargeWrite(civitas::Transaction& txn, const std::string& 
   }
   if (count >= static_cast<uint64_t>(config_.writes_per_minute)) {
     const int64_t retry = std::max<int64_t>(1, (start + kMinute - now + 999'999) / 1'000'000);
-    return {CIVITAS_RESOURCE_EXHAUSTED,
-            "too many writes: at most " + std::to_string(config_.writes_per_minute) +
-                " ideas, comments and flags per minute; retry in " + std::to_string(retry) + " s"};
+    return civitas::Status(CIVITAS_RESOURCE_EXHAUSTED,
+                           "too many writes: at most " + std::to_string(config_.writes_per_minute) +
+                               " ideas, comments and flags per minute; retry in " +
+                               std::to_string(retry) + " s")
+        .WithReason("CONTRIBUTION_RATE_LIMITED");
   }
   return txn.Put(key,
                  civitas::EncodeU64(static_cast<uint64_t>(start)) + civitas::EncodeU64(count + 1));

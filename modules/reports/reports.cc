@@ -320,7 +320,8 @@ Status Reports::CreateReport(civitas::Call& call, const pb::CreateReportRequest&
   }
   if (r.photos_size() > config_.max_photos) {
     return InvalidArgument("report.photos has at most " + std::to_string(config_.max_photos) +
-                           " entries, got " + std::to_string(r.photos_size()));
+                           " entries, got " + std::to_string(r.photos_size()))
+        .WithReason("TOO_MANY_PHOTOS");
   }
   std::vector<std::pair<std::string, std::string>> photos;  // content type, bytes
   for (int i = 0; i < r.photos_size(); ++i) {
@@ -328,11 +329,12 @@ Status Reports::CreateReport(civitas::Call& call, const pb::CreateReportRequest&
     const std::string where = "report.photos[" + std::to_string(i) + "]";
     if (data.size() > config_.max_photo_bytes) {
       return InvalidArgument(where + " has " + std::to_string(data.size()) + " bytes; at most " +
-                             std::to_string(config_.max_photo_bytes) + " are allowed");
+                             std::to_string(config_.max_photo_bytes) + " are allowed")
+          .WithReason("PHOTO_TOO_LARGE");
     }
     ImageInfo image;
     const std::string problem = CheckImage(data, kMaxPhotoSide, kMaxPhotoPixels, &image);
-    if (!problem.empty()) return InvalidArgument(where + " " + problem);
+    if (!problem.empty()) return InvalidArgument(where + " " + problem).WithReason("PHOTO_INVALID");
     photos.emplace_back(image.content_type, data);
   }
   r.clear_photos();
@@ -372,7 +374,8 @@ Status Reports::CreateReport(civitas::Call& call, const pb::CreateReportRequest&
         return Status(CIVITAS_RESOURCE_EXHAUSTED,
                       "this device has sent " + std::to_string(kAnonymousReportsPerDevicePerDay) +
                           " reports without signing in today; sign in to send more, or try "
-                          "again tomorrow");
+                          "again tomorrow")
+            .WithReason("DEVICE_DAILY_LIMIT");
       }
       w = txn.Put(DeviceQuotaKey(r.device_id()),
                   std::to_string(today) + " " + std::to_string(count + 1));
@@ -476,7 +479,8 @@ Status Reports::ListReports(civitas::Call& call, const pb::ListReportsRequest& r
   }
   const std::string& token = request.page_token();
   if (!token.empty() && (token.size() != 32 || !civitas::IsLowerHex(token))) {
-    return InvalidArgument("page_token is not one this server issued");
+    return InvalidArgument("page_token is not one this server issued")
+        .WithReason("PAGE_TOKEN_INVALID");
   }
   if (to <= 0 || to <= from) return OkStatus();  // reports are filed after 1970
   civitas::ScanOptions scan;
@@ -517,7 +521,8 @@ Status Reports::ListMyReports(civitas::Call& call, const pb::ListMyReportsReques
   if (Status s = civitas::CheckPageSize(request.page_size(), 100); !s.ok()) return s;
   const std::string& token = request.page_token();
   if (!token.empty() && (token.size() != 32 || !civitas::IsLowerHex(token))) {
-    return InvalidArgument("page_token is not one this server issued");
+    return InvalidArgument("page_token is not one this server issued")
+        .WithReason("PAGE_TOKEN_INVALID");
   }
   const uint32_t size = request.page_size() == 0 ? 20 : request.page_size();
   civitas::ScanOptions scan;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -335,7 +336,11 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token, absl:
 absl::Status TokenVerifier::CheckTimeWindow(double exp, double nbf, absl::Time now) const {
   const double now_s = absl::ToDoubleSeconds(now - absl::UnixEpoch());
   const double leeway = absl::ToDoubleSeconds(options_.leeway);
-  if (now_s > exp + leeway) return Unauthenticated("it has expired; get a new token");
+  if (now_s > exp + leeway) {
+    absl::Status expired = Unauthenticated("it has expired; get a new token");
+    expired.SetPayload(kTokenExpiredPayload, absl::Cord("1"));
+    return expired;
+  }
   if (now_s + leeway < nbf) return Unauthenticated("it is not valid yet (nbf is in the future)");
   return absl::OkStatus();
 }

@@ -68,6 +68,11 @@ class KeySet {
   std::vector<std::unique_ptr<Key>> keys_;
 };
 
+// The payload (absl::Status::GetPayload) that marks a refusal of TokenVerifier::Verify as "the
+// token has expired", so the gateway can tell a client to refresh it (TOKEN_EXPIRED) rather than
+// to sign in again.
+inline constexpr char kTokenExpiredPayload[] = "civitas.city/token-expired";
+
 class TokenVerifier {
  public:
   static absl::StatusOr<std::unique_ptr<TokenVerifier>> Create(const VerifierOptions& options);

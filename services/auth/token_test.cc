@@ -193,6 +193,9 @@ TEST_F(TokenTest, AVerifiedTokenIsRememberedButStillExpires) {
   auto late = (*v)->Verify(token, now_ + absl::Hours(1));
   ASSERT_FALSE(late.ok());
   EXPECT_NE(late.status().message().find("expired"), std::string::npos) << late.status();
+  // Marked as expired, so the gateway answers TOKEN_EXPIRED (refresh) rather than TOKEN_INVALID.
+  EXPECT_TRUE(late.status().GetPayload(kTokenExpiredPayload).has_value());
+  EXPECT_FALSE((*v)->Verify("x.y.z", now_).status().GetPayload(kTokenExpiredPayload).has_value());
   // A token differing in one signature character is verified on its own, and refused.
   std::string forged = token;
   char& c = forged[forged.size() - 10];  // inside the signature, not its padding bits

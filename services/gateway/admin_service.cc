@@ -6,6 +6,7 @@
 #include "services/common/code_names.h"
 #include "services/gateway/log.h"
 #include "services/gateway/standard_services.h"
+#include "services/gateway/status_details.h"
 
 namespace civitas::gateway {
 namespace {
@@ -125,29 +126,33 @@ grpc::Status AdminService::CheckCaller(AdminCall& call, const std::string& city,
   }
   auth::TokenClaims claims;
   if (grpc::Status s = auth_->Verify(Metadata(call.ctx, "authorization"), &claims); !s.ok()) {
+    // The same details (TOKEN_MISSING, TOKEN_EXPIRED, ...), with a longer message.
     return grpc::Status(
         s.error_code(),
         absl::StrCat(s.error_message(),
                      " (AdminService needs an admin or operator token over the network; on the "
-                     "gateway's machine use the admin socket)"));
+                     "gateway's machine use the admin socket)"),
+        s.error_details());
   }
   call.subject = claims.subject;
   call.is_operator = auth_->IsOperator(claims);
   if (call.is_operator) return grpc::Status::OK;
   if (need == Need::kOperator) {
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+    return GatewayError(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat(call.method,
                                      " needs the instance operator role (roles claim "
                                      "\"*\": [\"operator\"]); '",
-                                     claims.subject, "' does not have it"));
+                                     claims.subject, "' does not have it"),
+                        "ROLE_REQUIRED", {{"required_role", "operator"}});
   }
   if (city != "*" && (auth_->RolesIn(claims, city) & CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN))) {
     return grpc::Status::OK;
   }
-  return grpc::Status(
+  return GatewayError(
       grpc::StatusCode::PERMISSION_DENIED,
       absl::StrCat(call.method, " needs role admin in city '", city,
-                   "' (or the instance operator role); '", claims.subject, "' does not have it"));
+                   "' (or the instance operator role); '", claims.subject, "' does not have it"),
+      "ROLE_REQUIRED", {{"required_role", "admin"}, {"city", city}});
 }
 
 grpc::Status AdminService::Audit(const AdminCall& call, grpc::Status status) const {
@@ -162,7 +167,7 @@ grpc::Status AdminService::Audit(const AdminCall& call, grpc::Status status) con
                           {"city", call.city},
                           {"outcome", code},
                           {"error", status.error_message()}});
-  return status;
+  return EnsureErrorInfo(std::move(status));  // every error carries an ErrorInfo
 }
 
 grpc::Status AdminService::ListCities(grpc::ServerContext* ctx,

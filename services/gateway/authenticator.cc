@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "civitas/module.h"
 #include "services/gateway/log.h"
+#include "services/gateway/status_details.h"
 
 namespace civitas::gateway {
 namespace {
@@ -120,18 +121,20 @@ bool Authenticator::IsOperator(const auth::TokenClaims& claims) const {
 grpc::Status Authenticator::Verify(absl::string_view authorization,
                                    auth::TokenClaims* claims) const {
   if (authorization.empty()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "no 'authorization: Bearer <token>' was sent");
+    return GatewayError(grpc::StatusCode::UNAUTHENTICATED,
+                        "no 'authorization: Bearer <token>' was sent", "TOKEN_MISSING");
   }
   if (authorization.size() < 7 || !absl::EqualsIgnoreCase(authorization.substr(0, 7), "bearer ")) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "authorization metadata must be 'Bearer <token>'");
+    return GatewayError(grpc::StatusCode::UNAUTHENTICATED,
+                        "authorization metadata must be 'Bearer <token>'",
+                        "AUTHORIZATION_MALFORMED");
   }
   absl::StatusOr<auth::TokenClaims> verified =
       verifier_->Verify(absl::StripAsciiWhitespace(authorization.substr(7)), absl::Now());
   if (!verified.ok()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        std::string(verified.status().message()));
+    const bool expired = verified.status().GetPayload(auth::kTokenExpiredPayload).has_value();
+    return GatewayError(grpc::StatusCode::UNAUTHENTICATED, std::string(verified.status().message()),
+                        expired ? "TOKEN_EXPIRED" : "TOKEN_INVALID");
   }
   *claims = *std::move(verified);
   return grpc::Status::OK;
@@ -142,18 +145,20 @@ grpc::Status Authenticator::Authenticate(absl::string_view authorization, absl::
   *caller = Caller{};
   if (authorization.empty()) return grpc::Status::OK;
   if (authorization.size() < 7 || !absl::EqualsIgnoreCase(authorization.substr(0, 7), "bearer ")) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "authorization metadata must be 'Bearer <token>'");
+    return GatewayError(grpc::StatusCode::UNAUTHENTICATED,
+                        "authorization metadata must be 'Bearer <token>'",
+                        "AUTHORIZATION_MALFORMED");
   }
   auth::TokenClaims claims;
   if (grpc::Status s = Verify(authorization, &claims); !s.ok()) return s;
   const uint32_t roles = RolesIn(claims, city);
   if (roles == 0) {
-    return grpc::Status(
+    return GatewayError(
         grpc::StatusCode::UNAUTHENTICATED,
         absl::StrCat("invalid bearer token: it was not issued for city '", city, "' (issuer '",
                      claims.issuer,
-                     "'); sign in with this city's login, or ask its operator to accept yours"));
+                     "'); sign in with this city's login, or ask its operator to accept yours"),
+        "TOKEN_NOT_FOR_CITY", {{"city", std::string(city)}, {"issuer", claims.issuer}});
   }
   caller->subject = claims.subject;
   caller->roles = roles;
@@ -164,14 +169,17 @@ grpc::Status Authenticator::CheckRole(const Caller& caller, civitas_role role,
                                       absl::string_view method, absl::string_view city) {
   if (RoleSatisfied(caller.roles, static_cast<Role>(role))) return grpc::Status::OK;
   if (caller.subject.empty()) {
-    return grpc::Status(
+    return GatewayError(
         grpc::StatusCode::UNAUTHENTICATED,
         absl::StrCat(method, " needs a signed-in caller with role ", auth::RoleName(role),
-                     " in city '", city, "'; send 'authorization: Bearer <token>'"));
+                     " in city '", city, "'; send 'authorization: Bearer <token>'"),
+        "SIGN_IN_REQUIRED", {{"required_role", auth::RoleName(role)}, {"city", std::string(city)}});
   }
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+  return GatewayError(grpc::StatusCode::PERMISSION_DENIED,
                       absl::StrCat(method, " needs role ", auth::RoleName(role), " in city '", city,
-                                   "'; '", caller.subject, "' does not have it"));
+                                   "'; '", caller.subject, "' does not have it"),
+                      "ROLE_REQUIRED",
+                      {{"required_role", auth::RoleName(role)}, {"city", std::string(city)}});
 }
 
 }  // namespace civitas::gateway

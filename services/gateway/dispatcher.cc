@@ -16,6 +16,7 @@
 #include "services/gateway/city_store.h"
 #include "services/gateway/log.h"
 #include "services/gateway/rate_limiter.h"
+#include "services/gateway/status_details.h"
 #include "services/gateway/subject_hash.h"
 
 namespace civitas::gateway {
@@ -62,12 +63,15 @@ grpc::ByteBuffer ToBuffer(std::string bytes) {
 grpc::Status ModuleCallStatus(int32_t code, const std::string& message, const MethodInfo& method,
                               const LoadedModule& module) {
   if (code <= 0 || code > 16) {
-    return grpc::Status(grpc::StatusCode::UNKNOWN,
+    return GatewayError(grpc::StatusCode::UNKNOWN,
                         absl::StrCat("module '", module.module_id(), "' answered ",
-                                     method.full_path, " with invalid status code ", code));
+                                     method.full_path, " with invalid status code ", code),
+                        "MODULE_INVALID_STATUS",
+                        {{"module", module.module_id()}, {"method", method.full_path}});
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(code),
-                      message.empty() ? absl::StrCat(method.full_path, " failed") : message);
+  // The module's "[REASON] " prefix (civitas/error_reason.h) becomes its ErrorInfo.
+  return ModuleError(static_cast<grpc::StatusCode>(code), message, module.module_id(),
+                     method.full_path);
 }
 
 }  // namespace
@@ -152,7 +156,7 @@ class GenericCall final : public HostCall, public StreamFollower {
       absl::MutexLock lock(&mu_);
       if (following_ || !followed_topic_.empty()) return CIVITAS_FAILED_PRECONDITION;
     }
-    peer_ = ctx_.peer();
+    peer_ = ClientPeer();
     {
       // A client may hold only so many live streams, per connection and per city: each costs
       // memory for as long as it is open.
@@ -161,15 +165,18 @@ class GenericCall final : public HostCall, public StreamFollower {
       uint32_t& by_address = d_->follows_by_address_[AddressOf(peer_)];
       uint32_t& by_city = d_->follows_by_city_[city_id_];
       const uint32_t per_address = d_->limits_.max_follows_per_address;
-      std::string refused;
+      std::string refused, limit;
       if (by_peer >= d_->limits_.max_follows_per_connection) {
+        limit = "max_follows_per_connection";
         refused = absl::StrCat("this connection already has ", by_peer,
                                " live streams (limits.max_follows_per_connection); close one or "
                                "open another connection");
       } else if (per_address != 0 && by_address >= per_address) {
+        limit = "max_follows_per_address";
         refused = absl::StrCat("this client address already has ", by_address,
                                " live streams (limits.max_follows_per_address); close one");
       } else if (by_city >= d_->limits_.max_follows_per_city) {
+        limit = "max_follows_per_city";
         refused = absl::StrCat("city '", city_id_, "' already has ", by_city,
                                " live streams (limits.max_follows_per_city); retry later");
       }
@@ -179,6 +186,7 @@ class GenericCall final : public HostCall, public StreamFollower {
         if (by_city == 0) d_->follows_by_city_.erase(city_id_);
         absl::MutexLock call_lock(&mu_);
         refused_follow_ = std::move(refused);
+        refused_limit_ = std::move(limit);
         return CIVITAS_RESOURCE_EXHAUSTED;
       }
       ++by_peer;
@@ -215,10 +223,12 @@ class GenericCall final : public HostCall, public StreamFollower {
       following_ = false;
       broken_ = true;
       outbox_.clear();
-      final_status_ = grpc::Status(
+      final_status_ = GatewayError(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
           absl::StrCat("this stream fell more than ", d_->limits_.stream_buffer_messages,
-                       " messages behind; reconnect and resynchronise"));
+                       " messages behind; reconnect and resynchronise"),
+          "STREAM_FELL_BEHIND",
+          {{"buffer_messages", std::to_string(d_->limits_.stream_buffer_messages)}});
       if (!writing_ && !handler_running_) {
         StartFinishLocked();
       } else if (writing_) {
@@ -232,7 +242,7 @@ class GenericCall final : public HostCall, public StreamFollower {
   }
 
   void Close(const std::string& reason) override {
-    EndFollowing(grpc::Status(grpc::StatusCode::UNAVAILABLE, reason));
+    EndFollowing(GatewayError(grpc::StatusCode::UNAVAILABLE, reason, "STREAM_CLOSED"));
   }
 
   // Ends a following stream at shutdown.
@@ -274,8 +284,9 @@ class GenericCall final : public HostCall, public StreamFollower {
     city_id_ = std::string(city_md);
     grpc::Status status =
         d_->draining_.load()
-            ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                           "the gateway is shutting down; retry on another instance")
+            ? GatewayError(grpc::StatusCode::UNAVAILABLE,
+                           "the gateway is shutting down; retry on another instance",
+                           "GATEWAY_DRAINING")
             : table_->ResolveCity(city_md, ctx_.host(), &city);
     if (status.ok()) {
       city_id_ = city->config.id;
@@ -292,9 +303,10 @@ class GenericCall final : public HostCall, public StreamFollower {
           entered_ = route_.instance;
         } else {
           route_ = Route{};
-          status = grpc::Status(
+          status = GatewayError(
               grpc::StatusCode::UNAVAILABLE,
-              absl::StrCat("city '", city->config.id, "' is being removed from this gateway"));
+              absl::StrCat("city '", city->config.id, "' is being removed from this gateway"),
+              "CITY_BEING_REMOVED", {{"city", city->config.id}});
         }
       }
     }
@@ -321,16 +333,23 @@ class GenericCall final : public HostCall, public StreamFollower {
     stream_.Read(&request_buf_, &read_tag_);
   }
 
-  // Write-rate limits (WriteRateLimiter), before the request is even read.
-  grpc::Status AdmitWrite(const Caller& caller, const std::string& city) {
-    WriteRateLimiter* limiter = d_->write_limiter_.get();
-    if (limiter == nullptr) return grpc::Status::OK;
+  // The client: the connection's peer, or for a JSON/HTTP call (which arrives on the
+  // in-process channel) the HTTP client the transcoder names, so that the write-rate and
+  // live-stream limits count HTTP clients as they count gRPC ones.
+  std::string ClientPeer() const {
     std::string peer = ctx_.peer();
-    // A JSON/HTTP call arrives on the in-process channel; the transcoder names its client.
     if (!absl::StartsWith(peer, "ipv4:") && !absl::StartsWith(peer, "ipv6:") &&
         !absl::StartsWith(peer, "unix:")) {
       peer = Metadata("x-civitas-http-peer").value_or(peer);
     }
+    return peer;
+  }
+
+  // Write-rate limits (WriteRateLimiter), before the request is even read.
+  grpc::Status AdmitWrite(const Caller& caller, const std::string& city) {
+    WriteRateLimiter* limiter = d_->write_limiter_.get();
+    if (limiter == nullptr) return grpc::Status::OK;
+    std::string peer = ClientPeer();
     std::optional<std::string> forwarded;
     if (!d_->limits_.write_rate.client_ip_header.empty()) {
       forwarded = Metadata(d_->limits_.write_rate.client_ip_header);
@@ -366,8 +385,9 @@ class GenericCall final : public HostCall, public StreamFollower {
   void OnRead(bool ok) {
     absl::MutexLock lock(&mu_);
     if (!ok) {
-      final_status_ = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                   "the client closed the call without sending a request message");
+      final_status_ = GatewayError(grpc::StatusCode::INVALID_ARGUMENT,
+                                   "the client closed the call without sending a request message",
+                                   "REQUEST_MISSING");
       StartFinishLocked();
       return;
     }
@@ -390,9 +410,10 @@ class GenericCall final : public HostCall, public StreamFollower {
       handler_running_ = false;
       refs_.fetch_sub(1);
       d_->stats_.rejected_busy.fetch_add(1, std::memory_order_relaxed);
-      final_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+      final_status_ = GatewayError(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                    "the gateway is at its limit of queued calls; retry with "
-                                   "backoff");
+                                   "backoff",
+                                   "GATEWAY_BUSY", {}, 1);
       StartFinishLocked();
     }
   }
@@ -451,7 +472,8 @@ class GenericCall final : public HostCall, public StreamFollower {
       if (kind() == CIVITAS_METHOD_UNARY && finish_sent_) {
         // Never finish twice (nothing else finishes a unary call while its handler runs).
       } else if (kind() == CIVITAS_METHOD_UNARY && !synced.ok()) {
-        final_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(synced.message()));
+        final_status_ = GatewayError(grpc::StatusCode::UNAVAILABLE, std::string(synced.message()),
+                                     "STORAGE_UNAVAILABLE");
         StartFinishLocked();
       } else if (kind() == CIVITAS_METHOD_UNARY) {
         if (code == CIVITAS_OK && replied()) {
@@ -463,10 +485,13 @@ class GenericCall final : public HostCall, public StreamFollower {
         } else {
           final_status_ =
               code == CIVITAS_OK
-                  ? grpc::Status(
+                  ? GatewayError(
                         grpc::StatusCode::INTERNAL,
                         absl::StrCat("module '", route_.instance->module().module_id(),
-                                     "' returned no response for ", route_.method->full_path))
+                                     "' returned no response for ", route_.method->full_path),
+                        "MODULE_NO_RESPONSE",
+                        {{"module", route_.instance->module().module_id()},
+                         {"method", route_.method->full_path}})
                   : ModuleCallStatus(code, error(), *route_.method, route_.instance->module());
           StartFinishLocked();
         }
@@ -475,7 +500,8 @@ class GenericCall final : public HostCall, public StreamFollower {
           following_ = false;
           final_status_ =
               code == CIVITAS_RESOURCE_EXHAUSTED && !refused_follow_.empty()
-                  ? grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, refused_follow_)
+                  ? GatewayError(grpc::StatusCode::RESOURCE_EXHAUSTED, refused_follow_,
+                                 "STREAM_LIMIT", {{"limit", refused_limit_}})
                   : ModuleCallStatus(code, error(), *route_.method, route_.instance->module());
         }
         if (broken_ && code == CIVITAS_OK && final_status_.ok()) {
@@ -504,7 +530,8 @@ class GenericCall final : public HostCall, public StreamFollower {
     finish_sent_ = true;
     RecordOutcome(final_status_.error_code());
     refs_.fetch_add(1);
-    stream_.Finish(final_status_, &finish_tag_);
+    // Every error carries an ErrorInfo; the sites above name their reasons.
+    stream_.Finish(EnsureErrorInfo(final_status_), &finish_tag_);
   }
 
   // Metrics and the access log, once per call, when its status is known.
@@ -629,6 +656,7 @@ class GenericCall final : public HostCall, public StreamFollower {
   absl::CondVar cv_;
   std::deque<grpc::Slice> outbox_ ABSL_GUARDED_BY(mu_);
   std::string refused_follow_ ABSL_GUARDED_BY(mu_);  // why Follow answered RESOURCE_EXHAUSTED
+  std::string refused_limit_ ABSL_GUARDED_BY(mu_);   // ... and which limit (the config key)
   std::string peer_;                                 // the connection, for the per-connection cap
   std::atomic<bool> counted_{false};                 // in the live-stream counts
   grpc::ByteBuffer current_write_ ABSL_GUARDED_BY(mu_);
@@ -745,8 +773,9 @@ int64_t Dispatcher::Drain(absl::Time deadline) {
   {
     absl::MutexLock lock(&followers_mu_);
     for (GenericCall* call : following_) {
-      call->EndFollowing(
-          grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down; reconnect"));
+      call->EndFollowing(GatewayError(grpc::StatusCode::UNAVAILABLE,
+                                      "the gateway is shutting down; reconnect",
+                                      "GATEWAY_DRAINING"));
     }
   }
   int64_t active = stats_.active_calls.load();

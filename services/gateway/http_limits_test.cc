@@ -37,9 +37,12 @@ TEST(ScrubUtf8Test, ReplacesEachBadByte) {
 TEST(JsonErrorTest, MessageWithInvalidBytesIsValidJson) {
   HttpResponse r = JsonError(grpc::StatusCode::NOT_FOUND, "no method is mapped to /v1/\xFF\"x");
   EXPECT_EQ(r.status, 404);
-  EXPECT_EQ(r.body, std::string("{\"error\":{\"code\":404,\"status\":\"NOT_FOUND\",\"message\":"
-                                "\"no method is mapped to /v1/") +
-                        kReplacement + "\\\"x\"}}\n");
+  EXPECT_EQ(r.body,
+            std::string("{\"error\":{\"code\":404,\"status\":\"NOT_FOUND\",\"message\":"
+                        "\"no method is mapped to /v1/") +
+                kReplacement +
+                "\\\"x\",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\","
+                "\"reason\":\"NOT_FOUND\",\"domain\":\"civitas.city\"}]}}\n");
 }
 
 TEST(HttpLimitsTest, ConnectionCapLeavesThreeQuartersOfTheDescriptors) {

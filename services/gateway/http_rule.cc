@@ -216,6 +216,22 @@ absl::StatusOr<std::string> BuildRequest(const HttpBinding& binding,
       target = message->GetReflection()->MutableMessage(message.get(), f);
     }
     auto parsed = pb::util::JsonStringToMessage(body.empty() ? "{}" : body, target, json_options);
+    if (!parsed.ok() && target != message.get()) {
+      // The gRPC request's shape, {"report": {...}} (with the request's other fields, such as
+      // "update_mask", beside it), is accepted too: a body that is not the inner message but is
+      // the whole request with the body field set.
+      std::unique_ptr<pb::Message> whole(message->New());
+      std::vector<const pb::FieldDescriptor*> set;
+      if (pb::util::JsonStringToMessage(body, whole.get(), json_options).ok()) {
+        whole->GetReflection()->ListFields(*whole, &set);
+      }
+      if (std::any_of(set.begin(), set.end(), [&](const pb::FieldDescriptor* field) {
+            return field->name() == binding.body;
+          })) {
+        message = std::move(whole);
+        parsed = pb::util::Status();
+      }
+    }
     if (!parsed.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("the body is not a valid ",
                                                      target->GetDescriptor()->full_name(),

@@ -40,5 +40,30 @@ TEST(AcceptLanguageTest, FillsOnlyAMissingLanguageCodeOfABodylessRequest) {
   EXPECT_EQ(QueryWithAcceptLanguage(create, "", "tr"), "");
 }
 
+TEST(BuildRequestTest, BodyIsTheInnerMessageOrTheGrpcRequestShape) {
+  (void)civitas::news::v1::CreateArticleRequest::descriptor();
+  const auto* service = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+      "civitas.news.v1.NewsService");
+  ASSERT_NE(service, nullptr);
+  HttpBinding create;
+  create.descriptor = service->FindMethodByName("CreateArticle");
+  create.body = "article";
+  // The body is the article itself (docs/api.md) ...
+  auto inner = BuildRequest(create, {}, "", R"({"title": "Neue Spielplätze"})");
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  civitas::news::v1::CreateArticleRequest request;
+  ASSERT_TRUE(request.ParseFromString(*inner));
+  EXPECT_EQ(request.article().title(), "Neue Spielplätze");
+  // ... or, as the gRPC request is written, {"article": {...}}: the same request.
+  auto wrapped = BuildRequest(create, {}, "", R"({"article": {"title": "Neue Spielplätze"}})");
+  ASSERT_TRUE(wrapped.ok()) << wrapped.status();
+  EXPECT_EQ(*wrapped, *inner);
+  // Anything else beside it is not the gRPC shape, and the error names the inner message.
+  auto mixed = BuildRequest(create, {}, "", R"({"article": {"title": "x"}, "title": "y"})");
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.status().message().find("civitas.news.v1.Article"), std::string::npos)
+      << mixed.status();
+}
+
 }  // namespace
 }  // namespace civitas::gateway

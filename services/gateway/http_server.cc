@@ -6,10 +6,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -28,13 +30,36 @@ using tcp = asio::ip::tcp;
 // Room for the method, the version and the line ends around the request target.
 constexpr size_t kRequestLineOverhead = 64;
 
-// {"error": {...}} as the JSON/HTTP API writes it; `message` is ASCII here.
+// The google.rpc.ErrorInfo reason of a refusal made before a request reaches the API
+// (docs/errors.md).
+const char* ReasonOf(int status) {
+  switch (status) {
+    case 408:
+      return "BODY_TIMEOUT";
+    case 413:
+      return "BODY_TOO_LARGE";
+    case 414:
+      return "URL_TOO_LONG";
+    case 431:
+      return "HEADERS_TOO_LARGE";
+    case 503:
+      return "HTTP_BUSY";
+    default:
+      return "MALFORMED_HTTP";
+  }
+}
+
+// {"error": {...}} as the JSON/HTTP API writes it, with its ErrorInfo; `message` is ASCII here.
+std::string ErrorJson(int status, const char* code_name, const std::string& message) {
+  return absl::StrCat("{\"error\":{\"code\":", status, ",\"status\":\"", code_name,
+                      "\",\"message\":", civitas::JsonQuote(message),
+                      ",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\","
+                      "\"reason\":\"",
+                      ReasonOf(status), "\",\"domain\":\"civitas.city\"}]}}\n");
+}
+
 HttpResponse ErrorResponse(int status, const char* code_name, const std::string& message) {
-  return HttpResponse{status,
-                      "application/json",
-                      absl::StrCat("{\"error\":{\"code\":", status, ",\"status\":\"", code_name,
-                                   "\",\"message\":", civitas::JsonQuote(message), "}}\n"),
-                      {}};
+  return HttpResponse{status, "application/json", ErrorJson(status, code_name, message), {}};
 }
 
 }  // namespace
@@ -64,6 +89,7 @@ class Session : public std::enable_shared_from_this<Session> {
     impl_->stats->connections.fetch_add(1, std::memory_order_relaxed);
   }
   ~Session() {
+    if (source_) source_->Cancel();
     ReleaseBody();
     impl_->stats->connections.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -96,6 +122,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnHeader(beast::error_code ec) {
     const HttpLimits& l = impl_->limits;
+    if (ec == http::error::body_limit) {  // a Content-Length over the limit, seen in the header
+      Reject(413, "RESOURCE_EXHAUSTED",
+             absl::StrCat("request body larger than ", l.max_body_bytes, " bytes"));
+      return;
+    }
     if (ec == http::error::header_limit) {
       if (RequestLineTooLong()) {
         Reject(414, "INVALID_ARGUMENT",
@@ -252,6 +283,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse r) {
+    if (r.stream) {
+      WriteStreamHead(std::move(r));
+      return;
+    }
     auto response = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), version_ ? version_ : 11);
     response->set(http::field::server, "civitas");
@@ -300,7 +335,115 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   asio::steady_timer body_timer_;
   bool body_timed_out_ = false;
+  // ---- a body written piece by piece (HttpResponse::stream) ----------------------------------
+  static constexpr auto kKeepAlive = std::chrono::seconds(15);
+  static constexpr int kStreamSendBuffer = 64 << 10;
+
+  void WriteStreamHead(HttpResponse r) {
+    source_ = std::move(r.stream);
+    ReleaseBody();
+    std::string head =
+        absl::StrCat("HTTP/1.", version_ == 10 ? "0" : "1", " ", r.status, " ",
+                     std::string(http::obsolete_reason(static_cast<http::status>(r.status))),
+                     "\r\nServer: civitas\r\nContent-Type: ", r.content_type,
+                     "\r\nX-Content-Type-Options: nosniff\r\n");
+    for (const auto& [name, value] : r.headers) absl::StrAppend(&head, name, ": ", value, "\r\n");
+    absl::StrAppend(&head, "Connection: close\r\n\r\n");
+    // A live stream may stay open for hours: the kernel keeps at most this much of it for a client
+    // that does not read (autotuning would let it grow to megabytes); then the writes wait, the
+    // source is not asked for more, and the call's own limit (stream_buffer_messages) ends it.
+    beast::error_code ignored;
+    stream_.socket().set_option(asio::socket_base::send_buffer_size(kStreamSendBuffer), ignored);
+    // The client sends nothing more on this connection; a read that completes means it closed.
+    stream_.socket().async_read_some(
+        asio::buffer(scratch_),
+        [self = shared_from_this()](beast::error_code, size_t) { self->EndStream(); });
+    WritePiece(std::move(head));
+  }
+
+  void WritePiece(std::string piece) {
+    if (stream_ended_ || !stream_.socket().is_open()) return;
+    piece_writing_ = true;
+    auto bytes = std::make_shared<std::string>(std::move(piece));
+    stream_.expires_after(std::chrono::seconds(30));  // a client that stopped reading is closed
+    asio::async_write(stream_, asio::buffer(*bytes),
+                      [self = shared_from_this(), bytes](beast::error_code ec, size_t) {
+                        self->piece_writing_ = false;
+                        if (ec) {
+                          self->EndStream();
+                          return;
+                        }
+                        self->stream_.expires_never();
+                        self->AfterPiece();
+                      });
+  }
+
+  // After a write: the piece that arrived meanwhile, the end, or ask for the next one.
+  void AfterPiece() {
+    if (stream_ended_) return;
+    if (arrived_) {
+      std::optional<std::string> piece = std::move(*arrived_);
+      arrived_.reset();
+      if (!piece) {
+        FinishStream();
+        return;
+      }
+      WritePiece(std::move(*piece));
+      return;
+    }
+    ArmKeepAlive();
+    if (asking_) return;  // a keep-alive went out while waiting
+    asking_ = true;
+    source_->Next([self = shared_from_this()](std::optional<std::string> piece) {
+      asio::post(self->stream_.get_executor(), [self, piece = std::move(piece)]() mutable {
+        self->asking_ = false;
+        self->keep_alive_timer_.cancel();
+        self->arrived_ = std::move(piece);
+        if (!self->piece_writing_) self->AfterPiece();
+      });
+    });
+  }
+
+  void ArmKeepAlive() {
+    keep_alive_timer_.expires_after(kKeepAlive);
+    keep_alive_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->stream_ended_ || !self->asking_ || self->piece_writing_) return;
+      self->WritePiece(": keep-alive\n\n");
+    });
+  }
+
+  // The body is complete: half-close and let the client close (at most 2 s).
+  void FinishStream() {
+    stream_ended_ = true;
+    source_.reset();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    keep_alive_timer_.expires_after(std::chrono::seconds(2));
+    keep_alive_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->CloseStream();
+    });
+  }
+
+  // The client closed, stopped reading or failed: the source is cancelled, the socket closed.
+  void EndStream() {
+    if (source_) std::exchange(source_, nullptr)->Cancel();
+    CloseStream();
+  }
+
+  void CloseStream() {
+    stream_ended_ = true;
+    keep_alive_timer_.cancel();
+    beast::error_code ignored;
+    stream_.socket().close(ignored);
+  }
+
   HttpServer::Impl* const impl_;
+  std::shared_ptr<HttpBodyStream> source_;
+  asio::steady_timer keep_alive_timer_{stream_.get_executor()};
+  std::optional<std::optional<std::string>> arrived_;  // a piece (or the end) not yet written
+  bool asking_ = false;                                // a Next is outstanding
+  bool piece_writing_ = false;                         // a write of the body is in flight
+  bool stream_ended_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = false;
@@ -314,8 +457,7 @@ class Session : public std::enable_shared_from_this<Session> {
 const std::string& TooManyConnections() {
   static const std::string* const text = [] {
     const std::string body =
-        "{\"error\":{\"code\":503,\"status\":\"UNAVAILABLE\",\"message\":\"too many open HTTP "
-        "connections; retry shortly\"}}\n";
+        ErrorJson(503, "UNAVAILABLE", "too many open HTTP connections; retry shortly");
     return new std::string(absl::StrCat(
         "HTTP/1.1 503 Service Unavailable\r\nServer: civitas\r\nContent-Type: application/json\r\n"
         "X-Content-Type-Options: nosniff\r\nRetry-After: 1\r\nConnection: close\r\n"

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -30,11 +31,31 @@ struct HttpRequest {
   }
 };
 
+// A body that is written piece by piece while it is made (Server-Sent Events). The server asks
+// for one piece at a time and asks again only once the previous one is written to the socket,
+// so a client that reads slowly slows its source down instead of filling the gateway's memory.
+class HttpBodyStream {
+ public:
+  using Deliver = std::function<void(std::optional<std::string>)>;
+  virtual ~HttpBodyStream() = default;
+  // Asks for the next piece; `deliver` is called once, from any thread, with the bytes, or with
+  // nullopt when the body is complete (the server then closes the connection).
+  virtual void Next(Deliver deliver) = 0;
+  // The client went away or the server stops: no Next follows, and a pending `deliver` is
+  // dropped without being called.
+  virtual void Cancel() = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // added as they are
+  // Set: `body` is ignored; the head goes out at once, the body follows from `stream`, and the
+  // connection closes at its end (no Content-Length). While it waits for a piece the server
+  // writes an SSE comment (": keep-alive") every 15 s, so proxies keep the connection open and
+  // a client that vanished is noticed.
+  std::shared_ptr<HttpBodyStream> stream = nullptr;
 };
 
 // What one listener accepts from a client it does not trust. Defaults as in LimitsConfig.

@@ -21,7 +21,10 @@
 #include "google/api/httpbody.pb.h"
 #include "services/common/code_names.h"
 #include "services/gateway/http_caching.h"
+#include "services/gateway/http_event_stream.h"
+#include "services/gateway/multipart.h"
 #include "services/gateway/openapi.h"
+#include "services/gateway/status_details.h"
 
 namespace civitas::gateway {
 namespace {
@@ -68,52 +71,23 @@ std::string JsonString(absl::string_view s) {
 
 }  // namespace
 
-std::string ScrubUtf8(absl::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
-  const size_t n = in.size();
-  for (size_t i = 0; i < n;) {
-    const unsigned char c = p[i];
-    size_t len = 0;
-    uint32_t min = 0, cp = 0;
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2, min = 0x80, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, min = 0x800, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, min = 0x10000, cp = c & 0x07;
-    }
-    bool ok = len > 0 && i + len <= n;
-    for (size_t k = 1; ok && k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) ok = false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 either.
-    ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    if (ok) {
-      out.append(in.data() + i, len);
-      i += len;
-    } else {
-      out.append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER, for one bad byte
-      ++i;
-    }
-  }
-  return out;
-}
-
-HttpResponse JsonError(grpc::StatusCode code, const std::string& message, int http_status) {
+HttpResponse JsonError(const grpc::Status& status, int http_status) {
+  const grpc::Status with_info = EnsureErrorInfo(status);
+  const grpc::StatusCode code = with_info.error_code();
   const int http = http_status ? http_status : HttpStatusOf(code);
   HttpResponse r;
   r.status = http;
   r.content_type = kJson;
+  // Google's JSON error (AIP-193): the HTTP code, the status's name, the message and the same
+  // details a gRPC client finds in grpc-status-details-bin.
   r.body = absl::StrCat("{\"error\":{\"code\":", http, ",\"status\":\"", common::CodeName(code),
-                        "\",\"message\":", JsonString(ScrubUtf8(message)), "}}\n");
+                        "\",\"message\":", JsonString(ScrubUtf8(with_info.error_message())),
+                        ",\"details\":", DetailsJson(with_info), "}}\n");
   return r;
+}
+
+HttpResponse JsonError(grpc::StatusCode code, const std::string& message, int http_status) {
+  return JsonError(grpc::Status(code, message), http_status);
 }
 
 namespace {
@@ -196,9 +170,11 @@ class StreamToArray final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grp
     HttpResponse r;
     if (!status.ok()) {
       r = messages_.size() > kMaxMessages
-              ? JsonError(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          absl::StrCat("the stream sent more than ", kMaxMessages, " messages"))
-              : JsonError(status.error_code(), status.error_message());
+              ? JsonError(GatewayError(
+                    grpc::StatusCode::RESOURCE_EXHAUSTED,
+                    absl::StrCat("the stream sent more than ", kMaxMessages, " messages"),
+                    "STREAM_TOO_LONG"))
+              : JsonError(status);
     } else {
       const google::protobuf::MethodDescriptor* m = exchange_->binding->method->descriptor;
       google::protobuf::DynamicMessageFactory factory(m->file()->pool());
@@ -235,7 +211,7 @@ std::vector<std::pair<std::string, std::string>> CorsHeaders(const CityConfig& c
     if (allowed == "*" || absl::EqualsIgnoreCase(allowed, origin)) {
       return {{"Access-Control-Allow-Origin", allowed == "*" ? "*" : origin},
               {"Vary", "Origin"},
-              {"Access-Control-Expose-Headers", "grpc-status, grpc-message"}};
+              {"Access-Control-Expose-Headers", "grpc-status, grpc-message, Retry-After"}};
     }
   }
   return {};
@@ -306,7 +282,8 @@ std::shared_ptr<const RenderedAnswer> HttpTranscoder::OpenApiOf(
 void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   std::shared_ptr<const RouteTable> table = routes_->Get();
   if (!table) {
-    respond(JsonError(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down"));
+    respond(JsonError(GatewayError(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down",
+                                   "GATEWAY_DRAINING")));
     return;
   }
   std::string path = request.target.substr(0, request.target.find('?'));
@@ -328,9 +305,10 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
     for (const auto& [id, routes] : table->cities()) {
       mapped = mapped || !MatchesIn(routes, path).empty();
     }
-    respond(mapped ? JsonError(resolved.error_code(), resolved.error_message())
-                   : JsonError(grpc::StatusCode::NOT_FOUND,
-                               absl::StrCat("no method is mapped to ", path)));
+    respond(mapped ? JsonError(resolved)
+                   : JsonError(GatewayError(grpc::StatusCode::NOT_FOUND,
+                                            absl::StrCat("no method is mapped to ", path),
+                                            "ROUTE_NOT_FOUND", {{"path", path}})));
     return;
   }
   const std::string origin = request.Header("origin");
@@ -357,9 +335,11 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   }
   if (preflight) {
     if (cors.empty()) {
-      respond(JsonError(grpc::StatusCode::PERMISSION_DENIED,
-                        absl::StrCat("origin '", origin, "' may not call city '", city->config.id,
-                                     "' from a browser (cors_origins)")));
+      respond(JsonError(
+          GatewayError(grpc::StatusCode::PERMISSION_DENIED,
+                       absl::StrCat("origin '", origin, "' may not call city '", city->config.id,
+                                    "' from a browser (cors_origins)"),
+                       "ORIGIN_NOT_ALLOWED", {{"origin", origin}, {"city", city->config.id}})));
       return;
     }
     HttpResponse r{204, "text/plain", "", cors};
@@ -372,41 +352,53 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
     respond(std::move(r));
     return;
   }
-  auto fail = [&](grpc::StatusCode code, const std::string& message) {
-    HttpResponse r = JsonError(code, message);
+  auto fail = [&](const grpc::Status& status) {
+    HttpResponse r = JsonError(status);
     r.headers.insert(r.headers.end(), cors.begin(), cors.end());
     respond(std::move(r));
   };
   if (!binding) {
     if (!allowed_verbs.empty()) {
-      HttpResponse r = JsonError(grpc::StatusCode::UNIMPLEMENTED,
-                                 absl::StrCat(request.method, " is not mapped for ", path, "; use ",
-                                              absl::StrJoin(allowed_verbs, " or ")),
-                                 405);
+      HttpResponse r = JsonError(
+          GatewayError(grpc::StatusCode::UNIMPLEMENTED,
+                       absl::StrCat(request.method, " is not mapped for ", path, "; use ",
+                                    absl::StrJoin(allowed_verbs, " or ")),
+                       "HTTP_METHOD_NOT_ALLOWED", {{"allow", absl::StrJoin(allowed_verbs, ", ")}}),
+          405);
       r.headers.push_back({"Allow", absl::StrJoin(allowed_verbs, ", ")});
       r.headers.insert(r.headers.end(), cors.begin(), cors.end());
       respond(std::move(r));
       return;
     }
-    fail(grpc::StatusCode::NOT_FOUND, absl::StrCat("no method of city '", city->config.id,
-                                                   "' is mapped to ", request.method, " ", path));
+    fail(GatewayError(grpc::StatusCode::NOT_FOUND,
+                      absl::StrCat("no method of city '", city->config.id, "' is mapped to ",
+                                   request.method, " ", path),
+                      "ROUTE_NOT_FOUND", {{"path", path}, {"city", city->config.id}}));
     return;
   }
   const MethodInfo& method = *binding->method;
   // Streams of the gateway's own services end (a backup's progress); modules' streams may not.
   const bool gateway_own = std::any_of(gateway_bindings_.begin(), gateway_bindings_.end(),
                                        [&](const HttpBinding& b) { return &b == binding; });
-  const bool collect_stream = method.kind == CIVITAS_METHOD_SERVER_STREAMING && gateway_own;
-  if (method.kind != CIVITAS_METHOD_UNARY && !collect_stream) {
-    fail(grpc::StatusCode::UNIMPLEMENTED,
-         absl::StrCat(method.full_path, " streams; call it over gRPC"));
+  // A stream is sent as Server-Sent Events to a client that asks for them
+  // (http_event_stream.h); otherwise only the gateway's own finite streams are answered, as one
+  // JSON array.
+  const bool streaming = method.kind == CIVITAS_METHOD_SERVER_STREAMING;
+  const bool event_stream = streaming && WantsEventStream(request);
+  const bool collect_stream = streaming && gateway_own && !event_stream;
+  if (streaming && !event_stream && !collect_stream) {
+    fail(GatewayError(grpc::StatusCode::FAILED_PRECONDITION,
+                      absl::StrCat(method.full_path,
+                                   " streams: send 'Accept: text/event-stream' (EventSource) to "
+                                   "receive it as Server-Sent Events, or call it over gRPC"),
+                      "EVENT_STREAM_REQUIRED", {{"method", method.full_path}}));
     return;
   }
 
   // A public read is answered from its rendered bytes while nothing it was made from changed:
   // no module call, and a matching If-None-Match costs a 304 only.
   const bool cacheable = cache_.enabled() && binding->verb == "GET" && !gateway_own &&
-                         request.Header("authorization").empty();
+                         request.Header("authorization").empty() && !streaming;
   std::string cache_key;
   RenderedCache::Ticket ticket;
   if (cacheable) {
@@ -428,14 +420,60 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
     }
   }
 
+  // A form with files (multipart.h) becomes the JSON body it stands for, within the route's
+  // upload limits.
+  std::string form_json;
+  const bool form = IsMultipartForm(request.Header("content-type"));
+  if (form) {
+    auto limits = UploadRoutes().find(method.full_path);
+    const google::protobuf::FieldDescriptor* body_field =
+        binding->body.empty() || binding->body == "*"
+            ? nullptr
+            : method.descriptor->input_type()->FindFieldByName(binding->body);
+    if (limits == UploadRoutes().end() || body_field == nullptr ||
+        body_field->message_type() == nullptr) {
+      HttpResponse r = JsonError(
+          GatewayError(grpc::StatusCode::INVALID_ARGUMENT,
+                       absl::StrCat(request.method, " ", path,
+                                    " takes no multipart/form-data; send JSON (application/json)"),
+                       "FORM_NOT_ACCEPTED", {{"method", method.full_path}}),
+          415);
+      r.headers.insert(r.headers.end(), cors.begin(), cors.end());
+      respond(std::move(r));
+      return;
+    }
+    absl::StatusOr<std::vector<FormPart>> parts =
+        ParseMultipartForm(request.Header("content-type"), request.body, limits->second);
+    absl::StatusOr<std::string> json =
+        parts.ok() ? FormToJson(*parts, body_field->message_type(), binding->body)
+                   : absl::StatusOr<std::string>(parts.status());
+    if (!json.ok()) {
+      const bool too_large = json.status().code() == absl::StatusCode::kResourceExhausted;
+      HttpResponse r = JsonError(
+          GatewayError(static_cast<grpc::StatusCode>(json.status().code()),
+                       std::string(json.status().message()),
+                       too_large ? "UPLOAD_TOO_LARGE" : "FORM_INVALID",
+                       {{"method", method.full_path},
+                        {"max_files", std::to_string(limits->second.max_files)},
+                        {"max_file_bytes", std::to_string(limits->second.max_file_bytes)}}),
+          too_large ? 413 : 400);
+      r.headers.insert(r.headers.end(), cors.begin(), cors.end());
+      respond(std::move(r));
+      return;
+    }
+    form_json = *std::move(json);
+  }
+
   // The request message: body first, then path variables and query parameters on top.
   // Accept-Language stands in for a language_code the client did not send.
-  absl::StatusOr<std::string> bytes = BuildRequest(
-      *binding, variables,
-      QueryWithAcceptLanguage(*binding, query, request.Header("accept-language")), request.body);
+  absl::StatusOr<std::string> bytes =
+      BuildRequest(*binding, variables,
+                   QueryWithAcceptLanguage(*binding, query, request.Header("accept-language")),
+                   form ? form_json : request.body);
   if (!bytes.ok()) {
-    fail(static_cast<grpc::StatusCode>(bytes.status().code()),
-         std::string(bytes.status().message()));
+    fail(GatewayError(static_cast<grpc::StatusCode>(bytes.status().code()),
+                      std::string(bytes.status().message()), "REQUEST_NOT_UNDERSTOOD",
+                      {{"method", method.full_path}}));
     return;
   }
 
@@ -456,22 +494,40 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
   }
   grpc::Slice slice(*bytes);
   exchange->request = grpc::ByteBuffer(&slice, 1);
+  auto add_metadata = [&](grpc::ClientContext* context) {
+    context->AddMetadata("x-civitas-city", city->config.id);
+    if (std::string auth = request.Header("authorization"); !auth.empty()) {
+      context->AddMetadata("authorization", auth);
+    }
+    if (std::string id = request.Header("x-request-id"); !id.empty()) {
+      context->AddMetadata("x-request-id", id);
+    }
+    // Who the HTTP client is, for the write-rate and live-stream limits (the in-process call's
+    // own peer is the gateway itself). Believed only on the in-process channel (see the
+    // dispatcher).
+    if (!request.peer.empty()) context->AddMetadata("x-civitas-http-peer", request.peer);
+    if (std::string real_ip = request.Header("x-real-ip"); !real_ip.empty()) {
+      context->AddMetadata("x-real-ip", real_ip.substr(0, 64));
+    }
+  };
+  if (event_stream) {
+    // No deadline: the stream lives until the client goes away or the gateway ends it.
+    EventStreamCall call;
+    call.context = std::make_unique<grpc::ClientContext>();
+    add_metadata(call.context.get());
+    call.request = std::move(exchange->request);
+    call.method = method.full_path;
+    call.output = method.descriptor->output_type();
+    call.keep_alive = table;
+    call.headers = std::move(exchange->cors);
+    call.respond = std::move(exchange->respond);
+    StartEventStream(&stub_, std::move(call));
+    return;
+  }
   // A backup of a big city takes minutes; a JSON call's answer comes within 30 s.
   exchange->context.set_deadline(std::chrono::system_clock::now() +
                                  std::chrono::seconds(collect_stream ? 900 : 30));
-  exchange->context.AddMetadata("x-civitas-city", city->config.id);
-  if (std::string auth = request.Header("authorization"); !auth.empty()) {
-    exchange->context.AddMetadata("authorization", auth);
-  }
-  if (std::string id = request.Header("x-request-id"); !id.empty()) {
-    exchange->context.AddMetadata("x-request-id", id);
-  }
-  // Who the HTTP client is, for the write-rate limits (the in-process call's own peer is the
-  // gateway itself). Believed only on the in-process channel (see the dispatcher).
-  if (!request.peer.empty()) exchange->context.AddMetadata("x-civitas-http-peer", request.peer);
-  if (std::string real_ip = request.Header("x-real-ip"); !real_ip.empty()) {
-    exchange->context.AddMetadata("x-real-ip", real_ip.substr(0, 64));
-  }
+  add_metadata(&exchange->context);
   if (collect_stream) {
     (new StreamToArray(exchange))->Start(&stub_, method.full_path);
     return;
@@ -484,7 +540,7 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
           exchange->respond(std::move(r));
         };
         if (!status.ok()) {
-          HttpResponse r = JsonError(status.error_code(), status.error_message());
+          HttpResponse r = JsonError(status);  // with the call's ErrorInfo and RetryInfo
           // A write-rate limit says when to come back (trailing metadata "retry-after").
           const auto& trailers = exchange->context.GetServerTrailingMetadata();
           if (auto it = trailers.find("retry-after"); it != trailers.end()) {
@@ -497,7 +553,8 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
         std::string out_bytes;
         std::vector<grpc::Slice> slices;
         if (!exchange->response.Dump(&slices).ok()) {
-          finish(JsonError(grpc::StatusCode::INTERNAL, "unreadable response"));
+          finish(JsonError(GatewayError(grpc::StatusCode::INTERNAL, "unreadable response",
+                                        "MODULE_BROKEN_RESPONSE")));
           return;
         }
         for (const grpc::Slice& s : slices) {
@@ -506,7 +563,9 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
         if (m.descriptor->output_type()->full_name() == "google.api.HttpBody") {
           google::api::HttpBody body;
           if (!body.ParseFromString(out_bytes)) {
-            finish(JsonError(grpc::StatusCode::INTERNAL, "the module sent a broken HttpBody"));
+            finish(JsonError(GatewayError(grpc::StatusCode::INTERNAL,
+                                          "the module sent a broken HttpBody",
+                                          "MODULE_BROKEN_RESPONSE")));
             return;
           }
           HttpResponse r{
@@ -522,7 +581,9 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
         std::unique_ptr<pb::Message> response(
             out_factory.GetPrototype(m.descriptor->output_type())->New());
         if (!response->ParseFromString(out_bytes)) {
-          finish(JsonError(grpc::StatusCode::INTERNAL, "the module sent a broken response"));
+          finish(JsonError(GatewayError(grpc::StatusCode::INTERNAL,
+                                        "the module sent a broken response",
+                                        "MODULE_BROKEN_RESPONSE")));
           return;
         }
         const pb::Message* shown = response.get();

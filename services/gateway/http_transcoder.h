@@ -4,7 +4,7 @@
 // mapping) and sent through the gateway's in-process gRPC channel, so authentication, roles,
 // limits, metrics and access logs are exactly those of a gRPC call. Responses of type
 // google.api.HttpBody are sent raw with their content type (RSS, iCalendar, Open311 JSON);
-// everything else as JSON. Errors are JSON: {"error": {"code", "status", "message"}}.
+// everything else as JSON. Errors are JSON: {"error": {"code", "status", "message", "details"}}.
 //
 // The city comes from a "/cities/{city}" path prefix, the x-civitas-city header or the Host
 // header, resolved by the route table as for gRPC (RouteTable::ResolveCity); the city's
@@ -28,6 +28,7 @@
 #include "services/gateway/http_server.h"
 #include "services/gateway/rendered_cache.h"
 #include "services/gateway/route_table.h"
+#include "services/gateway/status_details.h"
 
 namespace civitas::gateway {
 
@@ -68,12 +69,10 @@ class HttpTranscoder {
   RenderedCache cache_;
 };
 
-// `in` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD, so text
-// that quotes a client's input stays valid in JSON.
-std::string ScrubUtf8(absl::string_view in);
-
-// {"error": {"code": <http>, "status": "NOT_FOUND", "message": ...}} with the matching HTTP status.
-// http_status 0 = the usual mapping of `code`.
+// {"error": {"code": <http>, "status": "NOT_FOUND", "message": ..., "details": [...]}} with the
+// matching HTTP status; `details` are the status's (status_details.h: an ErrorInfo always, a
+// RetryInfo on rate limits) in protobuf's JSON form. http_status 0 = the usual mapping of the code.
+HttpResponse JsonError(const grpc::Status& status, int http_status = 0);
 HttpResponse JsonError(grpc::StatusCode code, const std::string& message, int http_status = 0);
 
 }  // namespace civitas::gateway

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "services/gateway/authenticator.h"
 #include "services/gateway/log.h"
+#include "services/gateway/status_details.h"
 
 namespace civitas::gateway {
 
@@ -95,8 +96,9 @@ grpc::ServerUnaryReactor* PrivacyService::Run(grpc::CallbackServerContext* ctx, 
   HandlerPool* pool = pool_.load(std::memory_order_acquire);
   std::shared_ptr<const RouteTable> table = routes_->Get();
   if (draining_.load(std::memory_order_acquire) || pool == nullptr || !table) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 "the gateway is starting or shutting down; retry shortly"));
+    reactor->Finish(GatewayError(grpc::StatusCode::UNAVAILABLE,
+                                 "the gateway is starting or shutting down; retry shortly",
+                                 "GATEWAY_DRAINING"));
     return reactor;
   }
   absl::string_view city_md, authorization;
@@ -120,18 +122,18 @@ grpc::ServerUnaryReactor* PrivacyService::Run(grpc::CallbackServerContext* ctx, 
   }
   if (retry_after > 0) ctx->AddTrailingMetadata("retry-after", std::to_string(retry_after));
   if (!status.ok()) {
-    reactor->Finish(status);
+    reactor->Finish(EnsureErrorInfo(status));
     return reactor;
   }
   // The table (and so the city's module instances) stays alive until the work is done.
   const bool submitted = pool->TrySubmit(
       [reactor, table, city, subject = std::move(caller.subject), work = std::move(work)]() {
-        reactor->Finish(ToGrpc(work(*city, subject)));
+        reactor->Finish(EnsureErrorInfo(ToGrpc(work(*city, subject))));
       });
   if (!submitted) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                     "the gateway is at its limit of queued calls; retry with backoff"));
+    reactor->Finish(GatewayError(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "the gateway is at its limit of queued calls; retry with backoff",
+                                 "GATEWAY_BUSY", {}, 1));
   }
   return reactor;
 }
@@ -149,8 +151,9 @@ grpc::ServerUnaryReactor* PrivacyService::EraseMyData(grpc::CallbackServerContex
                                                       v1::EraseMyDataResponse* response) {
   if (request->confirm() != "ERASE") {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "confirm must be \"ERASE\": the erasure cannot be undone"));
+    reactor->Finish(GatewayError(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "confirm must be \"ERASE\": the erasure cannot be undone",
+                                 "CONFIRMATION_REQUIRED"));
     return reactor;
   }
   return Run(ctx, kErase, [response](const CityRoutes& city, const std::string& subject) {

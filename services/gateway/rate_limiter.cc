@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "google/api/annotations.pb.h"
+#include "services/gateway/status_details.h"
 
 namespace civitas::gateway {
 
@@ -153,10 +154,12 @@ grpc::Status WriteRateLimiter::ChargeAnonymousBytes(const Call& call, uint64_t b
     return grpc::Status::OK;
   }
   *retry_after_seconds = std::max<int64_t>(1, (wait + 999'999) / 1'000'000);
-  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+  return GatewayError(grpc::StatusCode::RESOURCE_EXHAUSTED,
                       absl::StrCat("anonymous callers from this address have written their ",
                                    budget >> 20, " MiB for the day (this request is ", bytes,
-                                   " bytes); sign in, or retry in ", *retry_after_seconds, " s"));
+                                   " bytes); sign in, or retry in ", *retry_after_seconds, " s"),
+                      "ANONYMOUS_DAILY_BYTES", {{"bytes_per_day", std::to_string(budget)}},
+                      *retry_after_seconds);
 }
 
 grpc::Status WriteRateLimiter::Admit(const Call& call, int64_t* retry_after_seconds,
@@ -178,6 +181,7 @@ grpc::Status WriteRateLimiter::Admit(const Call& call, int64_t* retry_after_seco
     std::string key;
     const RateLimit* limit;
     const char* who;
+    const char* kind;  // ErrorInfo metadata "limited": what the bucket counts
   };
   std::vector<Check> checks;
   // <kind> <city> \0 <method or ""> \0 <subject or address>
@@ -186,23 +190,29 @@ grpc::Status WriteRateLimiter::Admit(const Call& call, int64_t* retry_after_seco
   base += scope;
   base += '\0';
   if (!call.subject.empty() && subject.enabled() && !(call.staff && config_.exempt_staff)) {
-    checks.push_back({"s" + base + std::string(call.subject), &subject, "this account"});
+    checks.push_back({"s" + base + std::string(call.subject), &subject, "this account", "account"});
   }
   if (call.subject.empty() && anonymous.enabled()) {
-    checks.push_back({"a" + base + address, &anonymous, "anonymous callers from this address"});
+    checks.push_back({"a" + base + address, &anonymous, "anonymous callers from this address",
+                      "anonymous_address"});
   }
-  if (peer.enabled()) checks.push_back({"p" + base + address, &peer, "this address"});
+  if (peer.enabled()) checks.push_back({"p" + base + address, &peer, "this address", "address"});
   for (size_t i = 0; i < checks.size(); ++i) {
     int64_t wait = 0;
     if (Take(checks[i].key, *checks[i].limit, now, &wait)) continue;
     for (size_t j = 0; j < i; ++j) Refund(checks[j].key, *checks[j].limit);
     *retry_after_seconds = std::max<int64_t>(1, (wait + 999'999) / 1'000'000);
     const RateLimit& l = *checks[i].limit;
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+    return GatewayError(grpc::StatusCode::RESOURCE_EXHAUSTED,
                         absl::StrCat("too many writes: ", checks[i].who, " may make ", l.per_minute,
                                      " write calls a minute (", static_cast<int64_t>(l.capacity()),
                                      " at once)", scope.empty() ? "" : absl::StrCat(" to ", scope),
-                                     "; retry in ", *retry_after_seconds, " s"));
+                                     "; retry in ", *retry_after_seconds, " s"),
+                        "WRITE_RATE_LIMITED",
+                        {{"limited", checks[i].kind},
+                         {"per_minute", std::to_string(l.per_minute)},
+                         {"method", scope}},
+                        *retry_after_seconds);
   }
   return grpc::Status::OK;
 }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "services/gateway/status_details.h"
 
 namespace civitas::gateway {
 
@@ -18,10 +19,11 @@ grpc::Status RouteTable::ResolveCity(absl::string_view city_metadata, absl::stri
   if (!city_metadata.empty()) {
     auto it = cities_.find(std::string(city_metadata));
     if (it == cities_.end()) {
-      return grpc::Status(
+      return GatewayError(
           grpc::StatusCode::NOT_FOUND,
           absl::StrCat("city '", city_metadata,
-                       "' is not hosted by this gateway (x-civitas-city); it hosts: ", city_list_));
+                       "' is not hosted by this gateway (x-civitas-city); it hosts: ", city_list_),
+          "CITY_NOT_FOUND", {{"city", std::string(city_metadata)}});
     }
     *city = &it->second;
     return grpc::Status::OK;
@@ -40,10 +42,11 @@ grpc::Status RouteTable::ResolveCity(absl::string_view city_metadata, absl::stri
     *city = &cities_.begin()->second;
     return grpc::Status::OK;
   }
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+  return GatewayError(grpc::StatusCode::INVALID_ARGUMENT,
                       absl::StrCat("this gateway hosts several cities; send the x-civitas-city "
                                    "metadata with one of: ",
-                                   city_list_));
+                                   city_list_),
+                      "CITY_REQUIRED", {{"cities", city_list_}});
 }
 
 void CityRoutes::Index() {
@@ -86,28 +89,36 @@ grpc::Status RouteTable::ResolveMethod(const CityRoutes& city, absl::string_view
     return grpc::Status::OK;
   }
   if (city.services.contains(std::string(service))) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        absl::StrCat("method ", path, " does not exist in service ", service));
+    return GatewayError(grpc::StatusCode::UNIMPLEMENTED,
+                        absl::StrCat("method ", path, " does not exist in service ", service),
+                        "METHOD_NOT_FOUND", {{"method", std::string(path)}});
   }
   for (const ModuleStatus& m : city.modules) {
     if (!m.error.empty() && m.module) {
       for (const ServiceInfo& s : m.module->services()) {
         if (s.full_name == service) {
-          return grpc::Status(
+          return GatewayError(
               grpc::StatusCode::UNIMPLEMENTED,
               absl::StrCat("service ", service, " of module '", m.module_id,
-                           "' is not serving in city '", city.config.id, "': ", m.error));
+                           "' is not serving in city '", city.config.id, "': ", m.error),
+              "MODULE_NOT_SERVING",
+              {{"city", city.config.id},
+               {"module", m.module_id},
+               {"service", std::string(service)}});
         }
       }
     }
   }
   if (ServesAnywhere(service)) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+    return GatewayError(grpc::StatusCode::UNIMPLEMENTED,
                         absl::StrCat("method ", path, ": service ", service,
-                                     " is not enabled for city '", city.config.id, "'"));
+                                     " is not enabled for city '", city.config.id, "'"),
+                        "SERVICE_NOT_ENABLED",
+                        {{"city", city.config.id}, {"service", std::string(service)}});
   }
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      absl::StrCat("unknown method ", path, " (city '", city.config.id, "')"));
+  return GatewayError(grpc::StatusCode::UNIMPLEMENTED,
+                      absl::StrCat("unknown method ", path, " (city '", city.config.id, "')"),
+                      "METHOD_NOT_FOUND", {{"method", std::string(path)}});
 }
 
 bool RouteTable::ServesAnywhere(absl::string_view service) const {

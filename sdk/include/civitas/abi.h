@@ -203,7 +203,10 @@ typedef struct civitas_host_api {
   int32_t (*call_is_cancelled)(civitas_call_host* call_host_ptr);
   /* Unary: sets the response (copied). Call once before returning CIVITAS_OK. */
   void (*call_reply)(civitas_call_host* call_host_ptr, const uint8_t* message, size_t size);
-  /* Sets the message that accompanies a non-OK return code (copied, UTF-8). */
+  /* Sets the message that accompanies a non-OK return code (copied, UTF-8). A message that starts
+   * with a reason in brackets, "[EVENT_FULL] no seats left", names the google.rpc.ErrorInfo reason
+   * the client receives (in the module's domain); the gateway strips the prefix. See
+   * civitas/error_reason.h. */
   void (*call_error)(civitas_call_host* call_host_ptr, const char* message, size_t size);
   /* Streaming: sends one response message (copied). May wait while the client reads slowly;
    * returns CIVITAS_CANCELLED once the client is gone. */

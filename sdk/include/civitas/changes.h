@@ -88,7 +88,8 @@ class ChangeLog {
     uint64_t seq = 0;
     uint64_t watermark = 0;
     if (!token.empty() && !ParseToken(token, &seq, &watermark)) {
-      return InvalidArgument("sync_token is not one this server issued");
+      return InvalidArgument("sync_token is not one this server issued")
+          .WithReason("SYNC_TOKEN_INVALID");
     }
     std::set<std::string> seen;
     uint64_t last_seq = seq;

@@ -101,7 +101,8 @@ inline Status CheckEtag(const std::string& given, const std::string& current,
   if (given.empty() || given == current) return OkStatus();
   return Aborted("etag '" + given + "' is stale: the " + std::string(what) +
                  " was changed meanwhile (now '" + current +
-                 "'); read it again and reapply your change");
+                 "'); read it again and reapply your change")
+      .WithReason("ETAG_MISMATCH");
 }
 
 // CheckLength as a Status: INVALID_ARGUMENT naming `field`, or OK.

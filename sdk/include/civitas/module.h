@@ -18,6 +18,7 @@
 #define CIVITAS_MODULE_H_
 
 #include <civitas/abi.h>
+#include <civitas/error_reason.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -71,10 +72,21 @@ class Status {
   bool ok() const { return code_ == CIVITAS_OK; }
   civitas_status code() const { return code_; }
   const std::string& message() const { return message_; }
+  // What a client program can switch on (google.rpc.ErrorInfo.reason, UPPER_SNAKE_CASE; see
+  // civitas/error_reason.h); empty: the status code says it all.
+  const std::string& reason() const { return reason_; }
+
+  // This status with `reason`, e.g. `return Aborted("...").WithReason("ETAG_MISMATCH");`.
+  Status WithReason(std::string reason) const {
+    Status s = *this;
+    s.reason_ = std::move(reason);
+    return s;
+  }
 
  private:
   civitas_status code_ = CIVITAS_OK;
   std::string message_;
+  std::string reason_;
 };
 
 inline Status OkStatus() { return Status(); }
@@ -547,7 +559,10 @@ class ModuleBuilder {
       Bound* bound = static_cast<Bound*>(bound_ptr);
       Call call(bound->host, call_ptr);
       auto answer = [&](const Status& s) {
-        if (!s.ok()) call.host()->call_error(call_ptr, s.message().data(), s.message().size());
+        if (!s.ok()) {
+          const std::string text = WithErrorReason(s.reason(), s.message());
+          call.host()->call_error(call_ptr, text.data(), text.size());
+        }
         return static_cast<int32_t>(s.code());
       };
       Runtime* rt = Self();

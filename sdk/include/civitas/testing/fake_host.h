@@ -12,6 +12,7 @@
 #define CIVITAS_TESTING_FAKE_HOST_H_
 
 #include <civitas/abi.h>
+#include <civitas/error_reason.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -47,8 +48,9 @@ struct Caller {
 // What a call produced.
 struct CallResult {
   int32_t code = CIVITAS_OK;
-  std::string error;
-  std::string reply;              // unary
+  std::string error;   // the message as the client sees it, without a "[REASON] " prefix
+  std::string reason;  // the reason the module named (error_reason.h), as the gateway reads it
+  std::string reply;   // unary
   std::vector<std::string> sent;  // streaming
   std::string follow_topic;       // streaming, if the handler asked to follow
 };
@@ -384,7 +386,9 @@ class FakeHost {
       CallOf(c)->result->reply = Str(m, n);
     };
     a.call_error = [](civitas_call_host* c, const char* m, size_t n) {
-      CallOf(c)->result->error.assign(m, n);
+      const ReasonedMessage split = SplitErrorReason(std::string_view(m, n));
+      CallOf(c)->result->error.assign(split.message);
+      CallOf(c)->result->reason.assign(split.reason);
     };
     a.call_send = [](civitas_call_host* c, const uint8_t* m, size_t n) -> int32_t {
       if (CallOf(c)->kind != CIVITAS_METHOD_SERVER_STREAMING) return CIVITAS_FAILED_PRECONDITION;

@@ -1,0 +1,248 @@
+#!/usr/bin/python3
+"""Every HTTP example in the app developer's docs, run as written against the real demo gateway.
+
+Reads docs/api.md and docs/app-guide.md, takes every `curl` command (in ```sh blocks, with their
+continuation lines and multi-line bodies, and in inline code) and every plain URL line
+(http://127.0.0.1:8080/... in a code block), and runs it with the real curl against an embedded
+demo gateway on a free port. An example passes with a 2xx answer, or with the status its line
+states in a comment (`# -> 409`). The placeholders readers replace by hand are replaced here the
+same way: `articles/<id>` by the article an earlier example created (else the first one listed),
+`<etag>` by the current etag of the resource the command addresses, `<cid>` by a comment of that
+idea, `<token>` / `<next_sync_token>` by a sync token, `<next_page_token>` by a page token.
+Examples on other hosts (https://api.dortmund.example/...) illustrate URLs and are counted apart.
+
+Usage: doc_examples_test.py GATEWAY CIVITASCTL DOCS_DIR
+"""
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import struct
+import urllib.request
+import zlib
+
+GATEWAY, CTL, DOCS = sys.argv[1], sys.argv[2], sys.argv[3]
+DOC_FILES = ["api.md", "app-guide.md"]
+DOC_BASE = "http://127.0.0.1:8080"
+
+
+class Gateway:
+    def __init__(self):
+        self.dir = tempfile.TemporaryDirectory()
+        port_file = os.path.join(self.dir.name, "port")
+        self.log = open(os.path.join(self.dir.name, "log"), "w")
+        self.proc = subprocess.Popen(
+            [GATEWAY, f"--data_dir={self.dir.name}/state", "--listen=127.0.0.1:0",
+             "--http_listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", f"--port_file={port_file}"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(500):
+            if os.path.exists(port_file) and len(open(port_file).read().split()) >= 3:
+                break
+            time.sleep(0.02)
+        self.http_port = open(port_file).read().split()[1]
+        self.base = f"http://127.0.0.1:{self.http_port}"
+
+    def token(self, subject, role):
+        return subprocess.check_output(
+            [CTL, "token", "mint", "--city", "demo", "--subject", subject, "--role", role,
+             "--signing-key", f"{self.dir.name}/state/dev-signing-key.pem"], text=True).strip()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.log.close()
+        self.dir.cleanup()
+
+
+# ---- extraction ---------------------------------------------------------------------------------
+
+def examples(path):
+    """[(line number, kind, text)]: kind "curl" (a command) or "url" (a plain URL to GET)."""
+    out = []
+    lines = open(path, encoding="utf-8").read().split("\n")
+    fence = None
+    pending, start = "", 0
+    for number, line in enumerate(lines, 1):
+        if line.lstrip().startswith("```"):  # fences may be indented (inside a list)
+            fence = None if fence is not None else line.lstrip()[3:].strip()
+            pending = ""
+            continue
+        if fence is None:
+            for span in re.findall(r"`(curl [^`]+)`", line):
+                out.append((number, "curl", span))
+            continue
+        if fence in ("sh", "bash", "") and not pending and line.lstrip().startswith("curl "):
+            pending, start = line, number
+        elif pending:
+            pending += "\n" + line
+        elif fence == "" and re.match(r"https?://", line):
+            out.append((number, "url", line.split()[0]))
+            continue
+        if pending and complete(pending):
+            out.append((start, "curl", pending))
+            pending = ""
+    return out
+
+
+def complete(command):
+    """True once a command's quotes are closed and it does not continue on the next line."""
+    if command.rstrip().endswith("\\"):
+        return False
+    try:
+        shlex.split(strip_comment(command))
+        return True
+    except ValueError:
+        return False
+
+
+def strip_comment(command):
+    """The command without a trailing "# ..." comment outside quotes."""
+    quote = None
+    for i, c in enumerate(command):
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif c == "#" and (i == 0 or command[i - 1] in " \t"):
+            return command[:i]
+    return command
+
+
+def expected_status(command):
+    m = re.search(r"#\s*->\s*(\d{3})", command)
+    return int(m.group(1)) if m else None
+
+
+# ---- running ------------------------------------------------------------------------------------
+
+class Runner:
+    def __init__(self, gw):
+        self.gw = gw
+        self.env = {"H": gw.base, "EDITOR": gw.token("presseamt", "editor"),
+                    "CITIZEN": gw.token("anna", "citizen"), "MOD": gw.token("mod", "moderator")}
+        self.created = {}  # collection -> the name an example's POST answered with
+        # The photo the upload example sends (`-F photos=@schlagloch.png`), in curl's folder.
+        with open(os.path.join(gw.dir.name, "schlagloch.png"), "wb") as f:
+            f.write(tiny_png())
+
+    def get(self, path, token="EDITOR"):
+        req = urllib.request.Request(self.gw.base + path,
+                                     headers={"authorization": "Bearer " + self.env[token]})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def resolve(self, collection):
+        if collection in self.created:
+            return self.created[collection]
+        path = {"articles": "/v1/articles?page_size=1", "events": "/v1/events?page_size=1",
+                "ideas": "/v1/ideas?page_size=1", "reports": "/v1/reports?page_size=1",
+                "polls": None, "services": "/v1/services"}[collection]
+        if path is None:
+            raise LookupError(f"no {collection} to use: an example must create one first")
+        answer = self.get(path)
+        items = answer.get(collection) or answer.get(collection[:-1] + "s") or []
+        if not items:
+            raise LookupError(f"the demo lists no {collection}")
+        return items[0]["name"]
+
+    def fill(self, text):
+        """Replaces the placeholders and the doc's base URL; the variables are left to curl's
+        shell (run with them in the environment)."""
+        text = text.replace(DOC_BASE, self.gw.base)
+        if "requests/<id>" in text:  # Open311 names a report by its id alone
+            text = text.replace("requests/<id>", "requests/" + self.resolve("reports").split("/")[1])
+        for collection in ("articles", "events", "ideas", "reports", "polls", "services"):
+            while f"{collection}/<id>" in text:
+                text = text.replace(f"{collection}/<id>", self.resolve(collection), 1)
+        if "<cid>" in text:
+            idea = re.search(r"ideas/[A-Za-z0-9_-]+", text).group(0)
+            comments = self.get(f"/v1/{idea}/comments").get("comments", [])
+            text = text.replace(f"{idea}/comments/<cid>", comments[0]["name"])
+        if "<etag>" in text:
+            name = re.search(r"(articles|events|ideas|reports)/[A-Za-z0-9_-]+", text).group(0)
+            text = text.replace("<etag>", self.get(f"/v1/{name}")["etag"].replace('"', '\\"'))
+        for token in ("<token>", "<next_sync_token>"):
+            if token in text:
+                changes = self.get("/v1/articles:changes?page_size=1")
+                text = text.replace(token, changes["nextSyncToken"])
+        if "<next_page_token>" in text:
+            page = self.get("/v1/articles?page_size=1")
+            text = text.replace("<next_page_token>", page.get("nextPageToken", ""))
+        return text
+
+    def run(self, kind, text):
+        """Returns (status, body text)."""
+        text = self.fill(text)
+        if kind == "url":
+            command = f"curl {shlex.quote(text)}"
+        else:
+            command = strip_comment(text).replace("\\\n", " ")
+        body = os.path.join(self.gw.dir.name, "answer")
+        # The documented command, as a shell runs it, with the answer's status written out.
+        # A live stream never ends by itself: three seconds of it show that it answers.
+        limit = 3 if "text/event-stream" in command else 20
+        shell = f"{command} -sS --max-time {limit} -o {shlex.quote(body)} -w '%{{http_code}}'"
+        done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True,
+                              env={**os.environ, **self.env}, cwd=self.gw.dir.name)
+        status = int(done.stdout.strip() or 0)
+        answer = open(body, encoding="utf-8", errors="replace").read() if os.path.exists(body) else ""
+        if os.path.exists(body):
+            os.unlink(body)
+        if 200 <= status < 300 and re.search(r"-X\s+POST|\s-d\s", command):
+            try:
+                name = json.loads(answer).get("name", "")
+                if name.count("/") == 1:
+                    self.created[name.split("/")[0]] = name
+            except (ValueError, AttributeError):
+                pass
+        return status, answer
+
+
+def tiny_png():
+    """A valid 2x2 grey PNG."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"\x00\x80\x80" * 2
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def main():
+    gw = Gateway()
+    failures, ran, elsewhere = [], 0, 0
+    try:
+        runner = Runner(gw)
+        for doc in DOC_FILES:
+            for line, kind, text in examples(os.path.join(DOCS, doc)):
+                if re.search(r"https?://(?!127\.0\.0\.1)", text.replace("$H", DOC_BASE)):
+                    elsewhere += 1
+                    continue
+                ran += 1
+                want = expected_status(text)
+                try:
+                    status, answer = runner.run(kind, text)
+                except LookupError as e:
+                    failures.append(f"{doc}:{line}: {e}")
+                    continue
+                ok = status == want if want else 200 <= status < 300
+                print(f"{'ok  ' if ok else 'FAIL'} {status} {doc}:{line}: {' '.join(text.split())[:110]}")
+                if not ok:
+                    failures.append(f"{doc}:{line}: {status} (wanted {want or '2xx'}): "
+                                    f"{' '.join(text.split())}\n    {answer[:400]}")
+    finally:
+        gw.stop()
+    print(f"{ran} examples run, {elsewhere} on other hosts not run")
+    if ran < 40:
+        failures.append(f"only {ran} examples found; the extraction is broken")
+    for f in failures:
+        print("FAILED", f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
