@@ -38,11 +38,13 @@ deps:
 	fi
 
 # Third-party clients for the tests (buf, from the npm registry, version pinned in the lock file),
+# the Web Push receiver's http_ece (tests/push),
 # the example TypeScript app client (tests/clients/typescript),
 # and the console's build and browser-test packages (services/console/package-lock.json; the
 # browser is Debian's chromium, so Playwright never downloads one).
 tools: deps
 	@cd tests/tools && { [ -x node_modules/.bin/buf ] || npm ci --no-audit --no-fund --silent; }
+	@cd tests/push && { [ -f node_modules/http_ece/ece.js ] || npm ci --no-audit --no-fund --silent; }
 	@cd tests/clients/typescript && { [ -x node_modules/.bin/tsc ] || \
 	  npm ci --no-audit --no-fund --silent; }
 	@cd services/console && { cmp -s package-lock.json node_modules/.civitas-lock || { \

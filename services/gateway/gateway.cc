@@ -103,6 +103,12 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
     std::filesystem::create_directories(g->config_.admin.bundle_import_dir, ec);
   }
   g->privacy_ = std::make_unique<PrivacyService>(&g->routes_, g->auth_.get());
+  g->push_delivery_ = std::make_unique<push::PushDelivery>(g->config_.push, &g->push_cities_,
+                                                           push::SystemResolver());
+  g->notify_ = std::make_unique<push::NotifyService>(
+      &g->routes_, g->auth_.get(), &g->push_cities_, push::SystemResolver(),
+      [delivery = g->push_delivery_.get()] { delivery->Wake(); },
+      g->config_.limits.write_rate.client_ip_header);
   if (absl::Status s = LoadSubjectHashKey(g->config_.data_dir); !s.ok()) return s;
   g->storage_ = std::make_unique<StorageEnvironment>(g->config_.storage);
   g->module_store_ = std::make_unique<ModuleStore>(g->config_.data_dir);
@@ -127,6 +133,7 @@ absl::Status Gateway::OpenCities() {
       absl::MutexLock lock(&stores_mu_);
       stores_[city.id] = std::move(*store);
     }
+    push_cities_.Attach(city, raw);
     cities[city.id] = BuildCity(city, raw);
   }
   routes_.Set(std::make_shared<const RouteTable>(std::move(cities)));
@@ -323,6 +330,7 @@ absl::Status Gateway::Start() {
   builder.RegisterService(&reflection_v1alpha_);
   builder.RegisterService(admin_.get());
   builder.RegisterService(privacy_.get());
+  builder.RegisterService(notify_.get());
   builder.RegisterAsyncGenericService(&generic_);
   unsigned queues = config_.limits.completion_queues;
   if (queues == 0) queues = std::max(1u, std::thread::hardware_concurrency());
@@ -344,6 +352,8 @@ absl::Status Gateway::Start() {
                                              config_.limits, &metrics_, config_.logging.access_log);
   dispatcher_->Start();
   privacy_->SetPool(dispatcher_->handler_pool());
+  notify_->SetPool(dispatcher_->handler_pool());
+  push_delivery_->Start();
   grpc::ChannelArguments in_process;
   in_process.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_response_bytes));
   in_process.SetMaxSendMessageSize(static_cast<int>(config_.limits.max_request_bytes));
@@ -351,7 +361,8 @@ absl::Status Gateway::Start() {
   // AdminService's city-scoped calls too (the console's Modules and Backups screens): they check
   // the caller's token exactly as over gRPC, since the in-process call is not the admin socket.
   for (const char* service :
-       {v1::PrivacyService::service_full_name(), v1::AdminService::service_full_name()}) {
+       {v1::PrivacyService::service_full_name(), v1::AdminService::service_full_name(),
+        notify::v1::NotifyService::service_full_name()}) {
     if (absl::Status s = transcoder_->ServeGatewayService(service); !s.ok()) {
       Shutdown();
       return s;
@@ -454,6 +465,7 @@ void Gateway::Shutdown() {
   StopReadinessProbe();
   health_.SetDraining();
   if (privacy_) privacy_->SetDraining();
+  if (notify_) notify_->SetDraining();
   if (server_) {
     Log(LogLevel::kInfo, "draining",
         {{"drain_seconds", std::to_string(config_.limits.drain_seconds)}});
@@ -476,7 +488,9 @@ void Gateway::Shutdown() {
     admin_server_.reset();
     unlink(admin_socket_.c_str());
   }
-  // Module instances go before the stores they write to.
+  // Module instances and the push workers go before the stores they write to.
+  if (push_delivery_) push_delivery_->Stop();
+  push_cities_.DetachAll();
   routes_.Set(nullptr);
   for (auto& [id, store] : stores_) {
     if (absl::Status s = store->Close(); !s.ok()) {
