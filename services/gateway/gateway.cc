@@ -107,7 +107,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
                                                            push::SystemResolver());
   g->notify_ = std::make_unique<push::NotifyService>(
       &g->routes_, g->auth_.get(), &g->push_cities_, push::SystemResolver(),
-      [delivery = g->push_delivery_.get()] { delivery->Wake(); },
+      [delivery = g->push_delivery_.get()](const std::string& city, int64_t deliveries) {
+        delivery->Queued(city, deliveries);
+      },
       g->config_.limits.write_rate.client_ip_header);
   if (absl::Status s = LoadSubjectHashKey(g->config_.data_dir); !s.ok()) return s;
   g->storage_ = std::make_unique<StorageEnvironment>(g->config_.storage);
@@ -608,7 +610,8 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
                             store->TableReaderBytes(), store->StorageBytes()});
       }
     }
-    const std::string extra = RenderGauges(g);
+    std::string extra = RenderGauges(g);
+    if (push_delivery_) extra += push_delivery_->RenderMetrics();
     return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(extra), {}};
   }
   return {404, "text/plain; charset=utf-8", "not found\n", {}};

@@ -535,6 +535,25 @@ TEST_F(PushTest, WebPushEndToEnd) {
   (void)busy;
   // The gateway never logged a push address.
   EXPECT_EQ(gw_->log().find(receiver_->Endpoint("")), std::string::npos);
+
+  // /metrics counts per city and provider.
+  std::string metrics;
+  ASSERT_EQ(
+      RunCommand({"curl", "-s", absl::StrCat("http://127.0.0.1:", gw_->metrics_port(), "/metrics")},
+                 &metrics),
+      0);
+  auto value = [&](const std::string& series) {
+    const size_t at = metrics.find(series + " ");
+    if (at == std::string::npos) return -1.0;
+    return std::atof(metrics.c_str() + at + series.size() + 1);
+  };
+  const std::string labels = "{city=\"unna\",provider=\"web_push\"}";
+  EXPECT_GE(value("civitas_push_queued_total" + labels), 3) << metrics;
+  EXPECT_GE(value("civitas_push_delivered_total" + labels), 2) << metrics;
+  EXPECT_GE(value("civitas_push_retried_total" + labels), 1) << metrics;
+  EXPECT_GE(value("civitas_push_removed_total" + labels), 1) << metrics;
+  EXPECT_GE(value("civitas_push_oldest_pending_seconds{city=\"unna\"}"), 0) << metrics;
+  EXPECT_EQ(metrics.find(receiver_->Endpoint("")), std::string::npos);
 }
 
 TEST_F(PushTest, QuietHoursHoldBackAllButUrgentMessages) {

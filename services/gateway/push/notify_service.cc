@@ -90,9 +90,10 @@ std::string IdOf(absl::string_view name, absl::string_view collection) {
 
 }  // namespace
 
-NotifyService::NotifyService(const RouteTableHolder* routes, const Authenticator* auth,
-                             const PushCities* cities, Resolver resolver,
-                             std::function<void()> on_queued, std::string client_ip_header)
+NotifyService::NotifyService(
+    const RouteTableHolder* routes, const Authenticator* auth, const PushCities* cities,
+    Resolver resolver, std::function<void(const std::string& city, int64_t deliveries)> on_queued,
+    std::string client_ip_header)
     : routes_(routes),
       auth_(auth),
       cities_(cities),
@@ -389,7 +390,7 @@ grpc::ServerUnaryReactor* NotifyService::SendMessage(grpc::CallbackServerContext
              {"devices", std::to_string(m.device_count())}});
         *response = m;
         response->mutable_counts()->set_pending(m.device_count());
-        if (on_queued_) on_queued_();
+        if (on_queued_) on_queued_(city.config.id, m.device_count());
         return grpc::Status::OK;
       });
 }

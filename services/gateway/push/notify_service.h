@@ -27,10 +27,12 @@ namespace notify = ::civitas::notify::v1;
 
 class NotifyService final : public notify::NotifyService::CallbackService {
  public:
-  // `on_queued` is called after a message was queued (wakes the delivery workers);
+  // `on_queued` is called after a message was queued (counts it, wakes the delivery workers);
   // `client_ip_header` is limits.write_rate.client_ip_header (the edge's client address).
   NotifyService(const RouteTableHolder* routes, const Authenticator* auth, const PushCities* cities,
-                Resolver resolver, std::function<void()> on_queued, std::string client_ip_header);
+                Resolver resolver,
+                std::function<void(const std::string& city, int64_t deliveries)> on_queued,
+                std::string client_ip_header);
 
   // Where the work runs; until set (the gateway is starting) calls are answered UNAVAILABLE.
   void SetPool(HandlerPool* pool) { pool_.store(pool, std::memory_order_release); }
@@ -75,7 +77,7 @@ class NotifyService final : public notify::NotifyService::CallbackService {
   const Authenticator* auth_;
   const PushCities* cities_;
   Resolver resolver_;
-  std::function<void()> on_queued_;
+  std::function<void(const std::string& city, int64_t deliveries)> on_queued_;
   WriteRateLimiter limiter_;
   std::string limiter_client_ip_header_;  // limits.write_rate.client_ip_header
   std::atomic<HandlerPool*> pool_{nullptr};

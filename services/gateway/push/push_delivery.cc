@@ -68,11 +68,13 @@ NextStep Decide(const AttemptResult& result, int attempts, const PushDeliveryCon
   next.reason = code == 0 ? result.error : absl::StrCat(code);
   if (!transient) {
     next.state = Delivery::FAILED;
+    next.failure = "refused";
     next.reason = absl::StrCat("refused with ", code);
     return next;
   }
   if (attempts >= static_cast<int>(config.max_attempts)) {
     next.state = Delivery::FAILED;
+    next.failure = "gave_up";
     next.reason = absl::StrCat("gave up after ", attempts, " attempts, the last: ", next.reason);
     return next;
   }
@@ -220,6 +222,89 @@ void PushDelivery::Wake() {
   wake_ = true;
 }
 
+void PushDelivery::Queued(const std::string& city, int64_t deliveries) {
+  {
+    absl::MutexLock lock(&counts_mu_);
+    counts_[city].queued += static_cast<uint64_t>(std::max<int64_t>(0, deliveries));
+  }
+  Wake();
+}
+
+void PushDelivery::Count(const std::string& city, Delivery::State state,
+                         const std::string& failed_reason) {
+  absl::MutexLock lock(&counts_mu_);
+  PushCityCounts& c = counts_[city];
+  switch (state) {
+    case Delivery::DELIVERED:
+      ++c.delivered;
+      break;
+    case Delivery::REMOVED:
+      ++c.removed;
+      break;
+    case Delivery::FAILED:
+      ++c.failed[failed_reason.empty() ? "other" : failed_reason];
+      break;
+    default:
+      ++c.retried;
+  }
+}
+
+std::string PushDelivery::RenderMetrics() const {
+  std::map<std::string, PushCityCounts> counts;
+  {
+    absl::MutexLock lock(&counts_mu_);
+    counts = counts_;
+  }
+  std::map<std::string, double> oldest;
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  for (const std::string& city : cities_->CityIds()) {
+    (void)cities_->Use(city, [&](PushCities::CityView& view) {
+      absl::StatusOr<int64_t> due = view.store.EarliestDue();
+      if (!due.ok()) return due.status();
+      oldest[city] = *due > 0 && *due < now ? static_cast<double>(now - *due) / 1e6 : 0.0;
+      return absl::OkStatus();
+    });
+  }
+  return RenderPushMetrics(counts, oldest);
+}
+
+std::string RenderPushMetrics(const std::map<std::string, PushCityCounts>& counts,
+                              const std::map<std::string, double>& oldest_pending_seconds) {
+  std::string out;
+  auto counter = [&](const char* name, const char* help, auto value) {
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " counter\n");
+    for (const auto& [city, c] : counts) {
+      absl::StrAppend(&out, name, "{city=\"", city, "\",provider=\"web_push\"} ", value(c), "\n");
+    }
+  };
+  counter("civitas_push_queued_total", "Push deliveries queued by SendMessage.",
+          [](const PushCityCounts& c) { return c.queued; });
+  counter("civitas_push_delivered_total", "Push deliveries the push service took.",
+          [](const PushCityCounts& c) { return c.delivered; });
+  counter("civitas_push_retried_total", "Push attempts that failed and will be repeated.",
+          [](const PushCityCounts& c) { return c.retried; });
+  counter("civitas_push_removed_total",
+          "Push deliveries whose subscription was gone (404/410) or whose device was deleted.",
+          [](const PushCityCounts& c) { return c.removed; });
+  absl::StrAppend(&out,
+                  "# HELP civitas_push_failed_total Push deliveries given up, by reason.\n"
+                  "# TYPE civitas_push_failed_total counter\n");
+  for (const auto& [city, c] : counts) {
+    for (const auto& [reason, n] : c.failed) {
+      absl::StrAppend(&out, "civitas_push_failed_total{city=\"", city,
+                      "\",provider=\"web_push\",reason=\"", reason, "\"} ", n, "\n");
+    }
+  }
+  absl::StrAppend(&out,
+                  "# HELP civitas_push_oldest_pending_seconds How long the oldest due push "
+                  "delivery has waited.\n# TYPE civitas_push_oldest_pending_seconds gauge\n");
+  for (const auto& [city, seconds] : oldest_pending_seconds) {
+    absl::StrAppend(&out, "civitas_push_oldest_pending_seconds{city=\"", city, "\"} ", seconds,
+                    "\n");
+  }
+  return out;
+}
+
 void PushDelivery::ScanLoop() {
   while (true) {
     int64_t next_due = 0;
@@ -332,7 +417,7 @@ void PushDelivery::Attempt(Sender& sender, const Job& job) {
   if (!device || !message) {
     next.set_state(Delivery::REMOVED);
     next.set_last_error(!device ? "device unregistered" : "message missing");
-    stats_.removed++;
+    Count(job.city, Delivery::REMOVED, "");
     finish(next, nullptr);
     return;
   }
@@ -350,7 +435,7 @@ void PushDelivery::Attempt(Sender& sender, const Job& job) {
   if (device->device().platform() != notify::Device::WEB_PUSH) {
     next.set_state(Delivery::FAILED);
     next.set_last_error("delivery to this platform is not built yet");
-    stats_.failed++;
+    Count(job.city, Delivery::FAILED, "platform_not_built");
     finish(next, nullptr);
     return;
   }
@@ -362,7 +447,7 @@ void PushDelivery::Attempt(Sender& sender, const Job& job) {
     // Registered when it passed, refused now (its name resolves elsewhere): never connect.
     next.set_state(Delivery::FAILED);
     next.set_last_error("endpoint refused");
-    stats_.failed++;
+    Count(job.city, Delivery::FAILED, "endpoint_refused");
     Log(LogLevel::kWarning, "push endpoint refused at send time",
         {{"city", job.city},
          {"device", device->device().name()},
@@ -386,7 +471,7 @@ void PushDelivery::Attempt(Sender& sender, const Job& job) {
       next.set_state(Delivery::FAILED);
       next.set_last_error(
           std::string(!body.ok() ? body.status().message() : authorization.status().message()));
-      stats_.failed++;
+      Count(job.city, Delivery::FAILED, "encryption");
       finish(next, nullptr);
       return;
     }
@@ -415,19 +500,9 @@ void PushDelivery::Attempt(Sender& sender, const Job& job) {
       Decide(result, next.attempts(), config_, std::uniform_real_distribution<double>(0, 1)(rng));
   next.set_state(step.state);
   next.set_last_error(step.reason);
-  switch (step.state) {
-    case Delivery::DELIVERED:
-      stats_.delivered++;
-      break;
-    case Delivery::REMOVED:
-      stats_.removed++;
-      break;
-    case Delivery::FAILED:
-      stats_.failed++;
-      break;
-    default:
-      stats_.retried++;
-      next.set_due_micros(absl::ToUnixMicros(absl::Now() + step.wait));
+  Count(job.city, step.state, step.failure);
+  if (step.state == Delivery::PENDING) {
+    next.set_due_micros(absl::ToUnixMicros(absl::Now() + step.wait));
   }
   if (step.state != Delivery::DELIVERED) {
     Log(LogLevel::kInfo, "push delivery not done",

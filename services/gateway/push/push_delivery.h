@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -45,6 +46,7 @@ struct NextStep {
   bool remove_device = false;
   absl::Duration wait;  // PENDING: until the next attempt
   std::string reason;   // why not delivered ("" when delivered)
+  std::string failure;  // FAILED: the metrics' reason ("refused", "gave_up")
 };
 // `attempts` counts this one; `jitter` in [0, 1] picks the wait between half and all of the
 // backoff.
@@ -53,10 +55,18 @@ NextStep Decide(const AttemptResult& result, int attempts, const PushDeliveryCon
 // Retry-After as seconds: a number of seconds, or an HTTP date; -1 if neither.
 int64_t ParseRetryAfter(absl::string_view value, absl::Time now);
 
-// Counters for /metrics.
-struct PushDeliveryStats {
-  std::atomic<uint64_t> delivered{0}, failed{0}, retried{0}, removed{0};
+// What /metrics shows of one city's push deliveries (one provider so far: web_push).
+struct PushCityCounts {
+  uint64_t queued = 0;  // deliveries written by SendMessage
+  uint64_t delivered = 0;
+  uint64_t retried = 0;  // attempts that will be repeated
+  uint64_t removed = 0;  // subscriptions the push service said are gone, or deleted devices
+  std::map<std::string, uint64_t> failed;  // by reason: refused, gave_up, endpoint_refused, ...
 };
+// The Prometheus text of the counters, and of each city's oldest pending delivery's age
+// (`oldest_pending_seconds`, 0 when nothing is overdue).
+std::string RenderPushMetrics(const std::map<std::string, PushCityCounts>& counts,
+                              const std::map<std::string, double>& oldest_pending_seconds);
 
 class PushDelivery {
  public:
@@ -65,9 +75,12 @@ class PushDelivery {
   void Start();
   // Ends the threads; requests in flight are aborted (their deliveries stay pending).
   void Stop();
-  // Something was queued: look at the outboxes now.
+  // Look at the outboxes now.
   void Wake();
-  const PushDeliveryStats& stats() const { return stats_; }
+  // `deliveries` were queued in `city`: count them, and Wake().
+  void Queued(const std::string& city, int64_t deliveries);
+  // The push part of /metrics (reads each city's outbox for the oldest pending delivery).
+  std::string RenderMetrics() const;
 
  private:
   struct Job {
@@ -78,11 +91,14 @@ class PushDelivery {
   void ScanLoop();
   void SendLoop();
   void Attempt(Sender& sender, const Job& job);
+  // Counts one outcome for `city` (`failed_reason` for FAILED).
+  void Count(const std::string& city, Delivery::State state, const std::string& failed_reason);
 
   const PushDeliveryConfig config_;
   const PushCities* cities_;
   Resolver resolver_;
-  PushDeliveryStats stats_;
+  mutable absl::Mutex counts_mu_;
+  std::map<std::string, PushCityCounts> counts_ ABSL_GUARDED_BY(counts_mu_);
   std::atomic<bool> stopping_{false};
 
   absl::Mutex mu_;

@@ -187,6 +187,13 @@ absl::StatusOr<std::vector<DueDelivery>> PushStore::Due(int64_t now_micros, size
   return out;
 }
 
+absl::StatusOr<int64_t> PushStore::EarliestDue() const {
+  int64_t next = 0;
+  absl::StatusOr<std::vector<DueDelivery>> none = Due(-1, 0, &next);
+  if (!none.ok()) return none.status();
+  return next;
+}
+
 absl::StatusOr<std::optional<Delivery>> PushStore::GetDelivery(const DueDelivery& d) const {
   std::string value;
   absl::StatusOr<bool> found = store_->GetSystem(DeliveryKey(d.message_id, d.device_id), &value);

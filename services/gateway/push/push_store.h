@@ -50,6 +50,8 @@ class PushStore {
   // the due time of the first one after them (0 = none).
   absl::StatusOr<std::vector<DueDelivery>> Due(int64_t now_micros, size_t limit,
                                                int64_t* next_due_micros) const;
+  // The due time of the earliest pending delivery; 0 if there is none.
+  absl::StatusOr<int64_t> EarliestDue() const;
   absl::StatusOr<std::optional<Delivery>> GetDelivery(const DueDelivery& d) const;
   // Ends a delivery (DELIVERED, FAILED or REMOVED) or moves it to `delivery.due_micros`
   // (PENDING), replacing the due-index entry `d` in the same transaction. With `remove_device`
