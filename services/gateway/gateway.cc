@@ -25,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "services/gateway/demo.h"
 #include "services/gateway/log.h"
+#include "services/gateway/push/push_personal_data.h"
 #include "services/gateway/seed.h"
 #include "services/gateway/subject_hash.h"
 
@@ -103,6 +104,15 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
     std::filesystem::create_directories(g->config_.admin.bundle_import_dir, ec);
   }
   g->privacy_ = std::make_unique<PrivacyService>(&g->routes_, g->auth_.get());
+  g->privacy_->AddGatewayData(
+      {"civitas.notify",
+       [cities = &g->push_cities_](const std::string& city, const std::string& subject,
+                                   std::string* json) {
+         return push::ExportPushData(*cities, city, subject, json);
+       },
+       [cities = &g->push_cities_](const std::string& city, const std::string& subject) {
+         return push::ErasePushData(*cities, city, subject);
+       }});
   g->push_delivery_ = std::make_unique<push::PushDelivery>(g->config_.push, &g->push_cities_,
                                                            push::SystemResolver());
   g->notify_ = std::make_unique<push::NotifyService>(

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "civitas/gateway/v1/privacy.grpc.pb.h"
 #include "civitas/notify/v1/notify.grpc.pb.h"
 #include "tests/integration/gateway_process.h"
 
@@ -622,6 +623,46 @@ TEST_F(PushTest, QuietHoursHoldBackAllButUrgentMessages) {
     EXPECT_EQ(Field(r, "urgency"), "high");
   }
   EXPECT_EQ(quiet_got, 1) << "only the urgent message during quiet hours";
+}
+
+TEST_F(PushTest, ExportAndErasureIncludeTheOwnersDevices) {
+  namespace pv = civitas::gateway::v1;
+  const std::string citizen = keys_->Mint("citizen-privacy", "unna", {});
+  nt::Device d;
+  d.set_platform(nt::Device::WEB_PUSH);
+  *d.mutable_web_push() = receiver_->Subscription("/push/privacy");
+  nt::RegisterDeviceResponse reg;
+  ASSERT_TRUE(Register("unna", d, &reg, citizen).ok());
+  auto privacy = pv::PrivacyService::NewStub(gw_->channel());
+  auto export_push = [&]() {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "unna", citizen);
+    pv::ExportMyDataResponse out;
+    grpc::Status s = privacy->ExportMyData(&ctx, pv::ExportMyDataRequest(), &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    for (const pv::ModuleData& m : out.modules()) {
+      if (m.module_id() == "civitas.notify") return m.data_json();
+    }
+    return std::string("(none)");
+  };
+  const std::string exported = export_push();
+  EXPECT_NE(exported.find(receiver_->Endpoint("/push/privacy")), std::string::npos) << exported;
+  EXPECT_NE(exported.find(reg.device().name()), std::string::npos) << exported;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "unna", citizen);
+    pv::EraseMyDataRequest req;
+    req.set_confirm("ERASE");
+    pv::EraseMyDataResponse out;
+    grpc::Status s = privacy->EraseMyData(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_NE(std::find(out.erased_modules().begin(), out.erased_modules().end(), "civitas.notify"),
+              out.erased_modules().end());
+  }
+  nt::Device after;
+  EXPECT_EQ(SetTopics("unna", reg.device().name(), "", {"abfall"}, &after, citizen).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(export_push(), "{\"devices\":[]}");
 }
 
 }  // namespace

@@ -80,6 +80,23 @@ absl::Status PushStore::ReplaceDevice(const StoredDevice& before, const StoredDe
   });
 }
 
+absl::StatusOr<std::vector<StoredDevice>> PushStore::DevicesOf(const std::string& subject,
+                                                               size_t limit) const {
+  std::vector<std::string> ids;
+  const std::string prefix = OwnerDevicePrefix(subject);
+  absl::Status s = store_->ScanSystem(prefix, [&](absl::string_view key, absl::string_view) {
+    if (ids.size() < limit) ids.emplace_back(key.substr(prefix.size()));
+  });
+  if (!s.ok()) return s;
+  std::vector<StoredDevice> out;
+  for (const std::string& id : ids) {
+    absl::StatusOr<std::optional<StoredDevice>> d = GetDevice(id);
+    if (!d.ok()) return d.status();
+    if (d->has_value()) out.push_back(**d);
+  }
+  return out;
+}
+
 absl::Status PushStore::DeleteDevice(const StoredDevice& device) {
   const std::string id = device.device().name().substr(sizeof("devices/") - 1);
   return InTransaction(store_, "delete device", [&](rocksdb::Transaction* txn) {

@@ -36,6 +36,9 @@ class PushStore {
   absl::StatusOr<std::optional<StoredDevice>> GetDevice(const std::string& device_id) const;
   // Replaces a device (same id and owner); the topic index follows the new topics.
   absl::Status ReplaceDevice(const StoredDevice& before, const StoredDevice& after);
+  // The devices a signed-in subject registered (the owner index), at most `limit`.
+  absl::StatusOr<std::vector<StoredDevice>> DevicesOf(const std::string& subject,
+                                                      size_t limit) const;
   // The device and its index entries; its pending deliveries find no device and end REMOVED.
   absl::Status DeleteDevice(const StoredDevice& device);
 
