@@ -385,6 +385,14 @@ TEST_F(PushTest, AnonymousRegistrationFloodIsLimitedPerAddress) {
   }
   EXPECT_EQ(ok, 5);  // the burst
   EXPECT_EQ(refused, 7);
+  // Reads are not limited: the same client lists the topics 40 times.
+  for (int i = 0; i < 40; ++i) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "hamm");
+    nt::ListTopicsResponse out;
+    grpc::Status s = stub_->ListTopics(&ctx, nt::ListTopicsRequest(), &out);
+    ASSERT_TRUE(s.ok()) << i << ": " << s.error_message();
+  }
 }
 
 TEST_F(PushTest, EndpointsThatReachInsideAreRefusedAndNeverConnected) {
@@ -663,6 +671,63 @@ TEST_F(PushTest, ExportAndErasureIncludeTheOwnersDevices) {
   EXPECT_EQ(SetTopics("unna", reg.device().name(), "", {"abfall"}, &after, citizen).error_code(),
             grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(export_push(), "{\"devices\":[]}");
+}
+
+TEST_F(PushTest, CivitasctlSendsAndReports) {
+  nt::Device d;
+  d.set_platform(nt::Device::WEB_PUSH);
+  *d.mutable_web_push() = receiver_->Subscription("/push/ctl");
+  d.add_topics("baustellen");
+  nt::RegisterDeviceResponse reg;
+  ASSERT_TRUE(Register("unna", d, &reg, keys_->Mint("citizen-ctl", "unna", {})).ok());
+  const std::string editor = keys_->Mint("redaktion-ctl", "unna", {"editor"});
+  const std::vector<std::string> common = {"--city",      "unna",    "--gateway",
+                                           gw_->target(), "--token", editor};
+  auto ctl = [&](std::vector<std::string> argv, std::string* out) {
+    argv.insert(argv.begin(), CtlBinary());
+    argv.insert(argv.end(), common.begin(), common.end());
+    return RunCommand(argv, out);
+  };
+  std::string out;
+  ASSERT_EQ(ctl({"push", "devices"}, &out), 0) << out;
+  EXPECT_NE(out.find("baustellen"), std::string::npos) << out;
+  EXPECT_EQ(out.find("/push/ctl"), std::string::npos) << "never an address: " << out;
+  ASSERT_EQ(ctl({"push", "send", "--topic", "baustellen", "--title", "Sperrung Bahnhofstraße",
+                 "--body", "Ab 8 Uhr.", "--link", "https://unna.example/baustellen"},
+                &out),
+            0)
+      << out;
+  const size_t at = out.find("messages/");
+  ASSERT_NE(at, std::string::npos) << out;
+  const std::string name = out.substr(at, std::string("messages/").size() + 32);
+  // Other tests' devices of this topic may wait for their quiet hours: follow this one.
+  auto got_it = [&] {
+    for (const std::string& r : receiver_->Received()) {
+      if (Field(r, "path") == "/push/ctl" &&
+          Field(r, "plaintext").find("Sperrung Bahnhofstraße") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  std::string status;
+  bool got = false;
+  for (int i = 0; i < 50 && !got; ++i) {
+    // Polling is reading: never rate limited.
+    ASSERT_EQ(ctl({"push", "status", name}, &status), 0) << status;
+    got = got_it();
+    if (!got) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(ctl({"push", "status", name}, &status), 0) << status;
+  EXPECT_NE(status.find(name), std::string::npos) << status;
+  EXPECT_EQ(status.find("delivered 0"), std::string::npos) << status;
+  EXPECT_TRUE(got);
+  // Without the editor role: refused, with the gateway's reason.
+  std::vector<std::string> argv = {CtlBinary(), "push",        "send",    "--city",     "unna",
+                                   "--gateway", gw_->target(), "--topic", "baustellen", "--title",
+                                   "x"};
+  EXPECT_EQ(RunCommand(argv, &out), 1);
+  EXPECT_NE(out.find("UNAUTHENTICATED"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -143,8 +143,13 @@ grpc::ServerUnaryReactor* NotifyService::Run(grpc::CallbackServerContext* ctx, c
                                         CIVITAS_ROLE_BIT(CIVITAS_ROLE_MODERATOR) |
                                         CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN))) != 0;
     const std::string forwarded_address(forwarded);
+    // The descriptor tells reads (GET in google.api.http) from writes.
+    std::string full_name(method + 1);
+    full_name[full_name.rfind('/')] = '.';
+    const google::protobuf::MethodDescriptor* descriptor =
+        google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full_name);
     status = limiter_.Admit(
-        {city->config.id, caller.subject, staff, peer, forwarded_address, method, nullptr},
+        {city->config.id, caller.subject, staff, peer, forwarded_address, method, descriptor},
         &retry_after);
   }
   if (retry_after > 0) ctx->AddTrailingMetadata("retry-after", std::to_string(retry_after));
@@ -332,7 +337,9 @@ grpc::ServerUnaryReactor* NotifyService::ListTopics(grpc::CallbackServerContext*
                                                     const notify::ListTopicsRequest* request,
                                                     notify::ListTopicsResponse* response) {
   return Run(ctx, kListTopics, CIVITAS_ROLE_ANONYMOUS,
-             [request, response](PushCities::CityView& city, const Caller&) {
+             [request, response](PushCities::CityView& city, const Caller& caller) {
+               const bool editor = (caller.roles & (CIVITAS_ROLE_BIT(CIVITAS_ROLE_EDITOR) |
+                                                    CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN))) != 0;
                const std::string& want = request->language_code();
                if (want.size() > 35)
                  return Invalid("language_code must have at most 35 characters");
@@ -347,6 +354,11 @@ grpc::ServerUnaryReactor* NotifyService::ListTopics(grpc::CallbackServerContext*
                    if (auto it = t.titles.find(lang); it != t.titles.end()) title = it->second;
                  }
                  topic->set_title(title);
+                 if (editor) {
+                   absl::StatusOr<int64_t> n = city.store.CountTopicDevices(t.id);
+                   if (!n.ok()) return ToGrpc(n.status());
+                   topic->set_device_count(*n);
+                 }
                }
                absl::StatusOr<std::string> pem = city.store.VapidKeyPem();
                if (!pem.ok()) return ToGrpc(pem.status());

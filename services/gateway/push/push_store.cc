@@ -109,6 +109,14 @@ absl::Status PushStore::DeleteDevice(const StoredDevice& device) {
   });
 }
 
+absl::StatusOr<int64_t> PushStore::CountTopicDevices(const std::string& topic) const {
+  int64_t n = 0;
+  absl::Status s = store_->ScanSystem(TopicMemberPrefix(topic),
+                                      [&](absl::string_view, absl::string_view) { ++n; });
+  if (!s.ok()) return s;
+  return n;
+}
+
 absl::Status PushStore::CreateMessage(notify::Message* message, int64_t due_micros) {
   if (absl::Status q = store_->CheckQuota(); !q.ok()) return q;
   const std::string id = message->name().substr(sizeof("messages/") - 1);

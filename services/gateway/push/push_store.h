@@ -42,6 +42,9 @@ class PushStore {
   // The device and its index entries; its pending deliveries find no device and end REMOVED.
   absl::Status DeleteDevice(const StoredDevice& device);
 
+  // How many devices receive `topic`.
+  absl::StatusOr<int64_t> CountTopicDevices(const std::string& topic) const;
+
   // The message and one pending delivery, due at `due_micros`, for every device of its topic,
   // in one transaction. Sets message->device_count.
   absl::Status CreateMessage(notify::Message* message, int64_t due_micros);
