@@ -278,6 +278,30 @@ TEST_F(PushTest, RegisterChangeAndDeleteWithTheSecret) {
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(updated.quiet_hours().start_time(), "22:00");
   }
+  {
+    // A new push address is checked like a registration's.
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "unna");
+    nt::UpdateDeviceRequest req;
+    req.mutable_device()->set_name(reg.device().name());
+    *req.mutable_device()->mutable_web_push() = WebPushDevice("https://10.0.0.1/x").web_push();
+    req.mutable_update_mask()->add_paths("web_push");
+    req.set_registration_secret(reg.registration_secret());
+    nt::Device updated;
+    s = stub_->UpdateDevice(&ctx, req, &updated);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  }
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "unna");
+    nt::UpdateDeviceRequest req;
+    req.mutable_device()->set_name(reg.device().name());
+    req.mutable_update_mask()->add_paths("platform");
+    req.set_registration_secret(reg.registration_secret());
+    nt::Device updated;
+    EXPECT_EQ(stub_->UpdateDevice(&ctx, req, &updated).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
   // The same secret does not work for the same device in another city.
   EXPECT_EQ(Delete("hamm", reg.device().name(), reg.registration_secret()).error_code(),
             grpc::StatusCode::NOT_FOUND);
@@ -728,6 +752,26 @@ TEST_F(PushTest, CivitasctlSendsAndReports) {
                                    "x"};
   EXPECT_EQ(RunCommand(argv, &out), 1);
   EXPECT_NE(out.find("UNAUTHENTICATED"), std::string::npos) << out;
+}
+
+TEST_F(PushTest, TheJsonApiServesTheSameService) {
+  const std::string base = absl::StrCat("http://127.0.0.1:", gw_->http_port(), "/cities/werl/v1");
+  std::string out;
+  ASSERT_EQ(RunCommand({"curl", "-s", base + "/topics"}, &out), 0) << out;
+  EXPECT_NE(out.find("\"webPushPublicKey\":\"B"), std::string::npos) << out;
+  // A registration over HTTP meets the same guard (werl allows *.push.example only).
+  ASSERT_EQ(
+      RunCommand({"curl", "-s", "-X", "POST", "-H", "content-type: application/json", "-d",
+                  absl::StrCat(R"({"platform":"WEB_PUSH","webPush":{"endpoint":")",
+                               receiver_->Endpoint("/push/http"),
+                               R"(","p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-)",
+                               R"(JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",)",
+                               R"("auth":"BTBZMqHH6r4Tts7J_aSIgg"}})"),
+                  base + "/devices"},
+                 &out),
+      0);
+  EXPECT_NE(out.find("allowed_hosts"), std::string::npos) << out;
+  EXPECT_NE(out.find("INVALID_ARGUMENT"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <random>
 
 #include "absl/strings/ascii.h"
@@ -198,6 +199,10 @@ PushDelivery::PushDelivery(PushDeliveryConfig config, const PushCities* cities, 
 PushDelivery::~PushDelivery() { Stop(); }
 
 void PushDelivery::Start() {
+  // Before any sender thread makes a handle: libcurl's global setup is not for concurrent first
+  // use (services/auth/jwks_fetcher.cc does the same).
+  static std::once_flag curl_ready;
+  std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   scanner_ = std::thread([this] { ScanLoop(); });
   for (uint32_t i = 0; i < config_.web_push_connections; ++i) {
     senders_.emplace_back([this] { SendLoop(); });
