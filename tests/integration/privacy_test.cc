@@ -34,6 +34,10 @@ logging:
   access_log: false
 cities:
   - id: unna
+    push:
+      topics:
+        - id: rathaus
+          titles: {de: Rathaus}
     modules:
       - id: civitas.noticeboard
       - id: civitas.news
@@ -95,6 +99,19 @@ class PrivacyTest : public ::testing::Test {
       nt::RegisterDeviceResponse out;
       grpc::Status s = notify->RegisterDevice(&ctx, req, &out);
       ASSERT_TRUE(s.ok()) << s.error_message();
+      // As an editor she sends a push (to a topic her phone does not receive: nothing is sent
+      // anywhere); the message keeps her subject as its sender until she is erased.
+      grpc::ClientContext send_ctx;
+      Prepare(&send_ctx, "unna", user_);
+      nt::SendMessageRequest send;
+      send.mutable_message()->set_topic("rathaus");
+      nt::MessageText* text = send.mutable_message()->add_texts();
+      text->set_language_code("de");
+      text->set_title("Bürgerbüro heute geschlossen");
+      nt::Message sent;
+      s = notify->SendMessage(&send_ctx, send, &sent);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      EXPECT_EQ(sent.sender(), kSubject);
     }
     {
       auto board = nb::NoticeboardService::NewStub(gw_->channel());

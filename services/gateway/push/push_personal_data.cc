@@ -40,11 +40,13 @@ absl::Status ErasePushData(const PushCities& cities, const std::string& city,
       absl::StatusOr<std::vector<StoredDevice>> devices =
           view.store.DevicesOf(subject, kMaxDevicesPerSubject);
       if (!devices.ok()) return devices.status();
-      if (devices->empty()) return absl::OkStatus();
+      if (devices->empty()) break;
       for (const StoredDevice& d : *devices) {
         if (absl::Status s = view.store.DeleteDevice(d); !s.ok()) return s;
       }
     }
+    // An editor's subject on the messages they sent.
+    return view.store.ForgetSender(subject).status();
   });
 }
 

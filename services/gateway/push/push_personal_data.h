@@ -14,7 +14,8 @@ namespace civitas::gateway::push {
 // registered while signed in. Anonymous registrations belong to no subject and are not found.
 absl::Status ExportPushData(const PushCities& cities, const std::string& city,
                             const std::string& subject, std::string* json);
-// Deletes those devices (their pending deliveries end as removed).
+// Deletes those devices (their pending deliveries end as removed), and removes the subject as
+// the sender of the messages it sent.
 absl::Status ErasePushData(const PushCities& cities, const std::string& city,
                            const std::string& subject);
 

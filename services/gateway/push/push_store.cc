@@ -156,6 +156,31 @@ absl::StatusOr<std::optional<notify::Message>> PushStore::GetMessage(
   return std::optional<notify::Message>(std::move(m));
 }
 
+absl::StatusOr<int64_t> PushStore::ForgetSender(const std::string& subject) {
+  std::vector<notify::Message> sent;
+  bool corrupt = false;
+  absl::Status s =
+      store_->ScanSystem(MessageKey(""), [&](absl::string_view, absl::string_view value) {
+        notify::Message m;
+        if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          corrupt = true;
+        } else if (m.sender() == subject) {
+          sent.push_back(std::move(m));
+        }
+      });
+  if (!s.ok()) return s;
+  if (corrupt) return absl::DataLossError("push: a stored message does not parse");
+  for (notify::Message& m : sent) {
+    m.clear_sender();
+    const std::string id = m.name().substr(sizeof("messages/") - 1);
+    s = InTransaction(store_, "forget a sender", [&](rocksdb::Transaction* txn) {
+      return FromRocks(PutKey(txn, MessageKey(id), m.SerializeAsString()), "forget a sender");
+    });
+    if (!s.ok()) return s;
+  }
+  return static_cast<int64_t>(sent.size());
+}
+
 absl::StatusOr<notify::DeliveryCounts> PushStore::CountDeliveries(
     const std::string& message_id) const {
   notify::DeliveryCounts counts;

@@ -49,6 +49,8 @@ class PushStore {
   // in one transaction. Sets message->device_count.
   absl::Status CreateMessage(notify::Message* message, int64_t due_micros);
   absl::StatusOr<std::optional<notify::Message>> GetMessage(const std::string& message_id) const;
+  // Removes `subject` as the sender of every message it sent (erasure); returns how many.
+  absl::StatusOr<int64_t> ForgetSender(const std::string& subject);
   // The states of the message's deliveries now.
   absl::StatusOr<notify::DeliveryCounts> CountDeliveries(const std::string& message_id) const;
 

@@ -137,6 +137,21 @@ TEST_F(PushStoreTest, ReplaceAndDeleteKeepTheTopicIndex) {
   EXPECT_EQ(keys, 0);
 }
 
+TEST_F(PushStoreTest, ForgetSenderKeepsTheMessages) {
+  notify::Message mine, theirs;
+  mine.set_name("messages/" + NewId());
+  mine.set_sender("editor-a");
+  theirs.set_name("messages/" + NewId());
+  theirs.set_sender("editor-b");
+  ASSERT_TRUE(push_->CreateMessage(&mine, 1).ok());
+  ASSERT_TRUE(push_->CreateMessage(&theirs, 1).ok());
+  absl::StatusOr<int64_t> n = push_->ForgetSender("editor-a");
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ((*push_->GetMessage(IdOf(mine.name())))->sender(), "");
+  EXPECT_EQ((*push_->GetMessage(IdOf(theirs.name())))->sender(), "editor-b");
+}
+
 TEST_F(PushStoreTest, VapidKeyIsCreatedOnceAndKept) {
   absl::StatusOr<std::string> a = push_->VapidKeyPem();
   ASSERT_TRUE(a.ok()) << a.status();
