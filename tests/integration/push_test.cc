@@ -774,5 +774,82 @@ TEST_F(PushTest, TheJsonApiServesTheSameService) {
   EXPECT_NE(out.find("INVALID_ARGUMENT"), std::string::npos) << out;
 }
 
+TEST_F(PushTest, DeletingACityWhileItsDeliveriesRetry) {
+  namespace gv = civitas::gateway::v1;
+  auto admin = gv::AdminService::NewStub(gw_->admin_channel());
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    gv::CreateCityRequest req;
+    req.set_city_yaml(absl::StrCat("id: kamen\npush:\n  allow_loopback: true\n  ca_file: ", *dir_,
+                                   "/receiver/cert.pem\n  topics:\n    - id: abfall\n"
+                                   "      titles: {de: Abfall}\n"));
+    gv::City out;
+    grpc::Status s = admin->CreateCity(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  constexpr int kDevices = 20;
+  for (int i = 0; i < kDevices; ++i) {
+    nt::Device d;
+    d.set_platform(nt::Device::WEB_PUSH);
+    // Each answers 429 (Retry-After: 1) first: the deliveries are still retrying at the delete.
+    *d.mutable_web_push() = receiver_->Subscription(absl::StrCat("/busy/kamen-", i));
+    d.add_topics("abfall");
+    nt::RegisterDeviceResponse reg;
+    grpc::Status s =
+        Register("kamen", d, &reg, keys_->Mint(absl::StrCat("kamen-citizen-", i), "kamen", {}));
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "kamen", keys_->Mint("kamen-redaktion", "kamen", {"editor"}));
+    nt::SendMessageRequest req;
+    req.mutable_message()->set_topic("abfall");
+    nt::MessageText* t = req.mutable_message()->add_texts();
+    t->set_language_code("de");
+    t->set_title("Gelbe Säcke morgen");
+    nt::Message sent;
+    grpc::Status s = stub_->SendMessage(&ctx, req, &sent);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(sent.device_count(), kDevices);
+  }
+  auto kamen_requests = [&] {
+    int n = 0;
+    for (const std::string& r : receiver_->Received()) {
+      n += Field(r, "path").rfind("/busy/kamen-", 0) == 0;
+    }
+    return n;
+  };
+  for (int i = 0; i < 100 && kamen_requests() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(kamen_requests(), 0);
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    gv::DeleteCityRequest req;
+    req.set_name("cities/kamen");
+    req.set_confirm("kamen");
+    gv::DeleteCityResponse out;
+    grpc::Status s = admin->DeleteCity(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  const int at_delete = kamen_requests();
+  EXPECT_LT(at_delete, 2 * kDevices) << "not every retry was done before the delete";
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // Requests already in flight may still arrive (one per delivery thread); no retry starts.
+  EXPECT_LE(kamen_requests(), at_delete + 4);
+  EXPECT_TRUE(gw_->running());
+  EXPECT_FALSE(std::filesystem::exists(*dir_ + "/data/cities/kamen"));
+  nt::RegisterDeviceResponse reg;
+  EXPECT_EQ(Register("kamen", WebPushDevice(receiver_->Endpoint("/push/k")), &reg).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext ctx;
+  Prepare(&ctx, "unna");
+  nt::ListTopicsResponse topics;
+  EXPECT_TRUE(stub_->ListTopics(&ctx, nt::ListTopicsRequest(), &topics).ok())
+      << "the other cities serve on";
+}
+
 }  // namespace
 }  // namespace civitas::testing
