@@ -38,12 +38,14 @@ deps:
 	fi
 
 # Third-party clients for the tests (buf and an OpenAPI validator, from the npm registry, versions
-# pinned in the lock file),
+# pinned in the lock file), the Web Push receiver's http_ece (tests/push),
 # the example TypeScript app client (tests/clients/typescript),
 # and the console's build and browser-test packages (services/console/package-lock.json; the
 # browser is Debian's chromium, so Playwright never downloads one).
 tools: deps
 	@cd tests/tools && { cmp -s package-lock.json node_modules/.civitas-lock || { \
+	  npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.civitas-lock; }; }
+	@cd tests/push && { cmp -s package-lock.json node_modules/.civitas-lock || { \
 	  npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.civitas-lock; }; }
 	@cd tests/clients/typescript && { [ -x node_modules/.bin/tsc ] || \
 	  npm ci --no-audit --no-fund --silent; }

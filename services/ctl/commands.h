@@ -61,6 +61,10 @@ int TokenMint(const Args& args);
 int ImportNews(const Args& args);
 int ImportEvents(const Args& args);
 
+int PushSend(const Args& args);
+int PushStatus(const Args& args);
+int PushDevices(const Args& args);
+
 int BackupCreate(const Args& args);
 int BackupList(const Args& args);
 int BackupVerify(const Args& args);

@@ -51,6 +51,12 @@ constexpr char kUsage[] = R"(usage:
     civitasctl import news --city CITY FILE|URL [--source ID] [--category ID] [--language TAG]
                           (RSS 2.0 or Atom 1.0; importing again updates, never duplicates)
     civitasctl import events --city CITY FILE|URL [--category ID]   (iCalendar, by UID)
+  push notifications (--gateway HOST:PORT, default $CIVITAS_GATEWAY or 127.0.0.1:50051, with an
+  editor's --token):
+    civitasctl push send --city CITY --topic TOPIC --title TEXT [--body TEXT] [--language TAG]
+                         [--link URL] [--urgent] [--at RFC3339]
+    civitasctl push status --city CITY messages/ID      (delivery counts)
+    civitasctl push devices --city CITY [--language TAG] (devices per topic; never addresses)
   tokens:
     civitasctl token mint --city CITY --subject SUBJECT [--role ROLE ...] [--ttl 1h]
                           [--signing-key FILE | --hs256-secret-file FILE] [--kid KID]
@@ -184,7 +190,7 @@ namespace {
 // Flags that take no value.
 bool IsSwitch(const std::string& name) {
   return name == "help" || name == "force" || name == "overwrite" || name == "delete-backups" ||
-         name == "dry-run" || name == "restore-checkpoint" || name == "yes";
+         name == "dry-run" || name == "restore-checkpoint" || name == "yes" || name == "urgent";
 }
 
 bool Parse(int argc, char** argv, Args* args, std::string* error) {
@@ -254,5 +260,8 @@ int main(int argc, char** argv) {
   if (is("backup", "restore")) return BackupRestore(args);
   if (is("import", "news")) return ImportNews(args);
   if (is("import", "events")) return ImportEvents(args);
+  if (is("push", "send")) return PushSend(args);
+  if (is("push", "status")) return PushStatus(args);
+  if (is("push", "devices")) return PushDevices(args);
   return Usage(w.empty() ? "" : "unknown command '" + w[0] + "'");
 }

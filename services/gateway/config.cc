@@ -244,13 +244,72 @@ void ParseConsole(const Parser& p, const YAML::Node& n, const std::string& path,
   }
 }
 
+// A city's `push:` block.
+void ParsePush(const Parser& p, const YAML::Node& n, const std::string& path, CityConfig* city) {
+  p.ExpectMap(n, path, {"topics", "allowed_hosts", "allow_loopback", "vapid_subject", "ca_file"});
+  CityPushConfig& c = city->push;
+  if (const YAML::Node topics = n["topics"]) {
+    if (!topics.IsSequence()) p.Fail(topics, path + ".topics", "must be a list of {id, titles}");
+    std::set<std::string> ids;
+    for (size_t t = 0; t < topics.size(); ++t) {
+      const std::string tpath = absl::StrCat(path, ".topics[", t, "]");
+      p.ExpectMap(topics[t], tpath, {"id", "titles"});
+      if (!topics[t]["id"] || !topics[t]["titles"])
+        p.Fail(topics[t], tpath, "needs an id and titles");
+      PushTopic topic;
+      topic.id = p.String(topics[t]["id"], tpath + ".id");
+      bool id_ok = !topic.id.empty() && topic.id.size() <= 64;
+      for (char ch : topic.id)
+        id_ok &= absl::ascii_islower(ch) || absl::ascii_isdigit(ch) || ch == '-';
+      if (!id_ok) {
+        p.Fail(topics[t]["id"], tpath + ".id",
+               absl::StrCat("must match [a-z0-9-]{1,64}, got '", topic.id, "'"));
+      }
+      if (!ids.insert(topic.id).second) {
+        p.Fail(topics[t]["id"], tpath + ".id",
+               absl::StrCat("topic '", topic.id, "' is listed twice"));
+      }
+      const YAML::Node titles = topics[t]["titles"];
+      if (!titles.IsMap() || titles.size() == 0) {
+        p.Fail(titles, tpath + ".titles", "must map languages to titles, e.g. {de: Abfall}");
+      }
+      for (const auto& kv : titles) {
+        const std::string lang = kv.first.as<std::string>();
+        const std::string title = p.String(kv.second, tpath + ".titles." + lang);
+        if (lang.empty() || lang.size() > 35 || title.empty() || title.size() > 200) {
+          p.Fail(kv.first, tpath + ".titles." + lang,
+                 "needs a language of at most 35 characters and a title of 1 to 200 bytes");
+        }
+        topic.titles[lang] = title;
+      }
+      c.topics.push_back(std::move(topic));
+    }
+  }
+  if (n["allowed_hosts"]) {
+    c.allowed_hosts = StringList(p, n["allowed_hosts"], path + ".allowed_hosts", "host names");
+    for (std::string& h : c.allowed_hosts) h = absl::AsciiStrToLower(h);
+  }
+  if (n["allow_loopback"]) c.allow_loopback = p.Bool(n["allow_loopback"], path + ".allow_loopback");
+  if (n["vapid_subject"]) {
+    c.vapid_subject = p.String(n["vapid_subject"], path + ".vapid_subject");
+    if (!absl::StartsWith(c.vapid_subject, "mailto:") &&
+        !absl::StartsWith(c.vapid_subject, "https://")) {
+      p.Fail(
+          n["vapid_subject"], path + ".vapid_subject",
+          absl::StrCat("must be a mailto: or https: URI (RFC 8292), got '", c.vapid_subject, "'"));
+    }
+  }
+  if (n["ca_file"]) c.ca_file = p.String(n["ca_file"], path + ".ca_file");
+}
+
 // One entry of `cities:`. `city_ids` and `host_owner` catch duplicates across entries.
 CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& path,
                      std::set<std::string>* city_ids,
                      std::map<std::string, std::string>* host_owner) {
-  p.ExpectMap(n, path,
-              {"id", "display_name", "default_language", "time_zone", "hosts", "modules",
-               "seed_file", "trusted_publishers", "cors_origins", "auth", "registries", "console"});
+  p.ExpectMap(
+      n, path,
+      {"id", "display_name", "default_language", "time_zone", "hosts", "modules", "seed_file",
+       "trusted_publishers", "cors_origins", "auth", "registries", "console", "push"});
   CityConfig city;
   if (!n["id"]) p.Fail(n, path + ".id", "is required");
   city.id = p.String(n["id"], path + ".id");
@@ -286,6 +345,7 @@ CityConfig ParseCity(const Parser& p, const YAML::Node& n, const std::string& pa
     }
   }
   if (const YAML::Node console = n["console"]) ParseConsole(p, console, path + ".console", &city);
+  if (const YAML::Node push = n["push"]) ParsePush(p, push, path + ".push", &city);
   if (const YAML::Node hosts = n["hosts"]) {
     if (!hosts.IsSequence()) p.Fail(hosts, path + ".hosts", "must be a list of host names");
     for (size_t h = 0; h < hosts.size(); ++h) {
@@ -467,7 +527,21 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
   GatewayConfig c;
   p.ExpectMap(root, "",
               {"listen", "http_listen", "metrics_listen", "data_dir", "module_dir", "storage",
-               "limits", "auth", "admin", "logging", "backup_dir", "cities"});
+               "limits", "auth", "admin", "logging", "backup_dir", "push", "cities"});
+  if (const YAML::Node push = root["push"]) {
+    p.ExpectMap(push, "push",
+                {"web_push_connections", "retry_base_seconds", "retry_max_seconds", "max_attempts",
+                 "request_timeout_seconds"});
+    auto u32 = [&](const char* key, uint32_t* field, uint64_t min, uint64_t max) {
+      if (push[key])
+        *field = static_cast<uint32_t>(p.Uint(push[key], absl::StrCat("push.", key), min, max));
+    };
+    u32("web_push_connections", &c.push.web_push_connections, 1, 256);
+    u32("retry_base_seconds", &c.push.retry_base_seconds, 1, 86400);
+    u32("retry_max_seconds", &c.push.retry_max_seconds, 1, 7 * 86400);
+    u32("max_attempts", &c.push.max_attempts, 1, 100);
+    u32("request_timeout_seconds", &c.push.request_timeout_seconds, 1, 300);
+  }
   if (root["listen"]) {
     c.listen = p.String(root["listen"], "listen");
     if (c.listen.rfind(':') == std::string::npos) {
@@ -764,6 +838,7 @@ absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
   for (CityConfig& city : config->cities) {
     resolve(&city.seed_file);
     for (RegistryEndpoint& r : city.registries) resolve(&r.ca_file);
+    resolve(&city.push.ca_file);
     for (ModuleConfig& m : city.modules) resolve(&m.path);
   }
   return config;

@@ -59,6 +59,27 @@ struct ConsoleConfig {
   std::string map_attribution = "© OpenStreetMap contributors";
 };
 
+// A topic devices can receive (`push.topics`): news categories, waste districts, ...
+struct PushTopic {
+  std::string id;                             // [a-z0-9-]{1,64}
+  std::map<std::string, std::string> titles;  // BCP 47 language -> title; at least one
+};
+
+// A city's push notifications (`push:` block; docs/push.md).
+struct CityPushConfig {
+  std::vector<PushTopic> topics;
+  // Push service hosts a Web Push endpoint may name: "push.example" or "*.push.example" (any
+  // subdomain). Empty = any host that resolves to public addresses only.
+  std::vector<std::string> allowed_hosts;
+  // Tests only: endpoints on loopback addresses (127.0.0.0/8, ::1) are allowed. Private,
+  // link-local and other non-public addresses stay refused.
+  bool allow_loopback = false;
+  // The VAPID `sub` claim (RFC 8292): a mailto: or https: contact for the push services.
+  std::string vapid_subject = "mailto:push@civitas.invalid";
+  // PEM CA certificates for the push services' TLS; empty = the system's.
+  std::string ca_file;
+};
+
 struct CityConfig {
   std::string id;  // [a-z0-9-]{1,63}
   std::string display_name;
@@ -74,6 +95,7 @@ struct CityConfig {
   CityAuthConfig auth;
   std::vector<RegistryEndpoint> registries;  // the only registries InstallModule may use
   ConsoleConfig console;                     // `console:` block
+  CityPushConfig push;                       // `push:` block
 };
 
 struct StorageConfig {
@@ -205,6 +227,20 @@ struct LoggingConfig {
   bool access_log = true;      // one line per call (info level)
 };
 
+// How the gateway delivers pushes (`push:` at the top level; docs/push.md).
+struct PushDeliveryConfig {
+  // Web Push requests in flight at once, all cities together (one delivery thread each).
+  uint32_t web_push_connections = 4;
+  // Backoff after a failed attempt: base * 2^(attempt-1), at most max, with jitter (a random
+  // value between half and all of it); a Retry-After answer waits at least as long as it says.
+  uint32_t retry_base_seconds = 30;
+  uint32_t retry_max_seconds = 3600;
+  // Attempts of one delivery before it is given up.
+  uint32_t max_attempts = 10;
+  // Seconds an HTTP request to a push service may take.
+  uint32_t request_timeout_seconds = 15;
+};
+
 struct GatewayConfig {
   std::string source;  // file name, for messages
   std::string listen = "127.0.0.1:50051";
@@ -218,6 +254,7 @@ struct GatewayConfig {
   AuthConfig auth;
   AdminConfig admin;
   LoggingConfig logging;
+  PushDeliveryConfig push;
   std::vector<CityConfig> cities;
 };
 

@@ -150,6 +150,52 @@ TEST_P(BadConfigTest, NamesLineAndKey) {
       << c.status().message();
 }
 
+TEST(ConfigTest, PushBlocks) {
+  absl::StatusOr<GatewayConfig> c = ParseConfig(R"(
+push:
+  web_push_connections: 8
+  retry_base_seconds: 5
+cities:
+  - id: unna
+    push:
+      allowed_hosts: [updates.push.services.mozilla.com, "*.Push.Apple.com"]
+      vapid_subject: https://unna.example/kontakt
+      topics:
+        - id: abfall-nord
+          titles: {de: Abfall Nord, en: Waste north}
+)",
+                                                "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->push.web_push_connections, 8u);
+  EXPECT_EQ(c->push.retry_base_seconds, 5u);
+  EXPECT_EQ(c->push.max_attempts, 10u);
+  const CityPushConfig& p = c->cities[0].push;
+  ASSERT_EQ(p.topics.size(), 1u);
+  EXPECT_EQ(p.topics[0].titles.at("en"), "Waste north");
+  EXPECT_EQ(p.allowed_hosts[1], "*.push.apple.com");
+  EXPECT_FALSE(p.allow_loopback);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Push, BadConfigTest,
+    testing::Values(
+        BadConfig{"cities:\n  - id: a\n    push:\n      topic: []",
+                  "gw.yaml:4: cities[0].push.topic: unknown key"},
+        BadConfig{"cities:\n  - id: a\n    push:\n      topics:\n        - id: Abfall!\n"
+                  "          titles: {de: x}",
+                  "cities[0].push.topics[0].id: must match [a-z0-9-]{1,64}"},
+        BadConfig{"cities:\n  - id: a\n    push:\n      topics:\n        - id: x\n"
+                  "          titles: {de: x}\n        - id: x\n          titles: {de: y}",
+                  "topic 'x' is listed twice"},
+        BadConfig{"cities:\n  - id: a\n    push:\n      topics:\n        - id: x\n",
+                  "needs an id and titles"},
+        BadConfig{"cities:\n  - id: a\n    push:\n      vapid_subject: push@x.example",
+                  "must be a mailto: or https: URI"},
+        BadConfig{"push:\n  max_attempts: 0\ncities: [{id: a}]",
+                  "gw.yaml:2: push.max_attempts: must be a whole number from 1 to 100"},
+        BadConfig{"push:\n  workers: 3\ncities: [{id: a}]",
+                  "gw.yaml:2: push.workers: unknown key"}));
+
 INSTANTIATE_TEST_SUITE_P(
     Errors, BadConfigTest,
     testing::Values(BadConfig{"lisen: x\ncities: [{id: a}]", "gw.yaml:1: lisen: unknown key"},

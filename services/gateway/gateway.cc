@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "services/gateway/demo.h"
 #include "services/gateway/log.h"
+#include "services/gateway/push/push_personal_data.h"
 #include "services/gateway/seed.h"
 #include "services/gateway/subject_hash.h"
 
@@ -104,6 +105,23 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
     std::filesystem::create_directories(g->config_.admin.bundle_import_dir, ec);
   }
   g->privacy_ = std::make_unique<PrivacyService>(&g->routes_, g->auth_.get());
+  g->privacy_->AddGatewayData(
+      {"civitas.notify",
+       [cities = &g->push_cities_](const std::string& city, const std::string& subject,
+                                   std::string* json) {
+         return push::ExportPushData(*cities, city, subject, json);
+       },
+       [cities = &g->push_cities_](const std::string& city, const std::string& subject) {
+         return push::ErasePushData(*cities, city, subject);
+       }});
+  g->push_delivery_ = std::make_unique<push::PushDelivery>(g->config_.push, &g->push_cities_,
+                                                           push::SystemResolver());
+  g->notify_ = std::make_unique<push::NotifyService>(
+      &g->routes_, g->auth_.get(), &g->push_cities_, push::SystemResolver(),
+      [delivery = g->push_delivery_.get()](const std::string& city, int64_t deliveries) {
+        delivery->Queued(city, deliveries);
+      },
+      g->config_.limits.write_rate.client_ip_header);
   if (absl::Status s = LoadSubjectHashKey(g->config_.data_dir); !s.ok()) return s;
   g->storage_ = std::make_unique<StorageEnvironment>(g->config_.storage);
   g->module_store_ = std::make_unique<ModuleStore>(g->config_.data_dir);
@@ -152,6 +170,7 @@ absl::Status Gateway::OpenCities() {
   std::map<std::string, CityRoutes> cities;
   for (size_t i = 0; i < n; ++i) {
     if (!stores[i].ok()) return stores[i].status();
+    push_cities_.Attach(config_.cities[i], stores[i]->get());
     {
       absl::MutexLock lock(&stores_mu_);
       stores_[config_.cities[i].id] = std::move(*stores[i]);
@@ -352,6 +371,7 @@ absl::Status Gateway::Start() {
   builder.RegisterService(&reflection_v1alpha_);
   builder.RegisterService(admin_.get());
   builder.RegisterService(privacy_.get());
+  builder.RegisterService(notify_.get());
   builder.RegisterAsyncGenericService(&generic_);
   unsigned queues = config_.limits.completion_queues;
   if (queues == 0) queues = std::max(1u, std::thread::hardware_concurrency());
@@ -373,6 +393,8 @@ absl::Status Gateway::Start() {
                                              config_.limits, &metrics_, config_.logging.access_log);
   dispatcher_->Start();
   privacy_->SetPool(dispatcher_->handler_pool());
+  notify_->SetPool(dispatcher_->handler_pool());
+  push_delivery_->Start();
   grpc::ChannelArguments in_process;
   in_process.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_response_bytes));
   in_process.SetMaxSendMessageSize(static_cast<int>(config_.limits.max_request_bytes));
@@ -383,7 +405,8 @@ absl::Status Gateway::Start() {
   // AdminService's city-scoped calls too (the console's Modules and Backups screens): they check
   // the caller's token exactly as over gRPC, since the in-process call is not the admin socket.
   for (const char* service :
-       {v1::PrivacyService::service_full_name(), v1::AdminService::service_full_name()}) {
+       {v1::PrivacyService::service_full_name(), v1::AdminService::service_full_name(),
+        notify::v1::NotifyService::service_full_name()}) {
     if (absl::Status s = transcoder_->ServeGatewayService(service); !s.ok()) {
       Shutdown();
       return s;
@@ -486,6 +509,7 @@ void Gateway::Shutdown() {
   StopReadinessProbe();
   health_.SetDraining();
   if (privacy_) privacy_->SetDraining();
+  if (notify_) notify_->SetDraining();
   if (server_) {
     Log(LogLevel::kInfo, "draining",
         {{"drain_seconds", std::to_string(config_.limits.drain_seconds)}});
@@ -508,7 +532,9 @@ void Gateway::Shutdown() {
     admin_server_.reset();
     unlink(admin_socket_.c_str());
   }
-  // Module instances go before the stores they write to.
+  // Module instances and the push workers go before the stores they write to.
+  if (push_delivery_) push_delivery_->Stop();
+  push_cities_.DetachAll();
   routes_.Set(nullptr);
   for (auto& [id, store] : stores_) {
     if (absl::Status s = store->Close(); !s.ok()) {
@@ -631,7 +657,8 @@ HttpResponse Gateway::ServeOperations(const std::string& path) {
                             store->TableReaderBytes(), store->StorageBytes()});
       }
     }
-    const std::string extra = RenderGauges(g);
+    std::string extra = RenderGauges(g);
+    if (push_delivery_) extra += push_delivery_->RenderMetrics();
     return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(extra), {}};
   }
   return {404, "text/plain; charset=utf-8", "not found\n", {}};

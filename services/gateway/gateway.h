@@ -25,6 +25,9 @@
 #include "services/gateway/module_loader.h"
 #include "services/gateway/module_store.h"
 #include "services/gateway/privacy_service.h"
+#include "services/gateway/push/notify_service.h"
+#include "services/gateway/push/push_cities.h"
+#include "services/gateway/push/push_delivery.h"
 #include "services/gateway/route_table.h"
 #include "services/gateway/standard_services.h"
 
@@ -114,6 +117,11 @@ class Gateway final : public CityOperations, private ModuleInstaller::Host {
   std::unique_ptr<grpc::Server> admin_server_;
   std::string admin_socket_;
   std::unique_ptr<PrivacyService> privacy_;
+  // Push notifications: the cities' push data (attached with their stores, detached before a
+  // store closes), NotifyService, and the delivery workers.
+  push::PushCities push_cities_;
+  std::unique_ptr<push::NotifyService> notify_;
+  std::unique_ptr<push::PushDelivery> push_delivery_;
   grpc::AsyncGenericService generic_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Dispatcher> dispatcher_;

@@ -82,10 +82,12 @@ absl::StatusOr<CityConfig> Gateway::CreateCity(const std::string& city_yaml) {
   }
   fs::rename(file + ".tmp", file, ec);
   if (ec) return absl::InternalError("cannot write " + file + ": " + ec.message());
+  CityStore* raw = store->get();
   {
     absl::MutexLock lock(&stores_mu_);
     stores_[city->id] = std::move(*store);
   }
+  push_cities_.Attach(*city, raw);
   runtime_cities_.insert(city->id);
   std::map<std::string, CityRoutes> cities = table->cities();
   cities[city->id] = std::move(routes);
@@ -152,6 +154,8 @@ absl::StatusOr<std::string> Gateway::DeleteCity(const std::string& city_id,
   // Whoever still holds an instance (a module's own thread, a snapshot not yet released) gets
   // abi.h's "storage is closed" from now on, never the closed or freed store.
   for (const auto& instance : instances) instance->DetachStore();
+  // The push handlers and delivery workers too: Detach waits for their uses of the store.
+  push_cities_.Detach(city_id);
   const std::string dir = stores_.at(city_id)->dir();
   if (absl::Status s = stores_.at(city_id)->Close(); !s.ok()) {
     Log(LogLevel::kError, "closing a deleted city's store failed",

@@ -141,8 +141,24 @@ grpc::ServerUnaryReactor* PrivacyService::Run(grpc::CallbackServerContext* ctx, 
 grpc::ServerUnaryReactor* PrivacyService::ExportMyData(grpc::CallbackServerContext* ctx,
                                                        const v1::ExportMyDataRequest*,
                                                        v1::ExportMyDataResponse* response) {
-  return Run(ctx, kExport, [response](const CityRoutes& city, const std::string& subject) {
-    return ExportPersonalData(city, subject, response);
+  return Run(ctx, kExport, [this, response](const CityRoutes& city, const std::string& subject) {
+    absl::Status s = ExportPersonalData(city, subject, response);
+    for (const GatewayData& data : gateway_data_) {
+      std::string json;
+      absl::Status g = data.export_json(city.config.id, subject, &json);
+      if (!g.ok()) {
+        if (s.ok()) s = g;
+        continue;
+      }
+      v1::ModuleData* out = response->add_modules();
+      out->set_module_id(data.id);
+      out->set_data_json(std::move(json));
+    }
+    std::sort(response->mutable_modules()->begin(), response->mutable_modules()->end(),
+              [](const v1::ModuleData& a, const v1::ModuleData& b) {
+                return a.module_id() < b.module_id();
+              });
+    return s;
   });
 }
 
@@ -156,8 +172,18 @@ grpc::ServerUnaryReactor* PrivacyService::EraseMyData(grpc::CallbackServerContex
                                  "CONFIRMATION_REQUIRED"));
     return reactor;
   }
-  return Run(ctx, kErase, [response](const CityRoutes& city, const std::string& subject) {
+  return Run(ctx, kErase, [this, response](const CityRoutes& city, const std::string& subject) {
     absl::Status s = ErasePersonalData(city, subject, response);
+    for (const GatewayData& data : gateway_data_) {
+      absl::Status g = data.erase(city.config.id, subject);
+      if (g.ok()) {
+        response->add_erased_modules(data.id);
+      } else if (s.ok()) {
+        s = g;
+      }
+    }
+    std::sort(response->mutable_erased_modules()->begin(),
+              response->mutable_erased_modules()->end());
     Log(s.ok() ? LogLevel::kInfo : LogLevel::kWarning, "personal data erased",
         {{"city", city.config.id},
          {"modules", absl::StrJoin(response->erased_modules(), ",")},

@@ -5,7 +5,9 @@
 #define CIVITAS_GATEWAY_PRIVACY_SERVICE_H_
 
 #include <atomic>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "civitas/gateway/v1/privacy.grpc.pb.h"
@@ -29,6 +31,17 @@ class PrivacyService final : public v1::PrivacyService::CallbackService {
  public:
   PrivacyService(const RouteTableHolder* routes, const Authenticator* auth)
       : routes_(routes), auth_(auth) {}
+
+  // What the gateway itself keeps about a subject (push devices), exported and erased with the
+  // modules' data under the name `id`. Set before the server starts.
+  struct GatewayData {
+    std::string id;  // e.g. "civitas.notify"
+    std::function<absl::Status(const std::string& city, const std::string& subject,
+                               std::string* json)>
+        export_json;
+    std::function<absl::Status(const std::string& city, const std::string& subject)> erase;
+  };
+  void AddGatewayData(GatewayData data) { gateway_data_.push_back(std::move(data)); }
 
   // Where the work runs; until set (the gateway is starting) calls are answered UNAVAILABLE.
   void SetPool(HandlerPool* pool) { pool_.store(pool, std::memory_order_release); }
@@ -57,6 +70,7 @@ class PrivacyService final : public v1::PrivacyService::CallbackService {
     c.exempt_staff = false;
     return c;
   }()};
+  std::vector<GatewayData> gateway_data_;
   std::atomic<HandlerPool*> pool_{nullptr};
   std::atomic<bool> draining_{false};
 };

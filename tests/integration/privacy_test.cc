@@ -13,6 +13,7 @@
 #include "civitas/gateway/v1/privacy.grpc.pb.h"
 #include "civitas/news/v1/news.grpc.pb.h"
 #include "civitas/noticeboard/v1/noticeboard.grpc.pb.h"
+#include "civitas/notify/v1/notify.grpc.pb.h"
 #include "civitas/participation/v1/participation.grpc.pb.h"
 #include "civitas/reports/v1/reports.grpc.pb.h"
 #include "services/gateway/city_store.h"
@@ -33,6 +34,10 @@ logging:
   access_log: false
 cities:
   - id: unna
+    push:
+      topics:
+        - id: rathaus
+          titles: {de: Rathaus}
     modules:
       - id: civitas.noticeboard
       - id: civitas.news
@@ -52,6 +57,8 @@ constexpr char kDevice[] = "henrikes-telefon-a91b";
 constexpr char kIdeaName[] = "Henrike aus Königsborn";
 constexpr char kCommentName[] = "H. Ostermann";
 constexpr char kNoticeName[] = "Henrike O. vom Markt";
+// Her phone's push address (a public address literal: registration resolves nothing).
+constexpr char kPushEndpoint[] = "https://93.184.216.34/wpush/v2/henrike-ostermann-7f3a";
 // What stays (the city's record), so the search is shown to find what is there.
 constexpr char kReportText[] = "Gehweg an der Bahnhofstraße abgesackt, Stolpergefahr";
 constexpr char kIdeaTitle[] = "Trinkbrunnen auf dem Marktplatz";
@@ -75,8 +82,37 @@ class PrivacyTest : public ::testing::Test {
     admin_ = keys_->Mint("it", "unna", {"admin"});
   }
 
-  // The user writes into every module.
+  // The user writes into every module, and registers her phone for push notifications.
   void UseEveryModule() {
+    {
+      namespace nt = civitas::notify::v1;
+      auto notify = nt::NotifyService::NewStub(gw_->channel());
+      grpc::ClientContext ctx;
+      Prepare(&ctx, "unna", user_);
+      nt::RegisterDeviceRequest req;
+      req.mutable_device()->set_platform(nt::Device::WEB_PUSH);
+      req.mutable_device()->mutable_web_push()->set_endpoint(kPushEndpoint);
+      req.mutable_device()->mutable_web_push()->set_p256dh(
+          "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-"
+          "AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4");
+      req.mutable_device()->mutable_web_push()->set_auth("BTBZMqHH6r4Tts7J_aSIgg");
+      nt::RegisterDeviceResponse out;
+      grpc::Status s = notify->RegisterDevice(&ctx, req, &out);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      // As an editor she sends a push (to a topic her phone does not receive: nothing is sent
+      // anywhere); the message keeps her subject as its sender until she is erased.
+      grpc::ClientContext send_ctx;
+      Prepare(&send_ctx, "unna", user_);
+      nt::SendMessageRequest send;
+      send.mutable_message()->set_topic("rathaus");
+      nt::MessageText* text = send.mutable_message()->add_texts();
+      text->set_language_code("de");
+      text->set_title("Bürgerbüro heute geschlossen");
+      nt::Message sent;
+      s = notify->SendMessage(&send_ctx, send, &sent);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      EXPECT_EQ(sent.sender(), kSubject);
+    }
     {
       auto board = nb::NoticeboardService::NewStub(gw_->channel());
       grpc::ClientContext ctx;
@@ -246,11 +282,12 @@ TEST_F(PrivacyTest, ErasureLeavesNoPersonalValueInTheCitysDatabase) {
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   EXPECT_EQ(exported.subject(), kSubject);
-  ASSERT_EQ(exported.modules_size(), 5) << exported.DebugString();
+  // The five modules and the gateway's push notifications (civitas.notify).
+  ASSERT_EQ(exported.modules_size(), 6) << exported.DebugString();
   std::string everything;
   for (const auto& m : exported.modules()) everything += m.module_id() + ":" + m.data_json() + "\n";
   for (const char* value : {kName, kEmail, kPhone, kIdeaName, kCommentName, kNoticeName,
-                            "Stadtführung Unna", "Wochenmarkt zieht um"}) {
+                            kPushEndpoint, "Stadtführung Unna", "Wochenmarkt zieht um"}) {
     EXPECT_NE(everything.find(value), std::string::npos) << value << " not in\n" << everything;
   }
   ASSERT_EQ(exported.unsupported_modules_size(), 1);
@@ -292,12 +329,12 @@ TEST_F(PrivacyTest, ErasureLeavesNoPersonalValueInTheCitysDatabase) {
     req.set_confirm("ERASE");
     grpc::Status s = privacy->EraseMyData(&ctx, req, &erased);
     ASSERT_TRUE(s.ok()) << "a second erasure finds nothing more: " << s.error_message();
-    EXPECT_EQ(erased.erased_modules_size(), 5);
+    EXPECT_EQ(erased.erased_modules_size(), 6);
   }
 
   const std::string files = CompactedCityFiles();
-  for (const char* personal :
-       {kSubject, kName, kEmail, kPhone, kDevice, kIdeaName, kCommentName, kNoticeName}) {
+  for (const char* personal : {kSubject, kName, kEmail, kPhone, kDevice, kIdeaName, kCommentName,
+                               kNoticeName, kPushEndpoint}) {
     EXPECT_EQ(files.find(personal), std::string::npos)
         << "'" << personal << "' is still stored in the city's database";
   }

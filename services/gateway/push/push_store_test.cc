@@ -1,0 +1,165 @@
+#include "services/gateway/push/push_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "services/gateway/push/push_keys.h"
+
+namespace civitas::gateway::push {
+namespace {
+
+class PushStoreTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::TempDir() + "/push_store_test_" +
+           testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    auto store = CityStore::Open(env_, dir_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    city_ = std::move(*store);
+    push_ = std::make_unique<PushStore>(city_.get());
+  }
+  void TearDown() override {
+    push_.reset();
+    ASSERT_TRUE(city_->Close().ok());
+  }
+
+  StoredDevice Device(std::vector<std::string> topics, std::string owner = "") {
+    StoredDevice d;
+    d.mutable_device()->set_name("devices/" + NewId());
+    d.mutable_device()->set_platform(notify::Device::WEB_PUSH);
+    for (const std::string& t : topics) d.mutable_device()->add_topics(t);
+    d.set_owner(owner);
+    return d;
+  }
+
+  std::string dir_;
+  StorageEnvironment env_{StorageConfig{}};
+  std::unique_ptr<CityStore> city_;
+  std::unique_ptr<PushStore> push_;
+};
+
+std::string IdOf(const std::string& name) { return name.substr(name.find('/') + 1); }
+
+TEST_F(PushStoreTest, KeysRoundTrip) {
+  const std::string m = NewId(), d = NewId();
+  int64_t t = 0;
+  std::string m2, d2;
+  ASSERT_TRUE(ParseDueKey(DueKey(1234567, m, d), &t, &m2, &d2));
+  EXPECT_EQ(t, 1234567);
+  EXPECT_EQ(m2, m);
+  EXPECT_EQ(d2, d);
+  EXPECT_LT(DueKey(255, m, d), DueKey(256, m, d));  // ordered by time
+  EXPECT_FALSE(ParseDueKey("push/due/short", &t, &m2, &d2));
+}
+
+TEST_F(PushStoreTest, MessageFansOutToTheTopicsDevicesInOneCommit) {
+  StoredDevice a = Device({"abfall"}), b = Device({"abfall", "bau"}), c = Device({"bau"});
+  for (const StoredDevice* d : {&a, &b, &c}) ASSERT_TRUE(push_->PutNewDevice(*d).ok());
+  notify::Message m;
+  m.set_name("messages/" + NewId());
+  m.set_topic("abfall");
+  ASSERT_TRUE(push_->CreateMessage(&m, 1000).ok());
+  EXPECT_EQ(m.device_count(), 2);
+  int64_t next = 0;
+  absl::StatusOr<std::vector<DueDelivery>> due = push_->Due(999, 10, &next);
+  ASSERT_TRUE(due.ok());
+  EXPECT_TRUE(due->empty());
+  EXPECT_EQ(next, 1000);
+  due = push_->Due(1000, 10, &next);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 2u);
+  absl::StatusOr<notify::DeliveryCounts> counts = push_->CountDeliveries(IdOf(m.name()));
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->pending(), 2);
+
+  // One delivered, one retried later, then its device gone (410).
+  Delivery done;
+  done.set_state(Delivery::DELIVERED);
+  ASSERT_TRUE(push_->UpdateDelivery((*due)[0], done, nullptr).ok());
+  Delivery later;
+  later.set_state(Delivery::PENDING);
+  later.set_attempts(1);
+  later.set_due_micros(5000);
+  ASSERT_TRUE(push_->UpdateDelivery((*due)[1], later, nullptr).ok());
+  due = push_->Due(4999, 10, &next);
+  ASSERT_TRUE(due->empty());
+  EXPECT_EQ(next, 5000);
+  due = push_->Due(5000, 10, &next);
+  ASSERT_EQ(due->size(), 1u);
+  absl::StatusOr<std::optional<StoredDevice>> dev = push_->GetDevice((*due)[0].device_id);
+  ASSERT_TRUE(dev.ok() && dev->has_value());
+  Delivery removed;
+  removed.set_state(Delivery::REMOVED);
+  ASSERT_TRUE(push_->UpdateDelivery((*due)[0], removed, &**dev).ok());
+  dev = push_->GetDevice((*due)[0].device_id);
+  EXPECT_FALSE(dev->has_value());
+  counts = push_->CountDeliveries(IdOf(m.name()));
+  EXPECT_EQ(counts->pending(), 0);
+  EXPECT_EQ(counts->delivered(), 1);
+  EXPECT_EQ(counts->removed(), 1);
+  due = push_->Due(1ll << 60, 10, &next);
+  EXPECT_TRUE(due->empty());
+
+  // The removed device no longer receives the topic.
+  notify::Message m2;
+  m2.set_name("messages/" + NewId());
+  m2.set_topic("abfall");
+  ASSERT_TRUE(push_->CreateMessage(&m2, 1).ok());
+  EXPECT_EQ(m2.device_count(), 1);
+}
+
+TEST_F(PushStoreTest, ReplaceAndDeleteKeepTheTopicIndex) {
+  StoredDevice a = Device({"abfall"}, "citizen-1");
+  ASSERT_TRUE(push_->PutNewDevice(a).ok());
+  StoredDevice b = a;
+  b.mutable_device()->clear_topics();
+  b.mutable_device()->add_topics("bau");
+  ASSERT_TRUE(push_->ReplaceDevice(a, b).ok());
+  notify::Message m;
+  m.set_name("messages/" + NewId());
+  m.set_topic("abfall");
+  ASSERT_TRUE(push_->CreateMessage(&m, 1).ok());
+  EXPECT_EQ(m.device_count(), 0);
+  m.set_name("messages/" + NewId());
+  m.set_topic("bau");
+  ASSERT_TRUE(push_->CreateMessage(&m, 1).ok());
+  EXPECT_EQ(m.device_count(), 1);
+  ASSERT_TRUE(push_->DeleteDevice(b).ok());
+  int keys = 0;
+  ASSERT_TRUE(
+      city_->ScanSystem("push/t/", [&](absl::string_view, absl::string_view) { ++keys; }).ok());
+  ASSERT_TRUE(
+      city_->ScanSystem("push/o/", [&](absl::string_view, absl::string_view) { ++keys; }).ok());
+  ASSERT_TRUE(
+      city_->ScanSystem("push/d/", [&](absl::string_view, absl::string_view) { ++keys; }).ok());
+  EXPECT_EQ(keys, 0);
+}
+
+TEST_F(PushStoreTest, ForgetSenderKeepsTheMessages) {
+  notify::Message mine, theirs;
+  mine.set_name("messages/" + NewId());
+  mine.set_sender("editor-a");
+  theirs.set_name("messages/" + NewId());
+  theirs.set_sender("editor-b");
+  ASSERT_TRUE(push_->CreateMessage(&mine, 1).ok());
+  ASSERT_TRUE(push_->CreateMessage(&theirs, 1).ok());
+  absl::StatusOr<int64_t> n = push_->ForgetSender("editor-a");
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ((*push_->GetMessage(IdOf(mine.name())))->sender(), "");
+  EXPECT_EQ((*push_->GetMessage(IdOf(theirs.name())))->sender(), "editor-b");
+}
+
+TEST_F(PushStoreTest, VapidKeyIsCreatedOnceAndKept) {
+  absl::StatusOr<std::string> a = push_->VapidKeyPem();
+  ASSERT_TRUE(a.ok()) << a.status();
+  absl::StatusOr<std::string> b = push_->VapidKeyPem();
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*a, *b);
+  EXPECT_NE(a->find("PRIVATE KEY"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace civitas::gateway::push
