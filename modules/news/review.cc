@@ -35,7 +35,7 @@ Status Newsroom::CheckReviewed(const pb::Article& before, const pb::Article& aft
   } else {
     why += "; another editor approves it with ApproveArticle, then it can be published";
   }
-  return civitas::FailedPrecondition(why);
+  return civitas::FailedPrecondition(why).WithReason("ARTICLE_NOT_APPROVED");
 }
 
 Status Newsroom::ApproveArticle(civitas::Call& call, const pb::ApproveArticleRequest& request,

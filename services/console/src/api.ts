@@ -29,6 +29,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly grpcStatus: string,
     message: string,
+    // The ErrorInfo reason the gateway or module gave (docs/errors.md), or "".
+    readonly reason = "",
   ) {
     super(message);
   }
@@ -55,8 +57,18 @@ export async function call<T>(method: string, url: string, token: string | null,
     json = undefined;
   }
   if (!res.ok) {
-    const err = (json as { error?: { status?: string; message?: string } } | undefined)?.error;
-    throw new ApiError(res.status, err?.status ?? "", err?.message ?? (text.trim() || res.statusText));
+    const err = (
+      json as
+        | { error?: { status?: string; message?: string; details?: { "@type"?: string; reason?: string }[] } }
+        | undefined
+    )?.error;
+    const info = err?.details?.find((d) => d["@type"]?.endsWith("google.rpc.ErrorInfo"));
+    throw new ApiError(
+      res.status,
+      err?.status ?? "",
+      err?.message ?? (text.trim() || res.statusText),
+      info?.reason ?? "",
+    );
   }
   return json as T;
 }

@@ -5,7 +5,7 @@ import type { ArticleJson, CategoryJson, ImageJson, LocalizationJson } from "./g
 import { t } from "./i18n";
 import { imagesEditor, translationsEditor } from "./news-content";
 import { historyPanel, reviewPanel } from "./news-review";
-import type { Context } from "./screen";
+import { errorText, type Context } from "./screen";
 import { canEditNews } from "./session";
 import { cityLocalToUtc, formatTime, utcToCityLocal } from "./time";
 
@@ -63,7 +63,7 @@ export function renderList(main: HTMLElement, ctx: Context): void {
         show();
       })
       .catch((e: unknown) => {
-        status.textContent = t().error(e instanceof Error ? e.message : String(e));
+        status.textContent = errorText(e);
       });
   // Archives one by one with each article's etag: one that changed meanwhile is reported, not
   // overwritten.
@@ -366,7 +366,7 @@ export function renderEditor(main: HTMLElement, ctx: Context, id: string | null)
       reload.focus();
       return;
     }
-    alert.replaceChildren(message("alert", t().error(e instanceof Error ? e.message : String(e))));
+    alert.replaceChildren(message("alert", errorText(e)));
   }
 
   // Creates or updates the article from the form; resolves to the server's copy.

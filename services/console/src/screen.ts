@@ -12,8 +12,9 @@ export interface Context {
   navigate: (hash: string) => void;
 }
 
-// The server's message, as the user sees it.
+// The server's message, as the user sees it: in the user's language where the server gave a
+// reason code the console knows (docs/errors.md), else the server's own words.
 export function errorText(e: unknown): string {
-  if (e instanceof ApiError) return t().error(e.message);
+  if (e instanceof ApiError) return t().error(t().reasons[e.reason] ?? e.message);
   return t().error(e instanceof Error ? e.message : String(e));
 }

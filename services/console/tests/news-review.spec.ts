@@ -111,7 +111,10 @@ test("translations, images, a second editor's approval and the history", async (
   await expect(review.getByRole("button", { name: "Freigeben" })).toBeHidden();
   await expect(review).toContainText("freigeben muss ihn jemand anderes");
   await page.getByRole("button", { name: "Jetzt veröffentlichen" }).click();
-  await expect(page.locator("#editor-alert")).toContainText("is not approved");
+  // In the user's language: the gateway names the reason (ARTICLE_NOT_APPROVED, docs/errors.md).
+  await expect(page.locator("#editor-alert")).toContainText(
+    "veröffentlicht Artikel erst nach Freigabe durch eine zweite Redakteurin",
+  );
   const own = await fetch(`${gw.base}/cities/demo/v1/articles/${id}:approve`, {
     method: "POST",
     headers: { authorization: `Bearer ${author}`, "content-type": "application/json" },
