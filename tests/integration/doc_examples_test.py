@@ -25,40 +25,12 @@ import struct
 import urllib.request
 import zlib
 
+from demo_gateway import DemoGateway
+
 GATEWAY, CTL, DOCS = sys.argv[1], sys.argv[2], sys.argv[3]
 DOC_FILES = ["api.md", "app-guide.md"]
 DOC_BASE = "http://127.0.0.1:8080"
 
-
-class Gateway:
-    def __init__(self):
-        self.dir = tempfile.TemporaryDirectory()
-        port_file = os.path.join(self.dir.name, "port")
-        self.log = open(os.path.join(self.dir.name, "log"), "w")
-        self.proc = subprocess.Popen(
-            [GATEWAY, f"--data_dir={self.dir.name}/state", "--listen=127.0.0.1:0",
-             "--http_listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", f"--port_file={port_file}"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(500):
-            if os.path.exists(port_file) and len(open(port_file).read().split()) >= 3:
-                break
-            time.sleep(0.02)
-        self.http_port = open(port_file).read().split()[1]
-        self.base = f"http://127.0.0.1:{self.http_port}"
-
-    def token(self, subject, role):
-        return subprocess.check_output(
-            [CTL, "token", "mint", "--city", "demo", "--subject", subject, "--role", role,
-             "--signing-key", f"{self.dir.name}/state/dev-signing-key.pem"], text=True).strip()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        self.log.close()
-        self.dir.cleanup()
-
-
-# ---- extraction ---------------------------------------------------------------------------------
 
 def examples(path):
     """[(line number, kind, text)]: kind "curl" (a command) or "url" (a plain URL to GET)."""
@@ -213,7 +185,7 @@ def tiny_png():
 
 
 def main():
-    gw = Gateway()
+    gw = DemoGateway(GATEWAY, CTL)
     failures, ran, elsewhere = [], 0, 0
     try:
         runner = Runner(gw)

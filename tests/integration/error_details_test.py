@@ -19,40 +19,22 @@ import urllib.request
 
 import grpc
 
+from demo_gateway import DemoGateway
+
 GATEWAY, CTL = sys.argv[1], sys.argv[2]
 
 
-class Gateway:
-    def __init__(self):
-        self.dir = tempfile.TemporaryDirectory()
-        port_file = os.path.join(self.dir.name, "port")
-        self.log = open(os.path.join(self.dir.name, "log"), "w")
-        self.proc = subprocess.Popen(
-            [GATEWAY, f"--data_dir={self.dir.name}/state", "--listen=127.0.0.1:0",
-             "--http_listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", f"--port_file={port_file}"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(500):
-            if os.path.exists(port_file) and len(open(port_file).read().split()) >= 3:
-                break
-            time.sleep(0.02)
-        self.grpc_port, self.http_port, _ = open(port_file).read().split()[:3]
-        self.base = f"http://127.0.0.1:{self.http_port}"
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+class Gateway(DemoGateway):
+    """The demo, with a gRPC channel to it."""
 
-    def token(self, subject, role):
-        return subprocess.check_output(
-            [CTL, "token", "mint", "--city", "demo", "--subject", subject, "--role", role,
-             "--signing-key", f"{self.dir.name}/state/dev-signing-key.pem"], text=True).strip()
+    def __init__(self):
+        super().__init__(GATEWAY, CTL)
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
 
     def stop(self):
         self.channel.close()
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        self.log.close()
-        self.dir.cleanup()
+        super().stop()
 
-
-# ---- protobuf wire format, just enough for google.rpc.Status and its details ------------------
 
 def fields(data):
     """[(number, value)] of a message: ints for varints, bytes for length-delimited fields."""

@@ -24,37 +24,11 @@ import feedparser
 import icalendar
 from dateutil import rrule
 
+from demo_gateway import DemoGateway
+
 GATEWAY, CTL = sys.argv[1], sys.argv[2]
 VALIDATOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools",
                          "validate-openapi.mjs")
-
-
-class Gateway:
-    def __init__(self):
-        self.dir = tempfile.TemporaryDirectory()
-        port_file = os.path.join(self.dir.name, "port")
-        self.log = open(os.path.join(self.dir.name, "log"), "w")
-        self.proc = subprocess.Popen(
-            [GATEWAY, f"--data_dir={self.dir.name}/state", "--listen=127.0.0.1:0",
-             "--http_listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", f"--port_file={port_file}"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(500):
-            if os.path.exists(port_file) and len(open(port_file).read().split()) >= 3:
-                break
-            time.sleep(0.02)
-        self.grpc_port, self.http_port, self.metrics_port = open(port_file).read().split()[:3]
-        self.base = f"http://127.0.0.1:{self.http_port}"
-
-    def token(self, subject, role):
-        return subprocess.check_output(
-            [CTL, "token", "mint", "--city", "demo", "--subject", subject, "--role", role,
-             "--signing-key", f"{self.dir.name}/state/dev-signing-key.pem"], text=True).strip()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        self.log.close()
-        self.dir.cleanup()
 
 
 def call(method, path, body=None, headers=None):
@@ -445,7 +419,7 @@ class HttpApiTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    gw = Gateway()
+    gw = DemoGateway(GATEWAY, CTL)
     try:
         result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
     finally:

@@ -22,36 +22,10 @@ import urllib.error
 import urllib.request
 import zlib
 
+from demo_gateway import DemoGateway
+
 GATEWAY, CTL = sys.argv[1], sys.argv[2]
 MIB = 1 << 20
-
-
-class Gateway:
-    def __init__(self):
-        self.dir = tempfile.TemporaryDirectory()
-        port_file = os.path.join(self.dir.name, "port")
-        self.log = open(os.path.join(self.dir.name, "log"), "w")
-        self.proc = subprocess.Popen(
-            [GATEWAY, f"--data_dir={self.dir.name}/state", "--listen=127.0.0.1:0",
-             "--http_listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", f"--port_file={port_file}"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(500):
-            if os.path.exists(port_file) and len(open(port_file).read().split()) >= 3:
-                break
-            time.sleep(0.02)
-        self.http_port = open(port_file).read().split()[1]
-        self.base = f"http://127.0.0.1:{self.http_port}"
-
-    def token(self, subject, role):
-        return subprocess.check_output(
-            [CTL, "token", "mint", "--city", "demo", "--subject", subject, "--role", role,
-             "--signing-key", f"{self.dir.name}/state/dev-signing-key.pem"], text=True).strip()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        self.log.close()
-        self.dir.cleanup()
 
 
 def png(size, seed):
@@ -167,7 +141,7 @@ class PhotoUploadTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    gw = Gateway()
+    gw = DemoGateway(GATEWAY, CTL)
     try:
         result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
     finally:
