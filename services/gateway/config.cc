@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "civitas/json.h"
 #include "services/auth/jwks_fetcher.h"
 #include "services/bundle/bundle.h"
 
@@ -98,35 +99,7 @@ std::vector<std::string> StringList(const Parser& p, const YAML::Node& node,
 
 // A module's config is free-form YAML handed to the module as JSON.
 void AppendJsonString(const std::string& s, std::string* out) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
+  out->append(civitas::JsonQuote(std::string_view(s.data(), s.size())));
 }
 
 void YamlToJson(const YAML::Node& node, std::string* out) {
