@@ -189,7 +189,7 @@ struct LimitsConfig {
   // 0 ms keeps none.
   uint32_t http_cache_ttl_ms = 5000;
   uint32_t http_cache_mb = 64;
-  WriteRateConfig write_rate;                 // write calls per subject / client address
+  WriteRateConfig write_rate;  // write calls per subject / client address
 };
 
 struct AuthConfig {

@@ -131,9 +131,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
   if (absl::Status s = g->LoadRuntimeCities(); !s.ok()) return s;
   {
     rlimit nofile{};
-    const uint64_t limit = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY
-                               ? nofile.rlim_cur
-                               : 1 << 20;
+    const uint64_t limit =
+        getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY ? nofile.rlim_cur
+                                                                                   : 1 << 20;
     const int per_city = g->storage_->FitDescriptors(g->config_.cities.size(), limit);
     Log(LogLevel::kDebug, "table files per city",
         {{"max_open_files", std::to_string(per_city)},
@@ -398,10 +398,10 @@ absl::Status Gateway::Start() {
   grpc::ChannelArguments in_process;
   in_process.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_response_bytes));
   in_process.SetMaxSendMessageSize(static_cast<int>(config_.limits.max_request_bytes));
-  transcoder_ = std::make_unique<HttpTranscoder>(
-      &routes_, server_->InProcessChannel(in_process),
-      absl::Milliseconds(config_.limits.http_cache_ttl_ms),
-      size_t{config_.limits.http_cache_mb} << 20);
+  transcoder_ =
+      std::make_unique<HttpTranscoder>(&routes_, server_->InProcessChannel(in_process),
+                                       absl::Milliseconds(config_.limits.http_cache_ttl_ms),
+                                       size_t{config_.limits.http_cache_mb} << 20);
   // AdminService's city-scoped calls too (the console's Modules and Backups screens): they check
   // the caller's token exactly as over gRPC, since the in-process call is not the admin socket.
   for (const char* service :

@@ -137,10 +137,9 @@ HttpResponse AnswerFrom(const RenderedAnswer& a, const HttpRequest& request) {
   r.status = 200;
   r.content_type = a.content_type;
   r.headers.push_back({"ETag", a.etag});
-  r.headers.push_back({"Cache-Control",
-                       a.max_age_seconds > 0
-                           ? absl::StrCat("public, max-age=", a.max_age_seconds)
-                           : std::string("public, max-age=0, must-revalidate")});
+  r.headers.push_back({"Cache-Control", a.max_age_seconds > 0
+                                            ? absl::StrCat("public, max-age=", a.max_age_seconds)
+                                            : std::string("public, max-age=0, must-revalidate")});
   if (const std::string inm = request.Header("if-none-match");
       !inm.empty() && IfNoneMatchMatches(inm, a.etag)) {
     r.status = 304;

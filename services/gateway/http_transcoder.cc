@@ -273,8 +273,8 @@ std::shared_ptr<const RenderedAnswer> HttpTranscoder::OpenApiOf(
     }
   }
   for (const HttpBinding& b : gateway_bindings_) bindings.push_back(&b);
-  std::shared_ptr<const RenderedAnswer> answer = Render(
-      kJson, OpenApiDocument(city.config.id, "/cities/" + city.config.id, bindings), 0);
+  std::shared_ptr<const RenderedAnswer> answer =
+      Render(kJson, OpenApiDocument(city.config.id, "/cities/" + city.config.id, bindings), 0);
   cache_.Put(key, RenderedCache::TicketFor(table, kNoWrites, now), answer);
   return answer;
 }

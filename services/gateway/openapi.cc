@@ -18,9 +18,7 @@ namespace pb = google::protobuf;
 
 constexpr char kErrorSchema[] = "civitas.Error";
 
-std::string Ref(const std::string& schema) {
-  return absl::StrCat("#/components/schemas/", schema);
-}
+std::string Ref(const std::string& schema) { return absl::StrCat("#/components/schemas/", schema); }
 
 // The comment above a declaration in its .proto, if the descriptors kept source info.
 template <typename D>
@@ -142,7 +140,12 @@ class Schemas {
       case pb::FieldDescriptor::TYPE_UINT64:
       case pb::FieldDescriptor::TYPE_FIXED64:
         // Printed as a string, read from either form.
-        w->BeginObject().Key("type").BeginArray().String("string").String("integer").EndArray()
+        w->BeginObject()
+            .Key("type")
+            .BeginArray()
+            .String("string")
+            .String("integer")
+            .EndArray()
             .Member("format", f->type() == pb::FieldDescriptor::TYPE_UINT64 ||
                                       f->type() == pb::FieldDescriptor::TYPE_FIXED64
                                   ? "uint64"
@@ -237,12 +240,26 @@ void Operation(const HttpBinding& b, const std::string& verb, Schemas* schemas, 
   w->Member("x-civitas-grpc-method", info.full_path);
   w->Member("x-civitas-role", RoleName(info.required_role));
   if (info.required_role != CIVITAS_ROLE_ANONYMOUS) {
-    w->Key("security").BeginArray().BeginObject().Key("bearer").BeginArray().EndArray()
-        .EndObject().EndArray();
+    w->Key("security")
+        .BeginArray()
+        .BeginObject()
+        .Key("bearer")
+        .BeginArray()
+        .EndArray()
+        .EndObject()
+        .EndArray();
   } else {
     // A token is optional: a signed-in caller may see more of their own.
-    w->Key("security").BeginArray().BeginObject().EndObject().BeginObject().Key("bearer")
-        .BeginArray().EndArray().EndObject().EndArray();
+    w->Key("security")
+        .BeginArray()
+        .BeginObject()
+        .EndObject()
+        .BeginObject()
+        .Key("bearer")
+        .BeginArray()
+        .EndArray()
+        .EndObject()
+        .EndArray();
   }
   w->Key("parameters").BeginArray();
   std::set<std::string> bound;
@@ -271,8 +288,14 @@ void Operation(const HttpBinding& b, const std::string& verb, Schemas* schemas, 
   if (b.body != "*") QueryParameters(request, "", 0, bound, schemas, w);
   w->EndArray();
   if (body_type != nullptr) {
-    w->Key("requestBody").BeginObject().Member("required", true).Key("content").BeginObject()
-        .Key("application/json").BeginObject().Key("schema");
+    w->Key("requestBody")
+        .BeginObject()
+        .Member("required", true)
+        .Key("content")
+        .BeginObject()
+        .Key("application/json")
+        .BeginObject()
+        .Key("schema");
     schemas->Message(body_type, w);
     w->EndObject().EndObject().EndObject();
   }
@@ -284,11 +307,23 @@ void Operation(const HttpBinding& b, const std::string& verb, Schemas* schemas, 
   }
   if (response->full_name() == "google.api.HttpBody") {
     w->Member("description", "the resource in its own format (RSS, iCalendar, GeoJSON, an image)")
-        .Key("content").BeginObject().Key("*/*").BeginObject().Key("schema").BeginObject()
-        .Member("type", "string").EndObject().EndObject().EndObject();
+        .Key("content")
+        .BeginObject()
+        .Key("*/*")
+        .BeginObject()
+        .Key("schema")
+        .BeginObject()
+        .Member("type", "string")
+        .EndObject()
+        .EndObject()
+        .EndObject();
   } else {
-    w->Member("description", "OK").Key("content").BeginObject().Key("application/json")
-        .BeginObject().Key("schema");
+    w->Member("description", "OK")
+        .Key("content")
+        .BeginObject()
+        .Key("application/json")
+        .BeginObject()
+        .Key("schema");
     if (info.kind == CIVITAS_METHOD_SERVER_STREAMING) {
       // The gateway's finite streams (a backup's progress) come as one array.
       w->BeginObject().Member("type", "array").Key("items");
@@ -303,10 +338,19 @@ void Operation(const HttpBinding& b, const std::string& verb, Schemas* schemas, 
   if (verb == "GET") {
     w->Key("304").BeginObject().Member("description", "not modified (If-None-Match)").EndObject();
   }
-  w->Key("default").BeginObject()
+  w->Key("default")
+      .BeginObject()
       .Member("description", "an error: the gRPC status as JSON, with the HTTP status that maps it")
-      .Key("content").BeginObject().Key("application/json").BeginObject().Key("schema")
-      .BeginObject().Member("$ref", Ref(kErrorSchema)).EndObject().EndObject().EndObject()
+      .Key("content")
+      .BeginObject()
+      .Key("application/json")
+      .BeginObject()
+      .Key("schema")
+      .BeginObject()
+      .Member("$ref", Ref(kErrorSchema))
+      .EndObject()
+      .EndObject()
+      .EndObject()
       .EndObject();
   w->EndObject();  // responses
   w->EndObject();  // operation
@@ -338,7 +382,8 @@ std::string OpenApiDocument(const std::string& city, const std::string& base_pat
   JsonWriter w;
   w.BeginObject();
   w.Member("openapi", "3.1.0");
-  w.Key("info").BeginObject()
+  w.Key("info")
+      .BeginObject()
       .Member("title", absl::StrCat("civitas API of ", city))
       .Member("version", "v1")
       .Member("description",
@@ -351,8 +396,7 @@ std::string OpenApiDocument(const std::string& city, const std::string& base_pat
     w.Key(path).BeginObject();
     for (const HttpBinding* b : by_path[path]) {
       const std::string verb = absl::AsciiStrToUpper(b->verb);
-      if (verb == "GET" || verb == "POST" || verb == "PUT" || verb == "PATCH" ||
-          verb == "DELETE") {
+      if (verb == "GET" || verb == "POST" || verb == "PUT" || verb == "PATCH" || verb == "DELETE") {
         Operation(*b, verb, &schemas, &w);
       }
     }
@@ -360,18 +404,49 @@ std::string OpenApiDocument(const std::string& city, const std::string& base_pat
   }
   w.EndObject();  // paths
   w.Key("components").BeginObject();
-  w.Key("securitySchemes").BeginObject().Key("bearer").BeginObject()
-      .Member("type", "http").Member("scheme", "bearer").Member("bearerFormat", "JWT")
+  w.Key("securitySchemes")
+      .BeginObject()
+      .Key("bearer")
+      .BeginObject()
+      .Member("type", "http")
+      .Member("scheme", "bearer")
+      .Member("bearerFormat", "JWT")
       .Member("description", "an access token of an identity provider the city trusts")
-      .EndObject().EndObject();
+      .EndObject()
+      .EndObject();
   w.Key("schemas").BeginObject();
-  w.Key(kErrorSchema).BeginObject().Member("type", "object").Key("required").BeginArray()
-      .String("error").EndArray().Key("properties").BeginObject().Key("error").BeginObject()
-      .Member("type", "object").Key("properties").BeginObject()
-      .Key("code").BeginObject().Member("type", "integer").Member("description", "the HTTP status").EndObject()
-      .Key("status").BeginObject().Member("type", "string").Member("description", "the gRPC status name, e.g. NOT_FOUND").EndObject()
-      .Key("message").BeginObject().Member("type", "string").EndObject()
-      .EndObject().EndObject().EndObject().EndObject();
+  w.Key(kErrorSchema)
+      .BeginObject()
+      .Member("type", "object")
+      .Key("required")
+      .BeginArray()
+      .String("error")
+      .EndArray()
+      .Key("properties")
+      .BeginObject()
+      .Key("error")
+      .BeginObject()
+      .Member("type", "object")
+      .Key("properties")
+      .BeginObject()
+      .Key("code")
+      .BeginObject()
+      .Member("type", "integer")
+      .Member("description", "the HTTP status")
+      .EndObject()
+      .Key("status")
+      .BeginObject()
+      .Member("type", "string")
+      .Member("description", "the gRPC status name, e.g. NOT_FOUND")
+      .EndObject()
+      .Key("message")
+      .BeginObject()
+      .Member("type", "string")
+      .EndObject()
+      .EndObject()
+      .EndObject()
+      .EndObject()
+      .EndObject();
   schemas.WriteAll(&w);
   w.EndObject();  // schemas
   w.EndObject();  // components

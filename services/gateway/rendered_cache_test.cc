@@ -34,8 +34,7 @@ TEST(RenderedCacheTest, AnswersWhileNothingChanged) {
   EXPECT_EQ(hit->body, "{\"a\":1}");
   EXPECT_EQ(hit->etag, WeakEtag("{\"a\":1}"));
   // Another language or target is another answer.
-  EXPECT_EQ(cache.Get(RenderedCache::Key("demo", "/v1/articles?page_size=20", "en"), table,
-                      kStart),
+  EXPECT_EQ(cache.Get(RenderedCache::Key("demo", "/v1/articles?page_size=20", "en"), table, kStart),
             nullptr);
   EXPECT_EQ(cache.stats().hits.load(), 1u);
   EXPECT_EQ(cache.stats().misses.load(), 2u);
@@ -103,7 +102,8 @@ TEST(RenderedCacheTest, StaysWithinItsBytesExpiredFirstThenTheOlderHalf) {
   EXPECT_NE(cache.Get(RenderedCache::Key("demo", "/v1/articles/199", ""), table, later), nullptr);
   EXPECT_EQ(cache.Get(RenderedCache::Key("demo", "/v1/articles/0", ""), table, later), nullptr);
   // One answer larger than an eighth of the cache is never kept.
-  cache.Put(RenderedCache::Key("demo", "/v1/big", ""), RenderedCache::TicketFor(table, writes, kStart),
+  cache.Put(RenderedCache::Key("demo", "/v1/big", ""),
+            RenderedCache::TicketFor(table, writes, kStart),
             Render("application/octet-stream", std::string(max / 4, 'y'), 0));
   EXPECT_EQ(cache.Get(RenderedCache::Key("demo", "/v1/big", ""), table, kStart), nullptr);
 }
