@@ -4,7 +4,6 @@
 
 #include <vector>
 
-#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -17,13 +16,27 @@ namespace civitas::gateway {
 
 namespace {
 
-// FNV-1a, 64 bits: stable across processes and restarts (absl::Hash is salted per process, and a
-// validator must mean the same body to every gateway replica and after a restart).
+// FNV-1a, 64 bits, taken eight bytes (little-endian) at a time: stable across processes,
+// machines and restarts (absl::Hash is salted per process, and a validator must mean the same
+// body to every gateway replica and after a restart), and an eighth of the bytewise version's
+// multiplications on a page of JSON.
+uint64_t LittleEndian64(const char* p) {
+  uint64_t v = 0;
+  for (int k = 7; k >= 0; --k) v = (v << 8) | static_cast<unsigned char>(p[k]);
+  return v;  // one load on little-endian machines
+}
+
 uint64_t Fnv1a(std::string_view data) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 1099511628211ull;
+  constexpr uint64_t kPrime = 1099511628211ull;
+  uint64_t h = 14695981039346656037ull ^ data.size();
+  size_t i = 0;
+  for (; i + 8 <= data.size(); i += 8) {
+    h ^= LittleEndian64(data.data() + i);
+    h *= kPrime;
+  }
+  for (; i < data.size(); ++i) {
+    h ^= static_cast<unsigned char>(data[i]);
+    h *= kPrime;
   }
   return h;
 }
@@ -97,10 +110,10 @@ std::string Gzip(std::string_view data) {
 }
 
 std::shared_ptr<const RenderedAnswer> Render(std::string content_type, std::string body,
-                                             int max_age_seconds) {
+                                             int max_age_seconds, bool with_gzip) {
   auto a = std::make_shared<RenderedAnswer>();
   a->etag = WeakEtag(body);
-  if (IsCompressible(content_type) && body.size() >= kMinCompressedBytes) {
+  if (with_gzip && IsCompressible(content_type) && body.size() >= kMinCompressedBytes) {
     std::string compressed = Gzip(body);
     if (!compressed.empty() && compressed.size() < body.size()) a->gzipped = std::move(compressed);
   }
@@ -154,7 +167,8 @@ void ApplyGetConventions(const HttpRequest& request, bool personal, int max_age_
   if (r->status != 200) return;
   if (!personal) {
     std::vector<std::pair<std::string, std::string>> headers = std::move(r->headers);
-    *r = AnswerFrom(*Render(std::move(r->content_type), std::move(r->body), max_age_seconds),
+    *r = AnswerFrom(*Render(std::move(r->content_type), std::move(r->body), max_age_seconds,
+                            AcceptsGzip(request.Header("accept-encoding"))),
                     request);
     r->headers.insert(r->headers.begin(), headers.begin(), headers.end());
     return;

@@ -53,9 +53,11 @@ struct RenderedAnswer {
   int max_age_seconds = 0;
 };
 
-// `body` with its validator and, where worthwhile, its gzip variant.
+// `body` with its validator and, where worthwhile and `with_gzip`, its gzip variant. An answer
+// that is kept is compressed once for every client that will take it; one that is not kept is
+// compressed only for a client that accepts gzip.
 std::shared_ptr<const RenderedAnswer> Render(std::string content_type, std::string body,
-                                             int max_age_seconds);
+                                             int max_age_seconds, bool with_gzip = true);
 
 // The answer to one request from a rendered answer: ETag and Cache-Control (public), 304 when
 // If-None-Match matches, the gzip variant when accepted, Vary. `request` needs only its

@@ -47,6 +47,14 @@ TEST(EtagTest, StableWeakAndDifferentForDifferentBodies) {
   EXPECT_FALSE(IfNoneMatchMatches("\"other\"", e));
 }
 
+TEST(EtagTest, EveryByteCountsInWordsAndInTheTail) {
+  // Taken eight bytes at a time: order within a word, the tail and the length all matter.
+  EXPECT_NE(WeakEtag("abcdefgh"), WeakEtag("bacdefgh"));
+  EXPECT_NE(WeakEtag("abcdefghi"), WeakEtag("abcdefghj"));
+  EXPECT_NE(WeakEtag(std::string(8, '\0')), WeakEtag(std::string(16, '\0')));
+  EXPECT_NE(WeakEtag(""), WeakEtag(std::string(1, '\0')));
+}
+
 TEST(AcceptsGzipTest, ReadsQualities) {
   EXPECT_TRUE(AcceptsGzip("gzip, deflate, br"));
   EXPECT_TRUE(AcceptsGzip("br;q=1.0, GZIP;q=0.5"));

@@ -1,7 +1,5 @@
 #include "services/gateway/http_event_stream.h"
 
-#include <google/protobuf/dynamic_message.h>
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/alarm.h>
 #include <grpcpp/support/client_callback.h>
 
@@ -14,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "services/gateway/http_transcoder.h"
+#include "services/gateway/json_codec.h"
 #include "services/gateway/status_details.h"
 
 namespace civitas::gateway {
@@ -31,8 +30,7 @@ class StreamReader;
 // The body of one event stream (HttpBodyStream) and the state the gRPC reader shares with it.
 class EventSource final : public HttpBodyStream, public std::enable_shared_from_this<EventSource> {
  public:
-  explicit EventSource(EventStreamCall call)
-      : call_(std::move(call)), factory_(call_.output->file()->pool()) {
+  explicit EventSource(EventStreamCall call) : call_(std::move(call)) {
     ready_.push_back("retry: 5000\n\n");
   }
 
@@ -69,7 +67,6 @@ class EventSource final : public HttpBodyStream, public std::enable_shared_from_
   std::string ToEvent(const grpc::ByteBuffer& message);
 
   EventStreamCall call_;
-  google::protobuf::DynamicMessageFactory factory_;
   grpc::Alarm head_alarm_;
 
   absl::Mutex mu_;
@@ -139,12 +136,8 @@ std::string EventSource::ToEvent(const grpc::ByteBuffer& message) {
       bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
     }
   }
-  std::unique_ptr<google::protobuf::Message> m(factory_.GetPrototype(call_.output)->New());
   std::string json;
-  google::protobuf::util::JsonPrintOptions print;
-  print.always_print_primitive_fields = true;  // as for unary answers
-  if (!m->ParseFromString(bytes) ||
-      !google::protobuf::util::MessageToJsonString(*m, &json, print).ok()) {
+  if (!JsonCodec::Of(call_.output).Print(call_.output, bytes, &json).ok()) {
     return absl::StrCat("event: error\n",
                         EventData(JsonError(GatewayError(grpc::StatusCode::INTERNAL,
                                                          "the stream sent a broken message",

@@ -1,7 +1,6 @@
 #include "services/gateway/http_rule.h"
 
 #include <google/protobuf/descriptor.pb.h>
-#include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include "civitas/text.h"
 #include "google/api/annotations.pb.h"
 #include "services/gateway/http_caching.h"
+#include "services/gateway/json_codec.h"
 
 namespace civitas::gateway {
 namespace {
@@ -201,8 +201,8 @@ absl::StatusOr<std::string> BuildRequest(const HttpBinding& binding,
                                          const std::map<std::string, std::string>& variables,
                                          const std::string& query, const std::string& body) {
   const google::protobuf::MethodDescriptor* method = binding.descriptor;
-  pb::DynamicMessageFactory factory(method->file()->pool());
-  std::unique_ptr<pb::Message> message(factory.GetPrototype(method->input_type())->New());
+  const JsonCodec& codec = JsonCodec::Of(method->input_type());
+  std::unique_ptr<pb::Message> message = codec.New(method->input_type());
   pb::util::JsonParseOptions json_options;
   json_options.ignore_unknown_fields = false;
   if (!binding.body.empty()) {
@@ -215,27 +215,27 @@ absl::StatusOr<std::string> BuildRequest(const HttpBinding& binding,
       }
       target = message->GetReflection()->MutableMessage(message.get(), f);
     }
-    auto parsed = pb::util::JsonStringToMessage(body.empty() ? "{}" : body, target, json_options);
+    absl::Status parsed = codec.Parse(body.empty() ? "{}" : body, target, json_options);
     if (!parsed.ok() && target != message.get()) {
       // The gRPC request's shape, {"report": {...}} (with the request's other fields, such as
       // "update_mask", beside it), is accepted too: a body that is not the inner message but is
       // the whole request with the body field set.
       std::unique_ptr<pb::Message> whole(message->New());
       std::vector<const pb::FieldDescriptor*> set;
-      if (pb::util::JsonStringToMessage(body, whole.get(), json_options).ok()) {
+      if (codec.Parse(body, whole.get(), json_options).ok()) {
         whole->GetReflection()->ListFields(*whole, &set);
       }
       if (std::any_of(set.begin(), set.end(), [&](const pb::FieldDescriptor* field) {
             return field->name() == binding.body;
           })) {
         message = std::move(whole);
-        parsed = pb::util::Status();
+        parsed = absl::OkStatus();
       }
     }
     if (!parsed.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("the body is not a valid ",
                                                      target->GetDescriptor()->full_name(),
-                                                     " in JSON: ", parsed.message().as_string()));
+                                                     " in JSON: ", parsed.message()));
     }
   }
   for (const auto& [field, value] : variables) {

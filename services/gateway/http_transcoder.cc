@@ -1,8 +1,6 @@
 #include "services/gateway/http_transcoder.h"
 
 #include <google/protobuf/descriptor.pb.h>
-#include <google/protobuf/dynamic_message.h>
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/client_callback.h>
@@ -22,6 +20,7 @@
 #include "services/common/code_names.h"
 #include "services/gateway/http_caching.h"
 #include "services/gateway/http_event_stream.h"
+#include "services/gateway/json_codec.h"
 #include "services/gateway/multipart.h"
 #include "services/gateway/openapi.h"
 #include "services/gateway/status_details.h"
@@ -176,17 +175,13 @@ class StreamToArray final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grp
                     "STREAM_TOO_LONG"))
               : JsonError(status);
     } else {
-      const google::protobuf::MethodDescriptor* m = exchange_->binding->method->descriptor;
-      google::protobuf::DynamicMessageFactory factory(m->file()->pool());
-      google::protobuf::util::JsonPrintOptions print;
-      print.always_print_primitive_fields = true;  // as for unary answers
+      const google::protobuf::Descriptor* type =
+          exchange_->binding->method->descriptor->output_type();
+      const JsonCodec& codec = JsonCodec::Of(type);
       std::string json = "[";
       for (size_t i = 0; i < messages_.size(); ++i) {
-        std::unique_ptr<google::protobuf::Message> message(
-            factory.GetPrototype(m->output_type())->New());
         std::string one;
-        if (!message->ParseFromString(messages_[i]) ||
-            !google::protobuf::util::MessageToJsonString(*message, &one, print).ok()) {
+        if (!codec.Print(type, messages_[i], &one).ok()) {
           r = JsonError(grpc::StatusCode::INTERNAL, "the stream sent a broken message");
           r.headers.insert(r.headers.end(), exchange_->cors.begin(), exchange_->cors.end());
           return r;
@@ -577,33 +572,32 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
           finish(exchange->Conclude(std::move(r), 300));
           return;
         }
-        pb::DynamicMessageFactory out_factory(m.descriptor->file()->pool());
-        std::unique_ptr<pb::Message> response(
-            out_factory.GetPrototype(m.descriptor->output_type())->New());
-        if (!response->ParseFromString(out_bytes)) {
-          finish(JsonError(GatewayError(grpc::StatusCode::INTERNAL,
-                                        "the module sent a broken response",
-                                        "MODULE_BROKEN_RESPONSE")));
-          return;
-        }
-        const pb::Message* shown = response.get();
+        // Straight from the wire bytes to JSON (json_codec.h); only an answer that shows one of
+        // its fields (response_body) is parsed first.
+        const pb::Descriptor* type = m.descriptor->output_type();
+        const JsonCodec& codec = JsonCodec::Of(type);
+        absl::string_view shown_bytes = out_bytes;
+        std::string field_bytes;
         if (!exchange->binding->response_body.empty()) {
-          const pb::FieldDescriptor* f =
-              response->GetDescriptor()->FindFieldByName(exchange->binding->response_body);
+          const pb::FieldDescriptor* f = type->FindFieldByName(exchange->binding->response_body);
           if (f && f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
-            shown = &response->GetReflection()->GetMessage(*response, f);
+            std::unique_ptr<pb::Message> response = codec.New(type);
+            if (!response->ParseFromString(out_bytes)) {
+              finish(JsonError(GatewayError(grpc::StatusCode::INTERNAL,
+                                            "the module sent a broken response",
+                                            "MODULE_BROKEN_RESPONSE")));
+              return;
+            }
+            field_bytes = response->GetReflection()->GetMessage(*response, f).SerializeAsString();
+            shown_bytes = field_bytes;
+            type = f->message_type();
           }
         }
         std::string json;
-        pb::util::JsonPrintOptions print;
-        // Every scalar field of the answer is sent, zero values too: a client reads seatsLeft: 0
-        // instead of finding the field gone when an event is full.
-        print.always_print_primitive_fields = true;
-        auto printed = pb::util::MessageToJsonString(*shown, &json, print);
-        if (!printed.ok()) {
-          finish(JsonError(
-              grpc::StatusCode::INTERNAL,
-              absl::StrCat("cannot print the response: ", printed.message().as_string())));
+        if (!codec.Print(type, shown_bytes, &json).ok()) {
+          finish(JsonError(GatewayError(grpc::StatusCode::INTERNAL,
+                                        "the module sent a broken response",
+                                        "MODULE_BROKEN_RESPONSE")));
           return;
         }
         json.push_back('\n');
