@@ -4,12 +4,21 @@
 #include <google/protobuf/type.pb.h>
 #include <google/protobuf/util/type_resolver_util.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace civitas::gateway {
 namespace {
@@ -72,6 +81,417 @@ class KeptTypeResolver : public pb::util::TypeResolver {
   absl::flat_hash_map<std::string, std::unique_ptr<const pb::Enum>> enums_ ABSL_GUARDED_BY(mu_);
 };
 
+// True for the code points protobuf's printer writes as \u escapes although JSON allows them
+// raw: C1 controls, and invisible or direction-changing characters that have been used to
+// disguise text (besides the C0 controls, quote, backslash, '<' and '>', handled below).
+bool EscapedCodePoint(uint32_t cp) {
+  return (cp >= 0x7f && cp <= 0x9f) || cp == 0xad || (cp >= 0x600 && cp <= 0x603) || cp == 0x6dd ||
+         cp == 0x70f || cp == 0x17b4 || cp == 0x17b5 || (cp >= 0x200b && cp <= 0x200f) ||
+         (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
+         (cp >= 0x206a && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+         cp == 0xe0001 || (cp >= 0x1d173 && cp <= 0x1d17a) || (cp >= 0xe0020 && cp <= 0xe007f);
+}
+
+void AppendU16(uint32_t unit, std::string* out) { absl::StrAppendFormat(out, "\\u%04x", unit); }
+
+// `s` (UTF-8) as a JSON string literal escaped as protobuf's printer escapes it, so that an
+// answer reads the same whichever printer wrote it; '<' and '>' are escaped too, which keeps
+// module text inert when a page embeds the JSON. Bytes that are not UTF-8 are left out, as
+// protobuf does (proto3 strings are checked when parsed, so this is the exception).
+std::string JsonString(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out.append("\\\"");
+          break;
+        case '\\':
+          out.append("\\\\");
+          break;
+        case '\b':
+          out.append("\\b");
+          break;
+        case '\f':
+          out.append("\\f");
+          break;
+        case '\n':
+          out.append("\\n");
+          break;
+        case '\r':
+          out.append("\\r");
+          break;
+        case '\t':
+          out.append("\\t");
+          break;
+        case '<':
+        case '>':
+        case 0x7f:
+          AppendU16(c, &out);
+          break;
+        default:
+          if (c < 0x20) {
+            AppendU16(c, &out);
+          } else {
+            out.push_back(static_cast<char>(c));
+          }
+      }
+      ++i;
+      continue;
+    }
+    // A multi-byte sequence: its length from the lead byte, then continuation bytes.
+    const int length = c >= 0xf0 && c <= 0xf7 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+    uint32_t cp = length == 4 ? c & 0x07 : length == 3 ? c & 0x0f : c & 0x1f;
+    bool valid = length > 0 && i + length <= s.size();
+    for (int k = 1; valid && k < length; ++k) {
+      const auto next = static_cast<unsigned char>(s[i + k]);
+      valid = (next & 0xc0) == 0x80;
+      cp = (cp << 6) | (next & 0x3f);
+    }
+    valid = valid && cp <= 0x10ffff && (cp & 0xfffff800) != 0xd800;
+    if (!valid) {
+      ++i;  // dropped
+      continue;
+    }
+    if (!EscapedCodePoint(cp)) {
+      out.append(s.data() + i, length);
+    } else if (cp < 0x10000) {
+      AppendU16(cp, &out);
+    } else {
+      AppendU16(0xd800 + ((cp - 0x10000) >> 10), &out);
+      AppendU16(0xdc00 + ((cp - 0x10000) & 0x3ff), &out);
+    }
+    i += length;
+  }
+  out.push_back('"');
+  return out;
+}
+
+// The well-known types the printer writes itself; any other (Any, Struct, Value, ListValue)
+// sends the message to protobuf's converter.
+enum class Known { kNone, kTimestamp, kDuration, kFieldMask, kEmpty, kWrapper, kOther };
+
+Known KnownType(const pb::Descriptor* type) {
+  if (type->file()->name().rfind("google/protobuf/", 0) != 0) return Known::kNone;
+  const std::string& name = type->full_name();
+  if (name == "google.protobuf.Timestamp") return Known::kTimestamp;
+  if (name == "google.protobuf.Duration") return Known::kDuration;
+  if (name == "google.protobuf.FieldMask") return Known::kFieldMask;
+  if (name == "google.protobuf.Empty") return Known::kEmpty;
+  if (type->file()->name() == "google/protobuf/wrappers.proto") return Known::kWrapper;
+  return Known::kOther;
+}
+
+// Shortest decimal that reads back as the same value, as protobuf writes doubles and floats.
+template <typename T>
+std::string ShortestDecimal(T v, int short_digits, int exact_digits) {
+  char buffer[40];
+  snprintf(buffer, sizeof buffer, "%.*g", short_digits, static_cast<double>(v));
+  if (static_cast<T>(strtod(buffer, nullptr)) != v) {
+    snprintf(buffer, sizeof buffer, "%.*g", exact_digits, static_cast<double>(v));
+  }
+  return buffer;
+}
+
+template <typename T>
+void AppendFloating(T v, int short_digits, int exact_digits, std::string* out) {
+  if (std::isnan(v)) {
+    out->append("\"NaN\"");
+  } else if (std::isinf(v)) {
+    out->append(v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+  } else {
+    out->append(ShortestDecimal(v, short_digits, exact_digits));
+  }
+}
+
+// Nanoseconds as protobuf writes them: none, or 3, 6 or 9 digits.
+void AppendNanos(int32_t nanos, std::string* out) {
+  if (nanos == 0) return;
+  if (nanos % 1000000 == 0) {
+    absl::StrAppendFormat(out, ".%03d", nanos / 1000000);
+  } else if (nanos % 1000 == 0) {
+    absl::StrAppendFormat(out, ".%06d", nanos / 1000);
+  } else {
+    absl::StrAppendFormat(out, ".%09d", nanos);
+  }
+}
+
+// "snake_case.path" as "snakeCase.path" (FieldMask paths in JSON).
+std::string CamelPath(const std::string& path) {
+  std::string out;
+  bool upper = false;
+  for (char c : path) {
+    if (c == '_') {
+      upper = true;
+    } else {
+      out.push_back(upper ? absl::ascii_toupper(c) : c);
+      upper = false;
+    }
+  }
+  return out;
+}
+
+// Proto3 JSON by reflection, as protobuf's printer writes it with always_print_primitive_fields
+// (json_codec_test checks the two agree): fields in declaration order under their JSON names,
+// every scalar and repeated field without presence, zero and empty included; message fields and
+// fields with presence only when set.
+class ReflectionPrinter {
+ public:
+  explicit ReflectionPrinter(std::string* out) : out_(out) {}
+
+  absl::Status Message(const pb::Message& m) {
+    const pb::Descriptor* type = m.GetDescriptor();
+    const pb::Reflection* r = m.GetReflection();
+    switch (KnownType(type)) {
+      case Known::kTimestamp:
+        return Timestamp(r->GetInt64(m, type->field(0)), r->GetInt32(m, type->field(1)));
+      case Known::kDuration:
+        return Duration(r->GetInt64(m, type->field(0)), r->GetInt32(m, type->field(1)));
+      case Known::kFieldMask: {
+        const pb::FieldDescriptor* paths = type->field(0);
+        std::string joined;
+        for (int i = 0; i < r->FieldSize(m, paths); ++i) {
+          if (i) joined.push_back(',');
+          joined += CamelPath(r->GetRepeatedString(m, paths, i));
+        }
+        out_->append(JsonString(joined));
+        return absl::OkStatus();
+      }
+      case Known::kWrapper:
+        return Single(m, type->field(0));
+      case Known::kOther:
+        return absl::UnimplementedError(type->full_name());
+      case Known::kEmpty:
+      case Known::kNone:
+        break;
+    }
+    // protobuf's order: in declaration order every field without presence (scalars, repeated
+    // fields, maps) and every set message field, except those of a well-known type; then the
+    // set fields of well-known types and set scalars with presence (oneof members, proto3
+    // optional), by field number (the order of the wire bytes).
+    out_->push_back('{');
+    bool first = true;
+    auto field = [&](const pb::FieldDescriptor* f) {
+      if (!first) out_->push_back(',');
+      first = false;
+      out_->append(JsonString(f->json_name()));
+      out_->push_back(':');
+      return f->is_map() ? Map(m, f) : f->is_repeated() ? List(m, f) : Single(m, f);
+    };
+    auto later = [](const pb::FieldDescriptor* f) {
+      if (f->is_repeated() || !f->has_presence()) return false;
+      return f->message_type() == nullptr || KnownType(f->message_type()) != Known::kNone;
+    };
+    for (int i = 0; i < type->field_count(); ++i) {
+      const pb::FieldDescriptor* f = type->field(i);
+      if (later(f) || (!f->is_repeated() && f->has_presence() && !r->HasField(m, f))) continue;
+      if (absl::Status s = field(f); !s.ok()) return s;
+    }
+    std::vector<const pb::FieldDescriptor*> present;
+    for (int i = 0; i < type->field_count(); ++i) {
+      const pb::FieldDescriptor* f = type->field(i);
+      if (later(f) && r->HasField(m, f)) present.push_back(f);
+    }
+    std::sort(present.begin(), present.end(),
+              [](const pb::FieldDescriptor* a, const pb::FieldDescriptor* b) {
+                return a->number() < b->number();
+              });
+    for (const pb::FieldDescriptor* f : present) {
+      if (absl::Status s = field(f); !s.ok()) return s;
+    }
+    out_->push_back('}');
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Timestamp(int64_t seconds, int32_t nanos) {
+    // The range RFC 3339 can write: years 0001 to 9999.
+    if (seconds < -62135596800 || seconds > 253402300799 || nanos < 0 || nanos > 999999999) {
+      return absl::InvalidArgumentError("a Timestamp out of range");
+    }
+    out_->push_back('"');
+    out_->append(
+        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(seconds), absl::UTCTimeZone()));
+    AppendNanos(nanos, out_);
+    out_->append("Z\"");
+    return absl::OkStatus();
+  }
+
+  absl::Status Duration(int64_t seconds, int32_t nanos) {
+    if (seconds < -315576000000 || seconds > 315576000000 || nanos < -999999999 ||
+        nanos > 999999999 || (seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0)) {
+      return absl::InvalidArgumentError("a Duration out of range");
+    }
+    out_->push_back('"');
+    if (seconds < 0 || nanos < 0) out_->push_back('-');
+    absl::StrAppend(out_, seconds < 0 ? -seconds : seconds);
+    AppendNanos(nanos < 0 ? -nanos : nanos, out_);
+    out_->append("s\"");
+    return absl::OkStatus();
+  }
+
+  absl::Status Single(const pb::Message& m, const pb::FieldDescriptor* f) {
+    const pb::Reflection* r = m.GetReflection();
+    switch (f->cpp_type()) {
+      case pb::FieldDescriptor::CPPTYPE_INT32:
+        absl::StrAppend(out_, r->GetInt32(m, f));
+        break;
+      case pb::FieldDescriptor::CPPTYPE_UINT32:
+        absl::StrAppend(out_, r->GetUInt32(m, f));
+        break;
+      case pb::FieldDescriptor::CPPTYPE_INT64:
+        absl::StrAppend(out_, "\"", r->GetInt64(m, f), "\"");
+        break;
+      case pb::FieldDescriptor::CPPTYPE_UINT64:
+        absl::StrAppend(out_, "\"", r->GetUInt64(m, f), "\"");
+        break;
+      case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+        AppendFloating(r->GetDouble(m, f), 15, 17, out_);
+        break;
+      case pb::FieldDescriptor::CPPTYPE_FLOAT:
+        AppendFloating(r->GetFloat(m, f), 6, 9, out_);
+        break;
+      case pb::FieldDescriptor::CPPTYPE_BOOL:
+        out_->append(r->GetBool(m, f) ? "true" : "false");
+        break;
+      case pb::FieldDescriptor::CPPTYPE_ENUM:
+        Enum(f->enum_type(), r->GetEnumValue(m, f));
+        break;
+      case pb::FieldDescriptor::CPPTYPE_STRING: {
+        std::string scratch;
+        const std::string& v = r->GetStringReference(m, f, &scratch);
+        out_->append(f->type() == pb::FieldDescriptor::TYPE_BYTES
+                         ? JsonString(absl::Base64Escape(v))
+                         : JsonString(v));
+        break;
+      }
+      case pb::FieldDescriptor::CPPTYPE_MESSAGE:
+        return Message(r->GetMessage(m, f));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status List(const pb::Message& m, const pb::FieldDescriptor* f) {
+    const pb::Reflection* r = m.GetReflection();
+    out_->push_back('[');
+    const int n = r->FieldSize(m, f);
+    for (int i = 0; i < n; ++i) {
+      if (i) out_->push_back(',');
+      switch (f->cpp_type()) {
+        case pb::FieldDescriptor::CPPTYPE_INT32:
+          absl::StrAppend(out_, r->GetRepeatedInt32(m, f, i));
+          break;
+        case pb::FieldDescriptor::CPPTYPE_UINT32:
+          absl::StrAppend(out_, r->GetRepeatedUInt32(m, f, i));
+          break;
+        case pb::FieldDescriptor::CPPTYPE_INT64:
+          absl::StrAppend(out_, "\"", r->GetRepeatedInt64(m, f, i), "\"");
+          break;
+        case pb::FieldDescriptor::CPPTYPE_UINT64:
+          absl::StrAppend(out_, "\"", r->GetRepeatedUInt64(m, f, i), "\"");
+          break;
+        case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+          AppendFloating(r->GetRepeatedDouble(m, f, i), 15, 17, out_);
+          break;
+        case pb::FieldDescriptor::CPPTYPE_FLOAT:
+          AppendFloating(r->GetRepeatedFloat(m, f, i), 6, 9, out_);
+          break;
+        case pb::FieldDescriptor::CPPTYPE_BOOL:
+          out_->append(r->GetRepeatedBool(m, f, i) ? "true" : "false");
+          break;
+        case pb::FieldDescriptor::CPPTYPE_ENUM:
+          Enum(f->enum_type(), r->GetRepeatedEnumValue(m, f, i));
+          break;
+        case pb::FieldDescriptor::CPPTYPE_STRING: {
+          std::string scratch;
+          const std::string& v = r->GetRepeatedStringReference(m, f, i, &scratch);
+          out_->append(f->type() == pb::FieldDescriptor::TYPE_BYTES
+                           ? JsonString(absl::Base64Escape(v))
+                           : JsonString(v));
+          break;
+        }
+        case pb::FieldDescriptor::CPPTYPE_MESSAGE:
+          if (absl::Status s = Message(r->GetRepeatedMessage(m, f, i)); !s.ok()) return s;
+          break;
+      }
+    }
+    out_->push_back(']');
+    return absl::OkStatus();
+  }
+
+  // A map as an object; its keys are strings in JSON whatever their type.
+  absl::Status Map(const pb::Message& m, const pb::FieldDescriptor* f) {
+    const pb::Reflection* r = m.GetReflection();
+    const pb::FieldDescriptor* key = f->message_type()->map_key();
+    const pb::FieldDescriptor* value = f->message_type()->map_value();
+    out_->push_back('{');
+    const int n = r->FieldSize(m, f);
+    for (int i = 0; i < n; ++i) {
+      if (i) out_->push_back(',');
+      const pb::Message& entry = r->GetRepeatedMessage(m, f, i);
+      const pb::Reflection* er = entry.GetReflection();
+      std::string k;
+      switch (key->cpp_type()) {
+        case pb::FieldDescriptor::CPPTYPE_STRING:
+          k = er->GetString(entry, key);
+          break;
+        case pb::FieldDescriptor::CPPTYPE_BOOL:
+          k = er->GetBool(entry, key) ? "true" : "false";
+          break;
+        case pb::FieldDescriptor::CPPTYPE_INT32:
+          k = absl::StrCat(er->GetInt32(entry, key));
+          break;
+        case pb::FieldDescriptor::CPPTYPE_UINT32:
+          k = absl::StrCat(er->GetUInt32(entry, key));
+          break;
+        case pb::FieldDescriptor::CPPTYPE_INT64:
+          k = absl::StrCat(er->GetInt64(entry, key));
+          break;
+        case pb::FieldDescriptor::CPPTYPE_UINT64:
+          k = absl::StrCat(er->GetUInt64(entry, key));
+          break;
+        default:
+          return absl::InternalError("a map key of a type protobuf does not allow");
+      }
+      out_->append(JsonString(k));
+      out_->push_back(':');
+      if (absl::Status s = Single(entry, value); !s.ok()) return s;
+    }
+    out_->push_back('}');
+    return absl::OkStatus();
+  }
+
+  void Enum(const pb::EnumDescriptor* type, int number) {
+    if (const pb::EnumValueDescriptor* v = type->FindValueByNumber(number)) {
+      out_->append(JsonString(v->name()));
+    } else {
+      absl::StrAppend(out_, number);  // a value this descriptor does not know yet
+    }
+  }
+
+  std::string* out_;
+};
+
+// True if ReflectionPrinter writes every type reachable from `type` (memo: types already seen,
+// with their answer; a type being looked at counts as printable, so recursion ends).
+bool Printable(const pb::Descriptor* type, absl::flat_hash_map<const pb::Descriptor*, bool>* memo) {
+  if (auto it = memo->find(type); it != memo->end()) return it->second;
+  (*memo)[type] = true;
+  // proto2's defaults and presence rules are protobuf's converter's business.
+  bool ok = KnownType(type) != Known::kOther &&
+            (type->file()->syntax() == pb::FileDescriptor::SYNTAX_PROTO3 ||
+             KnownType(type) != Known::kNone);
+  for (int i = 0; ok && i < type->field_count(); ++i) {
+    if (const pb::Descriptor* sub = type->field(i)->message_type()) ok = Printable(sub, memo);
+  }
+  (*memo)[type] = ok;
+  return ok;
+}
+
 }  // namespace
 
 const JsonCodec& JsonCodec::Of(const pb::DescriptorPool* pool) {
@@ -100,26 +520,49 @@ std::unique_ptr<pb::Message> JsonCodec::New(const pb::Descriptor* type) const {
 
 absl::Status JsonCodec::Print(const pb::Descriptor* type, absl::string_view bytes,
                               std::string* json) const {
-  // The JSON converter reads past broken wire bytes without a word: they are parsed first.
-  if (!New(type)->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  // Parsed first in any case: protobuf's converter reads past broken wire bytes without a word.
+  std::unique_ptr<pb::Message> message = New(type);
+  if (!message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::InvalidArgumentError(
         absl::StrCat("not a valid ", type->full_name(), " (broken wire bytes)"));
   }
+  return Print(*message, json);
+}
+
+absl::Status JsonCodec::Print(const pb::Message& message, std::string* json) const {
+  const pb::Descriptor* type = message.GetDescriptor();
+  if (PrintsItself(type)) {
+    const size_t before = json->size();
+    absl::Status s = ReflectionPrinter(json).Message(message);
+    if (s.ok()) return s;
+    json->resize(before);
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot print a ", type->full_name(), ": ", s.message()));
+  }
   pb::util::JsonPrintOptions options;
   options.always_print_primitive_fields = true;
+  const std::string bytes = message.SerializeAsString();
   pb::io::ArrayInputStream in(bytes.data(), static_cast<int>(bytes.size()));
   pb::io::StringOutputStream out(json);
   pb::util::Status s =
       pb::util::BinaryToJsonStream(resolver_.get(), TypeUrl(type), &in, &out, options);
   if (!s.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("not a valid ", type->full_name(), ": ", s.message().as_string()));
+        absl::StrCat("cannot print a ", type->full_name(), ": ", s.message().as_string()));
   }
   return absl::OkStatus();
 }
 
-absl::Status JsonCodec::Print(const pb::Message& message, std::string* json) const {
-  return Print(message.GetDescriptor(), message.SerializeAsString(), json);
+bool JsonCodec::PrintsItself(const pb::Descriptor* type) const {
+  {
+    absl::ReaderMutexLock lock(&printable_mu_);
+    if (auto it = printable_.find(type); it != printable_.end()) return it->second;
+  }
+  absl::MutexLock lock(&printable_mu_);
+  absl::flat_hash_map<const pb::Descriptor*, bool> memo;
+  const bool ok = Printable(type, &memo);
+  printable_[type] = ok;
+  return ok;
 }
 
 absl::Status JsonCodec::Parse(absl::string_view json, pb::Message* message,

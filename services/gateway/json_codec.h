@@ -3,9 +3,11 @@
 // first use) and a type resolver that keeps each message type it has resolved.
 //
 // protobuf's MessageToJsonString and JsonStringToMessage build both again on every call for a
-// pool other than the generated one, and convert through a DynamicMessage that the JSON printer
-// serialises again: on the JSON/HTTP path that was most of a call's cost (docs/performance.md,
-// "JSON/HTTP"). Print and Parse here go straight between the wire bytes and JSON.
+// pool other than the generated one, convert through a DynamicMessage that is serialised again,
+// and print zero values (always_print_primitive_fields) by building a tree of every field first:
+// on the JSON/HTTP path that was most of a call's cost (docs/performance.md, "JSON/HTTP"). Print
+// here writes the JSON by reflection in one pass, exactly as protobuf's printer would
+// (json_codec_test compares the two); Parse goes from JSON to wire bytes with the kept types.
 #ifndef CIVITAS_GATEWAY_JSON_CODEC_H_
 #define CIVITAS_GATEWAY_JSON_CODEC_H_
 
@@ -18,8 +20,11 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 
 namespace civitas::gateway {
 
@@ -51,11 +56,17 @@ class JsonCodec {
 
  private:
   explicit JsonCodec(const google::protobuf::DescriptorPool* pool);
+  // True if every type reachable from `type` is one the codec's own printer writes (all but
+  // the well-known Any, Struct, Value and ListValue, which go to protobuf's converter).
+  bool PrintsItself(const google::protobuf::Descriptor* type) const;
   const google::protobuf::DescriptorPool* pool_;
   // The generated pool's messages come from the generated factory; other pools' from this one
   // (GetPrototype is thread-safe).
   mutable google::protobuf::DynamicMessageFactory dynamic_;
   std::unique_ptr<google::protobuf::util::TypeResolver> resolver_;
+  mutable absl::Mutex printable_mu_;
+  mutable absl::flat_hash_map<const google::protobuf::Descriptor*, bool> printable_
+      ABSL_GUARDED_BY(printable_mu_);
 };
 
 }  // namespace civitas::gateway
