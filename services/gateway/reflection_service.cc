@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "civitas/gateway/v1/privacy.grpc.pb.h"
+#include "civitas/notify/v1/notify.grpc.pb.h"
 #include "services/gateway/standard_services.h"
 
 namespace civitas::gateway {
@@ -21,7 +23,9 @@ class DescriptorSources {
     services_ = {std::string(grpc::health::v1::Health::service_full_name()),
                  std::string(grpc::reflection::v1::ServerReflection::service_full_name()),
                  std::string(grpc::reflection::v1alpha::ServerReflection::service_full_name()),
-                 std::string(civitas::gateway::v1::AdminService::service_full_name())};
+                 std::string(civitas::gateway::v1::AdminService::service_full_name()),
+                 std::string(civitas::gateway::v1::PrivacyService::service_full_name()),
+                 std::string(civitas::notify::v1::NotifyService::service_full_name())};
     std::set<const LoadedModule*> seen;
     for (const auto& [id, routes] : table.cities()) {
       if (!city.empty() && id != city) continue;
@@ -60,9 +64,12 @@ class DescriptorSources {
   const std::set<std::string>& services() const { return services_; }
 
  private:
+  // The gateway's own services and the google.rpc error details its answers carry (a client
+  // may look up google.rpc.ErrorInfo here to show a status's details).
   static bool IsGatewaySymbol(const std::string& symbol) {
     return symbol.rfind("grpc.health.v1.", 0) == 0 || symbol.rfind("grpc.reflection.", 0) == 0 ||
-           symbol.rfind("civitas.gateway.v1.", 0) == 0;
+           symbol.rfind("civitas.gateway.v1.", 0) == 0 ||
+           symbol.rfind("civitas.notify.v1.", 0) == 0 || symbol.rfind("google.rpc.", 0) == 0;
   }
   std::vector<const DescriptorPool*> pools_;
   std::set<std::string> services_;

@@ -28,6 +28,12 @@ check "buf curl lists module methods via reflection" "$svc/ListNotices" \
   "$(curl_grpc --list-methods "$url")"
 check "buf curl lists the gateway's own services" "grpc.health.v1.Health/Check" \
   "$(curl_grpc --list-methods "$url")"
+check "buf curl lists the gateway's push and privacy services" "civitas.notify.v1.NotifyService/RegisterDevice" \
+  "$(curl_grpc --list-methods "$url")"
+check "reflection answers for google.rpc.ErrorInfo (the type of every error's details)" \
+  '"fileDescriptorResponse"' \
+  "$(curl_grpc -d '{"file_containing_symbol": "google.rpc.ErrorInfo"}' \
+     "$url/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")"
 check "buf curl calls a module method with JSON" '"title": "Katze zugelaufen in der Nordstadt"' \
   "$(curl_grpc -d '{"page_size": 50}' "$url/$svc/ListNotices")"
 token=$("$ctl" token mint --city demo --subject buf-user --role citizen \
