@@ -92,6 +92,13 @@ HttpResponse JsonError(grpc::StatusCode code, const std::string& message, int ht
 
 namespace {
 
+// How long a public JSON answer may be reused without asking again: none (revalidate with
+// If-None-Match), except the app configuration, which every app reads at start and which
+// changes rarely; a minute of reuse spares the gateway those calls.
+int PublicMaxAgeSeconds(const std::string& full_path) {
+  return full_path == "/civitas.appconfig.v1.AppConfigService/GetAppConfig" ? 60 : 0;
+}
+
 // One HTTP request in flight as a gRPC call.
 struct Exchange {
   grpc::ClientContext context;
@@ -607,7 +614,8 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
           return;
         }
         json.push_back('\n');
-        finish(exchange->Conclude(HttpResponse{200, kJson, std::move(json), {}}, 0));
+        finish(exchange->Conclude(HttpResponse{200, kJson, std::move(json), {}},
+                                  PublicMaxAgeSeconds(m.full_path)));
       });
 }
 
