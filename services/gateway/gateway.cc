@@ -425,12 +425,22 @@ absl::Status Gateway::Start() {
   // the caller's token exactly as over gRPC, since the in-process call is not the admin socket.
   for (const char* service :
        {v1::PrivacyService::service_full_name(), v1::AdminService::service_full_name(),
-        notify::v1::NotifyService::service_full_name(),
-        ::civitas::appconfig::v1::AppConfigService::service_full_name()}) {
+        notify::v1::NotifyService::service_full_name()}) {
     if (absl::Status s = transcoder_->ServeGatewayService(service); !s.ok()) {
       Shutdown();
       return s;
     }
+  }
+  if (absl::Status s = transcoder_->ServeGatewayService(
+          ::civitas::appconfig::v1::AppConfigService::service_full_name(),
+          {{"GetAppConfig", CIVITAS_ROLE_ANONYMOUS},
+           {"UpdateAppConfig", CIVITAS_ROLE_ADMIN},
+           {"ListAppConfigVersions", CIVITAS_ROLE_ADMIN},
+           {"GetAppConfigVersion", CIVITAS_ROLE_ADMIN},
+           {"RestoreAppConfigVersion", CIVITAS_ROLE_ADMIN}});
+      !s.ok()) {
+    Shutdown();
+    return s;
   }
   const HttpLimits http_limits = HttpLimitsOf(config_.limits);
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(

@@ -226,7 +226,8 @@ std::vector<std::pair<std::string, std::string>> CorsHeaders(const CityConfig& c
 
 }  // namespace
 
-absl::Status HttpTranscoder::ServeGatewayService(const std::string& service) {
+absl::Status HttpTranscoder::ServeGatewayService(const std::string& service,
+                                                 const std::map<std::string, civitas_role>& roles) {
   const google::protobuf::ServiceDescriptor* descriptor =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
   if (descriptor == nullptr) {
@@ -238,7 +239,8 @@ absl::Status HttpTranscoder::ServeGatewayService(const std::string& service) {
     info.name = m->name();
     info.full_path = absl::StrCat("/", service, "/", m->name());
     info.kind = m->server_streaming() ? CIVITAS_METHOD_SERVER_STREAMING : CIVITAS_METHOD_UNARY;
-    info.required_role = CIVITAS_ROLE_CITIZEN;
+    auto role = roles.find(m->name());
+    info.required_role = role == roles.end() ? CIVITAS_ROLE_CITIZEN : role->second;
     info.service_index = 0;
     info.method_index = static_cast<uint32_t>(i);
     info.descriptor = m;
