@@ -2,7 +2,11 @@
 
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/type_resolver.h>
+#include <google/protobuf/util/type_resolver_util.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/client_callback.h>
@@ -97,6 +101,28 @@ namespace {
 // changes rarely; a minute of reuse spares the gateway those calls.
 int PublicMaxAgeSeconds(const std::string& full_path) {
   return full_path == "/civitas.appconfig.v1.AppConfigService/GetAppConfig" ? 60 : 0;
+}
+
+// protobuf's JSON of `m` with map entries in key order. MessageToJsonString prints maps in hash
+// order, which differs from one parse of the same bytes to the next, and a GET answer's ETag is
+// made from the printed bytes: a map in an answer (titles per language) would never match.
+google::protobuf::util::Status PrintSortedJson(
+    const google::protobuf::Message& m, std::string* out,
+    const google::protobuf::util::JsonPrintOptions& print) {
+  namespace pb = google::protobuf;
+  std::string bytes;
+  {
+    pb::io::StringOutputStream stream(&bytes);
+    pb::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    if (!m.SerializeToCodedStream(&coded)) return pb::util::InternalError("cannot serialize");
+  }
+  constexpr char kTypeUrlPrefix[] = "type.googleapis.com";
+  std::unique_ptr<pb::util::TypeResolver> resolver(pb::util::NewTypeResolverForDescriptorPool(
+      kTypeUrlPrefix, m.GetDescriptor()->file()->pool()));
+  return pb::util::BinaryToJsonString(
+      resolver.get(), absl::StrCat(kTypeUrlPrefix, "/", m.GetDescriptor()->full_name()), bytes, out,
+      print);
 }
 
 // One HTTP request in flight as a gRPC call.
@@ -608,7 +634,7 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
         // Every scalar field of the answer is sent, zero values too: a client reads seatsLeft: 0
         // instead of finding the field gone when an event is full.
         print.always_print_primitive_fields = true;
-        auto printed = pb::util::MessageToJsonString(*shown, &json, print);
+        auto printed = PrintSortedJson(*shown, &json, print);
         if (!printed.ok()) {
           finish(JsonError(
               grpc::StatusCode::INTERNAL,
