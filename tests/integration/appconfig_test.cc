@@ -197,6 +197,24 @@ TEST_F(AppConfigTest, OnlyTheCitysAdminsChangeIt) {
   EXPECT_EQ(Get().version(), 0);
 }
 
+TEST_F(AppConfigTest, AdminWritesAreRateLimitedReadsAreNot) {
+  // 30 a minute, 10 at once, per subject; refused writes count too (the limit comes first).
+  ac::AppConfig out;
+  grpc::Status s;
+  int admitted = 0;
+  for (int i = 0; i < 11; ++i) {
+    s = Update(Sample(""), &out);
+    if (s.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) ++admitted;
+  }
+  EXPECT_EQ(admitted, 10);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_EQ(ReasonAndField(s).first, "WRITE_RATE_LIMITED");
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(Get().version(), 0);
+  // Another admin has a bucket of its own.
+  s = Update(Sample("W/\"0\""), &out, keys_->Mint("it-2", "soest", {"admin"}));
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
 TEST_F(AppConfigTest, EtagsAreRequiredAndAStaleOneChangesNothing) {
   ac::AppConfig out;
   grpc::Status s = Update(Sample(""), &out);
