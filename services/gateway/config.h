@@ -89,6 +89,9 @@ struct CityConfig {
   std::vector<ModuleConfig> modules;
   std::string seed_file;  // JSON lines of calls run once when the city is first created
   std::string seed_text;  // the same, inline (used by the embedded demo)
+  // The app configuration stored as version 1 while the city has none (protobuf JSON of
+  // civitas.appconfig.v1.AppConfig; the embedded demo's sample).
+  std::string app_config_seed;
   std::vector<TrustedPublisher> trusted_publishers;
   // Browser origins allowed to call the JSON/HTTP API (CORS); "*" = any. Empty = none.
   std::vector<std::string> cors_origins;

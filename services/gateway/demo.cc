@@ -8,9 +8,11 @@
 namespace civitas::gateway {
 
 // The demo's config (deploy/demo/gateway.yaml) and fictional sample content
-// (deploy/demo/seed.jsonl), embedded at build time (services/CMakeLists.txt).
+// (deploy/demo/seed.jsonl) with its app configuration (deploy/demo/appconfig.json), embedded at
+// build time (services/CMakeLists.txt).
 extern const char kDemoConfig[];
 extern const char kDemoSeed[];
+extern const char kDemoAppConfig[];
 
 std::string DevSigningKeyPath(const std::string& data_dir) {
   return absl::StrCat(data_dir, "/dev-signing-key.pem");
@@ -26,6 +28,7 @@ absl::StatusOr<GatewayConfig> DemoConfig(const std::string& data_dir) {
   if (!config.ok()) return config.status();
   config->data_dir = data_dir;
   config->cities[0].seed_text = kDemoSeed;
+  config->cities[0].app_config_seed = kDemoAppConfig;
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {

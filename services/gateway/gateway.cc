@@ -1,5 +1,6 @@
 #include "services/gateway/gateway.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <grpc/grpc.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/resource_quota.h>
@@ -122,6 +123,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
         delivery->Queued(city, deliveries);
       },
       g->config_.limits.write_rate.client_ip_header);
+  g->appconfig_ = std::make_unique<appconfig::AppConfigService>(
+      &g->routes_, g->auth_.get(), &g->push_cities_, g->config_.limits.write_rate.client_ip_header);
   if (absl::Status s = LoadSubjectHashKey(g->config_.data_dir); !s.ok()) return s;
   g->storage_ = std::make_unique<StorageEnvironment>(g->config_.storage);
   g->module_store_ = std::make_unique<ModuleStore>(g->config_.data_dir);
@@ -331,6 +334,20 @@ void Gateway::SeedCities() {
       text = buffer.str();
       source = city.seed_file;
     }
+    if (!city.app_config_seed.empty()) {
+      ::civitas::appconfig::v1::AppConfig sample;
+      const auto parsed =
+          google::protobuf::util::JsonStringToMessage(city.app_config_seed, &sample);
+      absl::Status s = parsed.ok()
+                           ? absl::OkStatus()
+                           : absl::InvalidArgumentError(absl::StrCat("sample app configuration: ",
+                                                                     parsed.message().as_string()));
+      if (s.ok()) s = appconfig_->SeedIfEmpty(table->cities().at(city.id), sample);
+      if (!s.ok()) {
+        Log(LogLevel::kError, "seeding the app configuration failed",
+            {{"city", city.id}, {"error", s.ToString()}});
+      }
+    }
     if (text.empty()) continue;
     CityStore* store = stores_.at(city.id).get();
     std::string marker;
@@ -372,6 +389,7 @@ absl::Status Gateway::Start() {
   builder.RegisterService(admin_.get());
   builder.RegisterService(privacy_.get());
   builder.RegisterService(notify_.get());
+  builder.RegisterService(appconfig_.get());
   builder.RegisterAsyncGenericService(&generic_);
   unsigned queues = config_.limits.completion_queues;
   if (queues == 0) queues = std::max(1u, std::thread::hardware_concurrency());
@@ -394,6 +412,7 @@ absl::Status Gateway::Start() {
   dispatcher_->Start();
   privacy_->SetPool(dispatcher_->handler_pool());
   notify_->SetPool(dispatcher_->handler_pool());
+  appconfig_->SetPool(dispatcher_->handler_pool());
   push_delivery_->Start();
   grpc::ChannelArguments in_process;
   in_process.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_response_bytes));
@@ -411,6 +430,17 @@ absl::Status Gateway::Start() {
       Shutdown();
       return s;
     }
+  }
+  if (absl::Status s = transcoder_->ServeGatewayService(
+          ::civitas::appconfig::v1::AppConfigService::service_full_name(),
+          {{"GetAppConfig", CIVITAS_ROLE_ANONYMOUS},
+           {"UpdateAppConfig", CIVITAS_ROLE_ADMIN},
+           {"ListAppConfigVersions", CIVITAS_ROLE_ADMIN},
+           {"GetAppConfigVersion", CIVITAS_ROLE_ADMIN},
+           {"RestoreAppConfigVersion", CIVITAS_ROLE_ADMIN}});
+      !s.ok()) {
+    Shutdown();
+    return s;
   }
   const HttpLimits http_limits = HttpLimitsOf(config_.limits);
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
@@ -510,6 +540,7 @@ void Gateway::Shutdown() {
   health_.SetDraining();
   if (privacy_) privacy_->SetDraining();
   if (notify_) notify_->SetDraining();
+  if (appconfig_) appconfig_->SetDraining();
   if (server_) {
     Log(LogLevel::kInfo, "draining",
         {{"drain_seconds", std::to_string(config_.limits.drain_seconds)}});

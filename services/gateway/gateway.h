@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "services/gateway/appconfig/appconfig_service.h"
 #include "services/gateway/authenticator.h"
 #include "services/gateway/city_store.h"
 #include "services/gateway/config.h"
@@ -122,6 +123,8 @@ class Gateway final : public CityOperations, private ModuleInstaller::Host {
   push::PushCities push_cities_;
   std::unique_ptr<push::NotifyService> notify_;
   std::unique_ptr<push::PushDelivery> push_delivery_;
+  // The cities' app configuration (in their stores, reached through push_cities_).
+  std::unique_ptr<appconfig::AppConfigService> appconfig_;
   grpc::AsyncGenericService generic_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Dispatcher> dispatcher_;

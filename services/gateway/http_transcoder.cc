@@ -91,6 +91,13 @@ HttpResponse JsonError(grpc::StatusCode code, const std::string& message, int ht
 
 namespace {
 
+// How long a public JSON answer may be reused without asking again: none (revalidate with
+// If-None-Match), except the app configuration, which every app reads at start and which
+// changes rarely; a minute of reuse spares the gateway those calls.
+int PublicMaxAgeSeconds(const std::string& full_path) {
+  return full_path == "/civitas.appconfig.v1.AppConfigService/GetAppConfig" ? 60 : 0;
+}
+
 // One HTTP request in flight as a gRPC call.
 struct Exchange {
   grpc::ClientContext context;
@@ -214,7 +221,8 @@ std::vector<std::pair<std::string, std::string>> CorsHeaders(const CityConfig& c
 
 }  // namespace
 
-absl::Status HttpTranscoder::ServeGatewayService(const std::string& service) {
+absl::Status HttpTranscoder::ServeGatewayService(const std::string& service,
+                                                 const std::map<std::string, civitas_role>& roles) {
   const google::protobuf::ServiceDescriptor* descriptor =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
   if (descriptor == nullptr) {
@@ -226,7 +234,8 @@ absl::Status HttpTranscoder::ServeGatewayService(const std::string& service) {
     info.name = m->name();
     info.full_path = absl::StrCat("/", service, "/", m->name());
     info.kind = m->server_streaming() ? CIVITAS_METHOD_SERVER_STREAMING : CIVITAS_METHOD_UNARY;
-    info.required_role = CIVITAS_ROLE_CITIZEN;
+    auto role = roles.find(m->name());
+    info.required_role = role == roles.end() ? CIVITAS_ROLE_CITIZEN : role->second;
     info.service_index = 0;
     info.method_index = static_cast<uint32_t>(i);
     info.descriptor = m;
@@ -601,7 +610,8 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
           return;
         }
         json.push_back('\n');
-        finish(exchange->Conclude(HttpResponse{200, kJson, std::move(json), {}}, 0));
+        finish(exchange->Conclude(HttpResponse{200, kJson, std::move(json), {}},
+                                  PublicMaxAgeSeconds(m.full_path)));
       });
 }
 

@@ -42,8 +42,11 @@ class HttpTranscoder {
 
   // Also maps the google.api.http bindings of `service` (a service the gateway answers itself,
   // e.g. civitas.gateway.v1.PrivacyService, from the generated descriptor pool) in every city.
-  // Call before serving.
-  absl::Status ServeGatewayService(const std::string& service);
+  // Call before serving. `roles` (method name -> role) is what the OpenAPI document states for
+  // a method; a method not named there needs a signed-in caller (citizen). The service itself
+  // checks the role of every call.
+  absl::Status ServeGatewayService(const std::string& service,
+                                   const std::map<std::string, civitas_role>& roles = {});
 
   // Answers one API request; `respond` is called exactly once.
   void Handle(HttpRequest request, HttpServer::Respond respond);

@@ -1,5 +1,6 @@
 #include "services/gateway/json_codec.h"
 
+#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/type.pb.h>
 #include <google/protobuf/util/type_resolver_util.h>
@@ -8,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -33,6 +35,16 @@ std::string TypeUrl(const pb::Descriptor* type) {
 
 absl::Status FromProtobuf(const pb::util::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.code()), s.message().as_string());
+}
+
+std::string DeterministicBytes(const pb::Message& m) {
+  std::string bytes;
+  pb::io::StringOutputStream stream(&bytes);
+  pb::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return bytes;
 }
 
 // Keeps every type it resolved: the pool's descriptors never change, and converting a
@@ -423,43 +435,66 @@ class ReflectionPrinter {
     return absl::OkStatus();
   }
 
-  // A map as an object; its keys are strings in JSON whatever their type.
+  // A map as an object, its keys (strings in JSON whatever their type) in order: the map's own
+  // order is its hash table's, which differs between two parses of the same bytes, and an
+  // answer's ETag is made from the printed bytes.
   absl::Status Map(const pb::Message& m, const pb::FieldDescriptor* f) {
     const pb::Reflection* r = m.GetReflection();
     const pb::FieldDescriptor* key = f->message_type()->map_key();
     const pb::FieldDescriptor* value = f->message_type()->map_value();
-    out_->push_back('{');
+    struct Entry {
+      int64_t number = 0;  // integer and bool keys sort as numbers
+      uint64_t unsigned_number = 0;
+      std::string text;
+      const pb::Message* entry = nullptr;
+    };
+    std::vector<Entry> entries;
     const int n = r->FieldSize(m, f);
+    entries.reserve(n);
     for (int i = 0; i < n; ++i) {
-      if (i) out_->push_back(',');
       const pb::Message& entry = r->GetRepeatedMessage(m, f, i);
       const pb::Reflection* er = entry.GetReflection();
-      std::string k;
+      Entry e;
+      e.entry = &entry;
       switch (key->cpp_type()) {
         case pb::FieldDescriptor::CPPTYPE_STRING:
-          k = er->GetString(entry, key);
+          e.text = er->GetString(entry, key);
           break;
         case pb::FieldDescriptor::CPPTYPE_BOOL:
-          k = er->GetBool(entry, key) ? "true" : "false";
+          e.number = er->GetBool(entry, key);
+          e.text = e.number ? "true" : "false";
           break;
         case pb::FieldDescriptor::CPPTYPE_INT32:
-          k = absl::StrCat(er->GetInt32(entry, key));
-          break;
-        case pb::FieldDescriptor::CPPTYPE_UINT32:
-          k = absl::StrCat(er->GetUInt32(entry, key));
+          e.number = er->GetInt32(entry, key);
+          e.text = absl::StrCat(e.number);
           break;
         case pb::FieldDescriptor::CPPTYPE_INT64:
-          k = absl::StrCat(er->GetInt64(entry, key));
+          e.number = er->GetInt64(entry, key);
+          e.text = absl::StrCat(e.number);
+          break;
+        case pb::FieldDescriptor::CPPTYPE_UINT32:
+          e.unsigned_number = er->GetUInt32(entry, key);
+          e.text = absl::StrCat(e.unsigned_number);
           break;
         case pb::FieldDescriptor::CPPTYPE_UINT64:
-          k = absl::StrCat(er->GetUInt64(entry, key));
+          e.unsigned_number = er->GetUInt64(entry, key);
+          e.text = absl::StrCat(e.unsigned_number);
           break;
         default:
           return absl::InternalError("a map key of a type protobuf does not allow");
       }
-      out_->append(JsonString(k));
+      entries.push_back(std::move(e));
+    }
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      return std::tie(a.number, a.unsigned_number, a.text) <
+             std::tie(b.number, b.unsigned_number, b.text);
+    });
+    out_->push_back('{');
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (i) out_->push_back(',');
+      out_->append(JsonString(entries[i].text));
       out_->push_back(':');
-      if (absl::Status s = Single(entry, value); !s.ok()) return s;
+      if (absl::Status s = Single(*entries[i].entry, value); !s.ok()) return s;
     }
     out_->push_back('}');
     return absl::OkStatus();
@@ -541,7 +576,7 @@ absl::Status JsonCodec::Print(const pb::Message& message, std::string* json) con
   }
   pb::util::JsonPrintOptions options;
   options.always_print_primitive_fields = true;
-  const std::string bytes = message.SerializeAsString();
+  const std::string bytes = DeterministicBytes(message);  // map entries in key order
   pb::io::ArrayInputStream in(bytes.data(), static_cast<int>(bytes.size()));
   pb::io::StringOutputStream out(json);
   pb::util::Status s =

@@ -96,7 +96,8 @@ class Runner:
     def __init__(self, gw):
         self.gw = gw
         self.env = {"H": gw.base, "EDITOR": gw.token("presseamt", "editor"),
-                    "CITIZEN": gw.token("anna", "citizen"), "MOD": gw.token("mod", "moderator")}
+                    "CITIZEN": gw.token("anna", "citizen"), "MOD": gw.token("mod", "moderator"),
+                    "ADMIN": gw.token("it", "admin")}
         self.created = {}  # collection -> the name an example's POST answered with
         # The photo the upload example sends (`-F photos=@schlagloch.png`), in curl's folder.
         with open(os.path.join(gw.dir.name, "schlagloch.png"), "wb") as f:

@@ -193,6 +193,20 @@ class HttpApiTest(unittest.TestCase):
         self.assertEqual(call("GET", "/openapi.json")[2], raw)
         self.assertEqual(call("GET", "/cities/atlantis/openapi.json")[0], 404)
 
+    def test_the_demos_app_configuration_is_cacheable_json(self):
+        status, headers, raw = call("GET", "/v1/appconfig")
+        self.assertEqual(status, 200, raw[:300])
+        self.assertEqual(headers["Cache-Control"], "public, max-age=60")
+        config = json.loads(raw)
+        self.assertEqual(config["languages"], ["de", "en"])
+        self.assertEqual(config["navigation"][0]["titles"], {"de": "Aktuelles", "en": "News"})
+        self.assertTrue(config["legal"]["accessibilityUrl"].startswith("https://"))
+        # The modules come from what the demo serves, with the screens navigation may name.
+        modules = {m["moduleId"]: m for m in config["modules"]}
+        self.assertIn("news.list", modules["civitas.news"]["screens"])
+        status, _, body = call("GET", "/v1/appconfig", headers={"If-None-Match": headers["ETag"]})
+        self.assertEqual((status, body), (304, b""))
+
     def test_scalars_are_always_sent_and_counts_are_numbers(self):
         status, ideas = call_json("GET", "/v1/ideas?page_size=10")
         self.assertEqual(status, 200, ideas)

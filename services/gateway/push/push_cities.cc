@@ -8,6 +8,7 @@ void PushCities::Attach(const CityConfig& config, CityStore* store) {
   {
     absl::MutexLock lock(&city->mu);
     city->store = std::make_unique<PushStore>(store);
+    city->database = store;
   }
   absl::MutexLock lock(&mu_);
   cities_[config.id] = std::move(city);
@@ -24,6 +25,7 @@ void PushCities::Detach(const std::string& city_id) {
   }
   absl::MutexLock lock(&city->mu);  // waits for the readers in Use()
   city->store.reset();
+  city->database = nullptr;
 }
 
 void PushCities::DetachAll() {
@@ -45,7 +47,7 @@ absl::Status PushCities::Use(const std::string& city_id,
   if (city->store == nullptr) {
     return absl::UnavailableError("city '" + city_id + "' was removed from this gateway");
   }
-  CityView view{city->config, *city->store};
+  CityView view{city->config, *city->store, *city->database};
   return fn(view);
 }
 

@@ -1,7 +1,7 @@
 // The cities whose push notifications this gateway serves, with their stores. A city's store
 // is closed when the city is removed (or the gateway stops); Detach waits until nobody uses it
 // any more, and afterwards every use finds the city gone. Both the NotifyService handlers and
-// the delivery workers reach a city's store only through Use().
+// the delivery workers (and AppConfigService) reach a city's store only through Use().
 #ifndef CIVITAS_GATEWAY_PUSH_PUSH_CITIES_H_
 #define CIVITAS_GATEWAY_PUSH_PUSH_CITIES_H_
 
@@ -22,10 +22,12 @@ namespace civitas::gateway::push {
 
 class PushCities {
  public:
-  // What a user of a city gets: its config (as attached) and its push data.
+  // What a user of a city gets: its config (as attached), its push data, and the city's
+  // database itself for the gateway's other per-city data (the app configuration).
   struct CityView {
     const CityConfig& config;
     PushStore& store;
+    CityStore& database;
   };
 
   // `store` stays open until Detach(config.id) returns.
@@ -46,6 +48,7 @@ class PushCities {
     CityConfig config;
     mutable absl::Mutex mu;  // shared by users, exclusive for Detach
     std::unique_ptr<PushStore> store ABSL_GUARDED_BY(mu);
+    CityStore* database ABSL_GUARDED_BY(mu) = nullptr;
   };
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<City>> cities_ ABSL_GUARDED_BY(mu_);
