@@ -167,6 +167,7 @@ Status Newsroom::Create(civitas::City city, std::unique_ptr<Newsroom>* out) {
   }
   config.default_language = civitas::PrimaryLanguage(config.default_language);
   *out = std::make_unique<Newsroom>(city, std::move(config));
+  (*out)->announced_until_ = city.NowMicros();
   return OkStatus();
 }
 
@@ -346,8 +347,8 @@ void Newsroom::AnnounceDue(int64_t now) const {
   const int64_t next = next_due_.load();
   if (next > now) return;  // nothing due yet (0: unknown, so look)
   std::unique_lock<std::mutex> lock(due_mu_, std::try_to_lock);
-  if (!lock.owns_lock()) return;                      // another request is announcing
-  if (announced_until_ == 0) announced_until_ = now;  // first look after start: from now on
+  if (!lock.owns_lock()) return;  // another request is announcing
+  std::lock_guard<std::mutex> order(order_mu_);
   int64_t found_next = 0;
   std::vector<std::string> ids;
   if (!changes_
@@ -357,10 +358,13 @@ void Newsroom::AnnounceDue(int64_t now) const {
            .ok()) {
     return;
   }
+  announced_until_ = now;  // the events below carry the position after them
+  const std::string token = ResumeToken();
   for (const std::string& id : ids) {
     pb::Article a;
     if (!Load(id, &a).ok()) continue;
     pb::ArticleEvent event;
+    event.set_resume_token(token);
     if (Visible(a, now)) {
       event.set_type(pb::ArticleEvent::PUBLISHED);
       *event.mutable_article() = PublicView(a, "", now, /*keep_localizations=*/true);
@@ -370,17 +374,26 @@ void Newsroom::AnnounceDue(int64_t now) const {
     }
     (void)city_.Publish(kTopic, event);
   }
-  announced_until_ = now;
   next_due_ = found_next == 0 ? INT64_MAX : found_next;
 }
 
+std::string Newsroom::ResumeToken() const {
+  std::string token;
+  // On a read error the event carries no token; a client that resumes without one catches up
+  // with ListChanges.
+  (void)changes_.Head(city_.store(), announced_until_.load(), &token);
+  return token;
+}
+
 void Newsroom::Announce(const std::vector<Written>& writes, int64_t now) const {
-  pages_.Invalidate();  // called after every committed write
-  next_due_ = 0;        // the write may have scheduled something: look again
+  pages_.Invalidate();                      // called after every committed write
+  next_due_ = 0;                            // the write may have scheduled something: look again
+  const std::string token = ResumeToken();  // the writes are one transaction
   for (const Written& w : writes) {
     const bool visible = !w.article.name().empty() && Visible(w.article, now);
     if (!visible && !w.was_visible) continue;
     pb::ArticleEvent event;
+    event.set_resume_token(token);
     if (visible) {
       event.set_type(w.was_visible ? pb::ArticleEvent::CHANGED : pb::ArticleEvent::PUBLISHED);
       *event.mutable_article() = PublicView(w.article, "", now, /*keep_localizations=*/true);
@@ -592,6 +605,7 @@ Status Newsroom::CreateArticle(civitas::Call& call, const pb::CreateArticleReque
   SetMicros(now, a.mutable_create_time());
   SetMicros(now, a.mutable_update_time());
   a.set_etag(NextEtag("", now));
+  std::lock_guard<std::mutex> order(order_mu_);  // until announced
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     std::string existing;
     if (txn.Get("a/" + id, &existing).ok()) return civitas::Aborted("id collision, retry");
@@ -621,6 +635,7 @@ Status Newsroom::UpdateArticle(civitas::Call& call, const pb::UpdateArticleReque
   const pb::Article& in = request.article();
   const int64_t now = city_.NowMicros();
   Written written;
+  std::lock_guard<std::mutex> order(order_mu_);  // until announced
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     pb::Article before;
     if (Status l = Load(id, &before, &txn, /*for_update=*/true); !l.ok()) return l;
@@ -668,6 +683,7 @@ Status Newsroom::DeleteArticle(civitas::Call&, const pb::DeleteArticleRequest& r
   if (Status s = IdFromName(request.name(), &id); !s.ok()) return s;
   const int64_t now = city_.NowMicros();
   Written written;
+  std::lock_guard<std::mutex> order(order_mu_);  // until announced
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     pb::Article before;
     if (Status l = Load(id, &before, &txn, /*for_update=*/true); !l.ok()) return l;
@@ -704,6 +720,7 @@ Status Newsroom::DeleteArticle(civitas::Call&, const pb::DeleteArticleRequest& r
   // A REMOVED event carries the name only.
   if (written.was_visible) {
     pb::ArticleEvent event;
+    event.set_resume_token(ResumeToken());
     event.set_type(pb::ArticleEvent::REMOVED);
     event.mutable_article()->set_name(written.article.name());
     (void)city_.Publish(kTopic, event);
@@ -717,6 +734,7 @@ Status Newsroom::PublishArticle(civitas::Call& call, const pb::PublishArticleReq
   if (Status s = IdFromName(request.name(), &id); !s.ok()) return s;
   const int64_t now = city_.NowMicros();
   Written written;
+  std::lock_guard<std::mutex> order(order_mu_);  // until announced
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     pb::Article before;
     if (Status l = Load(id, &before, &txn, /*for_update=*/true); !l.ok()) return l;
@@ -762,9 +780,52 @@ Status Newsroom::ListCategories(civitas::Call&, const pb::ListCategoriesRequest&
   return OkStatus();
 }
 
-Status Newsroom::WatchArticles(civitas::Call&, const pb::WatchArticlesRequest&,
+Status Newsroom::WatchArticles(civitas::Call&, const pb::WatchArticlesRequest& request,
                                civitas::ServerWriter<pb::ArticleEvent>& writer) {
-  return writer.Follow(kTopic);
+  if (request.resume_token().empty()) return writer.Follow(kTopic);
+  // Follow first: whatever is published from now on comes after the catch-up below, and
+  // nothing committed meanwhile is missed (a change may come twice).
+  if (Status s = writer.Follow(kTopic); !s.ok()) return s;
+  constexpr size_t kMaxCatchUp = 500;  // more: ListChanges, page by page
+  struct Step {
+    std::string id, token;
+  };
+  std::vector<Step> steps;
+  const int64_t now = city_.NowMicros();
+  std::string token = request.resume_token();
+  for (bool more = true; more;) {
+    civitas::ChangeLog::Page page;
+    if (Status s = changes_.Read(city_.store(), token, now, 100, &page); !s.ok()) return s;
+    if (steps.size() + page.ids.size() > kMaxCatchUp) {
+      return civitas::FailedPrecondition(
+                 "more than 500 articles changed since this resume_token; catch up with "
+                 "ListChanges (sync_token = the resume_token), then watch again")
+          .WithReason("RESYNC_REQUIRED");
+    }
+    // Each event resumes from its page's start, the page's last from the page's end: a client
+    // that stops in the middle of a page gets the rest of it again, never less.
+    for (size_t i = 0; i < page.ids.size(); ++i) {
+      steps.push_back({page.ids[i], i + 1 == page.ids.size() ? page.next_token : token});
+    }
+    token = page.next_token;
+    more = page.has_more;
+  }
+  for (const Step& step : steps) {
+    pb::Article stored;
+    Status s = Load(step.id, &stored);
+    if (!s.ok() && s.code() != CIVITAS_NOT_FOUND) return s;
+    pb::ArticleEvent event;
+    event.set_resume_token(step.token);
+    if (s.ok() && Visible(stored, now)) {
+      event.set_type(pb::ArticleEvent::PUBLISHED);
+      *event.mutable_article() = PublicView(stored, "", now, /*keep_localizations=*/true);
+    } else {
+      event.set_type(pb::ArticleEvent::REMOVED);
+      event.mutable_article()->set_name("articles/" + step.id);
+    }
+    if (!writer.Write(event)) return OkStatus();  // the client is gone
+  }
+  return OkStatus();
 }
 
 Status Newsroom::ListChanges(civitas::Call&, const pb::ListChangesRequest& request,
@@ -908,6 +969,7 @@ Status Newsroom::ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& re
     incoming.push_back(std::move(a));
   }
   std::vector<Written> written;
+  std::lock_guard<std::mutex> order(order_mu_);  // until announced
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     written.clear();
     response->Clear();
@@ -1060,6 +1122,7 @@ Status Newsroom::ErasePersonalData(std::string_view subject) {
   // The author is in the stored article and in the list views of its index entries; Save
   // rewrites both. The etag and update time stay, as nothing a reader sees changed.
   const int64_t now = city_.NowMicros();
+  std::lock_guard<std::mutex> order(order_mu_);  // until announced
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     for (auto& [id, article] : mine) {
       pb::Article before;

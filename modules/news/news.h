@@ -131,8 +131,16 @@ class Newsroom {
   // request after their time (AnnounceDue): nothing runs in the background.
   void AnnounceDue(int64_t now) const;
   mutable std::mutex due_mu_;
-  mutable int64_t announced_until_ = 0;       // instants up to here are announced
+  // Instants up to here are announced (from the instance's start: what passed while the city was
+  // down reaches a resuming client through its token, not live).
+  mutable std::atomic<int64_t> announced_until_{0};
   mutable std::atomic<int64_t> next_due_{0};  // 0 = unknown, look
+  // Held by every write from its transaction to its announcement, and while scheduled changes
+  // are announced: events are published in the order of the change log, so each carries the
+  // exact position to resume after (ResumeToken) and a resumed stream misses nothing.
+  mutable std::mutex order_mu_;
+  // The change log's position now (order_mu_ held).
+  std::string ResumeToken() const;
 };
 
 }  // namespace news

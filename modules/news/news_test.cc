@@ -818,3 +818,89 @@ TEST(HistoryKeyTest, NewestFirstAndTokensAreTheKeysTail) {
 }
 
 }  // namespace
+
+namespace {
+
+// WatchArticles with a resume_token, through the fake host: the events it sends itself.
+struct Resumed {
+  int32_t code;
+  std::string reason;
+  std::vector<pb::ArticleEvent> events;
+  std::string follows;
+};
+
+class NewsResumeTest : public NewsTest {
+ protected:
+  Resumed Watch(const std::string& token) {
+    pb::WatchArticlesRequest req;
+    req.set_resume_token(token);
+    civitas::testing::CallResult r =
+        host_.Call(kService, "WatchArticles", req.SerializeAsString(), Caller::Anonymous());
+    Resumed out{r.code, r.reason, {}, r.follow_topic};
+    for (const std::string& bytes : r.sent) out.events.emplace_back().ParseFromString(bytes);
+    return out;
+  }
+  // The resume token of the last event published so far.
+  std::string LastToken() {
+    pb::ArticleEvent e;
+    EXPECT_FALSE(host_.published().empty());
+    e.ParseFromString(host_.published().back().second);
+    EXPECT_FALSE(e.resume_token().empty());
+    return e.resume_token();
+  }
+};
+
+TEST_F(NewsResumeTest, CatchesUpOnWhatChangedSinceTheTokenThenFollows) {
+  Create("Gesehen");
+  const std::string seen = LastToken();
+  const pb::Article missed = Create("Verpasst");
+  const pb::Article gone = Create("Gleich weg");
+  pb::DeleteArticleRequest del;
+  del.set_name(gone.name());
+  google::protobuf::Empty empty;
+  ASSERT_EQ(Call("DeleteArticle", del, &empty), CIVITAS_OK);
+
+  Resumed r = Watch(seen);
+  ASSERT_EQ(r.code, CIVITAS_OK) << r.reason;
+  EXPECT_EQ(r.follows, "articles") << "live changes follow the catch-up";
+  ASSERT_EQ(r.events.size(), 2u);
+  EXPECT_EQ(r.events[0].type(), pb::ArticleEvent::PUBLISHED);
+  EXPECT_EQ(r.events[0].article().name(), missed.name());
+  EXPECT_EQ(r.events[0].article().title(), "Verpasst");
+  EXPECT_EQ(r.events[1].type(), pb::ArticleEvent::REMOVED);
+  EXPECT_EQ(r.events[1].article().name(), gone.name());
+  // The last event's token is where the live events go on: resuming from it sends nothing more.
+  EXPECT_EQ(r.events[1].resume_token(), LastToken());
+  EXPECT_TRUE(Watch(r.events[1].resume_token()).events.empty());
+  // Resuming from the first event's token sends the rest again, never less.
+  Resumed again = Watch(r.events[0].resume_token());
+  ASSERT_FALSE(again.events.empty());
+  EXPECT_EQ(again.events.back().article().name(), gone.name());
+}
+
+TEST_F(NewsResumeTest, RefusesForeignTokensAndTooLongAnAbsence) {
+  Resumed bad = Watch("not-a-token");
+  EXPECT_EQ(bad.code, CIVITAS_INVALID_ARGUMENT);
+  EXPECT_EQ(bad.reason, "SYNC_TOKEN_INVALID");
+  Create("Start");
+  const std::string token = LastToken();
+  for (int i = 0; i < 501; ++i) Create("Flut " + std::to_string(i));
+  Resumed late = Watch(token);
+  EXPECT_EQ(late.code, CIVITAS_FAILED_PRECONDITION);
+  EXPECT_EQ(late.reason, "RESYNC_REQUIRED");
+  EXPECT_TRUE(late.events.empty()) << "nothing is sent before the refusal";
+}
+
+TEST_F(NewsResumeTest, ScheduledArticlesThatCameDueAreCaughtUpOn) {
+  Create("Jetzt");
+  const std::string token = LastToken();
+  Create("Später", true, kNow + kHour);  // scheduled: not an event yet
+  host_.SetNowMicros(kNow + 2 * kHour);
+  Resumed r = Watch(token);
+  ASSERT_EQ(r.code, CIVITAS_OK) << r.reason;
+  ASSERT_EQ(r.events.size(), 1u);
+  EXPECT_EQ(r.events[0].article().title(), "Später");
+  EXPECT_EQ(r.events[0].type(), pb::ArticleEvent::PUBLISHED);
+}
+
+}  // namespace

@@ -52,6 +52,7 @@ Status Newsroom::ApproveArticle(civitas::Call& call, const pb::ApproveArticleReq
   pb::Article after;
   bool was_visible = false;
   bool wrote = false;
+  std::lock_guard<std::mutex> order(order_mu_);  // until announced
   Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     wrote = false;
     pb::Article before;

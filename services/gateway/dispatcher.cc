@@ -203,7 +203,8 @@ class GenericCall final : public HostCall, public StreamFollower {
     refs_.fetch_add(1);  // released when the finish completes
     d_->stats_.active_streams.fetch_add(1, std::memory_order_relaxed);
     // Subscribe now, not when the handler returns: a handler that follows first and then sends
-    // its snapshot misses nothing in between.
+    // its snapshot misses nothing in between (and what is published meanwhile comes after the
+    // snapshot, see Deliver).
     route_.instance->Follow(topic, this);
     return CIVITAS_OK;
   }
@@ -214,8 +215,15 @@ class GenericCall final : public HostCall, public StreamFollower {
     {
       absl::MutexLock lock(&mu_);
       if (!following_ || broken_ || finish_sent_) return true;
-      if (outbox_.size() < d_->limits_.stream_buffer_messages) {
-        EnqueueLocked(message);  // a reference to the shared bytes
+      if (outbox_.size() + published_meanwhile_.size() < d_->limits_.stream_buffer_messages) {
+        // While the handler still sends its own messages (a snapshot, or what changed since a
+        // resume token), what is published waits behind them: a client never sees an older
+        // version of something after a newer one. References to the shared bytes either way.
+        if (handler_running_) {
+          published_meanwhile_.push_back(message);
+        } else {
+          EnqueueLocked(message);
+        }
         return true;
       }
       // A client that does not read must not hold the city's memory: the stream ends now,
@@ -223,6 +231,7 @@ class GenericCall final : public HostCall, public StreamFollower {
       following_ = false;
       broken_ = true;
       outbox_.clear();
+      published_meanwhile_.clear();
       final_status_ = GatewayError(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
           absl::StrCat("this stream fell more than ", d_->limits_.stream_buffer_messages,
@@ -496,6 +505,10 @@ class GenericCall final : public HostCall, public StreamFollower {
           StartFinishLocked();
         }
       } else {
+        std::deque<grpc::Slice> meanwhile = std::exchange(published_meanwhile_, {});
+        if (code == CIVITAS_OK && following_ && !broken_) {
+          for (grpc::Slice& m : meanwhile) EnqueueLocked(std::move(m));
+        }
         if (code != CIVITAS_OK) {
           following_ = false;
           final_status_ =
@@ -655,6 +668,9 @@ class GenericCall final : public HostCall, public StreamFollower {
   absl::Mutex mu_;
   absl::CondVar cv_;
   std::deque<grpc::Slice> outbox_ ABSL_GUARDED_BY(mu_);
+  // Published on the followed topic while the handler was still running: sent after its own
+  // messages, once it returns OK.
+  std::deque<grpc::Slice> published_meanwhile_ ABSL_GUARDED_BY(mu_);
   std::string refused_follow_ ABSL_GUARDED_BY(mu_);  // why Follow answered RESOURCE_EXHAUSTED
   std::string refused_limit_ ABSL_GUARDED_BY(mu_);   // ... and which limit (the config key)
   std::string peer_;                                 // the connection, for the per-connection cap

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "services/gateway/http_transcoder.h"
@@ -136,15 +137,23 @@ std::string EventSource::ToEvent(const grpc::ByteBuffer& message) {
       bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
     }
   }
+  const JsonCodec& codec = JsonCodec::Of(call_.output);
+  std::unique_ptr<google::protobuf::Message> m = codec.New(call_.output);
   std::string json;
-  if (!JsonCodec::Of(call_.output).Print(call_.output, bytes, &json).ok()) {
+  if (!m->ParseFromString(bytes) || !codec.Print(*m, &json).ok()) {
     return absl::StrCat("event: error\n",
                         EventData(JsonError(GatewayError(grpc::StatusCode::INTERNAL,
                                                          "the stream sent a broken message",
                                                          "MODULE_BROKEN_RESPONSE"))
                                       .body));
   }
-  return EventData(json);
+  std::string id;
+  if (const google::protobuf::FieldDescriptor* f = ResumeTokenField(call_.output)) {
+    id = m->GetReflection()->GetString(*m, f);
+    // An id is one line of text; anything else is not sent as one.
+    if (id.find_first_of("\r\n") != std::string::npos) id.clear();
+  }
+  return id.empty() ? EventData(json) : absl::StrCat("id: ", id, "\n", EventData(json));
 }
 
 EventSource::After EventSource::OnMessage(const grpc::ByteBuffer& message) {
@@ -283,6 +292,37 @@ std::string EventData(const std::string& json) {
     absl::StrAppend(&out, "data: ", line, "\n");
   }
   return out + "\n";
+}
+
+const google::protobuf::FieldDescriptor* ResumeTokenField(
+    const google::protobuf::Descriptor* type) {
+  const google::protobuf::FieldDescriptor* f = type->FindFieldByName("resume_token");
+  return f != nullptr && f->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
+                 !f->is_repeated()
+             ? f
+             : nullptr;
+}
+
+std::string QueryWithLastEventId(const google::protobuf::MethodDescriptor& method,
+                                 const std::string& query, const std::string& last_event_id) {
+  if (last_event_id.empty() || ResumeTokenField(method.input_type()) == nullptr ||
+      ResumeTokenField(method.output_type()) == nullptr) {
+    return query;
+  }
+  for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    if (absl::StartsWith(pair, "resume_token=") || absl::StartsWith(pair, "resumeToken=")) {
+      return query;  // the query's own choice
+    }
+  }
+  std::string encoded;
+  for (unsigned char c : last_event_id) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      encoded.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppendFormat(&encoded, "%%%02X", c);
+    }
+  }
+  return absl::StrCat(query, query.empty() ? "" : "&", "resume_token=", encoded);
 }
 
 void StartEventStream(grpc::GenericStub* stub, EventStreamCall call) {

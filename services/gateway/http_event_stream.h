@@ -7,11 +7,16 @@
 //
 // What the client reads:
 //   retry: 5000                    first, how long EventSource waits before reconnecting
+//   id: <resume_token>             before the data of a message of a resumable stream
 //   data: {...}                    one per message, protobuf JSON on one line
 //   : keep-alive                   every 15 s without a message (http_server.h)
 //   event: end / data: {}          a stream that ended normally (no reconnect needed)
 //   event: error / data: {"error": {...}}  a stream that ended with an error, with the error's
 //                                  details as in every JSON error (docs/errors.md)
+// A stream is resumable when its request has a string field `resume_token` and its messages
+// carry one too (news' WatchArticles): each event's id is its message's token, and the
+// Last-Event-ID a reconnecting EventSource sends becomes the request's resume_token (unless the
+// query sets it), so the stream goes on after the last event the client saw.
 // An error that comes before the first message (a refused token, a limit, an unknown report) and
 // within the first second is answered as a plain JSON error with its HTTP status instead, which
 // EventSource does not retry.
@@ -50,6 +55,14 @@ bool WantsEventStream(const HttpRequest& request);
 
 // One message as an SSE event ("data: <json>\n\n"), from the JSON text of the message.
 std::string EventData(const std::string& json);
+
+// The field of a resumable stream's request or message that carries the resume token, or null.
+const google::protobuf::FieldDescriptor* ResumeTokenField(const google::protobuf::Descriptor* type);
+
+// `query` with resume_token=<Last-Event-ID> added when the method's request takes one, the
+// client sent Last-Event-ID and the query does not set resume_token itself.
+std::string QueryWithLastEventId(const google::protobuf::MethodDescriptor& method,
+                                 const std::string& query, const std::string& last_event_id);
 
 }  // namespace civitas::gateway
 

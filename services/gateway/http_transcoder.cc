@@ -470,10 +470,14 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
 
   // The request message: body first, then path variables and query parameters on top.
   // Accept-Language stands in for a language_code the client did not send.
+  std::string query_used =
+      QueryWithAcceptLanguage(*binding, query, request.Header("accept-language"));
+  if (event_stream) {
+    query_used =
+        QueryWithLastEventId(*method.descriptor, query_used, request.Header("last-event-id"));
+  }
   absl::StatusOr<std::string> bytes =
-      BuildRequest(*binding, variables,
-                   QueryWithAcceptLanguage(*binding, query, request.Header("accept-language")),
-                   form ? form_json : request.body);
+      BuildRequest(*binding, variables, query_used, form ? form_json : request.body);
   if (!bytes.ok()) {
     fail(GatewayError(static_cast<grpc::StatusCode>(bytes.status().code()),
                       std::string(bytes.status().message()), "REQUEST_NOT_UNDERSTOOD",

@@ -153,6 +153,67 @@ class EventStreamTest(unittest.TestCase):
         # The client went away: the gateway lets the stream go.
         self.assertTrue(self.gw.wait_following(0), "the closed stream is still followed")
 
+    def events(self, stream):
+        """The (id, message) of every data event read so far."""
+        out = []
+        for block in stream.body().split("\n\n"):
+            lines = block.split("\n")
+            data = [l[len("data: "):] for l in lines if l.startswith("data: ")]
+            ids = [l[len("id: "):] for l in lines if l.startswith("id: ")]
+            if data and not any(l.startswith("event: ") for l in lines):
+                out.append((ids[0] if ids else None, json.loads(data[0])))
+        return out
+
+    def test_a_reconnecting_client_resumes_after_its_last_event(self):
+        def publish(title):
+            status, _, created = call(self.gw, "POST", "/v1/articles",
+                                      {"title": title, "state": "PUBLISHED"}, self.editor)
+            self.assertEqual(status, 200, created)
+            return json.loads(created)["name"]
+
+        stream = EventStream(self.gw, "/v1/articles:watch")
+        self.assertEqual(stream.head()[0], 200)
+        self.assertTrue(stream.read_until("retry: 5000\n\n"), stream.data)
+        self.assertTrue(self.gw.wait_following(1))
+        first = publish("Vor der Funkstille")
+        self.assertTrue(stream.read_until("Vor der Funkstille"), stream.data)
+        [(last_id, change)] = [e for e in self.events(stream) if e[1]["article"]["name"] == first]
+        self.assertTrue(last_id, "a resumable stream's events carry an id")
+        self.assertEqual(change["resumeToken"], last_id)
+        stream.close()
+        self.assertTrue(self.gw.wait_following(0))
+
+        # Offline: two articles are published and the first one is deleted.
+        missed = [publish("Verpasst eins"), publish("Verpasst zwei")]
+        status, _, body = call(self.gw, "DELETE", "/v1/" + first, None, self.editor)
+        self.assertEqual(status, 200, body)
+
+        # EventSource reconnects with Last-Event-ID: first what it missed, then live changes.
+        stream = EventStream(self.gw, "/v1/articles:watch", {"Last-Event-ID": last_id})
+        self.assertEqual(stream.head()[0], 200)
+        self.assertTrue(stream.read_until("Verpasst zwei"), stream.data)
+        self.assertTrue(self.gw.wait_following(1))
+        live = publish("Wieder online")
+        self.assertTrue(stream.read_until("Wieder online"), stream.data)
+        got = self.events(stream)
+        names = [c["article"]["name"] for _, c in got]
+        for name in missed + [live]:
+            self.assertIn(name, names)
+        removed = [c for _, c in got if c["article"]["name"] == first]
+        self.assertEqual([c["type"] for c in removed], ["REMOVED"], got)
+        # In order: the catch-up before what was published after it.
+        self.assertLess(max(names.index(n) for n in missed), names.index(live))
+        self.assertTrue(all(i for i, _ in got), "every event has an id")
+        stream.close()
+        self.assertTrue(self.gw.wait_following(0))
+
+        # A Last-Event-ID this city never issued: a JSON error naming the reason.
+        stream = EventStream(self.gw, "/v1/articles:watch", {"Last-Event-ID": "not-a-token"})
+        status, head = stream.head()
+        self.assertEqual(status, 400, head)
+        self.assertTrue(stream.read_until("SYNC_TOKEN_INVALID"), stream.data)
+        stream.close()
+
     def test_a_finite_stream_ends_with_an_end_event(self):
         # The gateway's own CreateBackup: its progress as events, then "end".
         admin = token(self.key, "it", "admin")

@@ -212,7 +212,9 @@ typedef struct civitas_host_api {
    * returns CIVITAS_CANCELLED once the client is gone. */
   int32_t (*call_send)(civitas_call_host* call_host_ptr, const uint8_t* message, size_t size);
   /* Streaming: after the handler returns OK, keep the stream open and forward every message that
-   * this city's instance publishes on `topic`, until the client cancels or its deadline passes. */
+   * this city's instance publishes on `topic`, until the client cancels or its deadline passes.
+   * What is published from this call on is sent after every message the handler sends itself
+   * (follow first, then send a snapshot: nothing is missed, nothing older arrives after it). */
   int32_t (*call_follow)(civitas_call_host* call_host_ptr, const char* topic, size_t topic_size);
 } civitas_host_api;
 

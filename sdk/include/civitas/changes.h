@@ -76,6 +76,17 @@ class ChangeLog {
     });
   }
 
+  // The token of everything recorded so far, with instants up to `watermark_micros` (a live
+  // change's position in the log, for a stream that can be resumed from it).
+  Status Head(const Store& store, int64_t watermark_micros, std::string* token) const {
+    std::string current;
+    Status s = store.Get(prefix_ + "seq", &current);
+    if (!s.ok() && s.code() != CIVITAS_NOT_FOUND) return s;
+    *token = Hex(s.ok() ? DecodeU64(current) : 0) + "." +
+             Hex(static_cast<uint64_t>(watermark_micros < 0 ? 0 : watermark_micros));
+    return OkStatus();
+  }
+
   struct Page {
     std::vector<std::string> ids;  // distinct, each to be re-read and sent as upsert or tombstone
     std::string next_token;

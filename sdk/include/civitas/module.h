@@ -367,7 +367,8 @@ class ServerWriter {
     if (!message.SerializeToString(&bytes)) return false;
     return call_.host()->call_send(call_.raw(), internal::Bytes(bytes), bytes.size()) == CIVITAS_OK;
   }
-  // After the handler returns OK, forwards what the city's instance publishes on `topic`.
+  // After the handler returns OK, forwards what the city's instance publishes on `topic` from
+  // now on, after every message the handler writes itself: follow first, then write a snapshot.
   Status Follow(std::string_view topic) {
     return internal::FromCode(call_.host()->call_follow(call_.raw(), topic.data(), topic.size()),
                               "cannot follow topic");
