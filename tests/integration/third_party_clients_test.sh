@@ -83,6 +83,16 @@ check "python grpcio reads a module response" "list-bytes True" "$python_out"
 check "python grpcio gets NOT_FOUND for an unknown city" "unknown-city NOT_FOUND" "$python_out"
 check "python grpcio gets INVALID_ARGUMENT for garbage" "garbage INVALID_ARGUMENT" "$python_out"
 
+# Android: Java and Kotlin (lite) from proto/civitas alone, each file's classes in its java_package
+# (the google/ protos come from proto-google-common-protos on Android).
+gen="$dir/gen-java"
+mkdir -p "$gen"
+check "protoc generates Java and Kotlin (lite) for every public proto" \
+  "org/civitas/news/v1/Article.java org/civitas/news/v1/ArticleKt.kt org/civitas/notify/v1/NotifyProto.java" \
+  "$(cd "$proto_dir" && protoc -I . --java_out=lite:"$gen" --kotlin_out=lite:"$gen" \
+       $(find civitas -name '*.proto' | sort) 2>&1 &&
+     cd "$gen" && ls org/civitas/news/v1/Article.java org/civitas/news/v1/ArticleKt.kt \
+       org/civitas/notify/v1/NotifyProto.java | xargs)"
 check "buf lint (STANDARD) passes on proto/" "lint-clean" \
   "$(cd "$proto_dir" && "$buf" lint 2>&1 && echo lint-clean)"
 
