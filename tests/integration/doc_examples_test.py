@@ -34,30 +34,74 @@ DOC_BASE = "http://127.0.0.1:8080"
 
 def examples(path):
     """[(line number, kind, text)]: kind "curl" (a command) or "url" (a plain URL to GET)."""
+    return [e[:3] for e in examples_with_answers(path)]
+
+
+def examples_with_answers(path):
+    """[(line number, kind, text, shown)]: as examples(), with `shown` the JSON answer the doc
+    prints in a ```json block right after the example's own block (else None)."""
     out = []
     lines = open(path, encoding="utf-8").read().split("\n")
     fence = None
     pending, start = "", 0
+    closed_at, shown = -10, None  # where the last sh block closed; the json block being read
     for number, line in enumerate(lines, 1):
         if line.lstrip().startswith("```"):  # fences may be indented (inside a list)
-            fence = None if fence is not None else line.lstrip()[3:].strip()
+            opening = fence is None
+            if not opening and fence == "json" and shown is not None:
+                if out and out[-1][1] == "curl" and shown[0] - closed_at <= 2:
+                    out[-1] = out[-1][:3] + ("\n".join(shown[1]),)
+                shown = None
+            if not opening and fence in ("sh", "bash"):
+                closed_at = number
+            fence = line.lstrip()[3:].strip() if opening else None
+            if opening and fence == "json":
+                shown = (number, [])
             pending = ""
+            continue
+        if fence == "json" and shown is not None:
+            shown[1].append(line)
             continue
         if fence is None:
             for span in re.findall(r"`(curl [^`]+)`", line):
-                out.append((number, "curl", span))
+                out.append((number, "curl", span, None))
             continue
         if fence in ("sh", "bash", "") and not pending and line.lstrip().startswith("curl "):
             pending, start = line, number
         elif pending:
             pending += "\n" + line
         elif fence == "" and re.match(r"https?://", line):
-            out.append((number, "url", line.split()[0]))
+            out.append((number, "url", line.split()[0], None))
             continue
         if pending and complete(pending):
-            out.append((start, "curl", pending))
+            out.append((start, "curl", pending, None))
             pending = ""
     return out
+
+
+def shape_differences(shown, real, path="$"):
+    """Where the documented answer `shown` is not part of the real one: a field the real answer
+    lacks, or a value of another JSON type (lists compare their first items)."""
+    if isinstance(shown, dict):
+        if not isinstance(real, dict):
+            return [f"{path}: an object in the doc, {type(real).__name__} in the answer"]
+        out = []
+        for key, value in shown.items():
+            if key not in real:
+                out.append(f"{path}.{key}: in the doc, not in the answer")
+            else:
+                out += shape_differences(value, real[key], f"{path}.{key}")
+        return out
+    if isinstance(shown, list):
+        if not isinstance(real, list):
+            return [f"{path}: a list in the doc, {type(real).__name__} in the answer"]
+        if shown and not real:
+            return [f"{path}: items in the doc, an empty list in the answer"]
+        return shape_differences(shown[0], real[0], f"{path}[0]") if shown else []
+    kinds = {bool: "bool", int: "number", float: "number", str: "string", type(None): "null"}
+    if kinds[type(shown)] != kinds.get(type(real), type(real).__name__):
+        return [f"{path}: {kinds[type(shown)]} in the doc, {type(real).__name__} in the answer"]
+    return []
 
 
 def complete(command):
@@ -187,11 +231,11 @@ def tiny_png():
 
 def main():
     gw = DemoGateway(GATEWAY, CTL)
-    failures, ran, elsewhere = [], 0, 0
+    failures, ran, elsewhere, answers = [], 0, 0, 0
     try:
         runner = Runner(gw)
         for doc in DOC_FILES:
-            for line, kind, text in examples(os.path.join(DOCS, doc)):
+            for line, kind, text, shown in examples_with_answers(os.path.join(DOCS, doc)):
                 if re.search(r"https?://(?!127\.0\.0\.1)", text.replace("$H", DOC_BASE)):
                     elsewhere += 1
                     continue
@@ -207,11 +251,24 @@ def main():
                 if not ok:
                     failures.append(f"{doc}:{line}: {status} (wanted {want or '2xx'}): "
                                     f"{' '.join(text.split())}\n    {answer[:400]}")
+                elif shown is not None:
+                    # The answer the doc prints must be the real answer's shape.
+                    answers += 1
+                    try:
+                        diff = shape_differences(json.loads(shown), json.loads(answer))
+                    except ValueError as e:
+                        diff = [f"not JSON: {e}"]
+                    print(f"{'ok  ' if not diff else 'FAIL'} answer {doc}:{line}")
+                    for d in diff:
+                        failures.append(f"{doc}:{line}: the documented answer differs: {d}")
     finally:
         gw.stop()
-    print(f"{ran} examples run, {elsewhere} on other hosts not run")
+    print(f"{ran} examples run, {elsewhere} on other hosts not run, {answers} documented answers "
+          "checked")
     if ran < 40:
         failures.append(f"only {ran} examples found; the extraction is broken")
+    if answers < 6:
+        failures.append(f"only {answers} documented answers found; one per module is expected")
     for f in failures:
         print("FAILED", f)
     return 1 if failures else 0
