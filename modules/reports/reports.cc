@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <random>
 #include <set>
 #include <utility>
 
@@ -33,6 +34,28 @@ constexpr int64_t kAnonymousReportsPerDevicePerDay = 10;
 
 // dq/<device id>: "<day since 1970> <reports that day>", for kAnonymousReportsPerDevicePerDay.
 std::string DeviceQuotaKey(const std::string& device_id) { return "dq/" + device_id; }
+// The secret that lets the sender of an anonymous report claim it once signed in.
+std::string ClaimKey(const std::string& id) { return "cs/" + id; }
+
+// 128 bits from the operating system's random source, as hex.
+std::string NewClaimSecret() {
+  std::random_device device;  // /dev/urandom (getrandom) with libstdc++ on Linux
+  std::string out;
+  for (int i = 0; i < 4; ++i) {
+    char part[9];
+    std::snprintf(part, sizeof part, "%08x", static_cast<unsigned>(device()));
+    out += part;
+  }
+  return out;
+}
+
+// Compares without stopping at the first difference (no timing hint about the secret).
+bool SameSecret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
 
 std::string Hex(int64_t v) { return civitas::Hex16(static_cast<uint64_t>(v)); }
 
@@ -360,9 +383,11 @@ Status Reports::CreateReport(civitas::Call& call, const pb::CreateReportRequest&
   civitas::SetMicros(now, first->mutable_time());
   const std::string inv = Hex(INT64_MAX - now);
   const int64_t today = now / (86'400LL * 1'000'000);
+  const std::string claim_secret = call.signed_in() ? "" : NewClaimSecret();
   s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
     Status w;
     if (!call.signed_in()) {
+      if (w = txn.Put(ClaimKey(id), claim_secret); !w.ok()) return w;
       // The device's count of anonymous reports today (UTC), in the same commit as the report.
       std::string quota;
       w = txn.Get(DeviceQuotaKey(r.device_id()), &quota, /*for_update=*/true);
@@ -395,6 +420,44 @@ Status Reports::CreateReport(civitas::Call& call, const pb::CreateReportRequest&
       p.set_data(photos[i].second);
       w = txn.Put("ph/" + id + "/" + std::to_string(i), p.SerializeAsString());
     }
+    return w;
+  });
+  if (!s.ok()) return s;
+  *response = View(r, call);
+  response->set_claim_secret(claim_secret);
+  return OkStatus();
+}
+
+Status Reports::ClaimReport(civitas::Call& call, const pb::ClaimReportRequest& request,
+                            pb::Report* response) {
+  std::string id;
+  if (Status s = civitas::IdFromName("reports", request.name(), &id); !s.ok()) return s;
+  if (request.claim_secret().empty() || request.claim_secret().size() > 64) {
+    return InvalidArgument("claim_secret is required: the one CreateReport answered with");
+  }
+  const std::string subject(call.subject());
+  const int64_t now = city_.NowMicros();
+  pb::Report r;
+  Status s = city_.store().RunTransaction([&](civitas::Transaction& txn) {
+    if (Status l = LoadReport(id, &r, &txn, /*for_update=*/true); !l.ok()) return l;
+    if (r.reporter() == subject) return OkStatus();  // claimed before: the same answer again
+    std::string secret;
+    Status g = txn.Get(ClaimKey(id), &secret, /*for_update=*/true);
+    if (!g.ok() && g.code() != CIVITAS_NOT_FOUND) return g;
+    // One refusal for every reason (claimed by someone else, signed-in report, wrong secret):
+    // the answer says nothing about the report's sender.
+    if (!g.ok() || !r.reporter().empty() || !SameSecret(secret, request.claim_secret())) {
+      return civitas::PermissionDenied("this claim_secret does not claim report '" +
+                                       request.name() +
+                                       "' (only the secret of its CreateReport answer does, once)")
+          .WithReason("CLAIM_SECRET_INVALID");
+    }
+    r.set_reporter(subject);
+    civitas::SetMicros(now, r.mutable_update_time());
+    Status w = txn.Put("r/" + id, r.SerializeAsString());
+    const int64_t created = civitas::ToMicros(r.create_time());
+    if (w.ok()) w = txn.Put("rm/" + subject + '\0' + Hex(INT64_MAX - created) + id, "");
+    if (w.ok()) w = txn.Delete(ClaimKey(id));
     return w;
   });
   if (!s.ok()) return s;
@@ -828,6 +891,7 @@ CIVITAS_MODULE(
         .Unary("GetReport", civitas::Role::kAnonymous, &reports::Reports::GetReport)
         .Unary("ListReports", civitas::Role::kAnonymous, &reports::Reports::ListReports)
         .Unary("ListMyReports", civitas::Role::kCitizen, &reports::Reports::ListMyReports)
+        .Unary("ClaimReport", civitas::Role::kCitizen, &reports::Reports::ClaimReport)
         .ServerStream("WatchReport", civitas::Role::kAnonymous, &reports::Reports::WatchReport)
         .Unary("UpdateReportStatus", civitas::Role::kEditor, &reports::Reports::UpdateReportStatus)
         .Unary("GetReportPhoto", civitas::Role::kAnonymous, &reports::Reports::GetReportPhoto)

@@ -51,6 +51,7 @@ class Reports {
   civitas::Status GetReport(civitas::Call&, const pb::GetReportRequest&, pb::Report*);
   civitas::Status ListReports(civitas::Call&, const pb::ListReportsRequest&,
                               pb::ListReportsResponse*);
+  civitas::Status ClaimReport(civitas::Call&, const pb::ClaimReportRequest&, pb::Report*);
   civitas::Status ListMyReports(civitas::Call&, const pb::ListMyReportsRequest&,
                                 pb::ListReportsResponse*);
   civitas::Status WatchReport(civitas::Call&, const pb::WatchReportRequest&,

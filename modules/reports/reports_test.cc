@@ -483,3 +483,74 @@ TEST(CheckImageTest, EveryPixelIsDecoded) {
 }
 
 }  // namespace
+
+namespace {
+
+class ClaimTest : public ReportsTest {
+ protected:
+  int32_t Claim(const std::string& name, const std::string& secret, const Caller& who,
+                pb::Report* out, std::string* reason = nullptr) {
+    pb::ClaimReportRequest req;
+    req.set_name(name);
+    req.set_claim_secret(secret);
+    civitas::testing::CallResult r =
+        host_.Call(kService, "ClaimReport", req.SerializeAsString(), who);
+    if (reason) *reason = r.reason;
+    if (r.code == CIVITAS_OK) out->ParseFromString(r.reply);
+    return r.code;
+  }
+  std::vector<std::string> Mine(const Caller& who) {
+    pb::ListMyReportsRequest req;
+    pb::ListReportsResponse out;
+    EXPECT_EQ(host_.Unary(kService, "ListMyReports", req, &out, who), CIVITAS_OK);
+    std::vector<std::string> names;
+    for (const pb::Report& r : out.reports()) names.push_back(r.name());
+    return names;
+  }
+};
+
+TEST_F(ClaimTest, TheSenderOfAnAnonymousReportClaimsItOnceSignedIn) {
+  pb::Report r = Valid();
+  r.set_device_id("phone-1");
+  pb::Report sent;
+  ASSERT_EQ(Create(r, Caller::Anonymous(), &sent), CIVITAS_OK);
+  ASSERT_EQ(sent.claim_secret().size(), 32u) << "128 bits, as hex";
+  host_.SetNowMicros(1'790'000'001'000'000);  // a second later
+  pb::Report signed_in;
+  ASSERT_EQ(Create(Valid(), kAnna, &signed_in), CIVITAS_OK);
+  EXPECT_TRUE(signed_in.claim_secret().empty()) << "a signed-in report is the account's already";
+  pb::GetReportRequest get;
+  get.set_name(sent.name());
+  pb::Report read;
+  ASSERT_EQ(host_.Unary(kService, "GetReport", get, &read, kEditor), CIVITAS_OK);
+  EXPECT_TRUE(read.claim_secret().empty()) << "the secret is never shown again";
+
+  // A wrong secret, and a sign-in of someone else with a wrong one: refused, nothing changes.
+  const auto before = host_.data();
+  pb::Report out;
+  std::string reason;
+  EXPECT_EQ(Claim(sent.name(), std::string(32, '0'), kAnna, &out, &reason),
+            CIVITAS_PERMISSION_DENIED);
+  EXPECT_EQ(reason, "CLAIM_SECRET_INVALID");
+  EXPECT_EQ(Claim(sent.name(), "", kAnna, &out), CIVITAS_INVALID_ARGUMENT);
+  EXPECT_EQ(host_.data(), before);
+
+  ASSERT_EQ(Claim(sent.name(), sent.claim_secret(), kAnna, &out), CIVITAS_OK);
+  EXPECT_EQ(out.reporter(), "anna");
+  EXPECT_TRUE(out.reported_by_caller());
+  EXPECT_EQ(Mine(kAnna), (std::vector<std::string>{signed_in.name(), sent.name()}))
+      << "newest first, the claimed one by its creation time";
+  EXPECT_EQ(Claim(sent.name(), sent.claim_secret(), kAnna, &out), CIVITAS_OK) << "idempotent";
+  EXPECT_EQ(Mine(kAnna).size(), 2u);
+  // The secret worked once: nobody else can take the report with it now.
+  EXPECT_EQ(Claim(sent.name(), sent.claim_secret(), Caller::Citizen("ben"), &out, &reason),
+            CIVITAS_PERMISSION_DENIED);
+  EXPECT_EQ(reason, "CLAIM_SECRET_INVALID");
+  EXPECT_TRUE(Mine(Caller::Citizen("ben")).empty());
+  // A signed-in report cannot be claimed by anyone else.
+  EXPECT_EQ(Claim(signed_in.name(), sent.claim_secret(), Caller::Citizen("ben"), &out),
+            CIVITAS_PERMISSION_DENIED);
+  EXPECT_EQ(Claim("reports/0123456789abcdef", sent.claim_secret(), kAnna, &out), CIVITAS_NOT_FOUND);
+}
+
+}  // namespace

@@ -110,6 +110,7 @@ const std::map<std::string, char>& Roles() {
       {"ReportsService.GetReport", 'A'},
       {"ReportsService.ListReports", 'A'},
       {"ReportsService.ListMyReports", 'C'},
+      {"ReportsService.ClaimReport", 'C'},
       {"ReportsService.WatchReport", 'A'},
       {"ReportsService.UpdateReportStatus", 'E'},
       {"ReportsService.GetReportPhoto", 'A'},

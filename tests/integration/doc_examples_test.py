@@ -143,6 +143,7 @@ class Runner:
                     "CITIZEN": gw.token("anna", "citizen"), "MOD": gw.token("mod", "moderator"),
                     "ADMIN": gw.token("it", "admin")}
         self.created = {}  # collection -> the name an example's POST answered with
+        self.claim_secret = ""  # of the last anonymous report an example sent
         # The photo the upload example sends (`-F photos=@schlagloch.png`), in curl's folder.
         with open(os.path.join(gw.dir.name, "schlagloch.png"), "wb") as f:
             f.write(tiny_png())
@@ -187,6 +188,8 @@ class Runner:
             if token in text:
                 changes = self.get("/v1/articles:changes?page_size=1")
                 text = text.replace(token, changes["nextSyncToken"])
+        if "<claim_secret>" in text:  # from the anonymous report an earlier example sent
+            text = text.replace("<claim_secret>", self.claim_secret)
         if "<next_page_token>" in text:
             page = self.get("/v1/articles?page_size=1")
             text = text.replace("<next_page_token>", page.get("nextPageToken", ""))
@@ -212,9 +215,11 @@ class Runner:
             os.unlink(body)
         if 200 <= status < 300 and re.search(r"-X\s+POST|\s-d\s", command):
             try:
-                name = json.loads(answer).get("name", "")
+                created = json.loads(answer)
+                name = created.get("name", "")
                 if name.count("/") == 1:
                     self.created[name.split("/")[0]] = name
+                self.claim_secret = created.get("claimSecret") or self.claim_secret
             except (ValueError, AttributeError):
                 pass
         return status, answer
