@@ -193,6 +193,22 @@ read -r wps wp50 wp99 werr < <("$build/bin/bench_client" supports --target "127.
 [ "$werr" = 0 ] || { echo "SupportIdea: $werr errors" >&2; exit 1; }
 kill $gw; wait $gw 2>/dev/null || true
 
+# The JSON path itself: the same city restarted without the rendered cache
+# (limits.http_cache_ttl_ms: 0), so every answer goes through the module and the JSON printer.
+sed 's/^limits: {/limits: {http_cache_ttl_ms: 0, /' "$dir/gateway.yaml" > "$dir/nocache.yaml"
+rm -f "$dir/gw.port"
+"$build/bin/civitas-gateway" --config "$dir/nocache.yaml" --listen 127.0.0.1:0 \
+  --port_file "$dir/gw.port" --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 &
+gw=$!; pids+=($gw); wait_port "$dir/gw.port" >/dev/null
+http_port=$(sed -n 2p "$dir/gw.port")
+json_list="http://127.0.0.1:$http_port/v1/articles?page_size=20" json_get="http://127.0.0.1:$http_port/v1/$article"
+uncached_list=() uncached_get=()
+for _ in 1 2 3; do
+  uncached_list+=("$(measure_json json_list_uncached "$json_list")")
+  uncached_get+=("$(measure_json json_get_uncached "$json_get")")
+done
+kill $gw; wait $gw 2>/dev/null || true
+
 # 3. Start-up and memory: the seeded city restarted; then 1 and 100 idle cities.
 start_ns=$(date +%s%N); rm -f "$dir/gw.port"
 "$build/bin/civitas-gateway" --config "$dir/gateway.yaml" --listen 127.0.0.1:0 \
@@ -217,6 +233,7 @@ rss1=$(idle_rss 1); rss100=$(idle_rss 100)
 report() {
 echo "Run of $(date -u +%Y-%m-%d) at commit $(git -C "$repo" log -1 --format='%h' 2>/dev/null || echo unknown) ("$(git -C "$repo" log -1 --format='%s' 2>/dev/null | cut -c1-60)…")$(git -C "$repo" diff --quiet HEAD -- . ':!docs' 2>/dev/null || echo ', with uncommitted changes')"
 echo
+echo "build: $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null || echo unknown) ($build)"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "load: h2load -n $requests -c $clients -m $streams (client on the same machine); durability sync"
 echo
@@ -239,7 +256,9 @@ echo "JSON/HTTP against gRPC, 32 connections × 1 request in flight each, median
 echo
 echo "| row | gRPC req/s | JSON/HTTP req/s | JSON ÷ gRPC |"
 echo "|---|---:|---:|---:|"
-for pair in "ListArticles, page of 20|grpc_list32|json_list32" "GetArticle|grpc_get32|json_get32"; do
+for pair in "ListArticles, page of 20|grpc_list32|json_list32" "GetArticle|grpc_get32|json_get32" \
+    "ListArticles, page of 20, without the rendered cache|grpc_list32|uncached_list" \
+    "GetArticle, without the rendered cache|grpc_get32|uncached_get"; do
   IFS='|' read -r label g j <<<"$pair"
   declare -n ga=$g ja=$j
   gm=$(median "${ga[@]}") jm=$(median "${ja[@]}")
