@@ -1,6 +1,7 @@
 #include "services/gateway/openapi.h"
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
 
 #include <map>
 #include <set>
@@ -96,11 +97,15 @@ class Schemas {
       const pb::FieldDescriptor* f = m->field(i);
       w->Key(f->json_name());
       std::string doc = CommentOf(f);
-      if (doc.empty()) {
+      const bool deprecated = f->options().deprecated();
+      if (doc.empty() && !deprecated) {
         Field(f, w);
       } else {
         // A $ref may not have siblings in every reader: wrap it.
-        w->BeginObject().Member("description", doc).Key("allOf").BeginArray();
+        w->BeginObject();
+        if (!doc.empty()) w->Member("description", doc);
+        if (deprecated) w->Key("deprecated").Bool(true);  // [deprecated = true] in the .proto
+        w->Key("allOf").BeginArray();
         Field(f, w);
         w->EndArray().EndObject();
       }
@@ -237,6 +242,7 @@ void Operation(const HttpBinding& b, const std::string& verb, Schemas* schemas, 
   w->Member("operationId", absl::StrCat(m->service()->name(), "_", m->name()));
   w->Key("tags").BeginArray().String(m->service()->full_name()).EndArray();
   if (std::string doc = CommentOf(m); !doc.empty()) w->Member("description", doc);
+  if (m->options().deprecated()) w->Key("deprecated").Bool(true);  // option deprecated = true
   w->Member("x-civitas-grpc-method", info.full_path);
   w->Member("x-civitas-role", RoleName(info.required_role));
   if (info.required_role != CIVITAS_ROLE_ANONYMOUS) {

@@ -93,6 +93,11 @@ check "protoc generates Java and Kotlin (lite) for every public proto" \
        $(find civitas -name '*.proto' | sort) 2>&1 &&
      cd "$gen" && ls org/civitas/news/v1/Article.java org/civitas/news/v1/ArticleKt.kt \
        org/civitas/notify/v1/NotifyProto.java | xargs)"
+# The v1 API only grows: nothing of what tests/api/v1-baseline.binpb holds (the API as first
+# published) may be removed, renamed or renumbered (docs/app-guide.md, "Versions").
+check "buf breaking: proto/ is compatible with the published v1" "v1-compatible" \
+  "$(cd "$proto_dir" && "$buf" breaking . --against "$proto_dir/../tests/api/v1-baseline.binpb" 2>&1 &&
+     echo v1-compatible)"
 check "buf lint (STANDARD) passes on proto/" "lint-clean" \
   "$(cd "$proto_dir" && "$buf" lint 2>&1 && echo lint-clean)"
 
