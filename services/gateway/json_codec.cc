@@ -348,35 +348,55 @@ class ReflectionPrinter {
   }
 
   absl::Status Single(const pb::Message& m, const pb::FieldDescriptor* f) {
+    return Value(m, f, -1);
+  }
+
+  absl::Status List(const pb::Message& m, const pb::FieldDescriptor* f) {
+    out_->push_back('[');
+    const int n = m.GetReflection()->FieldSize(m, f);
+    for (int i = 0; i < n; ++i) {
+      if (i) out_->push_back(',');
+      if (absl::Status s = Value(m, f, i); !s.ok()) return s;
+    }
+    out_->push_back(']');
+    return absl::OkStatus();
+  }
+
+  // The value of `f` in `m`: the field's own (index -1) or its index-th entry.
+  absl::Status Value(const pb::Message& m, const pb::FieldDescriptor* f, int index) {
     const pb::Reflection* r = m.GetReflection();
+    const bool one = index < 0;
     switch (f->cpp_type()) {
       case pb::FieldDescriptor::CPPTYPE_INT32:
-        absl::StrAppend(out_, r->GetInt32(m, f));
+        absl::StrAppend(out_, one ? r->GetInt32(m, f) : r->GetRepeatedInt32(m, f, index));
         break;
       case pb::FieldDescriptor::CPPTYPE_UINT32:
-        absl::StrAppend(out_, r->GetUInt32(m, f));
+        absl::StrAppend(out_, one ? r->GetUInt32(m, f) : r->GetRepeatedUInt32(m, f, index));
         break;
-      case pb::FieldDescriptor::CPPTYPE_INT64:
-        absl::StrAppend(out_, "\"", r->GetInt64(m, f), "\"");
+      case pb::FieldDescriptor::CPPTYPE_INT64:  // strings in JSON: beyond a double's precision
+        absl::StrAppend(out_, "\"", one ? r->GetInt64(m, f) : r->GetRepeatedInt64(m, f, index),
+                        "\"");
         break;
       case pb::FieldDescriptor::CPPTYPE_UINT64:
-        absl::StrAppend(out_, "\"", r->GetUInt64(m, f), "\"");
+        absl::StrAppend(out_, "\"", one ? r->GetUInt64(m, f) : r->GetRepeatedUInt64(m, f, index),
+                        "\"");
         break;
       case pb::FieldDescriptor::CPPTYPE_DOUBLE:
-        AppendFloating(r->GetDouble(m, f), 15, 17, out_);
+        AppendFloating(one ? r->GetDouble(m, f) : r->GetRepeatedDouble(m, f, index), 15, 17, out_);
         break;
       case pb::FieldDescriptor::CPPTYPE_FLOAT:
-        AppendFloating(r->GetFloat(m, f), 6, 9, out_);
+        AppendFloating(one ? r->GetFloat(m, f) : r->GetRepeatedFloat(m, f, index), 6, 9, out_);
         break;
       case pb::FieldDescriptor::CPPTYPE_BOOL:
-        out_->append(r->GetBool(m, f) ? "true" : "false");
+        out_->append((one ? r->GetBool(m, f) : r->GetRepeatedBool(m, f, index)) ? "true" : "false");
         break;
       case pb::FieldDescriptor::CPPTYPE_ENUM:
-        Enum(f->enum_type(), r->GetEnumValue(m, f));
+        Enum(f->enum_type(), one ? r->GetEnumValue(m, f) : r->GetRepeatedEnumValue(m, f, index));
         break;
       case pb::FieldDescriptor::CPPTYPE_STRING: {
         std::string scratch;
-        const std::string& v = r->GetStringReference(m, f, &scratch);
+        const std::string& v = one ? r->GetStringReference(m, f, &scratch)
+                                   : r->GetRepeatedStringReference(m, f, index, &scratch);
         if (f->type() == pb::FieldDescriptor::TYPE_BYTES) {
           AppendJsonString(absl::Base64Escape(v), out_);
         } else {
@@ -385,58 +405,8 @@ class ReflectionPrinter {
         break;
       }
       case pb::FieldDescriptor::CPPTYPE_MESSAGE:
-        return Message(r->GetMessage(m, f));
+        return Message(one ? r->GetMessage(m, f) : r->GetRepeatedMessage(m, f, index));
     }
-    return absl::OkStatus();
-  }
-
-  absl::Status List(const pb::Message& m, const pb::FieldDescriptor* f) {
-    const pb::Reflection* r = m.GetReflection();
-    out_->push_back('[');
-    const int n = r->FieldSize(m, f);
-    for (int i = 0; i < n; ++i) {
-      if (i) out_->push_back(',');
-      switch (f->cpp_type()) {
-        case pb::FieldDescriptor::CPPTYPE_INT32:
-          absl::StrAppend(out_, r->GetRepeatedInt32(m, f, i));
-          break;
-        case pb::FieldDescriptor::CPPTYPE_UINT32:
-          absl::StrAppend(out_, r->GetRepeatedUInt32(m, f, i));
-          break;
-        case pb::FieldDescriptor::CPPTYPE_INT64:
-          absl::StrAppend(out_, "\"", r->GetRepeatedInt64(m, f, i), "\"");
-          break;
-        case pb::FieldDescriptor::CPPTYPE_UINT64:
-          absl::StrAppend(out_, "\"", r->GetRepeatedUInt64(m, f, i), "\"");
-          break;
-        case pb::FieldDescriptor::CPPTYPE_DOUBLE:
-          AppendFloating(r->GetRepeatedDouble(m, f, i), 15, 17, out_);
-          break;
-        case pb::FieldDescriptor::CPPTYPE_FLOAT:
-          AppendFloating(r->GetRepeatedFloat(m, f, i), 6, 9, out_);
-          break;
-        case pb::FieldDescriptor::CPPTYPE_BOOL:
-          out_->append(r->GetRepeatedBool(m, f, i) ? "true" : "false");
-          break;
-        case pb::FieldDescriptor::CPPTYPE_ENUM:
-          Enum(f->enum_type(), r->GetRepeatedEnumValue(m, f, i));
-          break;
-        case pb::FieldDescriptor::CPPTYPE_STRING: {
-          std::string scratch;
-          const std::string& v = r->GetRepeatedStringReference(m, f, i, &scratch);
-          if (f->type() == pb::FieldDescriptor::TYPE_BYTES) {
-            AppendJsonString(absl::Base64Escape(v), out_);
-          } else {
-            AppendJsonString(v, out_);
-          }
-          break;
-        }
-        case pb::FieldDescriptor::CPPTYPE_MESSAGE:
-          if (absl::Status s = Message(r->GetRepeatedMessage(m, f, i)); !s.ok()) return s;
-          break;
-      }
-    }
-    out_->push_back(']');
     return absl::OkStatus();
   }
 
