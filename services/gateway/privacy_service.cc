@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/gateway/authenticator.h"
+#include "services/gateway/gateway_call.h"
 #include "services/gateway/log.h"
 #include "services/gateway/status_details.h"
 
@@ -101,30 +102,17 @@ grpc::ServerUnaryReactor* PrivacyService::Run(grpc::CallbackServerContext* ctx, 
                                  "GATEWAY_DRAINING"));
     return reactor;
   }
-  absl::string_view city_md, authorization;
-  for (const auto& [k, v] : ctx->client_metadata()) {
-    const absl::string_view key(k.data(), k.size());
-    if (key == "x-civitas-city") city_md = absl::string_view(v.data(), v.size());
-    if (key == "authorization") authorization = absl::string_view(v.data(), v.size());
-  }
-  const grpc::string_ref authority = ctx->ExperimentalGetAuthority();
-  const CityRoutes* city = nullptr;
-  grpc::Status status =
-      table->ResolveCity(city_md, absl::string_view(authority.data(), authority.size()), &city);
-  Caller caller;
-  if (status.ok()) status = auth_->Authenticate(authorization, city->config.id, &caller);
-  if (status.ok())
-    status = Authenticator::CheckRole(caller, CIVITAS_ROLE_CITIZEN, method, city->config.id);
-  int64_t retry_after = 0;
-  if (status.ok()) {
-    status = limiter_.Admit(
-        {city->config.id, caller.subject, false, ctx->peer(), "", method, nullptr}, &retry_after);
-  }
-  if (retry_after > 0) ctx->AddTrailingMetadata("retry-after", std::to_string(retry_after));
-  if (!status.ok()) {
-    reactor->Finish(EnsureErrorInfo(status));
+  AdmittedCall admitted;
+  if (grpc::Status refused =
+          AdmitGatewayCall(ctx, method, CIVITAS_ROLE_CITIZEN, std::move(table),
+                           {auth_, &limiter_, "", /*staff_allowance=*/false}, &admitted);
+      !refused.ok()) {
+    reactor->Finish(std::move(refused));
     return reactor;
   }
+  table = std::move(admitted.table);
+  const CityRoutes* city = admitted.city;
+  Caller caller = std::move(admitted.caller);
   // The table (and so the city's module instances) stays alive until the work is done.
   const bool submitted = pool->TrySubmit(
       [reactor, table, city, subject = std::move(caller.subject), work = std::move(work)]() {

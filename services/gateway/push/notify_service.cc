@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/gateway/authenticator.h"
+#include "services/gateway/gateway_call.h"
 #include "services/gateway/log.h"
 #include "services/gateway/push/push_keys.h"
 #include "services/gateway/push/push_requests.h"
@@ -112,51 +113,16 @@ grpc::ServerUnaryReactor* NotifyService::Run(grpc::CallbackServerContext* ctx, c
                                  "the gateway is starting or shutting down; retry shortly"));
     return reactor;
   }
-  absl::string_view city_md, authorization, http_peer, forwarded;
-  for (const auto& [k, v] : ctx->client_metadata()) {
-    const absl::string_view key(k.data(), k.size());
-    const absl::string_view value(v.data(), v.size());
-    if (key == "x-civitas-city") city_md = value;
-    if (key == "authorization") authorization = value;
-    if (key == "x-civitas-http-peer") http_peer = value;
-    if (!limiter_client_ip_header_.empty() && key == limiter_client_ip_header_) forwarded = value;
-  }
-  const grpc::string_ref authority = ctx->ExperimentalGetAuthority();
-  const CityRoutes* city = nullptr;
-  grpc::Status status =
-      table->ResolveCity(city_md, absl::string_view(authority.data(), authority.size()), &city);
-  Caller caller;
-  if (status.ok()) status = auth_->Authenticate(authorization, city->config.id, &caller);
-  if (status.ok() && role != CIVITAS_ROLE_ANONYMOUS) {
-    status = Authenticator::CheckRole(caller, role, method, city->config.id);
-  }
-  int64_t retry_after = 0;
-  if (status.ok()) {
-    // The in-process channel of the JSON/HTTP API names the HTTP client in metadata; a network
-    // peer is never overridden by what it sends.
-    std::string peer = ctx->peer();
-    if (!absl::StartsWith(peer, "ipv4:") && !absl::StartsWith(peer, "ipv6:") &&
-        !absl::StartsWith(peer, "unix:") && !http_peer.empty()) {
-      peer = std::string(http_peer);
-    }
-    const bool staff = (caller.roles & (CIVITAS_ROLE_BIT(CIVITAS_ROLE_EDITOR) |
-                                        CIVITAS_ROLE_BIT(CIVITAS_ROLE_MODERATOR) |
-                                        CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN))) != 0;
-    const std::string forwarded_address(forwarded);
-    // The descriptor tells reads (GET in google.api.http) from writes.
-    std::string full_name(method + 1);
-    full_name[full_name.rfind('/')] = '.';
-    const google::protobuf::MethodDescriptor* descriptor =
-        google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full_name);
-    status = limiter_.Admit(
-        {city->config.id, caller.subject, staff, peer, forwarded_address, method, descriptor},
-        &retry_after);
-  }
-  if (retry_after > 0) ctx->AddTrailingMetadata("retry-after", std::to_string(retry_after));
-  if (!status.ok()) {
-    reactor->Finish(status);
+  AdmittedCall admitted;
+  if (grpc::Status refused = AdmitGatewayCall(
+          ctx, method, role, std::move(table),
+          {auth_, &limiter_, limiter_client_ip_header_, /*staff_allowance=*/true}, &admitted);
+      !refused.ok()) {
+    reactor->Finish(std::move(refused));
     return reactor;
   }
+  const CityRoutes* city = admitted.city;
+  Caller caller = std::move(admitted.caller);
   const bool submitted = pool->TrySubmit([this, reactor, city_id = city->config.id,
                                           caller = std::move(caller), work = std::move(work)]() {
     grpc::Status result;
