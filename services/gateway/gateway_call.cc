@@ -12,8 +12,14 @@
 namespace civitas::gateway {
 
 grpc::Status AdmitGatewayCall(grpc::CallbackServerContext* ctx, const char* method,
-                              civitas_role role, std::shared_ptr<const RouteTable> table,
+                              civitas_role role, bool serving,
+                              std::shared_ptr<const RouteTable> table,
                               const GatewayCallChecks& checks, AdmittedCall* out) {
+  if (!serving || !table) {
+    return GatewayError(grpc::StatusCode::UNAVAILABLE,
+                        "the gateway is starting or shutting down; retry shortly",
+                        "GATEWAY_DRAINING");
+  }
   absl::string_view city_md, authorization, http_peer, forwarded;
   for (const auto& [k, v] : ctx->client_metadata()) {
     const absl::string_view key(k.data(), k.size());

@@ -36,9 +36,12 @@ struct GatewayCallChecks {
   bool staff_allowance = false;
 };
 
-// OK with *out filled in, or the refusal to answer with (ErrorInfo included).
+// OK with *out filled in, or the refusal to answer with (ErrorInfo included). `serving`: the
+// service has its handler pool and is not draining; otherwise (or without a route table) the
+// call is UNAVAILABLE, GATEWAY_DRAINING.
 grpc::Status AdmitGatewayCall(grpc::CallbackServerContext* ctx, const char* method,
-                              civitas_role role, std::shared_ptr<const RouteTable> table,
+                              civitas_role role, bool serving,
+                              std::shared_ptr<const RouteTable> table,
                               const GatewayCallChecks& checks, AdmittedCall* out);
 
 }  // namespace civitas::gateway

@@ -585,29 +585,21 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
           finish(exchange->Conclude(std::move(r), 300));
           return;
         }
-        // Straight from the wire bytes to JSON (json_codec.h); only an answer that shows one of
-        // its fields (response_body) is parsed first.
+        // Parsed once (which checks the module's bytes), then printed by JsonCodec, the whole
+        // answer or the field that response_body names.
         const pb::Descriptor* type = m.descriptor->output_type();
         const JsonCodec& codec = JsonCodec::Of(type);
-        absl::string_view shown_bytes = out_bytes;
-        std::string field_bytes;
-        if (!exchange->binding->response_body.empty()) {
+        std::unique_ptr<pb::Message> response = codec.New(type);
+        const pb::Message* shown = response.get();
+        bool printable = response->ParsePartialFromString(out_bytes);
+        if (printable && !exchange->binding->response_body.empty()) {
           const pb::FieldDescriptor* f = type->FindFieldByName(exchange->binding->response_body);
           if (f && f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
-            std::unique_ptr<pb::Message> response = codec.New(type);
-            if (!response->ParseFromString(out_bytes)) {
-              finish(JsonError(GatewayError(grpc::StatusCode::INTERNAL,
-                                            "the module sent a broken response",
-                                            "MODULE_BROKEN_RESPONSE")));
-              return;
-            }
-            field_bytes = response->GetReflection()->GetMessage(*response, f).SerializeAsString();
-            shown_bytes = field_bytes;
-            type = f->message_type();
+            shown = &response->GetReflection()->GetMessage(*response, f);
           }
         }
         std::string json;
-        if (!codec.Print(type, shown_bytes, &json).ok()) {
+        if (!printable || !codec.Print(*shown, &json).ok()) {
           finish(JsonError(GatewayError(grpc::StatusCode::INTERNAL,
                                         "the module sent a broken response",
                                         "MODULE_BROKEN_RESPONSE")));

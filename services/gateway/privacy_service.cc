@@ -95,22 +95,16 @@ grpc::ServerUnaryReactor* PrivacyService::Run(grpc::CallbackServerContext* ctx, 
                                               Work work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   HandlerPool* pool = pool_.load(std::memory_order_acquire);
-  std::shared_ptr<const RouteTable> table = routes_->Get();
-  if (draining_.load(std::memory_order_acquire) || pool == nullptr || !table) {
-    reactor->Finish(GatewayError(grpc::StatusCode::UNAVAILABLE,
-                                 "the gateway is starting or shutting down; retry shortly",
-                                 "GATEWAY_DRAINING"));
-    return reactor;
-  }
   AdmittedCall admitted;
-  if (grpc::Status refused =
-          AdmitGatewayCall(ctx, method, CIVITAS_ROLE_CITIZEN, std::move(table),
-                           {auth_, &limiter_, "", /*staff_allowance=*/false}, &admitted);
+  if (grpc::Status refused = AdmitGatewayCall(
+          ctx, method, CIVITAS_ROLE_CITIZEN,
+          !draining_.load(std::memory_order_acquire) && pool != nullptr, routes_->Get(),
+          {auth_, &limiter_, "", /*staff_allowance=*/false}, &admitted);
       !refused.ok()) {
     reactor->Finish(std::move(refused));
     return reactor;
   }
-  table = std::move(admitted.table);
+  std::shared_ptr<const RouteTable> table = std::move(admitted.table);
   const CityRoutes* city = admitted.city;
   Caller caller = std::move(admitted.caller);
   // The table (and so the city's module instances) stays alive until the work is done.

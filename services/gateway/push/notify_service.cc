@@ -107,16 +107,11 @@ grpc::ServerUnaryReactor* NotifyService::Run(grpc::CallbackServerContext* ctx, c
                                              civitas_role role, Work work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   HandlerPool* pool = pool_.load(std::memory_order_acquire);
-  std::shared_ptr<const RouteTable> table = routes_->Get();
-  if (draining_.load(std::memory_order_acquire) || pool == nullptr || !table) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 "the gateway is starting or shutting down; retry shortly"));
-    return reactor;
-  }
   AdmittedCall admitted;
   if (grpc::Status refused = AdmitGatewayCall(
-          ctx, method, role, std::move(table),
-          {auth_, &limiter_, limiter_client_ip_header_, /*staff_allowance=*/true}, &admitted);
+          ctx, method, role, !draining_.load(std::memory_order_acquire) && pool != nullptr,
+          routes_->Get(), {auth_, &limiter_, limiter_client_ip_header_, /*staff_allowance=*/true},
+          &admitted);
       !refused.ok()) {
     reactor->Finish(std::move(refused));
     return reactor;
