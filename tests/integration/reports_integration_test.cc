@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "civitas/reports/v1/reports.grpc.pb.h"
 #include "tests/integration/gateway_process.h"
 
@@ -168,6 +169,89 @@ TEST_F(ReportsIntegrationTest, ARefusedReportLeavesNothingBehind) {
   pb::ListReportsResponse all;
   ASSERT_TRUE(stub_->ListReports(&list_ctx, pb::ListReportsRequest(), &all).ok());
   EXPECT_EQ(all.reports_size(), 0);
+}
+
+}  // namespace
+}  // namespace civitas::testing
+
+namespace civitas::testing {
+namespace {
+
+// ClaimReport through the gateway: anonymous callers are refused before the module, a wrong
+// secret claims nothing, guessing is stopped by the write limit, and the right secret works for
+// the sender afterwards.
+constexpr char kClaimConfig[] = R"(
+data_dir: {dir}/data
+module_dir: {modules}
+auth:
+  jwks_file: jwks.json
+logging:
+  access_log: false
+limits:
+  write_rate: {per_subject: {per_minute: 20, burst: 10}}
+cities:
+  - id: witten
+    modules:
+      - id: civitas.reports
+        config:
+          area: {min_latitude: 51.39, max_latitude: 51.48, min_longitude: 7.25, max_longitude: 7.43}
+)";
+
+TEST(ReportClaimTest, WrongCallersAndGuessersClaimNothing) {
+  const std::string dir = NewTempDir("claim");
+  TestKeys keys(dir);
+  std::unique_ptr<GatewayProcess> gw = GatewayProcess::Start(dir, kClaimConfig);
+  ASSERT_NE(gw, nullptr);
+  auto stub = pb::ReportsService::NewStub(gw->channel());
+  const std::string admin = keys.Mint("it", "witten", {"admin"});
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "witten", admin);
+    pb::PutServiceRequest req;
+    req.mutable_service()->set_name("services/laterne");
+    req.mutable_service()->set_display_name("Laterne defekt");
+    pb::Service out;
+    ASSERT_TRUE(stub->PutService(&ctx, req, &out).ok());
+  }
+  pb::Report sent;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "witten");
+    pb::CreateReportRequest req;
+    req.mutable_report()->set_service("services/laterne");
+    req.mutable_report()->set_description("Laterne am Bahnhof ist dunkel");
+    req.mutable_report()->set_address("Bahnhofstraße 1");
+    req.mutable_report()->set_device_id("phone-9");
+    ASSERT_TRUE(stub->CreateReport(&ctx, req, &sent).ok());
+  }
+  ASSERT_FALSE(sent.claim_secret().empty());
+  auto claim = [&](const std::string& token, const std::string& secret) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "witten", token);
+    pb::ClaimReportRequest req;
+    req.set_name(sent.name());
+    req.set_claim_secret(secret);
+    pb::Report out;
+    return stub->ClaimReport(&ctx, req, &out);
+  };
+  EXPECT_EQ(claim("", sent.claim_secret()).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(claim(keys.Mint("ben", "witten", {}), std::string(65, 'a')).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // A guesser: refused every time, then stopped by the write limit.
+  const std::string ben = keys.Mint("ben", "witten", {});
+  int refused = 0, limited = 0;
+  for (int i = 0; i < 40; ++i) {
+    const grpc::StatusCode code =
+        claim(ben, absl::StrCat(i, "0000000000000000000000000000000")).error_code();
+    if (code == grpc::StatusCode::PERMISSION_DENIED) ++refused;
+    if (code == grpc::StatusCode::RESOURCE_EXHAUSTED) ++limited;
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(limited, 0) << "guessing claim secrets is a write like any other";
+  EXPECT_EQ(refused + limited, 40);
+  // The sender, signed in, claims it; the guesser still cannot.
+  ASSERT_TRUE(claim(keys.Mint("anna", "witten", {}), sent.claim_secret()).ok());
+  EXPECT_NE(claim(ben, sent.claim_secret()).error_code(), grpc::StatusCode::OK);
 }
 
 }  // namespace
