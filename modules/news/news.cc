@@ -319,6 +319,7 @@ Status Newsroom::Save(civitas::Transaction& txn, const pb::Article* before,
   const std::string id = before ? before->name().substr(9) : after->name().substr(9);
   Status s;
   if (before) {
+    if (s = FollowArticlePush(txn, id, after, now); !s.ok()) return s;
     for (const std::string& k : IndexKeys(*before, id)) {
       if (s = txn.Delete(k); !s.ok()) return s;
     }
@@ -755,6 +756,9 @@ Status Newsroom::PublishArticle(civitas::Call& call, const pb::PublishArticleReq
     SetMicros(now, after.mutable_update_time());
     after.set_etag(NextEtag(before.etag(), now));
     written = {Visible(before, now), after};
+    if (request.notify()) {
+      if (Status p = QueueArticlePush(txn, after, now); !p.ok()) return p;
+    }
     if (Status w = Save(txn, &before, &after, now); !w.ok()) return w;
     const bool later = Micros(after.publish_time()) > now;
     return RecordHistory(
@@ -1169,4 +1173,5 @@ CIVITAS_MODULE(
         .Unary("ListChanges", civitas::Role::kAnonymous, &news::Newsroom::ListChanges)
         .Unary("ExportFeed", civitas::Role::kAnonymous, &news::Newsroom::ExportFeed)
         .Unary("ImportFeed", civitas::Role::kEditor, &news::Newsroom::ImportFeed)
-        .PersonalData(&news::Newsroom::ExportPersonalData, &news::Newsroom::ErasePersonalData))
+        .PersonalData(&news::Newsroom::ExportPersonalData, &news::Newsroom::ErasePersonalData)
+        .PushTopics(&news::Newsroom::PushTopics))

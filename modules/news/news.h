@@ -11,6 +11,7 @@
 //   u/<inv update><id>         every article, newest update first (editors' list)
 //   x/<source>\0<external id>  id of an imported article
 //   h/<id>/<inv time><random>  the article's history, newest first (history.h)
+//   n/<id>                     "<send micros> <message name>": the article's push (push.cc)
 //   ~...                       change log (civitas/changes.h)
 #ifndef CIVITAS_MODULES_NEWS_NEWS_H_
 #define CIVITAS_MODULES_NEWS_NEWS_H_
@@ -82,6 +83,9 @@ class Newsroom {
   civitas::Status ImportFeed(civitas::Call& call, const pb::ImportFeedRequest& request,
                              pb::ImportFeedResponse* response);
 
+  // The push topics (ABI 1.3, push.cc): "all" and one per category.
+  civitas::Status PushTopics(std::vector<civitas::PushTopic>* topics);
+
   // A citizen's data (ABI 1.2): the articles an editor wrote (their authorship).
   civitas::Status ExportPersonalData(std::string_view subject, std::string* json);
   // Removes the subject as author of every article; the articles are the city's and stay.
@@ -107,6 +111,16 @@ class Newsroom {
   // Writes `after` (or deletes `before` if after is null) with its index entries and change log.
   civitas::Status Save(civitas::Transaction& txn, const pb::Article* before,
                        const pb::Article* after, int64_t now) const;
+  // PublishArticle with notify (push.cc): queues the article's push at its publish time in the
+  // publish's transaction. FAILED_PRECONDITION ARTICLE_ALREADY_PUSHED once it went out.
+  civitas::Status QueueArticlePush(civitas::Transaction& txn, const pb::Article& article,
+                                   int64_t now) const;
+  // Every write (Save): a push still waiting follows its article: cancelled when the article is
+  // deleted or no longer published, moved when its publish time moves.
+  civitas::Status FollowArticlePush(civitas::Transaction& txn, const std::string& id,
+                                    const pb::Article* after, int64_t now) const;
+  civitas::Status WritePush(civitas::Transaction& txn, const pb::Article& article,
+                            int64_t now) const;
   // Appends an entry to the article's history (history.h) in the write's own transaction.
   civitas::Status RecordHistory(civitas::Transaction& txn, pb::ArticleHistoryEntry::Action action,
                                 std::string_view actor, const std::vector<std::string>& fields,

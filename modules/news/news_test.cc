@@ -904,3 +904,108 @@ TEST_F(NewsResumeTest, ScheduledArticlesThatCameDueAreCaughtUpOn) {
 }
 
 }  // namespace
+
+namespace news_push {
+
+using civitas::testing::RecordedPush;
+
+class NewsPushTest : public ::testing::Test {
+ protected:
+  NewsPushTest() : host_(civitas_module_entry_v1(), "dortmund", R"({"default_language": "de"})") {
+    host_.SetNowMicros(kNow);
+  }
+  template <class Req, class Resp>
+  int32_t Call(const char* method, const Req& req, Resp* resp, std::string* error = nullptr) {
+    std::string e;
+    int32_t rc = host_.Unary(kService, method, req, resp, kEditor, &e);
+    if (error) *error = e;
+    return rc;
+  }
+  pb::Article Draft(const std::string& title) {
+    pb::CreateArticleRequest req;
+    pb::Article* a = req.mutable_article();
+    a->set_title(title);
+    a->set_teaser("<b>Ab Montag</b> ist die B1 gesperrt.");
+    a->set_body("Body");
+    a->add_categories("verkehr");
+    pb::Localization* en = a->add_localizations();
+    en->set_language_code("en");
+    en->set_title("B1 closed");
+    en->set_teaser("From Monday.");
+    pb::Image* image = a->add_images();
+    image->set_url("https://www.dortmund.example/b1.jpg");
+    image->set_alt_text("Die B1");
+    pb::Article out;
+    std::string error;
+    EXPECT_EQ(Call("CreateArticle", req, &out, &error), CIVITAS_OK) << error;
+    return out;
+  }
+  int32_t Publish(const pb::Article& a, bool notify, int64_t at = 0, std::string* error = nullptr) {
+    pb::PublishArticleRequest req;
+    req.set_name(a.name());
+    req.set_notify(notify);
+    if (at) civitas::SetMicros(at, req.mutable_publish_time());
+    pb::Article out;
+    return Call("PublishArticle", req, &out, error);
+  }
+  FakeHost host_;
+};
+
+TEST_F(NewsPushTest, DeclaresAllNewsAndEveryCategory) {
+  std::string json;
+  ASSERT_EQ(host_.PushTopicsJson(&json), CIVITAS_OK);
+  EXPECT_NE(json.find(R"({"id":"all","titles":{"de":"Alle Nachrichten","en":"All news"}})"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"({"id":"verkehr","titles":{"de":"Verkehr","en":"Traffic"}})"),
+            std::string::npos)
+      << json;
+}
+
+TEST_F(NewsPushTest, PublishingWithNotifyQueuesOnePushInTheSameCommit) {
+  const pb::Article a = Draft("Vollsperrung der B1");
+  ASSERT_EQ(Publish(a, /*notify=*/false), CIVITAS_OK);
+  EXPECT_TRUE(host_.pushes().empty()) << "no push unless asked";
+  const pb::Article b = Draft("Vollsperrung der B1, Teil 2");
+  ASSERT_EQ(Publish(b, /*notify=*/true), CIVITAS_OK);
+  ASSERT_EQ(host_.pushes().size(), 1u);
+  const RecordedPush p = host_.pushes()[0];
+  EXPECT_EQ(p.topic, "all,verkehr");
+  EXPECT_TRUE(p.subject.empty());
+  ASSERT_EQ(p.texts.size(), 2u);
+  EXPECT_EQ(p.texts[0],
+            std::make_tuple(std::string("de"), std::string("Vollsperrung der B1, Teil 2"),
+                            std::string("Ab Montag ist die B1 gesperrt.")));
+  EXPECT_EQ(std::get<1>(p.texts[1]), "B1 closed");
+  EXPECT_EQ(p.deep_link, "civitas://" + b.name());
+  EXPECT_EQ(p.image_url, "https://www.dortmund.example/b1.jpg");
+  EXPECT_EQ(p.send_time_unix_micros, 0) << "now";
+  std::string error;
+  host_.SetNowMicros(kNow + kHour);
+  EXPECT_EQ(Publish(b, true, 0, &error), CIVITAS_FAILED_PRECONDITION);
+  EXPECT_NE(error.find("already sent"), std::string::npos) << error;
+  EXPECT_EQ(host_.pushes().size(), 1u);
+  EXPECT_EQ(Publish(b, false), CIVITAS_OK) << "republishing without a push is fine";
+}
+
+TEST_F(NewsPushTest, AScheduledPushMovesWithItsArticleAndGoesWithIt) {
+  const pb::Article a = Draft("Stadtfest");
+  ASSERT_EQ(Publish(a, true, kNow + 5 * kHour), CIVITAS_OK);
+  ASSERT_EQ(host_.pushes().size(), 1u);
+  EXPECT_EQ(host_.pushes()[0].send_time_unix_micros, kNow + 5 * kHour);
+  // Rescheduled without asking again: the push follows the article.
+  ASSERT_EQ(Publish(a, false, kNow + 8 * kHour), CIVITAS_OK);
+  ASSERT_EQ(host_.pushes().size(), 2u);
+  EXPECT_TRUE(host_.pushes()[0].cancelled);
+  EXPECT_FALSE(host_.pushes()[1].cancelled);
+  EXPECT_EQ(host_.pushes()[1].send_time_unix_micros, kNow + 8 * kHour);
+  // Deleted before its time: the push is withdrawn.
+  pb::DeleteArticleRequest del;
+  del.set_name(a.name());
+  google::protobuf::Empty empty;
+  ASSERT_EQ(Call("DeleteArticle", del, &empty), CIVITAS_OK);
+  ASSERT_EQ(host_.pushes().size(), 2u);
+  EXPECT_TRUE(host_.pushes()[1].cancelled);
+}
+
+}  // namespace news_push

@@ -664,6 +664,7 @@ Status Reports::UpdateReportStatus(civitas::Call& call,
     change->set_department(r.department());
     civitas::SetMicros(now, change->mutable_time());
     civitas::SetMicros(now, r.mutable_update_time());
+    if (Status p = QueueStatusPush(txn, r); !p.ok()) return p;
     return txn.Put("r/" + id, r.SerializeAsString());
   });
   if (!s.ok()) return s;
@@ -896,4 +897,5 @@ CIVITAS_MODULE(
         .Unary("UpdateReportStatus", civitas::Role::kEditor, &reports::Reports::UpdateReportStatus)
         .Unary("GetReportPhoto", civitas::Role::kAnonymous, &reports::Reports::GetReportPhoto)
         .Unary("GetOpen311", civitas::Role::kAnonymous, &reports::Reports::GetOpen311)
-        .PersonalData(&reports::Reports::ExportPersonalData, &reports::Reports::ErasePersonalData))
+        .PersonalData(&reports::Reports::ExportPersonalData, &reports::Reports::ErasePersonalData)
+        .PushTopics(&reports::Reports::PushTopics))

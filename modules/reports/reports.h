@@ -62,6 +62,9 @@ class Reports {
                                  google::api::HttpBody*);
   civitas::Status GetOpen311(civitas::Call&, const pb::GetOpen311Request&, google::api::HttpBody*);
 
+  // The push topics (ABI 1.3, push.cc): "status", a signed-in reporter's own reports.
+  civitas::Status PushTopics(std::vector<civitas::PushTopic>* topics);
+
   // A citizen's data (ABI 1.2): the reports they filed while signed in, with their contact.
   civitas::Status ExportPersonalData(std::string_view subject, std::string* json);
   // Removes the reporter's subject, name, e-mail, phone and device id from their reports and
@@ -69,6 +72,9 @@ class Reports {
   civitas::Status ErasePersonalData(std::string_view subject);
 
  private:
+  // Tells the reporter of `report` (signed in when they sent it) its new status, in the status
+  // change's transaction (push.cc).
+  civitas::Status QueueStatusPush(civitas::Transaction& txn, const pb::Report& report) const;
   civitas::Status LoadService(const std::string& code, pb::Service* service) const;
   civitas::Status LoadReport(const std::string& id, pb::Report* report,
                              civitas::Transaction* txn = nullptr, bool for_update = false) const;

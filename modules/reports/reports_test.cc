@@ -293,6 +293,42 @@ TEST_F(ReportsTest, WorkflowDuplicatesAndNearbyQueries) {
   EXPECT_EQ(mine.reports_size(), 2);
 }
 
+TEST_F(ReportsTest, TheReporterHearsOfEveryStatusChangeOnTheirOwnDevices) {
+  std::string topics;
+  ASSERT_EQ(host_.PushTopicsJson(&topics), CIVITAS_OK);
+  EXPECT_EQ(topics, R"([{"id":"status","titles":{"de":"Meine Meldungen","en":"My reports"}}])");
+  pb::Report mine, anonymous;
+  ASSERT_EQ(Create(Valid(), kAnna, &mine), CIVITAS_OK);
+  pb::Report sent_anonymously = Valid();
+  sent_anonymously.set_device_id("phone-1");
+  ASSERT_EQ(Create(sent_anonymously, Caller::Anonymous(), &anonymous), CIVITAS_OK);
+  EXPECT_TRUE(host_.pushes().empty()) << "filing a report tells nobody";
+  pb::UpdateReportStatusRequest req;
+  req.set_name(mine.name());
+  req.set_status(pb::Report::IN_PROGRESS);
+  req.set_note("Der Bauhof ist unterwegs.");
+  pb::Report updated;
+  ASSERT_EQ(host_.Unary(kService, "UpdateReportStatus", req, &updated, kEditor), CIVITAS_OK);
+  req.set_name(anonymous.name());
+  ASSERT_EQ(host_.Unary(kService, "UpdateReportStatus", req, &updated, kEditor), CIVITAS_OK);
+  const std::vector<civitas::testing::RecordedPush> pushes = host_.pushes();
+  ASSERT_EQ(pushes.size(), 1u) << "an anonymous reporter has no devices to tell";
+  EXPECT_EQ(pushes[0].topic, "status");
+  EXPECT_EQ(pushes[0].subject, "anna");
+  ASSERT_EQ(pushes[0].texts.size(), 2u);
+  EXPECT_EQ(std::get<1>(pushes[0].texts[0]), "Ihre Meldung wird bearbeitet");
+  EXPECT_EQ(std::get<2>(pushes[0].texts[0]), "Der Bauhof ist unterwegs.");
+  EXPECT_EQ(std::get<1>(pushes[0].texts[1]), "Your report is being worked on");
+  EXPECT_EQ(pushes[0].deep_link, "civitas://" + mine.name());
+  // A refused change queues nothing.
+  req.set_name(mine.name());
+  req.set_status(pb::Report::REJECTED);
+  req.clear_note();
+  EXPECT_EQ(host_.Unary(kService, "UpdateReportStatus", req, &updated, kEditor),
+            CIVITAS_INVALID_ARGUMENT);
+  EXPECT_EQ(host_.pushes().size(), 1u);
+}
+
 TEST_F(ReportsTest, Open311ExportFollowsGeoReportV2) {
   pb::Report r = Valid();
   r.set_address("Kampstraße 12");

@@ -118,6 +118,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config) {
        }});
   g->push_delivery_ = std::make_unique<push::PushDelivery>(g->config_.push, &g->push_cities_,
                                                            push::SystemResolver());
+  g->module_outbox_ = std::make_unique<push::ModuleOutbox>(
+      [delivery = g->push_delivery_.get()](const std::string& city, int64_t deliveries) {
+        delivery->Queued(city, deliveries);
+      });
   g->notify_ = std::make_unique<push::NotifyService>(
       &g->routes_, g->auth_.get(), &g->push_cities_, push::SystemResolver(),
       [delivery = g->push_delivery_.get()](const std::string& city, int64_t deliveries) {
@@ -219,7 +223,7 @@ ModuleStatus Gateway::StartModule(const CityConfig& city, CityStore* store, cons
   mc.id = spec.module_id;
   mc.config_json = spec.config_json.empty() ? "{}" : spec.config_json;
   absl::StatusOr<std::shared_ptr<ModuleInstance>> instance =
-      ModuleInstance::Create(*module, city, mc, store);
+      ModuleInstance::Create(*module, city, mc, store, module_outbox_.get());
   if (!instance.ok()) return refuse(std::string(instance.status().message()));
   for (const ServiceInfo& s : (*module)->services()) status.services.push_back(s.full_name);
   routes.instances.push_back(*instance);

@@ -26,6 +26,7 @@
 #include "services/gateway/module_loader.h"
 #include "services/gateway/module_store.h"
 #include "services/gateway/privacy_service.h"
+#include "services/gateway/push/module_push.h"
 #include "services/gateway/push/notify_service.h"
 #include "services/gateway/push/push_cities.h"
 #include "services/gateway/push/push_delivery.h"
@@ -103,6 +104,9 @@ class Gateway final : public CityOperations, private ModuleInstaller::Host {
   absl::Mutex stores_mu_;
   ModuleLoader loader_;
   std::unique_ptr<ModuleStore> module_store_;
+  // What modules' push_send reaches (ABI 1.3); declared before routes_ so that it outlives every
+  // module instance.
+  std::unique_ptr<push::ModuleOutbox> module_outbox_;
   RouteTableHolder routes_;
   absl::Mutex change_mu_;  // one install / upgrade / rollback / city change at a time
   std::unique_ptr<ModuleInstaller> installer_;

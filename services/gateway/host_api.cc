@@ -7,7 +7,9 @@
 #include <rocksdb/utilities/transaction.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +19,7 @@
 #include "services/gateway/city_store.h"
 #include "services/gateway/log.h"
 #include "services/gateway/module_instance.h"
+#include "services/gateway/push/module_push.h"
 
 namespace civitas::gateway {
 namespace {
@@ -31,7 +34,20 @@ struct HostTxn {
   CityStore* store;  // the instance's store when the transaction began
   std::unique_ptr<rocksdb::Transaction> txn;
   DeferredSync* deferred = nullptr;  // set: committed without its own fsync, answered by this
+  int64_t push_deliveries = 0;       // queued by push_send, for the delivery workers after commit
 };
+
+// Copies a reason into a module's error buffer (NUL-terminated; `error` may be NULL).
+void WriteError(std::string_view reason, char* error, size_t error_size) {
+  if (error == nullptr || error_size == 0) return;
+  const size_t n = std::min(reason.size(), error_size - 1);
+  std::memcpy(error, reason.data(), n);
+  error[n] = '\0';
+}
+
+int32_t CodeOf(const absl::Status& s) {
+  return s.ok() ? CIVITAS_OK : static_cast<int32_t>(s.code());
+}
 
 int32_t FromRocks(const rocksdb::Status& s) {
   if (s.ok()) return CIVITAS_OK;
@@ -236,6 +252,9 @@ struct HostApi {
       txn->instance->writes_.fetch_add(1, std::memory_order_acq_rel);
       if (txn->deferred) txn->store->NoteDeferredCommit(txn->deferred);
     }
+    if (s.ok() && txn->push_deliveries > 0 && txn->instance->outbox() != nullptr) {
+      txn->instance->outbox()->Committed(txn->instance->city_id_, txn->push_deliveries);
+    }
     return FromRocks(s);
   }
 
@@ -274,6 +293,46 @@ struct HostApi {
     return Call(c)->Follow(std::string(topic, size));
   }
 
+  static int32_t PushSend(civitas_txn_host* t, const civitas_push_message* message, void* ctx,
+                          civitas_bytes_sink sink, char* error, size_t error_size) {
+    HostTxn* txn = Txn(t);
+    const push::ModuleOutbox* outbox = txn->instance->outbox();
+    if (outbox == nullptr) {
+      WriteError("this gateway has no push outbox", error, error_size);
+      return CIVITAS_UNAVAILABLE;
+    }
+    if (message == nullptr) {
+      WriteError("message is NULL", error, error_size);
+      return CIVITAS_INVALID_ARGUMENT;
+    }
+    int64_t deliveries = 0;
+    absl::StatusOr<std::string> name =
+        outbox->Queue(*txn->instance, txn->txn.get(), *message, &deliveries);
+    if (!name.ok()) {
+      WriteError(std::string(name.status().message()), error, error_size);
+      return CodeOf(name.status());
+    }
+    txn->push_deliveries += deliveries;
+    if (sink != nullptr) sink(ctx, reinterpret_cast<const uint8_t*>(name->data()), name->size());
+    return CIVITAS_OK;
+  }
+
+  static int32_t PushCancel(civitas_txn_host* t, const char* name, size_t name_size) {
+    HostTxn* txn = Txn(t);
+    const push::ModuleOutbox* outbox = txn->instance->outbox();
+    if (outbox == nullptr) return CIVITAS_UNAVAILABLE;
+    if (name == nullptr) return CIVITAS_INVALID_ARGUMENT;
+    absl::Status s =
+        outbox->Cancel(*txn->instance, txn->txn.get(), absl::string_view(name, name_size));
+    if (!s.ok() && s.code() != absl::StatusCode::kNotFound) {
+      Log(LogLevel::kWarning, "push_cancel failed",
+          {{"city", txn->instance->city_id_},
+           {"module", txn->instance->module_->module_id()},
+           {"error", std::string(s.message())}});
+    }
+    return CodeOf(s);
+  }
+
   static civitas_host_api Make() {
     civitas_host_api a{};
     a.struct_size = sizeof(civitas_host_api);
@@ -302,6 +361,8 @@ struct HostApi {
     a.call_error = &CallError;
     a.call_send = &CallSend;
     a.call_follow = &CallFollow;
+    a.push_send = &PushSend;
+    a.push_cancel = &PushCancel;
     return a;
   }
 };

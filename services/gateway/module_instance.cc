@@ -11,6 +11,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "services/gateway/host_api.h"
 #include "services/gateway/log.h"
+#include "services/gateway/push/module_push.h"
 
 namespace civitas::gateway {
 namespace {
@@ -59,18 +60,20 @@ int32_t HostCall::Follow(std::string topic) {
 }
 
 ModuleInstance::ModuleInstance(std::shared_ptr<const LoadedModule> module, const CityConfig& city,
-                               const ModuleConfig& config, CityStore* store)
+                               const ModuleConfig& config, CityStore* store,
+                               const push::ModuleOutbox* outbox)
     : module_(std::move(module)),
       city_id_(city.id),
       config_json_(ConfigWithCityDefaults(config.config_json, city)),
       key_prefix_(ModuleKeyPrefix(module_->module_id())),
-      store_(store) {}
+      store_(store),
+      outbox_(outbox) {}
 
 absl::StatusOr<std::shared_ptr<ModuleInstance>> ModuleInstance::Create(
     std::shared_ptr<const LoadedModule> module, const CityConfig& city, const ModuleConfig& config,
-    CityStore* store) {
+    CityStore* store, const push::ModuleOutbox* outbox) {
   std::shared_ptr<ModuleInstance> instance(
-      new ModuleInstance(std::move(module), city, config, store));
+      new ModuleInstance(std::move(module), city, config, store, outbox));
   char error[1024] = {0};
   const int32_t rc = Guarded("init", error, sizeof(error), [&] {
     return instance->module_->def().init(HostApiTable(),
@@ -201,6 +204,43 @@ absl::Status ModuleInstance::ErasePersonalData(std::string_view subject) {
   in_flight_.fetch_sub(1, std::memory_order_acq_rel);
   error[sizeof(error) - 1] = '\0';
   return ModuleStatusOf(code, error, module_->module_id(), "erasure");
+}
+
+absl::StatusOr<std::shared_ptr<const std::vector<PushTopic>>> ModuleInstance::PushTopics() {
+  auto fn = module_->push_topics();
+  if (fn == nullptr || instance_ == nullptr) {
+    static const auto* const kNone = new std::shared_ptr<const std::vector<PushTopic>>(
+        std::make_shared<const std::vector<PushTopic>>());
+    return *kNone;
+  }
+  // Noted before asking: a write committed meanwhile makes the next call ask again.
+  const uint64_t writes = writes_.load(std::memory_order_acquire);
+  {
+    absl::MutexLock lock(&topics_mu_);
+    if (topics_ != nullptr && topics_writes_ == writes) return topics_;
+  }
+  std::string json;
+  char error[512] = {0};
+  in_flight_.fetch_add(1, std::memory_order_acq_rel);
+  const int32_t code = Guarded("push_topics", error, sizeof(error), [&] {
+    return fn(
+        instance_, &json,
+        [](void* sink, const uint8_t* data, size_t size) {
+          static_cast<std::string*>(sink)->append(reinterpret_cast<const char*>(data), size);
+        },
+        error, sizeof(error));
+  });
+  in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+  error[sizeof(error) - 1] = '\0';
+  if (code != CIVITAS_OK) return ModuleStatusOf(code, error, module_->module_id(), "push_topics");
+  absl::StatusOr<std::vector<PushTopic>> topics =
+      push::ParseModuleTopics(module_->module_id(), json);
+  if (!topics.ok()) return topics.status();
+  auto shared = std::make_shared<const std::vector<PushTopic>>(*std::move(topics));
+  absl::MutexLock lock(&topics_mu_);
+  topics_ = shared;
+  topics_writes_ = writes;
+  return shared;
 }
 
 void ModuleInstance::Follow(const std::string& topic, StreamFollower* follower) {

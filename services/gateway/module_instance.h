@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -23,6 +24,10 @@
 #include "services/gateway/module_loader.h"
 
 namespace civitas::gateway {
+
+namespace push {
+class ModuleOutbox;
+}
 
 // Who is calling, as established by the gateway's authentication.
 struct Caller {
@@ -89,9 +94,10 @@ class ModuleInstance {
  public:
   // Runs the module's init for this city. `store` must stay open until DetachStore() (or until
   // the instance is destroyed).
+  // `outbox` (may be null: push_send answers UNAVAILABLE) must outlive the instance.
   static absl::StatusOr<std::shared_ptr<ModuleInstance>> Create(
       std::shared_ptr<const LoadedModule> module, const CityConfig& city,
-      const ModuleConfig& config, CityStore* store);
+      const ModuleConfig& config, CityStore* store, const push::ModuleOutbox* outbox = nullptr);
   ~ModuleInstance();
   ModuleInstance(const ModuleInstance&) = delete;
   ModuleInstance& operator=(const ModuleInstance&) = delete;
@@ -108,6 +114,12 @@ class ModuleInstance {
   // module's own status and reason. Run on a worker thread, outside any call.
   absl::Status ExportPersonalData(std::string_view subject, std::string* json);
   absl::Status ErasePersonalData(std::string_view subject);
+
+  // The push topics the module declares in this city (ABI 1.3 push_topics), as the city sees
+  // them ("<module_id>.<id>"); empty if it declares none. The answer is kept until the module's
+  // next committed write. INVALID_ARGUMENT (or the module's code) if its answer is refused.
+  absl::StatusOr<std::shared_ptr<const std::vector<PushTopic>>> PushTopics();
+  const push::ModuleOutbox* outbox() const { return outbox_; }
 
   // Runs the module's down-migration to `to_version` (it must declare one).
   absl::Status MigrateDown(const std::string& to_version);
@@ -163,7 +175,7 @@ class ModuleInstance {
   friend struct HostApi;
   CityStore* store() const { return store_.load(std::memory_order_acquire); }
   ModuleInstance(std::shared_ptr<const LoadedModule> module, const CityConfig& city,
-                 const ModuleConfig& config, CityStore* store);
+                 const ModuleConfig& config, CityStore* store, const push::ModuleOutbox* outbox);
 
   std::shared_ptr<const LoadedModule> module_;
   std::string city_id_;
@@ -176,6 +188,11 @@ class ModuleInstance {
   std::atomic<bool> retired_{false};
   std::atomic<bool> fenced_{false};
   std::atomic<uint64_t> writes_{0};
+  const push::ModuleOutbox* outbox_;
+
+  absl::Mutex topics_mu_;
+  std::shared_ptr<const std::vector<PushTopic>> topics_ ABSL_GUARDED_BY(topics_mu_);
+  uint64_t topics_writes_ ABSL_GUARDED_BY(topics_mu_) = 0;  // writes_ when topics_ was read
 
   absl::Mutex feed_mu_;
   std::map<std::string, std::set<StreamFollower*>> followers_ ABSL_GUARDED_BY(feed_mu_);

@@ -45,6 +45,10 @@ decltype(civitas_module_def::erase_personal_data) LoadedModule::erase_personal_d
   return CIVITAS_MODULE_HAS(def_, erase_personal_data) ? def_->erase_personal_data : nullptr;
 }
 
+decltype(civitas_module_def::push_topics) LoadedModule::push_topics() const {
+  return CIVITAS_MODULE_HAS(def_, push_topics) ? def_->push_topics : nullptr;
+}
+
 absl::StatusOr<std::shared_ptr<const LoadedModule>> ModuleLoader::Load(const std::string& path) {
   std::error_code ec;
   std::string canonical = std::filesystem::canonical(path, ec).string();

@@ -50,6 +50,8 @@ class LoadedModule {
   decltype(civitas_module_def::migrate_down) migrate_down() const;
   decltype(civitas_module_def::export_personal_data) export_personal_data() const;
   decltype(civitas_module_def::erase_personal_data) erase_personal_data() const;
+  // ABI 1.3; nullptr for older modules and modules that send no push notifications.
+  decltype(civitas_module_def::push_topics) push_topics() const;
   // True if the module declares export and erasure of a citizen's data.
   bool supports_personal_data() const {
     return export_personal_data() != nullptr && erase_personal_data() != nullptr;

@@ -9,7 +9,8 @@
  *     module whose major differs.
  *   - CIVITAS_ABI_MINOR grows when entries are appended to civitas_host_api or civitas_module_def
  *     (1.1 added civitas_module_def.migrate; 1.2 added flags, migrate_down and the personal-data
- *     hooks export_personal_data / erase_personal_data).
+ *     hooks export_personal_data / erase_personal_data; 1.3 added push notifications:
+ *     civitas_host_api.push_send / push_cancel and civitas_module_def.push_topics).
  *     The host refuses a module whose minor is newer than its own. A module built for minor N may
  *     check `host->struct_size` before calling an entry added after N (see CIVITAS_HOST_HAS).
  *
@@ -43,7 +44,7 @@ extern "C" {
 #endif
 
 #define CIVITAS_ABI_MAJOR 1
-#define CIVITAS_ABI_MINOR 2
+#define CIVITAS_ABI_MINOR 3
 
 /* The single symbol every module exports. */
 #define CIVITAS_MODULE_ENTRY_SYMBOL "civitas_module_entry_v1"
@@ -128,6 +129,37 @@ typedef struct civitas_scan_options {
  * CIVITAS_INVALID_ARGUMENT, from the gateway and from the SDK's FakeHost alike. */
 #define CIVITAS_MAX_KEY_SIZE (8u * 1024u)
 #define CIVITAS_MAX_VALUE_SIZE (32u * 1024u * 1024u)
+
+/* One language of a push message. Strings are UTF-8 with explicit sizes (not NUL-terminated). */
+typedef struct civitas_push_text {
+  const char* language_code; /* BCP 47, e.g. "de" */
+  size_t language_code_size;
+  const char* title; /* 1 to 120 characters */
+  size_t title_size;
+  const char* body; /* at most 1,000 characters */
+  size_t body_size;
+} civitas_push_text;
+
+/* What push_send queues. Size-prefixed like civitas_scan_options. */
+typedef struct civitas_push_message {
+  uint32_t struct_size; /* sizeof(civitas_push_message) as the module was built */
+  /* One of the module's push_topics ids, or several separated by commas ("all,verkehr"): a
+   * device that receives several of them gets the message once. */
+  const char* topic;
+  size_t topic_size;
+  /* Optional: only the devices this signed-in subject registered receive it (a report's status
+   * change to its reporter); empty = every device of the topic. */
+  const char* subject;
+  size_t subject_size;
+  const civitas_push_text* texts; /* 1 to 10, each language once */
+  size_t text_count;
+  const char* deep_link; /* optional: https or an app link, at most 1,024 bytes */
+  size_t deep_link_size;
+  const char* image_url; /* optional: https, at most 1,024 bytes */
+  size_t image_url_size;
+  int32_t urgent;                /* non-zero: delivered in quiet hours too */
+  int64_t send_time_unix_micros; /* 0 or past = now; at most 400 days ahead */
+} civitas_push_message;
 
 /*
  * What the host offers a module. Size-prefixed and append-only: entries are only ever added at the
@@ -216,7 +248,30 @@ typedef struct civitas_host_api {
    * What is published from this call on is sent after every message the handler sends itself
    * (follow first, then send a snapshot: nothing is missed, nothing older arrives after it). */
   int32_t (*call_follow)(civitas_call_host* call_host_ptr, const char* topic, size_t topic_size);
+
+  /* ---- ABI 1.3: push notifications (docs/push.md) ---------------------------------------------
+   * A module sends through the gateway's outbox: the message and one delivery per receiving
+   * device are written into the module's open transaction, so they are committed with the change
+   * that caused them, or not at all. The gateway's delivery workers take over after the commit. */
+
+  /* Queues `message` (its fields borrowed for the call) in `txn_host_ptr`. Its topics must be ones
+   * the module declares (civitas_module_def.push_topics), without the module-id prefix. The
+   * message's name ("messages/<32 hex digits>") goes through the sink, for push_cancel.
+   * Returns CIVITAS_OK; CIVITAS_INVALID_ARGUMENT with nothing queued for a message outside the
+   * bounds of NotifyService.SendMessage (texts, sizes, deep link, image, send time) or a
+   * truncated struct; CIVITAS_NOT_FOUND for a topic the module does not declare; or a storage
+   * error. On failure a NUL-terminated reason naming the field is written into `error` (at most
+   * error_size bytes; may be NULL). */
+  int32_t (*push_send)(civitas_txn_host* txn_host_ptr, const civitas_push_message* message,
+                       void* sink_module_ptr, civitas_bytes_sink sink, char* error,
+                       size_t error_size);
+  /* Withdraws the deliveries of a message this module queued that have not been made yet (an
+   * event registration was cancelled before its reminder). CIVITAS_NOT_FOUND if there is no such
+   * message of this module; cancelling twice is OK. */
+  int32_t (*push_cancel)(civitas_txn_host* txn_host_ptr, const char* message_name,
+                         size_t message_name_size);
 } civitas_host_api;
+
 
 /* True if the host table has entry `field` (for modules built against a newer minor). */
 #define CIVITAS_HOST_HAS(host, field) \
@@ -311,6 +366,18 @@ typedef struct civitas_module_def {
    * keep (a tally, a report's location) keep their non-personal part. Idempotent. */
   int32_t (*erase_personal_data)(void* instance_module_ptr, const char* subject,
                                  size_t subject_size, char* error, size_t error_size);
+
+  /* ---- ABI 1.3 ------------------------------------------------------------------------------ */
+
+  /* Optional (NULL: the module sends no push notifications). Writes the push topics this instance
+   * offers in its city as a JSON array (UTF-8) through `sink`:
+   *   [{"id": "verkehr", "titles": {"de": "Verkehr", "en": "Traffic"}}, ...]
+   * An id is 1 to 48 characters of a-z, 0-9, '-' and '_'; devices and ListTopics see it as
+   * "<module_id>.<id>" (e.g. "civitas.news.verkehr"). At most 64 topics. The gateway calls it from
+   * any thread, outside calls, and keeps the answer until the module's next committed write; it
+   * must not call kv_ or txn_ entries that write. */
+  int32_t (*push_topics)(void* instance_module_ptr, void* sink_host_ptr, civitas_bytes_sink sink,
+                         char* error, size_t error_size);
 } civitas_module_def;
 
 /* Data written by this version is read correctly by the version it replaced, so a rollback needs

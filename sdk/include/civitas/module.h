@@ -19,6 +19,7 @@
 
 #include <civitas/abi.h>
 #include <civitas/error_reason.h>
+#include <civitas/push.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -183,6 +184,34 @@ class Transaction {
   }
   void Rollback() {
     if (txn_) host_->txn_rollback(std::exchange(txn_, nullptr));
+  }
+
+  // Queues a push notification with this transaction's writes (push.h); `name` receives the
+  // message's name, for CancelPush. UNIMPLEMENTED on a gateway older than ABI 1.3.
+  Status Push(const PushMessage& message, std::string* name = nullptr) {
+    if (!txn_) return Internal("transaction already ended");
+    if (!CIVITAS_HOST_HAS(host_, push_send)) {
+      return {CIVITAS_UNIMPLEMENTED, "this gateway is older than ABI 1.3: no push notifications"};
+    }
+    std::vector<civitas_push_text> texts;
+    const civitas_push_message view = internal::PushMessageView(message, &texts);
+    char error[512] = {0};
+    std::string queued;
+    int32_t rc =
+        host_->push_send(txn_, &view, &queued, &internal::AssignToString, error, sizeof(error));
+    error[sizeof(error) - 1] = '\0';
+    if (rc == CIVITAS_OK && name != nullptr) *name = std::move(queued);
+    return internal::FromCode(rc, error[0] ? error : "push_send failed");
+  }
+  // Withdraws the deliveries of a message this module queued that were not made yet; OK if it
+  // was cancelled before, NOT_FOUND if the module never queued it.
+  Status CancelPush(std::string_view name) {
+    if (!txn_) return Internal("transaction already ended");
+    if (!CIVITAS_HOST_HAS(host_, push_cancel)) {
+      return {CIVITAS_UNIMPLEMENTED, "this gateway is older than ABI 1.3: no push notifications"};
+    }
+    return internal::FromCode(host_->push_cancel(txn_, name.data(), name.size()),
+                              "no such push message of this module");
   }
 
  private:
@@ -469,6 +498,14 @@ class ModuleBuilder {
     return *this;
   }
 
+  // Declares the push topics the instance offers in its city (push.h): devices opt into them,
+  // Transaction::Push sends to them. Called by the gateway outside calls; the answer is kept
+  // until the module's next committed write, so topics may follow the module's config or data.
+  ModuleBuilder& PushTopics(Status (Instance::*fn)(std::vector<PushTopic>* topics)) {
+    runtime_->push_topics = fn;
+    return *this;
+  }
+
   // Builds the C definition. The runtime is kept for the life of the process, as the ABI asks.
   const civitas_module_def* Release() {
     Runtime* rt = runtime_.release();
@@ -496,6 +533,7 @@ class ModuleBuilder {
     d.migrate_down = rt->down_migration ? &Runtime::MigrateDown : nullptr;
     d.export_personal_data = rt->export_personal ? &Runtime::ExportPersonalData : nullptr;
     d.erase_personal_data = rt->erase_personal ? &Runtime::ErasePersonalData : nullptr;
+    d.push_topics = rt->push_topics ? &Runtime::PushTopicsEntry : nullptr;
     Runtime::Self() = rt;
     return &rt->def;
   }
@@ -520,6 +558,7 @@ class ModuleBuilder {
     Status (Instance::*down_migration)(std::string_view) = nullptr;
     Status (Instance::*export_personal)(std::string_view, std::string*) = nullptr;
     Status (Instance::*erase_personal)(std::string_view) = nullptr;
+    Status (Instance::*push_topics)(std::vector<PushTopic>*) = nullptr;
     uint32_t flags = 0;
     std::vector<ServiceEntry> services;
     std::vector<civitas_service_def> service_defs;
@@ -631,6 +670,20 @@ class ModuleBuilder {
         Status s = ((*bound->instance).*(Self()->export_personal))(
             std::string_view(subject, subject_size), &json);
         if (s.ok()) sink(sink_host_ptr, internal::Bytes(json), json.size());
+        return s;
+      });
+    }
+
+    static int32_t PushTopicsEntry(void* bound_ptr, void* sink_host_ptr, civitas_bytes_sink sink,
+                                   char* error, size_t error_size) {
+      Bound* bound = static_cast<Bound*>(bound_ptr);
+      return Guarded("push_topics", error, error_size, [&] {
+        std::vector<PushTopic> topics;
+        Status s = ((*bound->instance).*(Self()->push_topics))(&topics);
+        if (s.ok()) {
+          const std::string json = PushTopicsJson(topics);
+          sink(sink_host_ptr, internal::Bytes(json), json.size());
+        }
         return s;
       });
     }

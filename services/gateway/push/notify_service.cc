@@ -13,6 +13,7 @@
 #include "services/gateway/authenticator.h"
 #include "services/gateway/gateway_call.h"
 #include "services/gateway/log.h"
+#include "services/gateway/push/module_push.h"
 #include "services/gateway/push/push_keys.h"
 #include "services/gateway/push/push_requests.h"
 #include "services/gateway/push/web_push.h"
@@ -118,11 +119,11 @@ grpc::ServerUnaryReactor* NotifyService::Run(grpc::CallbackServerContext* ctx, c
   }
   const CityRoutes* city = admitted.city;
   Caller caller = std::move(admitted.caller);
-  const bool submitted = pool->TrySubmit([this, reactor, city_id = city->config.id,
+  const bool submitted = pool->TrySubmit([this, reactor, table = std::move(admitted.table), city,
                                           caller = std::move(caller), work = std::move(work)]() {
     grpc::Status result;
-    absl::Status used = cities_->Use(city_id, [&](PushCities::CityView& view) {
-      result = work(view, caller);
+    absl::Status used = cities_->Use(city->config.id, [&](PushCities::CityView& view) {
+      result = work(view, *city, caller);
       return absl::OkStatus();
     });
     reactor->Finish(used.ok() ? result : ToGrpc(used));
@@ -174,10 +175,13 @@ grpc::ServerUnaryReactor* NotifyService::RegisterDevice(
     grpc::CallbackServerContext* ctx, const notify::RegisterDeviceRequest* request,
     notify::RegisterDeviceResponse* response) {
   return Run(ctx, kRegister, CIVITAS_ROLE_ANONYMOUS,
-             [this, request, response](PushCities::CityView& city, const Caller& caller) {
+             [this, request, response](PushCities::CityView& city, const CityRoutes& routes,
+                                       const Caller& caller) {
                const notify::Device& in = request->device();
                if (absl::Status s = CheckAddress(in, city.config.push); !s.ok()) return ToGrpc(s);
-               if (absl::Status s = CheckDeviceSettings(in, city.config.push); !s.ok()) {
+               if (absl::Status s =
+                       CheckDeviceSettings(in, TopicsOf(CityTopics(routes, city.config.push)));
+                   !s.ok()) {
                  return ToGrpc(s);
                }
                StoredDevice stored;
@@ -209,62 +213,65 @@ grpc::ServerUnaryReactor* NotifyService::RegisterDevice(
 grpc::ServerUnaryReactor* NotifyService::UpdateDevice(grpc::CallbackServerContext* ctx,
                                                       const notify::UpdateDeviceRequest* request,
                                                       notify::Device* response) {
-  return Run(ctx, kUpdate, CIVITAS_ROLE_ANONYMOUS,
-             [this, request, response](PushCities::CityView& city, const Caller& caller) {
-               if (request->update_mask().paths().empty()) {
-                 return Invalid("update_mask must name the fields to change");
-               }
-               absl::StatusOr<StoredDevice> before = Authorized(
-                   city.store, request->device().name(), request->registration_secret(), caller);
-               if (!before.ok()) return ToGrpc(before.status());
-               StoredDevice after = *before;
-               notify::Device& d = *after.mutable_device();
-               const notify::Device& in = request->device();
-               bool address_changed = false;
-               for (const std::string& path : request->update_mask().paths()) {
-                 if (path == "web_push") {
-                   *d.mutable_web_push() = in.web_push();
-                   address_changed = true;
-                 } else if (path == "token") {
-                   d.set_token(in.token());
-                   address_changed = true;
-                 } else if (path == "language_code") {
-                   d.set_language_code(in.language_code());
-                 } else if (path == "topics") {
-                   *d.mutable_topics() = in.topics();
-                 } else if (path == "quiet_hours") {
-                   if (in.has_quiet_hours()) {
-                     *d.mutable_quiet_hours() = in.quiet_hours();
-                   } else {
-                     d.clear_quiet_hours();
-                   }
-                 } else {
-                   return Invalid(absl::StrCat(
-                       "update_mask may name web_push, token, language_code, topics and "
-                       "quiet_hours; got '",
-                       path.substr(0, 64), "'"));
-                 }
-               }
-               if (address_changed) {
-                 if (absl::Status s = CheckAddress(d, city.config.push); !s.ok()) return ToGrpc(s);
-               }
-               if (absl::Status s = CheckDeviceSettings(d, city.config.push); !s.ok()) {
-                 return ToGrpc(s);
-               }
-               SetTime(absl::Now(), d.mutable_update_time());
-               if (absl::Status s = city.store.ReplaceDevice(*before, after); !s.ok()) {
-                 return ToGrpc(s);
-               }
-               *response = Public(after);
-               return grpc::Status::OK;
-             });
+  return Run(
+      ctx, kUpdate, CIVITAS_ROLE_ANONYMOUS,
+      [this, request, response](PushCities::CityView& city, const CityRoutes& routes,
+                                const Caller& caller) {
+        if (request->update_mask().paths().empty()) {
+          return Invalid("update_mask must name the fields to change");
+        }
+        absl::StatusOr<StoredDevice> before = Authorized(city.store, request->device().name(),
+                                                         request->registration_secret(), caller);
+        if (!before.ok()) return ToGrpc(before.status());
+        StoredDevice after = *before;
+        notify::Device& d = *after.mutable_device();
+        const notify::Device& in = request->device();
+        bool address_changed = false;
+        for (const std::string& path : request->update_mask().paths()) {
+          if (path == "web_push") {
+            *d.mutable_web_push() = in.web_push();
+            address_changed = true;
+          } else if (path == "token") {
+            d.set_token(in.token());
+            address_changed = true;
+          } else if (path == "language_code") {
+            d.set_language_code(in.language_code());
+          } else if (path == "topics") {
+            *d.mutable_topics() = in.topics();
+          } else if (path == "quiet_hours") {
+            if (in.has_quiet_hours()) {
+              *d.mutable_quiet_hours() = in.quiet_hours();
+            } else {
+              d.clear_quiet_hours();
+            }
+          } else {
+            return Invalid(
+                absl::StrCat("update_mask may name web_push, token, language_code, topics and "
+                             "quiet_hours; got '",
+                             path.substr(0, 64), "'"));
+          }
+        }
+        if (address_changed) {
+          if (absl::Status s = CheckAddress(d, city.config.push); !s.ok()) return ToGrpc(s);
+        }
+        if (absl::Status s = CheckDeviceSettings(d, TopicsOf(CityTopics(routes, city.config.push)));
+            !s.ok()) {
+          return ToGrpc(s);
+        }
+        SetTime(absl::Now(), d.mutable_update_time());
+        if (absl::Status s = city.store.ReplaceDevice(*before, after); !s.ok()) {
+          return ToGrpc(s);
+        }
+        *response = Public(after);
+        return grpc::Status::OK;
+      });
 }
 
 grpc::ServerUnaryReactor* NotifyService::DeleteDevice(grpc::CallbackServerContext* ctx,
                                                       const notify::DeleteDeviceRequest* request,
                                                       google::protobuf::Empty*) {
   return Run(ctx, kDelete, CIVITAS_ROLE_ANONYMOUS,
-             [this, request](PushCities::CityView& city, const Caller& caller) {
+             [this, request](PushCities::CityView& city, const CityRoutes&, const Caller& caller) {
                absl::StatusOr<StoredDevice> device =
                    Authorized(city.store, request->name(), request->registration_secret(), caller);
                if (!device.ok()) return ToGrpc(device.status());
@@ -276,8 +283,11 @@ grpc::ServerUnaryReactor* NotifyService::SetDeviceTopics(
     grpc::CallbackServerContext* ctx, const notify::SetDeviceTopicsRequest* request,
     notify::Device* response) {
   return Run(ctx, kSetTopics, CIVITAS_ROLE_ANONYMOUS,
-             [this, request, response](PushCities::CityView& city, const Caller& caller) {
-               if (absl::Status s = CheckTopics(request->topics(), city.config.push); !s.ok()) {
+             [this, request, response](PushCities::CityView& city, const CityRoutes& routes,
+                                       const Caller& caller) {
+               if (absl::Status s = CheckTopics(request->topics(),
+                                                TopicsOf(CityTopics(routes, city.config.push)));
+                   !s.ok()) {
                  return ToGrpc(s);
                }
                absl::StatusOr<StoredDevice> before =
@@ -298,16 +308,19 @@ grpc::ServerUnaryReactor* NotifyService::ListTopics(grpc::CallbackServerContext*
                                                     const notify::ListTopicsRequest* request,
                                                     notify::ListTopicsResponse* response) {
   return Run(ctx, kListTopics, CIVITAS_ROLE_ANONYMOUS,
-             [request, response](PushCities::CityView& city, const Caller& caller) {
+             [request, response](PushCities::CityView& city, const CityRoutes& routes,
+                                 const Caller& caller) {
                const bool editor = (caller.roles & (CIVITAS_ROLE_BIT(CIVITAS_ROLE_EDITOR) |
                                                     CIVITAS_ROLE_BIT(CIVITAS_ROLE_ADMIN))) != 0;
                const std::string& want = request->language_code();
                if (want.size() > 35)
                  return Invalid("language_code must have at most 35 characters");
-               for (const PushTopic& t : city.config.push.topics) {
+               for (const CityTopic& c : CityTopics(routes, city.config.push)) {
+                 const PushTopic& t = c.topic;
                  notify::Topic* topic = response->add_topics();
                  topic->set_name("topics/" + t.id);
                  topic->set_topic_id(t.id);
+                 topic->set_module(c.module);
                  for (const auto& [lang, title] : t.titles)
                    (*topic->mutable_titles())[lang] = title;
                  std::string title = t.titles.begin()->second;
@@ -333,46 +346,50 @@ grpc::ServerUnaryReactor* NotifyService::ListTopics(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* NotifyService::SendMessage(grpc::CallbackServerContext* ctx,
                                                      const notify::SendMessageRequest* request,
                                                      notify::Message* response) {
-  return Run(
-      ctx, kSend, CIVITAS_ROLE_EDITOR,
-      [this, request, response](PushCities::CityView& city, const Caller& caller) {
-        const absl::Time now = absl::Now();
-        if (absl::Status s = CheckMessage(request->message(), city.config.push, now); !s.ok()) {
-          return ToGrpc(s);
-        }
-        notify::Message m;
-        m.set_name("messages/" + NewId());
-        m.set_topic(request->message().topic());
-        *m.mutable_texts() = request->message().texts();
-        m.set_deep_link(request->message().deep_link());
-        m.set_urgent(request->message().urgent());
-        absl::Time due = now;
-        if (request->message().has_send_time()) {
-          *m.mutable_send_time() = request->message().send_time();
-          due = std::max(now, absl::FromUnixSeconds(m.send_time().seconds()));
-        }
-        SetTime(now, m.mutable_create_time());
-        m.set_sender(caller.subject);
-        if (absl::Status s = city.store.CreateMessage(&m, absl::ToUnixMicros(due)); !s.ok()) {
-          return ToGrpc(s);
-        }
-        Log(LogLevel::kInfo, "push message queued",
-            {{"city", city.config.id},
-             {"message", m.name()},
-             {"topic", m.topic()},
-             {"devices", std::to_string(m.device_count())}});
-        *response = m;
-        response->mutable_counts()->set_pending(m.device_count());
-        if (on_queued_) on_queued_(city.config.id, m.device_count());
-        return grpc::Status::OK;
-      });
+  return Run(ctx, kSend, CIVITAS_ROLE_EDITOR,
+             [this, request, response](PushCities::CityView& city, const CityRoutes& routes,
+                                       const Caller& caller) {
+               const absl::Time now = absl::Now();
+               if (absl::Status s = CheckMessage(
+                       request->message(), TopicsOf(CityTopics(routes, city.config.push)), now);
+                   !s.ok()) {
+                 return ToGrpc(s);
+               }
+               notify::Message m;
+               m.set_name("messages/" + NewId());
+               m.set_topic(request->message().topic());
+               *m.mutable_texts() = request->message().texts();
+               m.set_deep_link(request->message().deep_link());
+               m.set_image_url(request->message().image_url());
+               m.set_urgent(request->message().urgent());
+               absl::Time due = now;
+               if (request->message().has_send_time()) {
+                 *m.mutable_send_time() = request->message().send_time();
+                 due = std::max(now, absl::FromUnixSeconds(m.send_time().seconds()));
+               }
+               SetTime(now, m.mutable_create_time());
+               m.set_sender(caller.subject);
+               if (absl::Status s = city.store.CreateMessage(&m, absl::ToUnixMicros(due));
+                   !s.ok()) {
+                 return ToGrpc(s);
+               }
+               Log(LogLevel::kInfo, "push message queued",
+                   {{"city", city.config.id},
+                    {"message", m.name()},
+                    {"topic", m.topic()},
+                    {"devices", std::to_string(m.device_count())}});
+               *response = m;
+               response->mutable_counts()->set_pending(m.device_count());
+               if (on_queued_) on_queued_(city.config.id, m.device_count());
+               return grpc::Status::OK;
+             });
 }
 
 grpc::ServerUnaryReactor* NotifyService::GetMessage(grpc::CallbackServerContext* ctx,
                                                     const notify::GetMessageRequest* request,
                                                     notify::Message* response) {
   return Run(ctx, kGetMessage, CIVITAS_ROLE_EDITOR,
-             [request, response](PushCities::CityView& city, const Caller&) {
+             [request, response](PushCities::CityView& city, const CityRoutes&, const Caller&) {
                const std::string id = IdOf(request->name(), "messages/");
                if (id.empty()) {
                  return Invalid("name must be \"messages/\" and 32 hexadecimal digits");

@@ -62,7 +62,9 @@ class NotifyService final : public notify::NotifyService::CallbackService {
                                        notify::Message* response) override;
 
  private:
-  using Work = std::function<grpc::Status(PushCities::CityView& city, const Caller& caller)>;
+  // `routes`: the city's modules, for the topics they declare (module_push.h CityTopics).
+  using Work = std::function<grpc::Status(PushCities::CityView& city, const CityRoutes& routes,
+                                          const Caller& caller)>;
   // Resolves the city, authenticates the caller, checks `role` and the rate limit, then runs
   // `work` on the pool with the city's push data.
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, const char* method,

@@ -71,7 +71,7 @@ absl::Status CheckPushAddress(const notify::Device& device) {
 }
 
 absl::Status CheckTopics(const google::protobuf::RepeatedPtrField<std::string>& topics,
-                         const CityPushConfig& config) {
+                         const std::vector<PushTopic>& known_topics) {
   if (static_cast<size_t>(topics.size()) > kMaxTopicsPerDevice) {
     return Invalid(absl::StrCat("a device receives at most ", kMaxTopicsPerDevice, " topics, got ",
                                 topics.size()));
@@ -79,7 +79,7 @@ absl::Status CheckTopics(const google::protobuf::RepeatedPtrField<std::string>& 
   std::set<absl::string_view> seen;
   for (const std::string& t : topics) {
     bool known = false;
-    for (const PushTopic& c : config.topics) known |= c.id == t;
+    for (const PushTopic& c : known_topics) known |= c.id == t;
     if (!known) {
       return Invalid(absl::StrCat("topic '", absl::CHexEscape(t.substr(0, 64)),
                                   "' is not one of this city's topics (ListTopics)"));
@@ -89,11 +89,12 @@ absl::Status CheckTopics(const google::protobuf::RepeatedPtrField<std::string>& 
   return absl::OkStatus();
 }
 
-absl::Status CheckDeviceSettings(const notify::Device& device, const CityPushConfig& config) {
+absl::Status CheckDeviceSettings(const notify::Device& device,
+                                 const std::vector<PushTopic>& known_topics) {
   if (!device.language_code().empty() && !IsLanguageTag(device.language_code())) {
     return Invalid("device.language_code must be a BCP 47 language like \"de\" or \"en-GB\"");
   }
-  if (absl::Status s = CheckTopics(device.topics(), config); !s.ok()) return s;
+  if (absl::Status s = CheckTopics(device.topics(), known_topics); !s.ok()) return s;
   if (device.has_quiet_hours()) {
     if (ParseClock(device.quiet_hours().start_time()) < 0 ||
         ParseClock(device.quiet_hours().end_time()) < 0) {
@@ -133,10 +134,10 @@ absl::Time QuietHoursEnd(const notify::QuietHours& quiet, absl::Time now, absl::
                          zone);
 }
 
-absl::Status CheckMessage(const notify::Message& message, const CityPushConfig& config,
-                          absl::Time now) {
+absl::Status CheckMessage(const notify::Message& message, const std::vector<PushTopic>& topics,
+                          absl::Time now, absl::Duration max_ahead) {
   bool known = false;
-  for (const PushTopic& t : config.topics) known |= t.id == message.topic();
+  for (const PushTopic& t : topics) known |= t.id == message.topic();
   if (!known) {
     return Invalid("message.topic must be one of this city's topics (ListTopics)");
   }
@@ -181,9 +182,21 @@ absl::Status CheckMessage(const notify::Message& message, const CityPushConfig& 
           "spaces");
     }
   }
+  const std::string& image = message.image_url();
+  if (image.size() > kMaxDeepLinkBytes) {
+    return Invalid(absl::StrCat("message.image_url must have at most ", kMaxDeepLinkBytes,
+                                " bytes, got ", image.size()));
+  }
+  if (!image.empty() && (!absl::StartsWithIgnoreCase(image, "https://") || image.size() <= 8 ||
+                         image.find_first_of(" \t\r\n\"<>") != std::string::npos)) {
+    return Invalid("message.image_url must be an https URL without spaces");
+  }
   if (message.has_send_time()) {
     const absl::Time at = absl::FromUnixSeconds(message.send_time().seconds());
-    if (at > now + kMaxSendAhead) return Invalid("message.send_time must be at most 30 days ahead");
+    if (at > now + max_ahead) {
+      return Invalid(absl::StrCat("message.send_time must be at most ",
+                                  absl::ToInt64Hours(max_ahead) / 24, " days ahead"));
+    }
   }
   for (const notify::MessageText& t : message.texts()) {
     notify::Message probe = message;
@@ -228,6 +241,10 @@ std::string PayloadJson(const notify::Message& message, absl::string_view device
   if (!message.deep_link().empty()) {
     out += ",\"deep_link\":";
     AppendJsonString(message.deep_link(), &out);
+  }
+  if (!message.image_url().empty()) {
+    out += ",\"image\":";
+    AppendJsonString(message.image_url(), &out);
   }
   out += message.urgent() ? ",\"urgent\":true}" : ",\"urgent\":false}";
   return out;

@@ -5,6 +5,7 @@
 #define CIVITAS_GATEWAY_PUSH_PUSH_REQUESTS_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -34,9 +35,11 @@ inline constexpr size_t kMaxPayloadBytes = 4096 - 86;
 // addresses are checked by CheckEndpoint.
 absl::Status CheckPushAddress(const notify::Device& device);
 // language_code, topics (each configured, none twice, at most 64), quiet_hours.
-absl::Status CheckDeviceSettings(const notify::Device& device, const CityPushConfig& config);
+// `known_topics`: the city's (config and modules, module_push.h CityTopics).
+absl::Status CheckDeviceSettings(const notify::Device& device,
+                                 const std::vector<PushTopic>& known_topics);
 absl::Status CheckTopics(const google::protobuf::RepeatedPtrField<std::string>& topics,
-                         const CityPushConfig& config);
+                         const std::vector<PushTopic>& known_topics);
 
 // "HH:MM" -> minutes after midnight; -1 if malformed.
 int ParseClock(absl::string_view hhmm);
@@ -46,14 +49,16 @@ bool InQuietHours(const notify::QuietHours& quiet, int minute_of_day);
 // When the quiet hours around `now` end, in `zone`; `now` itself if it is not in them.
 absl::Time QuietHoursEnd(const notify::QuietHours& quiet, absl::Time now, absl::TimeZone zone);
 
-// topic, texts (1 to 10, languages once each, titles 1 to 120 characters, bodies at most 1,000),
-// deep_link (https or an app scheme, at most 1,024 bytes), send_time (at most 30 days ahead), and
-// that every language's payload fits one Web Push record.
-absl::Status CheckMessage(const notify::Message& message, const CityPushConfig& config,
-                          absl::Time now);
+// topic (one of `topics`), texts (1 to 10, languages once each, titles 1 to 120 characters,
+// bodies at most 1,000), deep_link (https or an app scheme, at most 1,024 bytes), image_url
+// (https, at most 1,024 bytes), send_time (at most `max_ahead`), and that every language's payload
+// fits one Web Push record.
+absl::Status CheckMessage(const notify::Message& message, const std::vector<PushTopic>& topics,
+                          absl::Time now, absl::Duration max_ahead = kMaxSendAhead);
 
-// The JSON a device receives: {"message", "topic", "title", "body", "deep_link", "urgent"}, in the
-// device's language, else the city's default, else the first text.
+// The JSON a device receives: {"message", "topic", "language", "title", "body", "deep_link",
+// "image", "urgent"} (deep_link and image only when set), in the device's language, else the
+// city's default, else the first text.
 std::string PayloadJson(const notify::Message& message, absl::string_view device_language,
                         absl::string_view default_language);
 

@@ -5,11 +5,8 @@
 namespace civitas::gateway::push {
 namespace {
 
-CityPushConfig Topics() {
-  CityPushConfig c;
-  c.topics.push_back({"abfall", {{"de", "Abfall"}, {"en", "Waste"}}});
-  c.topics.push_back({"baustellen", {{"de", "Baustellen"}}});
-  return c;
+std::vector<PushTopic> Topics() {
+  return {{"abfall", {{"de", "Abfall"}, {"en", "Waste"}}}, {"baustellen", {{"de", "Baustellen"}}}};
 }
 
 notify::Device WebPush() {
@@ -134,6 +131,17 @@ TEST(CheckMessage, Bounds) {
   m = Valid();
   m.mutable_send_time()->set_seconds(absl::ToUnixSeconds(now + absl::Hours(24 * 31)));
   EXPECT_FALSE(CheckMessage(m, Topics(), now).ok());
+  // A module may schedule further ahead (an event reminder), within the bound it is given.
+  EXPECT_TRUE(CheckMessage(m, Topics(), now, absl::Hours(24 * 400)).ok());
+  m = Valid();
+  m.set_image_url("https://stadt.example/bilder/tonne.jpg");
+  EXPECT_TRUE(CheckMessage(m, Topics(), now).ok());
+  for (const std::string& image : std::vector<std::string>{
+           "http://stadt.example/a.jpg", "javascript:alert(1)", "https://", "https://a b.example/",
+           "https://x.example/" + std::string(1020, 'a')}) {
+    m.set_image_url(image);
+    EXPECT_FALSE(CheckMessage(m, Topics(), now).ok()) << image;
+  }
   m = Valid();
   m.clear_texts();
   for (int i = 0; i < 11; ++i) {
@@ -160,6 +168,10 @@ TEST(PayloadJson, LanguageFallback) {
   EXPECT_NE(PayloadJson(m, "en-GB", "de").find("\"language\":\"en\""), std::string::npos);
   EXPECT_NE(PayloadJson(m, "fr", "de").find("\"language\":\"de\""), std::string::npos);
   EXPECT_NE(PayloadJson(m, "fr", "it").find("\"language\":\"de\""), std::string::npos);
+  EXPECT_EQ(PayloadJson(m, "de", "de").find("\"image\""), std::string::npos);
+  m.set_image_url("https://stadt.example/a.jpg");
+  EXPECT_NE(PayloadJson(m, "de", "de").find("\"image\":\"https://stadt.example/a.jpg\""),
+            std::string::npos);
   m.mutable_texts(0)->set_title("Zitat \"x\"\n");
   EXPECT_NE(PayloadJson(m, "de", "de").find("\"title\":\"Zitat \\\"x\\\"\\n\""), std::string::npos);
 }

@@ -1,6 +1,9 @@
 #include "services/gateway/push/push_store.h"
 
+#include <functional>
 #include <memory>
+#include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "services/gateway/push/push_keys.h"
@@ -119,29 +122,81 @@ absl::StatusOr<int64_t> PushStore::CountTopicDevices(const std::string& topic) c
 
 absl::Status PushStore::CreateMessage(notify::Message* message, int64_t due_micros) {
   if (absl::Status q = store_->CheckQuota(); !q.ok()) return q;
-  const std::string id = message->name().substr(sizeof("messages/") - 1);
   return InTransaction(store_, "send message", [&](rocksdb::Transaction* txn) {
-    // The topic's devices as this transaction sees them.
-    const std::string prefix = SystemKey(TopicMemberPrefix(message->topic()));
-    rocksdb::ReadOptions ro;
+    return WriteMessage(txn, message, due_micros, "");
+  });
+}
+
+absl::Status PushStore::WriteMessage(rocksdb::Transaction* txn, notify::Message* message,
+                                     int64_t due_micros, const std::string& subject) {
+  const std::string id = message->name().substr(sizeof("messages/") - 1);
+  Delivery pending;
+  pending.set_state(Delivery::PENDING);
+  pending.set_due_micros(due_micros);
+  const std::string pending_bytes = pending.SerializeAsString();
+  int64_t count = 0;
+  rocksdb::Status s;
+  auto queue = [&](absl::string_view device) {
+    s = PutKey(txn, DeliveryKey(id, device), pending_bytes);
+    if (s.ok()) s = PutKey(txn, DueKey(due_micros, id, device), "");
+    ++count;
+  };
+  // The receiving devices as this transaction sees them: the topics', or the subject's own
+  // devices that receive one of the topics. A device of several topics gets the message once.
+  std::vector<std::string> topics = {message->topic()};
+  topics.insert(topics.end(), message->more_topics().begin(), message->more_topics().end());
+  rocksdb::ReadOptions ro;
+  std::set<std::string> seen;
+  auto scan = [&](const std::string& prefix, const std::function<bool(const std::string&)>& take) {
     std::unique_ptr<rocksdb::Iterator> it(txn->GetIterator(ro));
-    Delivery pending;
-    pending.set_state(Delivery::PENDING);
-    pending.set_due_micros(due_micros);
-    const std::string pending_bytes = pending.SerializeAsString();
-    int64_t count = 0;
-    rocksdb::Status s;
     for (it->Seek(prefix); s.ok() && it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      const std::string device(it->key().data() + prefix.size(), it->key().size() - prefix.size());
-      s = PutKey(txn, DeliveryKey(id, device), pending_bytes);
-      if (s.ok()) s = PutKey(txn, DueKey(due_micros, id, device), "");
-      ++count;
+      std::string device(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+      if (take(device) && (topics.size() == 1 || seen.insert(device).second)) queue(device);
     }
     if (s.ok()) s = it->status();
-    message->set_device_count(count);
-    if (s.ok()) s = PutKey(txn, MessageKey(id), message->SerializeAsString());
-    return FromRocks(s, "send message");
-  });
+  };
+  if (subject.empty()) {
+    for (const std::string& topic : topics) {
+      scan(SystemKey(TopicMemberPrefix(topic)), [](const std::string&) { return true; });
+    }
+  } else {
+    scan(SystemKey(OwnerDevicePrefix(subject)), [&](const std::string& device) {
+      for (const std::string& topic : topics) {
+        std::string member;
+        rocksdb::Status m = txn->Get(ro, SystemKey(TopicMemberKey(topic, device)), &member);
+        if (m.ok()) return true;
+        if (!m.IsNotFound()) {
+          s = m;
+          return false;
+        }
+      }
+      return false;
+    });
+  }
+  message->set_device_count(count);
+  message->set_personal(!subject.empty());
+  if (s.ok()) s = PutKey(txn, MessageKey(id), message->SerializeAsString());
+  return FromRocks(s, "send message");
+}
+
+absl::Status PushStore::CancelMessage(rocksdb::Transaction* txn, const std::string& message_id) {
+  const std::string prefix = SystemKey(DeliveryPrefix(message_id));
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(txn->GetIterator(ro));
+  rocksdb::Status s;
+  for (it->Seek(prefix); s.ok() && it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    Delivery d;
+    if (!d.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("push: a stored delivery does not parse");
+    }
+    if (d.state() != Delivery::PENDING) continue;
+    const std::string device(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    s = DeleteKey(txn, DueKey(d.due_micros(), message_id, device));
+    d.set_state(Delivery::CANCELLED);
+    if (s.ok()) s = PutKey(txn, DeliveryKey(message_id, device), d.SerializeAsString());
+  }
+  if (s.ok()) s = it->status();
+  return FromRocks(s, "cancel message");
 }
 
 absl::StatusOr<std::optional<notify::Message>> PushStore::GetMessage(
@@ -201,6 +256,9 @@ absl::StatusOr<notify::DeliveryCounts> PushStore::CountDeliveries(
             break;
           case Delivery::REMOVED:
             counts.set_removed(counts.removed() + 1);
+            break;
+          case Delivery::CANCELLED:
+            counts.set_cancelled(counts.cancelled() + 1);
             break;
           default:
             counts.set_pending(counts.pending() + 1);

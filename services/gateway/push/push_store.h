@@ -48,6 +48,12 @@ class PushStore {
   // The message and one pending delivery, due at `due_micros`, for every device of its topic,
   // in one transaction. Sets message->device_count.
   absl::Status CreateMessage(notify::Message* message, int64_t due_micros);
+  // The same writes into `txn`, the transaction of a module's change (ModuleOutbox). With a
+  // `subject`, only that owner's devices that receive the topic (message->personal is set).
+  static absl::Status WriteMessage(rocksdb::Transaction* txn, notify::Message* message,
+                                   int64_t due_micros, const std::string& subject);
+  // In `txn`: every pending delivery of the message becomes CANCELLED and leaves the outbox.
+  static absl::Status CancelMessage(rocksdb::Transaction* txn, const std::string& message_id);
   absl::StatusOr<std::optional<notify::Message>> GetMessage(const std::string& message_id) const;
   // Removes `subject` as the sender of every message it sent (erasure); returns how many.
   absl::StatusOr<int64_t> ForgetSender(const std::string& subject);

@@ -110,6 +110,71 @@ TEST_F(PushStoreTest, MessageFansOutToTheTopicsDevicesInOneCommit) {
   EXPECT_EQ(m2.device_count(), 1);
 }
 
+// What a module's push_send writes into its own transaction (module_push.h).
+TEST_F(PushStoreTest, ModuleMessagesGoInTheModulesTransaction) {
+  StoredDevice mine = Device({"m.status", "m.all"}, "alice"), mine_quiet = Device({}, "alice");
+  StoredDevice other = Device({"m.status"}, "bob"), anon = Device({"m.all", "m.bau"});
+  for (const StoredDevice* d : {&mine, &mine_quiet, &other, &anon}) {
+    ASSERT_TRUE(push_->PutNewDevice(*d).ok());
+  }
+  auto write = [&](notify::Message* m, const std::string& subject, bool commit) {
+    std::unique_ptr<rocksdb::Transaction> txn(
+        city_->db()->BeginTransaction(city_->write_options()));
+    ASSERT_TRUE(txn->Put("the module's own change", "x").ok());
+    ASSERT_TRUE(PushStore::WriteMessage(txn.get(), m, 1000, subject).ok());
+    ASSERT_TRUE((commit ? txn->Commit() : txn->Rollback()).ok());
+  };
+  // Personal: only alice's own devices that receive the topic.
+  notify::Message personal;
+  personal.set_name("messages/" + NewId());
+  personal.set_topic("m.status");
+  write(&personal, "alice", true);
+  EXPECT_EQ(personal.device_count(), 1);
+  EXPECT_TRUE(personal.personal());
+  absl::StatusOr<notify::DeliveryCounts> counts = push_->CountDeliveries(IdOf(personal.name()));
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->pending(), 1);
+  // Several topics: each device once (anon receives two of them).
+  notify::Message wide;
+  wide.set_name("messages/" + NewId());
+  wide.set_topic("m.all");
+  wide.add_more_topics("m.bau");
+  write(&wide, "", true);
+  EXPECT_EQ(wide.device_count(), 2);  // mine, anon
+  // A rolled-back change takes its message and deliveries with it.
+  notify::Message gone;
+  gone.set_name("messages/" + NewId());
+  gone.set_topic("m.all");
+  write(&gone, "", false);
+  absl::StatusOr<std::optional<notify::Message>> found = push_->GetMessage(IdOf(gone.name()));
+  ASSERT_TRUE(found.ok());
+  EXPECT_FALSE(found->has_value());
+  int64_t next = 0;
+  absl::StatusOr<std::vector<DueDelivery>> due = push_->Due(2000, 100, &next);
+  ASSERT_TRUE(due.ok());
+  EXPECT_EQ(due->size(), 3u);  // 1 personal + 2 wide
+  // Cancel: what is pending leaves the outbox, what was delivered stays delivered.
+  Delivery delivered;
+  delivered.set_state(Delivery::DELIVERED);
+  for (const DueDelivery& d : *due) {
+    if (d.message_id == IdOf(wide.name()) && d.device_id == IdOf(mine.device().name())) {
+      ASSERT_TRUE(push_->UpdateDelivery(d, delivered, nullptr).ok());
+    }
+  }
+  std::unique_ptr<rocksdb::Transaction> txn(city_->db()->BeginTransaction(city_->write_options()));
+  ASSERT_TRUE(PushStore::CancelMessage(txn.get(), IdOf(wide.name())).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  counts = push_->CountDeliveries(IdOf(wide.name()));
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->delivered(), 1);
+  EXPECT_EQ(counts->cancelled(), 1);
+  EXPECT_EQ(counts->pending(), 0);
+  due = push_->Due(2000, 100, &next);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].message_id, IdOf(personal.name()));
+}
+
 TEST_F(PushStoreTest, ReplaceAndDeleteKeepTheTopicIndex) {
   StoredDevice a = Device({"abfall"}, "citizen-1");
   ASSERT_TRUE(push_->PutNewDevice(a).ok());

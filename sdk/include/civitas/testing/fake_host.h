@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <map>
@@ -24,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -43,6 +45,19 @@ struct Caller {
     return {
         std::move(subject), CIVITAS_ROLE_BIT(CIVITAS_ROLE_CITIZEN) | CIVITAS_ROLE_BIT(role), {}};
   }
+};
+
+// A push notification a module queued (ABI 1.3 push_send) in a transaction that committed.
+struct RecordedPush {
+  std::string name;   // "messages/<32 hex digits>"
+  std::string topic;  // the module's own topic id, as the module named it
+  std::string subject;
+  std::vector<std::tuple<std::string, std::string, std::string>> texts;  // language, title, body
+  std::string deep_link;
+  std::string image_url;
+  bool urgent = false;
+  int64_t send_time_unix_micros = 0;
+  bool cancelled = false;  // push_cancel in a later committed transaction
 };
 
 // What a call produced.
@@ -171,6 +186,29 @@ class FakeHost {
     return r.code;
   }
 
+  // The push topics the module declares (ABI 1.3), as the JSON its push_topics wrote;
+  // CIVITAS_UNIMPLEMENTED if it declares none.
+  int32_t PushTopicsJson(std::string* json, std::string* error = nullptr) {
+    if (!CIVITAS_MODULE_HAS(def_, push_topics) || def_->push_topics == nullptr) {
+      return CIVITAS_UNIMPLEMENTED;
+    }
+    json->clear();
+    char buffer[512] = {0};
+    int32_t rc = def_->push_topics(
+        instance_, json,
+        [](void* sink, const uint8_t* data, size_t size) {
+          static_cast<std::string*>(sink)->append(reinterpret_cast<const char*>(data), size);
+        },
+        buffer, sizeof(buffer));
+    if (error) *error = buffer;
+    return rc;
+  }
+  // Every push queued by a committed transaction, in order.
+  std::vector<RecordedPush> pushes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pushes_;
+  }
+
   // Everything published so far, as (topic, message bytes).
   std::vector<std::pair<std::string, std::string>> published() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -200,6 +238,8 @@ class FakeHost {
   struct FakeTxn {
     FakeHost* host;
     std::map<std::string, std::optional<std::string>> writes;  // nullopt = delete
+    std::vector<RecordedPush> pushes;
+    std::vector<std::string> cancels;
   };
 
   static FakeHost* HostOf(civitas_city_host* c) { return reinterpret_cast<FakeCity*>(c)->host; }
@@ -325,7 +365,7 @@ class FakeHost {
       return CIVITAS_OK;
     };
     a.txn_begin = [](civitas_city_host* c) -> civitas_txn_host* {
-      return reinterpret_cast<civitas_txn_host*>(new FakeTxn{HostOf(c), {}});
+      return reinterpret_cast<civitas_txn_host*>(new FakeTxn{HostOf(c), {}, {}, {}});
     };
     a.txn_get = [](civitas_txn_host* t, const uint8_t* k, size_t ks, int32_t, void* ctx,
                    civitas_bytes_sink sink) -> int32_t {
@@ -364,6 +404,10 @@ class FakeHost {
         else
           txn->host->kv_.erase(k);
       }
+      for (RecordedPush& p : txn->pushes) txn->host->pushes_.push_back(std::move(p));
+      for (const std::string& name : txn->cancels) {
+        for (RecordedPush& p : txn->host->pushes_) p.cancelled |= p.name == name;
+      }
       return CIVITAS_OK;
     };
     a.txn_rollback = [](civitas_txn_host* t) { delete TxnOf(t); };
@@ -401,6 +445,72 @@ class FakeHost {
       CallOf(c)->result->follow_topic.assign(topic, n);
       return CIVITAS_OK;
     };
+    // Push: the topic must be one the module declares and there must be 1 to 10 texts with a
+    // title; the gateway checks every other bound of notify.proto as well.
+    a.push_send = [](civitas_txn_host* t, const civitas_push_message* m, void* ctx,
+                     civitas_bytes_sink sink, char* error, size_t error_size) -> int32_t {
+      FakeTxn* txn = TxnOf(t);
+      auto fail = [&](int32_t code, const char* why) {
+        if (error && error_size) std::snprintf(error, error_size, "%s", why);
+        return code;
+      };
+      if (m == nullptr || m->struct_size < sizeof(civitas_push_message)) {
+        return fail(CIVITAS_INVALID_ARGUMENT, "civitas_push_message is truncated");
+      }
+      std::string topics;
+      if (txn->host->PushTopicsJson(&topics) != CIVITAS_OK) {
+        return fail(CIVITAS_NOT_FOUND, "the module declares no push topics");
+      }
+      const std::string topic(m->topic, m->topic_size);
+      for (size_t start = 0; start <= topic.size();) {
+        size_t comma = topic.find(',', start);
+        if (comma == std::string::npos) comma = topic.size();
+        const std::string one = topic.substr(start, comma - start);
+        if (one.empty() || topics.find("\"id\":\"" + one + "\"") == std::string::npos) {
+          return fail(CIVITAS_NOT_FOUND, "topic is not one of the module's push_topics");
+        }
+        start = comma + 1;
+      }
+      if (m->text_count < 1 || m->text_count > 10) {
+        return fail(CIVITAS_INVALID_ARGUMENT, "a message has 1 to 10 texts");
+      }
+      RecordedPush p;
+      size_t number = 0;
+      {
+        std::lock_guard<std::mutex> lock(txn->host->mu_);
+        number = ++txn->host->push_counter_;
+      }
+      char name[64];
+      std::snprintf(name, sizeof(name), "messages/%032zx", number);
+      p.name = name;
+      p.topic = topic;
+      p.subject.assign(m->subject, m->subject_size);
+      for (size_t i = 0; i < m->text_count; ++i) {
+        const civitas_push_text& x = m->texts[i];
+        if (x.title_size == 0) return fail(CIVITAS_INVALID_ARGUMENT, "a text has no title");
+        p.texts.emplace_back(std::string(x.language_code, x.language_code_size),
+                             std::string(x.title, x.title_size), std::string(x.body, x.body_size));
+      }
+      p.deep_link.assign(m->deep_link, m->deep_link_size);
+      p.image_url.assign(m->image_url, m->image_url_size);
+      p.urgent = m->urgent != 0;
+      p.send_time_unix_micros = m->send_time_unix_micros;
+      if (sink) Emit(p.name, ctx, sink);
+      txn->pushes.push_back(std::move(p));
+      return CIVITAS_OK;
+    };
+    a.push_cancel = [](civitas_txn_host* t, const char* name, size_t n) -> int32_t {
+      FakeTxn* txn = TxnOf(t);
+      const std::string wanted(name, n);
+      std::lock_guard<std::mutex> lock(txn->host->mu_);
+      for (const RecordedPush& p : txn->host->pushes_) {
+        if (p.name == wanted) {
+          txn->cancels.push_back(wanted);
+          return CIVITAS_OK;
+        }
+      }
+      return CIVITAS_NOT_FOUND;
+    };
     return a;
   }
 
@@ -416,6 +526,8 @@ class FakeHost {
   std::map<std::string, std::string> kv_;
   std::vector<std::pair<std::string, std::string>> published_;
   std::vector<std::string> logs_;
+  std::vector<RecordedPush> pushes_;
+  size_t push_counter_ = 0;
 };
 
 }  // namespace civitas::testing
