@@ -59,6 +59,8 @@ cities:
         - {id: apns-busy, titles: {de: "APNs"}}
         - {id: apns-revoke, titles: {de: "APNs"}}
         - {id: mixed, titles: {de: "Alle"}}
+        - {id: backlog, titles: {de: "Viele"}}
+        - {id: after-backlog, titles: {de: "Danach"}}
       fcm:
         project_id: civitas-unna
         service_account_file: {dir}/fakes/service-account.json
@@ -534,6 +536,25 @@ TEST_F(PushProvidersTest, AHungProviderHoldsUpNobodyElse) {
   }
   EXPECT_TRUE(web_push) << "the Web Push receiver got the message";
   EXPECT_EQ(gw_->log().find("hang-fcm-"), std::string::npos) << "a device token in the log";
+}
+
+// After the hung provider: more hung FCM deliveries than its queue takes (1,024) wait in the due
+// index, and an APNs delivery due after all of them is still found at once.
+TEST_F(PushProvidersTest, ABacklogBeyondAFullQueueHidesNobody) {
+  constexpr int kBacklog = 1500;
+  for (int i = 0; i < kBacklog; ++i) {
+    Register("unna", nt::Device::FCM, absl::StrCat("hang-backlog-", i), "backlog");
+  }
+  Register("unna", nt::Device::APNS, "ok-apns-after-backlog", "after-backlog");
+  const nt::Message backlog = Send("unna", "backlog");
+  EXPECT_EQ(backlog.device_count(), kBacklog);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the scanner fills the queue
+  const absl::Time start = absl::Now();
+  const nt::Message after = Send("unna", "after-backlog");
+  const nt::DeliveryCounts counts = Counts("unna", after, absl::Seconds(10));
+  EXPECT_EQ(counts.delivered(), 1) << gw_->log();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(Counts("unna", backlog, absl::Seconds(0)).pending(), kBacklog);
 }
 
 }  // namespace

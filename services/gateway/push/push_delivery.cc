@@ -24,6 +24,9 @@ namespace {
 
 // Deliveries one scan of one city hands out at most.
 constexpr size_t kScanBatch = 256;
+// Deliveries waiting in one provider's queue at most (beyond them they wait in the due index):
+// memory stays bounded while a provider is slow or hangs and a large fan-out is due.
+constexpr size_t kMaxQueued = 1024;
 // The longest a Retry-After is honoured.
 constexpr int64_t kMaxRetryAfterSeconds = 86400;
 // How long the push service keeps an undelivered message (Web Push TTL header).
@@ -274,23 +277,40 @@ void PushDelivery::ScanLoop() {
       int64_t city_next = 0;
       size_t scanned = 0;
       absl::Status s = cities_->Use(city, [&](PushCities::CityView& view) {
-        // Deliveries already handed out are passed over: a provider that hangs with a full
-        // queue does not hide the other providers' due deliveries behind its own.
-        auto claimed = [&](const DueDelivery& d) {
+        // The pool of a device (its platform never changes); a device that is gone ends in any
+        // pool (REMOVED).
+        std::map<std::string, Provider> routed;
+        auto provider_of = [&](const std::string& device_id) {
+          auto it = routed.find(device_id);
+          if (it != routed.end()) return it->second;
+          absl::StatusOr<std::optional<StoredDevice>> device = view.store.GetDevice(device_id);
+          const Provider p = device.ok() && device->has_value() ? ProviderOf((*device)->device())
+                                                                : Provider::kWebPush;
+          routed.emplace(device_id, p);
+          return p;
+        };
+        // Passed over: deliveries already handed out, and those of a provider whose queue is
+        // full. So a provider that hangs does not hide the others' due deliveries behind its
+        // own (the price: while a queue is full, one device read per passed-over delivery).
+        auto pass_over = [&](const DueDelivery& d) {
+          {
+            absl::MutexLock lock(&mu_);
+            if (claimed_.count(ClaimKey(city, d)) > 0) return true;
+            bool any_full = false;
+            for (const Pool& pool : pools_) any_full |= pool.queue.size() >= kMaxQueued;
+            if (!any_full) return false;
+          }
+          const Provider p = provider_of(d.device_id);
           absl::MutexLock lock(&mu_);
-          return claimed_.count(ClaimKey(city, d)) > 0;
+          return pools_[static_cast<int>(p)].queue.size() >= kMaxQueued;
         };
         absl::StatusOr<std::vector<DueDelivery>> d =
-            view.store.Due(now, kScanBatch, &city_next, claimed);
+            view.store.Due(now, kScanBatch, &city_next, pass_over);
         if (!d.ok()) return d.status();
         scanned = d->size();
         for (DueDelivery& one : *d) {
-          // The device names the pool; a device that is gone ends in any pool (REMOVED).
-          absl::StatusOr<std::optional<StoredDevice>> device = view.store.GetDevice(one.device_id);
-          if (!device.ok()) return device.status();
-          const Provider provider =
-              device->has_value() ? ProviderOf((*device)->device()) : Provider::kWebPush;
-          due.emplace_back(provider, std::move(one));
+          const Provider p = provider_of(one.device_id);
+          due.emplace_back(p, std::move(one));
         }
         return absl::OkStatus();
       });
@@ -311,7 +331,8 @@ void PushDelivery::ScanLoop() {
       sleep = std::clamp(absl::Microseconds(next_due - absl::ToUnixMicros(absl::Now())),
                          absl::Milliseconds(20), absl::Seconds(1));
     }
-    // Until woken or due (at the latest a second: deliveries handed back by a busy pool).
+    // Until woken (a message was queued) or the next due time, at most a second (a pool's queue
+    // may have room again).
     mu_.AwaitWithTimeout(absl::Condition(
                              +[](PushDelivery* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
                                return self->stop_ || self->wake_;

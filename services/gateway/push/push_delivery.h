@@ -16,7 +16,8 @@
 // Concurrency: each provider has a queue and sender threads of its own
 // (push.web_push_connections, fcm_connections, apns_connections), one request each, so a provider
 // that hangs holds up only its own deliveries; the scanner passes over deliveries already handed
-// out, so a full queue of one provider does not hide the others' due deliveries either.
+// out and those of a provider whose queue is full (1,024 waiting), so one provider's backlog
+// neither hides the others' due deliveries nor grows in memory.
 #ifndef CIVITAS_GATEWAY_PUSH_PUSH_DELIVERY_H_
 #define CIVITAS_GATEWAY_PUSH_PUSH_DELIVERY_H_
 
