@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -217,9 +218,76 @@ void ParseConsole(const Parser& p, const YAML::Node& n, const std::string& path,
   }
 }
 
+// An operator's https endpoint for a push provider: a plain origin (the gateway appends the
+// provider's paths), trailing slashes dropped.
+std::string ProviderEndpoint(const Parser& p, const YAML::Node& n, const std::string& path) {
+  std::string url = p.String(n, path);
+  while (absl::EndsWith(url, "/")) url.pop_back();
+  const bool https = absl::StartsWith(url, "https://") && url.size() > 8;
+  if (!https || url.find_first_of("@?# \"'<>\\", 8) != std::string::npos ||
+      url.find('/', 8) != std::string::npos) {
+    p.Fail(
+        n, path,
+        absl::StrCat("must be an https URL with a host only (no path, user info or query), got '",
+                     url, "'"));
+  }
+  return url;
+}
+
+// `push.fcm:` and `push.apns:`, each all or nothing.
+void ParsePushProviders(const Parser& p, const YAML::Node& n, const std::string& path,
+                        CityPushConfig* c) {
+  auto required = [&](const YAML::Node& block, const std::string& bpath, const char* key) {
+    if (!block[key]) p.Fail(block, bpath, absl::StrCat("needs '", key, "'"));
+    const std::string v = p.String(block[key], absl::StrCat(bpath, ".", key));
+    if (v.empty()) p.Fail(block[key], absl::StrCat(bpath, ".", key), "must not be empty");
+    return v;
+  };
+  auto plain = [&](const YAML::Node& node, const std::string& vpath, const std::string& v,
+                   size_t min, size_t max, const char* extra) {
+    bool ok = v.size() >= min && v.size() <= max;
+    for (char ch : v) ok &= absl::ascii_isalnum(ch) || std::strchr(extra, ch) != nullptr;
+    if (!ok) {
+      const std::string count =
+          min == max ? absl::StrCat("exactly ", min) : absl::StrCat(min, " to ", max);
+      p.Fail(node, vpath,
+             absl::StrCat("must be ", count, " letters or digits",
+                          *extra ? absl::StrCat(" or '", extra, "'") : "", ", got '", v, "'"));
+    }
+  };
+  if (const YAML::Node f = n["fcm"]) {
+    const std::string fpath = path + ".fcm";
+    p.ExpectMap(f, fpath, {"project_id", "service_account_file", "endpoint", "ca_file"});
+    FcmConfig fcm;
+    fcm.project_id = required(f, fpath, "project_id");
+    plain(f["project_id"], fpath + ".project_id", fcm.project_id, 1, 64, "-");
+    fcm.service_account_file = required(f, fpath, "service_account_file");
+    if (f["endpoint"]) fcm.endpoint = ProviderEndpoint(p, f["endpoint"], fpath + ".endpoint");
+    if (f["ca_file"]) fcm.ca_file = p.String(f["ca_file"], fpath + ".ca_file");
+    c->fcm = std::move(fcm);
+  }
+  if (const YAML::Node a = n["apns"]) {
+    const std::string apath = path + ".apns";
+    p.ExpectMap(a, apath, {"team_id", "key_id", "key_file", "topic", "endpoint", "ca_file"});
+    ApnsConfig apns;
+    apns.team_id = required(a, apath, "team_id");
+    plain(a["team_id"], apath + ".team_id", apns.team_id, 10, 10, "");
+    apns.key_id = required(a, apath, "key_id");
+    plain(a["key_id"], apath + ".key_id", apns.key_id, 10, 10, "");
+    apns.key_file = required(a, apath, "key_file");
+    apns.topic = required(a, apath, "topic");
+    plain(a["topic"], apath + ".topic", apns.topic, 1, 200, ".-_");
+    if (a["endpoint"]) apns.endpoint = ProviderEndpoint(p, a["endpoint"], apath + ".endpoint");
+    if (a["ca_file"]) apns.ca_file = p.String(a["ca_file"], apath + ".ca_file");
+    c->apns = std::move(apns);
+  }
+}
+
 // A city's `push:` block.
 void ParsePush(const Parser& p, const YAML::Node& n, const std::string& path, CityConfig* city) {
-  p.ExpectMap(n, path, {"topics", "allowed_hosts", "allow_loopback", "vapid_subject", "ca_file"});
+  p.ExpectMap(
+      n, path,
+      {"topics", "allowed_hosts", "allow_loopback", "vapid_subject", "ca_file", "fcm", "apns"});
   CityPushConfig& c = city->push;
   if (const YAML::Node topics = n["topics"]) {
     if (!topics.IsSequence()) p.Fail(topics, path + ".topics", "must be a list of {id, titles}");
@@ -273,6 +341,7 @@ void ParsePush(const Parser& p, const YAML::Node& n, const std::string& path, Ci
     }
   }
   if (n["ca_file"]) c.ca_file = p.String(n["ca_file"], path + ".ca_file");
+  ParsePushProviders(p, n, path, &c);
 }
 
 // One entry of `cities:`. `city_ids` and `host_owner` catch duplicates across entries.
@@ -502,14 +571,17 @@ GatewayConfig ParseRoot(const Parser& p, const YAML::Node& root) {
               {"listen", "http_listen", "metrics_listen", "data_dir", "module_dir", "storage",
                "limits", "auth", "admin", "logging", "backup_dir", "push", "cities"});
   if (const YAML::Node push = root["push"]) {
-    p.ExpectMap(push, "push",
-                {"web_push_connections", "retry_base_seconds", "retry_max_seconds", "max_attempts",
-                 "request_timeout_seconds"});
+    p.ExpectMap(
+        push, "push",
+        {"web_push_connections", "fcm_connections", "apns_connections", "retry_base_seconds",
+         "retry_max_seconds", "max_attempts", "request_timeout_seconds"});
     auto u32 = [&](const char* key, uint32_t* field, uint64_t min, uint64_t max) {
       if (push[key])
         *field = static_cast<uint32_t>(p.Uint(push[key], absl::StrCat("push.", key), min, max));
     };
     u32("web_push_connections", &c.push.web_push_connections, 1, 256);
+    u32("fcm_connections", &c.push.fcm_connections, 1, 256);
+    u32("apns_connections", &c.push.apns_connections, 1, 256);
     u32("retry_base_seconds", &c.push.retry_base_seconds, 1, 86400);
     u32("retry_max_seconds", &c.push.retry_max_seconds, 1, 7 * 86400);
     u32("max_attempts", &c.push.max_attempts, 1, 100);
@@ -812,6 +884,14 @@ absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
     resolve(&city.seed_file);
     for (RegistryEndpoint& r : city.registries) resolve(&r.ca_file);
     resolve(&city.push.ca_file);
+    if (city.push.fcm) {
+      resolve(&city.push.fcm->service_account_file);
+      resolve(&city.push.fcm->ca_file);
+    }
+    if (city.push.apns) {
+      resolve(&city.push.apns->key_file);
+      resolve(&city.push.apns->ca_file);
+    }
     for (ModuleConfig& m : city.modules) resolve(&m.path);
   }
   return config;

@@ -65,6 +65,30 @@ struct PushTopic {
   std::map<std::string, std::string> titles;  // BCP 47 language -> title; at least one
 };
 
+// Firebase Cloud Messaging (HTTP v1) for a city's FCM devices (`push.fcm:`).
+struct FcmConfig {
+  std::string project_id;  // the Firebase project, e.g. "civitas-unna"
+  // The service account's JSON key as Google issues it (client_email, private_key, token_uri);
+  // read at the first delivery. Relative to the config file.
+  std::string service_account_file;
+  // https, without a trailing slash; messages go to {endpoint}/v1/projects/{id}/messages:send.
+  std::string endpoint = "https://fcm.googleapis.com";
+  // PEM CA certificates for the endpoint's and the token_uri's TLS; empty = the system's.
+  std::string ca_file;
+};
+
+// The Apple Push Notification service for a city's APNS devices (`push.apns:`).
+struct ApnsConfig {
+  std::string team_id;   // the Apple developer team, 10 characters
+  std::string key_id;    // the signing key's id, 10 characters
+  std::string key_file;  // the .p8 key (EC P-256, PEM); relative to the config file
+  std::string topic;     // the app's bundle id (apns-topic)
+  // https, without a trailing slash; the sandbox is https://api.sandbox.push.apple.com.
+  std::string endpoint = "https://api.push.apple.com";
+  // PEM CA certificates for the endpoint's TLS; empty = the system's.
+  std::string ca_file;
+};
+
 // A city's push notifications (`push:` block; docs/push.md).
 struct CityPushConfig {
   std::vector<PushTopic> topics;
@@ -78,6 +102,9 @@ struct CityPushConfig {
   std::string vapid_subject = "mailto:push@civitas.invalid";
   // PEM CA certificates for the push services' TLS; empty = the system's.
   std::string ca_file;
+  // Unset: the city's FCM / APNS devices are not delivered to (FAILED, provider_not_configured).
+  std::optional<FcmConfig> fcm;
+  std::optional<ApnsConfig> apns;
 };
 
 struct CityConfig {
@@ -234,6 +261,10 @@ struct LoggingConfig {
 struct PushDeliveryConfig {
   // Web Push requests in flight at once, all cities together (one delivery thread each).
   uint32_t web_push_connections = 4;
+  // The same for FCM and for APNs: each provider has threads and a queue of its own, so a
+  // provider that hangs holds up only its own deliveries.
+  uint32_t fcm_connections = 4;
+  uint32_t apns_connections = 4;
   // Backoff after a failed attempt: base * 2^(attempt-1), at most max, with jitter (a random
   // value between half and all of it); a Retry-After answer waits at least as long as it says.
   uint32_t retry_base_seconds = 30;

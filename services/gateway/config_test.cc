@@ -174,6 +174,54 @@ cities:
   EXPECT_EQ(p.topics[0].titles.at("en"), "Waste north");
   EXPECT_EQ(p.allowed_hosts[1], "*.push.apple.com");
   EXPECT_FALSE(p.allow_loopback);
+  EXPECT_FALSE(p.fcm.has_value());
+  EXPECT_FALSE(p.apns.has_value());
+  EXPECT_EQ(c->push.fcm_connections, 4u);
+  EXPECT_EQ(c->push.apns_connections, 4u);
+}
+
+TEST(ConfigTest, PushProviders) {
+  absl::StatusOr<GatewayConfig> c = ParseConfig(R"(
+push:
+  fcm_connections: 2
+  apns_connections: 3
+cities:
+  - id: unna
+    push:
+      fcm:
+        project_id: civitas-unna
+        service_account_file: /etc/civitas/unna-fcm.json
+      apns:
+        team_id: ABCDE12345
+        key_id: KEY1234567
+        key_file: /etc/civitas/unna.p8
+        topic: de.unna.app
+        endpoint: https://api.sandbox.push.apple.com/
+  - id: soest
+    push:
+      fcm:
+        project_id: soest
+        service_account_file: sa.json
+        endpoint: https://127.0.0.1:8443
+        ca_file: ca.pem
+)",
+                                                "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->push.fcm_connections, 2u);
+  EXPECT_EQ(c->push.apns_connections, 3u);
+  const CityPushConfig& p = c->cities[0].push;
+  ASSERT_TRUE(p.fcm.has_value());
+  EXPECT_EQ(p.fcm->project_id, "civitas-unna");
+  EXPECT_EQ(p.fcm->endpoint, "https://fcm.googleapis.com");
+  ASSERT_TRUE(p.apns.has_value());
+  EXPECT_EQ(p.apns->team_id, "ABCDE12345");
+  EXPECT_EQ(p.apns->topic, "de.unna.app");
+  EXPECT_EQ(p.apns->endpoint, "https://api.sandbox.push.apple.com");
+  const CityPushConfig& q = c->cities[1].push;
+  ASSERT_TRUE(q.fcm.has_value());
+  EXPECT_EQ(q.fcm->endpoint, "https://127.0.0.1:8443");
+  EXPECT_EQ(q.fcm->ca_file, "ca.pem");
+  EXPECT_FALSE(q.apns.has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -193,8 +241,34 @@ INSTANTIATE_TEST_SUITE_P(
                   "must be a mailto: or https: URI"},
         BadConfig{"push:\n  max_attempts: 0\ncities: [{id: a}]",
                   "gw.yaml:2: push.max_attempts: must be a whole number from 1 to 100"},
-        BadConfig{"push:\n  workers: 3\ncities: [{id: a}]",
-                  "gw.yaml:2: push.workers: unknown key"}));
+        BadConfig{"push:\n  workers: 3\ncities: [{id: a}]", "gw.yaml:2: push.workers: unknown key"},
+        BadConfig{"push:\n  fcm_connections: 0\ncities: [{id: a}]",
+                  "push.fcm_connections: must be a whole number from 1 to 256"},
+        BadConfig{"cities:\n  - id: a\n    push:\n      fcm:\n        project_id: p\n"
+                  "        service_account_file: s.json\n        key: x",
+                  "gw.yaml:7: cities[0].push.fcm.key: unknown key"},
+        BadConfig{"cities:\n  - id: a\n    push:\n      fcm:\n        project_id: p\n",
+                  "cities[0].push.fcm: needs 'service_account_file'"},
+        BadConfig{"cities:\n  - id: a\n    push:\n      fcm:\n        project_id: p\n"
+                  "        service_account_file: s.json\n        endpoint: http://fcm.example",
+                  "cities[0].push.fcm.endpoint: must be an https URL"},
+        BadConfig{"cities:\n  - id: a\n    push:\n      fcm:\n        project_id: p\n"
+                  "        service_account_file: s.json\n"
+                  "        endpoint: https://fcm.example/v1",
+                  "cities[0].push.fcm.endpoint: must be an https URL with a host only"},
+        BadConfig{"cities:\n  - id: a\n    push:\n      fcm:\n        project_id: p/x\n"
+                  "        service_account_file: s.json",
+                  "cities[0].push.fcm.project_id: must be 1 to 64 letters or digits or '-'"},
+        BadConfig{"cities:\n  - id: a\n    push:\n      apns:\n        team_id: ABC\n"
+                  "        key_id: KEY1234567\n        key_file: k.p8\n        topic: de.a",
+                  "cities[0].push.apns.team_id: must be exactly 10 letters or digits, got 'ABC'"},
+        BadConfig{"cities:\n  - id: a\n    push:\n      apns:\n        team_id: ABCDE12345\n"
+                  "        key_id: KEY1234567\n        key_file: k.p8",
+                  "cities[0].push.apns: needs 'topic'"},
+        BadConfig{"cities:\n  - id: a\n    push:\n      apns:\n        team_id: ABCDE12345\n"
+                  "        key_id: KEY1234567\n        key_file: k.p8\n        topic: de.a\n"
+                  "        sandbox: true",
+                  "cities[0].push.apns.sandbox: unknown key"}));
 
 INSTANTIATE_TEST_SUITE_P(
     Errors, BadConfigTest,

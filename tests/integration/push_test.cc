@@ -581,7 +581,7 @@ TEST_F(PushTest, WebPushEndToEnd) {
     return std::atof(metrics.c_str() + at + series.size() + 1);
   };
   const std::string labels = "{city=\"unna\",provider=\"web_push\"}";
-  EXPECT_GE(value("civitas_push_queued_total" + labels), 3) << metrics;
+  EXPECT_GE(value("civitas_push_queued_total{city=\"unna\"}"), 3) << metrics;
   EXPECT_GE(value("civitas_push_delivered_total" + labels), 2) << metrics;
   EXPECT_GE(value("civitas_push_retried_total" + labels), 1) << metrics;
   EXPECT_GE(value("civitas_push_removed_total" + labels), 1) << metrics;

@@ -24,6 +24,9 @@ namespace {
 
 // Deliveries one scan of one city hands out at most.
 constexpr size_t kScanBatch = 256;
+// Deliveries waiting in one provider's queue at most (beyond them they wait in the due index):
+// memory stays bounded while a provider is slow or hangs and a large fan-out is due.
+constexpr size_t kMaxQueued = 1024;
 // The longest a Retry-After is honoured.
 constexpr int64_t kMaxRetryAfterSeconds = 86400;
 // How long the push service keeps an undelivered message (Web Push TTL header).
@@ -41,20 +44,52 @@ std::string WithoutPadding(std::string s) {
 
 }  // namespace
 
-int64_t ParseRetryAfter(absl::string_view value, absl::Time now) {
-  value = absl::StripAsciiWhitespace(value);
-  int64_t seconds = 0;
-  if (absl::SimpleAtoi(value, &seconds)) return seconds < 0 ? -1 : seconds;
-  const std::string date(value);
-  const time_t at = curl_getdate(date.c_str(), nullptr);
-  if (at < 0) return -1;
-  return std::max<int64_t>(0, at - absl::ToUnixSeconds(now));
+const char* ProviderName(Provider provider) {
+  switch (provider) {
+    case Provider::kFcm:
+      return "fcm";
+    case Provider::kApns:
+      return "apns";
+    default:
+      return "web_push";
+  }
+}
+
+Provider ProviderOf(const notify::Device& device) {
+  switch (device.platform()) {
+    case notify::Device::FCM:
+      return Provider::kFcm;
+    case notify::Device::APNS:
+      return Provider::kApns;
+    default:
+      return Provider::kWebPush;
+  }
 }
 
 NextStep Decide(const AttemptResult& result, int attempts, const PushDeliveryConfig& config,
                 double jitter) {
   NextStep next;
   const long code = result.http_status;
+  const std::string detail = result.detail.empty() ? "" : absl::StrCat(" ", result.detail);
+  switch (result.verdict) {
+    case Verdict::kGone:
+      next.state = Delivery::REMOVED;
+      next.remove_device = true;
+      next.reason = absl::StrCat(code, detail);
+      return next;
+    case Verdict::kRefused:
+    case Verdict::kAuthRejected:
+    case Verdict::kBadCredentials:
+      next.state = Delivery::FAILED;
+      next.failure = result.verdict == Verdict::kAuthRejected     ? "auth_rejected"
+                     : result.verdict == Verdict::kBadCredentials ? "credentials"
+                     : result.failure.empty()                     ? "refused"
+                                                                  : result.failure;
+      next.reason = code == 0 ? result.error : absl::StrCat("refused with ", code, detail);
+      return next;
+    case Verdict::kByStatus:
+      break;
+  }
   if (code >= 200 && code < 300) {
     next.state = Delivery::DELIVERED;
     return next;
@@ -62,15 +97,15 @@ NextStep Decide(const AttemptResult& result, int attempts, const PushDeliveryCon
   if (code == 404 || code == 410) {
     next.state = Delivery::REMOVED;
     next.remove_device = true;
-    next.reason = absl::StrCat(code);
+    next.reason = absl::StrCat(code, detail);
     return next;
   }
   const bool transient = code == 0 || code == 429 || code >= 500;
-  next.reason = code == 0 ? result.error : absl::StrCat(code);
+  next.reason = code == 0 ? result.error : absl::StrCat(code, detail);
   if (!transient) {
     next.state = Delivery::FAILED;
     next.failure = "refused";
-    next.reason = absl::StrCat("refused with ", code);
+    next.reason = absl::StrCat("refused with ", code, detail);
     return next;
   }
   if (attempts >= static_cast<int>(config.max_attempts)) {
@@ -92,107 +127,6 @@ NextStep Decide(const AttemptResult& result, int attempts, const PushDeliveryCon
   return next;
 }
 
-// One libcurl easy handle, kept across requests so connections to a push service are reused.
-class PushDelivery::Sender {
- public:
-  explicit Sender(const std::atomic<bool>* stopping)
-      : curl_(curl_easy_init()), stopping_(stopping) {}
-  ~Sender() { curl_easy_cleanup(curl_); }
-
-  struct Request {
-    ResolvedEndpoint endpoint;
-    bool allow_loopback = false;
-    std::string ca_file;
-    std::vector<std::string> headers;
-    std::string body;
-    long timeout_seconds = 15;
-  };
-
-  AttemptResult Post(const Request& r) {
-    AttemptResult out;
-    if (curl_ == nullptr) {
-      out.error = "libcurl could not be set up";
-      return out;
-    }
-    curl_easy_reset(curl_);
-    const bool v6 = r.endpoint.address.find(':') != std::string::npos;
-    const bool host_v6 = r.endpoint.url.host.find(':') != std::string::npos;
-    const std::string host =
-        host_v6 ? absl::StrCat("[", r.endpoint.url.host, "]") : r.endpoint.url.host;
-    // The URL rebuilt from the checked parts, and the host pinned to the checked address.
-    const std::string url =
-        absl::StrCat("https://", host, ":", r.endpoint.url.port, r.endpoint.url.path);
-    const std::string pin = absl::StrCat(host, ":", r.endpoint.url.port, ":", v6 ? "[" : "",
-                                         r.endpoint.address, v6 ? "]" : "");
-    curl_slist* resolve = curl_slist_append(nullptr, pin.c_str());
-    curl_slist* headers = nullptr;
-    for (const std::string& h : r.headers) headers = curl_slist_append(headers, h.c_str());
-    allow_loopback_ = r.allow_loopback;
-    retry_after_.clear();
-    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl_, CURLOPT_RESOLVE, resolve);
-    curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl_, CURLOPT_PROXY, "");  // never through a proxy from the environment
-    curl_easy_setopt(curl_, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!r.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, r.ca_file.c_str());
-    curl_easy_setopt(curl_, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, r.body.data());
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE, static_cast<long>(r.body.size()));
-    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl_, CURLOPT_TIMEOUT, r.timeout_seconds);
-    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, std::min(r.timeout_seconds, 10L));
-    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &Sender::Discard);
-    curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, &Sender::Header);
-    curl_easy_setopt(curl_, CURLOPT_HEADERDATA, this);
-    // The last guard: whatever libcurl connects to must be a public address too.
-    curl_easy_setopt(curl_, CURLOPT_OPENSOCKETFUNCTION, &Sender::OpenSocket);
-    curl_easy_setopt(curl_, CURLOPT_OPENSOCKETDATA, this);
-    curl_easy_setopt(curl_, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl_, CURLOPT_XFERINFOFUNCTION, &Sender::Progress);
-    curl_easy_setopt(curl_, CURLOPT_XFERINFODATA, this);
-    const CURLcode rc = curl_easy_perform(curl_);
-    if (rc == CURLE_OK) {
-      curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &out.http_status);
-      if (!retry_after_.empty())
-        out.retry_after_seconds = ParseRetryAfter(retry_after_, absl::Now());
-    } else {
-      out.error = rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : curl_easy_strerror(rc);
-    }
-    curl_slist_free_all(headers);
-    curl_slist_free_all(resolve);
-    return out;
-  }
-
- private:
-  static size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
-  static size_t Header(char* data, size_t size, size_t n, void* self) {
-    const absl::string_view line(data, size * n);
-    if (line.size() > 12 && absl::EqualsIgnoreCase(line.substr(0, 12), "retry-after:")) {
-      static_cast<Sender*>(self)->retry_after_ =
-          std::string(absl::StripAsciiWhitespace(line.substr(12)));
-    }
-    return size * n;
-  }
-  static curl_socket_t OpenSocket(void* self, curlsocktype, curl_sockaddr* address) {
-    if (!IsPublicAddress(&address->addr, static_cast<Sender*>(self)->allow_loopback_)) {
-      return CURL_SOCKET_BAD;
-    }
-    return socket(address->family, address->socktype, address->protocol);
-  }
-  static int Progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    return static_cast<Sender*>(self)->stopping_->load() ? 1 : 0;
-  }
-
-  CURL* curl_;
-  const std::atomic<bool>* stopping_;
-  bool allow_loopback_ = false;
-  std::string retry_after_;
-};
-
 PushDelivery::PushDelivery(PushDeliveryConfig config, const PushCities* cities, Resolver resolver)
     : config_(std::move(config)), cities_(cities), resolver_(std::move(resolver)) {}
 
@@ -204,8 +138,13 @@ void PushDelivery::Start() {
   static std::once_flag curl_ready;
   std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   scanner_ = std::thread([this] { ScanLoop(); });
-  for (uint32_t i = 0; i < config_.web_push_connections; ++i) {
-    senders_.emplace_back([this] { SendLoop(); });
+  const std::pair<Provider, uint32_t> pools[] = {{Provider::kWebPush, config_.web_push_connections},
+                                                 {Provider::kFcm, config_.fcm_connections},
+                                                 {Provider::kApns, config_.apns_connections}};
+  for (const auto& [provider, threads] : pools) {
+    for (uint32_t i = 0; i < threads; ++i) {
+      senders_.emplace_back([this, p = provider] { SendLoop(p); });
+    }
   }
 }
 
@@ -235,10 +174,10 @@ void PushDelivery::Queued(const std::string& city, int64_t deliveries) {
   Wake();
 }
 
-void PushDelivery::Count(const std::string& city, Delivery::State state,
+void PushDelivery::Count(const std::string& city, Provider provider, Delivery::State state,
                          const std::string& failed_reason) {
   absl::MutexLock lock(&counts_mu_);
-  PushCityCounts& c = counts_[city];
+  PushProviderCounts& c = counts_[city].providers[ProviderName(provider)];
   switch (state) {
     case Delivery::DELIVERED:
       ++c.delivered;
@@ -252,6 +191,16 @@ void PushDelivery::Count(const std::string& city, Delivery::State state,
     default:
       ++c.retried;
   }
+}
+
+void PushDelivery::LogOnce(const std::string& city, Provider provider, const std::string& what,
+                           const std::string& detail) {
+  {
+    absl::MutexLock lock(&credentials_mu_);
+    if (!logged_.insert(absl::StrCat(city, "/", ProviderName(provider), "/", what)).second) return;
+  }
+  Log(LogLevel::kWarning, what,
+      {{"city", city}, {"provider", ProviderName(provider)}, {"detail", detail}});
 }
 
 std::string PushDelivery::RenderMetrics() const {
@@ -276,28 +225,37 @@ std::string PushDelivery::RenderMetrics() const {
 std::string RenderPushMetrics(const std::map<std::string, PushCityCounts>& counts,
                               const std::map<std::string, double>& oldest_pending_seconds) {
   std::string out;
+  absl::StrAppend(&out,
+                  "# HELP civitas_push_queued_total Push deliveries queued by SendMessage.\n"
+                  "# TYPE civitas_push_queued_total counter\n");
+  for (const auto& [city, c] : counts) {
+    absl::StrAppend(&out, "civitas_push_queued_total{city=\"", city, "\"} ", c.queued, "\n");
+  }
   auto counter = [&](const char* name, const char* help, auto value) {
     absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " counter\n");
     for (const auto& [city, c] : counts) {
-      absl::StrAppend(&out, name, "{city=\"", city, "\",provider=\"web_push\"} ", value(c), "\n");
+      for (const auto& [provider, p] : c.providers) {
+        absl::StrAppend(&out, name, "{city=\"", city, "\",provider=\"", provider, "\"} ", value(p),
+                        "\n");
+      }
     }
   };
-  counter("civitas_push_queued_total", "Push deliveries queued by SendMessage.",
-          [](const PushCityCounts& c) { return c.queued; });
   counter("civitas_push_delivered_total", "Push deliveries the push service took.",
-          [](const PushCityCounts& c) { return c.delivered; });
+          [](const PushProviderCounts& c) { return c.delivered; });
   counter("civitas_push_retried_total", "Push attempts that failed and will be repeated.",
-          [](const PushCityCounts& c) { return c.retried; });
+          [](const PushProviderCounts& c) { return c.retried; });
   counter("civitas_push_removed_total",
-          "Push deliveries whose subscription was gone (404/410) or whose device was deleted.",
-          [](const PushCityCounts& c) { return c.removed; });
+          "Push deliveries whose subscription or token was gone or whose device was deleted.",
+          [](const PushProviderCounts& c) { return c.removed; });
   absl::StrAppend(&out,
                   "# HELP civitas_push_failed_total Push deliveries given up, by reason.\n"
                   "# TYPE civitas_push_failed_total counter\n");
   for (const auto& [city, c] : counts) {
-    for (const auto& [reason, n] : c.failed) {
-      absl::StrAppend(&out, "civitas_push_failed_total{city=\"", city,
-                      "\",provider=\"web_push\",reason=\"", reason, "\"} ", n, "\n");
+    for (const auto& [provider, p] : c.providers) {
+      for (const auto& [reason, n] : p.failed) {
+        absl::StrAppend(&out, "civitas_push_failed_total{city=\"", city, "\",provider=\"", provider,
+                        "\",reason=\"", reason, "\"} ", n, "\n");
+      }
     }
   }
   absl::StrAppend(&out,
@@ -315,22 +273,57 @@ void PushDelivery::ScanLoop() {
     int64_t next_due = 0;
     const int64_t now = absl::ToUnixMicros(absl::Now());
     for (const std::string& city : cities_->CityIds()) {
-      std::vector<DueDelivery> due;
+      std::vector<std::pair<Provider, DueDelivery>> due;
       int64_t city_next = 0;
+      size_t scanned = 0;
       absl::Status s = cities_->Use(city, [&](PushCities::CityView& view) {
-        absl::StatusOr<std::vector<DueDelivery>> d = view.store.Due(now, kScanBatch, &city_next);
+        // The pool of a device (its platform never changes); a device that is gone ends in any
+        // pool (REMOVED).
+        std::map<std::string, Provider> routed;
+        auto provider_of = [&](const std::string& device_id) {
+          auto it = routed.find(device_id);
+          if (it != routed.end()) return it->second;
+          absl::StatusOr<std::optional<StoredDevice>> device = view.store.GetDevice(device_id);
+          const Provider p = device.ok() && device->has_value() ? ProviderOf((*device)->device())
+                                                                : Provider::kWebPush;
+          routed.emplace(device_id, p);
+          return p;
+        };
+        // Passed over: deliveries already handed out, and those of a provider whose queue is
+        // full. So a provider that hangs does not hide the others' due deliveries behind its
+        // own (the price: while a queue is full, one device read per passed-over delivery).
+        auto pass_over = [&](const DueDelivery& d) {
+          {
+            absl::MutexLock lock(&mu_);
+            if (claimed_.count(ClaimKey(city, d)) > 0) return true;
+            bool any_full = false;
+            for (const Pool& pool : pools_) any_full |= pool.queue.size() >= kMaxQueued;
+            if (!any_full) return false;
+          }
+          const Provider p = provider_of(d.device_id);
+          absl::MutexLock lock(&mu_);
+          return pools_[static_cast<int>(p)].queue.size() >= kMaxQueued;
+        };
+        absl::StatusOr<std::vector<DueDelivery>> d =
+            view.store.Due(now, kScanBatch, &city_next, pass_over);
         if (!d.ok()) return d.status();
-        due = *std::move(d);
+        scanned = d->size();
+        for (DueDelivery& one : *d) {
+          const Provider p = provider_of(one.device_id);
+          due.emplace_back(p, std::move(one));
+        }
         return absl::OkStatus();
       });
       if (!s.ok()) continue;
       if (city_next > 0 && (next_due == 0 || city_next < next_due)) next_due = city_next;
       absl::MutexLock lock(&mu_);
-      for (DueDelivery& d : due) {
-        if (claimed_.insert(ClaimKey(city, d)).second) queue_.push_back({city, std::move(d)});
+      for (auto& [provider, d] : due) {
+        if (claimed_.insert(ClaimKey(city, d)).second) {
+          pools_[static_cast<int>(provider)].queue.push_back({city, std::move(d)});
+        }
       }
       // A full batch: there may be more due right now.
-      if (due.size() == kScanBatch) next_due = now;
+      if (scanned == kScanBatch) next_due = now;
     }
     absl::MutexLock lock(&mu_);
     absl::Duration sleep = absl::Seconds(1);
@@ -338,7 +331,8 @@ void PushDelivery::ScanLoop() {
       sleep = std::clamp(absl::Microseconds(next_due - absl::ToUnixMicros(absl::Now())),
                          absl::Milliseconds(20), absl::Seconds(1));
     }
-    // Wait while the senders are busy with a full queue; otherwise until woken or due.
+    // Until woken (a message was queued) or the next due time, at most a second (a pool's queue
+    // may have room again).
     mu_.AwaitWithTimeout(absl::Condition(
                              +[](PushDelivery* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
                                return self->stop_ || self->wake_;
@@ -350,34 +344,130 @@ void PushDelivery::ScanLoop() {
   }
 }
 
-void PushDelivery::SendLoop() {
-  Sender sender(&stopping_);
+void PushDelivery::SendLoop(Provider provider) {
+  PushConnection connection(&stopping_);
+  Pool& pool = pools_[static_cast<int>(provider)];
+  struct Ready {
+    PushDelivery* self;
+    Pool* pool;
+  } ready{this, &pool};
   while (true) {
     Job job;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](PushDelivery* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-            return self->stop_ || !self->queue_.empty();
+          +[](Ready* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->self->mu_) {
+            return r->self->stop_ || !r->pool->queue.empty();
           },
-          this));
+          &ready));
       if (stop_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
+      job = std::move(pool.queue.front());
+      pool.queue.pop_front();
     }
-    Attempt(sender, job);
+    Attempt(provider, connection, job);
     absl::MutexLock lock(&mu_);
     claimed_.erase(ClaimKey(job.city, job.due));
   }
 }
 
-void PushDelivery::Attempt(Sender& sender, const Job& job) {
+std::shared_ptr<FcmCredentials> PushDelivery::FcmFor(const std::string& city,
+                                                     const CityPushConfig& push) {
+  if (!push.fcm) return nullptr;
+  const FcmConfig& c = *push.fcm;
+  absl::MutexLock lock(&credentials_mu_);
+  std::shared_ptr<FcmCredentials>& slot = fcm_[city];
+  // A city deleted and created again, or another config: new credentials.
+  if (slot == nullptr || slot->config().project_id != c.project_id ||
+      slot->config().service_account_file != c.service_account_file ||
+      slot->config().endpoint != c.endpoint || slot->config().ca_file != c.ca_file) {
+    slot = std::make_shared<FcmCredentials>(c);
+  }
+  return slot;
+}
+
+std::shared_ptr<ApnsCredentials> PushDelivery::ApnsFor(const std::string& city,
+                                                       const CityPushConfig& push) {
+  if (!push.apns) return nullptr;
+  const ApnsConfig& c = *push.apns;
+  absl::MutexLock lock(&credentials_mu_);
+  std::shared_ptr<ApnsCredentials>& slot = apns_[city];
+  if (slot == nullptr || slot->config().team_id != c.team_id || slot->config().key_id != c.key_id ||
+      slot->config().key_file != c.key_file || slot->config().topic != c.topic ||
+      slot->config().endpoint != c.endpoint || slot->config().ca_file != c.ca_file) {
+    slot = std::make_shared<ApnsCredentials>(c);
+  }
+  return slot;
+}
+
+AttemptResult PushDelivery::AttemptWebPush(PushConnection& connection, const Job& job,
+                                           const notify::Device& device,
+                                           const notify::Message& message,
+                                           const CityPushConfig& push,
+                                           const std::string& default_language,
+                                           const std::string& vapid_pem) {
+  AttemptResult result;
+  const EndpointPolicy policy{push.allowed_hosts, push.allow_loopback};
+  absl::StatusOr<ResolvedEndpoint> endpoint =
+      CheckEndpoint(device.web_push().endpoint(), policy, resolver_);
+  if (!endpoint.ok() && endpoint.status().code() == absl::StatusCode::kInvalidArgument) {
+    // Registered when it passed, refused now (its name resolves elsewhere): never connect.
+    Log(LogLevel::kWarning, "push endpoint refused at send time",
+        {{"city", job.city},
+         {"device", device.name()},
+         {"reason", std::string(endpoint.status().message())}});
+    result.verdict = Verdict::kRefused;
+    result.failure = "endpoint_refused";
+    result.error = "endpoint refused";
+    return result;
+  }
+  if (!endpoint.ok()) {
+    result.error = std::string(endpoint.status().message());
+    return result;  // a resolver failure: retried
+  }
+  std::string p256dh, auth;
+  absl::WebSafeBase64Unescape(WithoutPadding(device.web_push().p256dh()), &p256dh);
+  absl::WebSafeBase64Unescape(WithoutPadding(device.web_push().auth()), &auth);
+  absl::StatusOr<std::string> body =
+      EncryptWebPush(PayloadJson(message, device.language_code(), default_language), p256dh, auth);
+  absl::StatusOr<std::unique_ptr<VapidKey>> vapid = VapidKey::FromPem(vapid_pem);
+  absl::StatusOr<std::string> authorization =
+      vapid.ok() ? (*vapid)->Authorization(endpoint->url.origin, push.vapid_subject, absl::Now())
+                 : absl::StatusOr<std::string>(vapid.status());
+  if (!body.ok() || !authorization.ok()) {
+    result.verdict = Verdict::kRefused;
+    result.failure = "encryption";
+    result.error =
+        std::string(!body.ok() ? body.status().message() : authorization.status().message());
+    return result;
+  }
+  PushRequest request;
+  request.url = PushConnection::PinnedUrl(*endpoint);
+  request.pinned = *endpoint;
+  request.allow_loopback = policy.allow_loopback;
+  request.ca_file = push.ca_file;
+  request.body = *std::move(body);
+  request.timeout_seconds = static_cast<long>(config_.request_timeout_seconds);
+  request.headers = {
+      "Content-Type: application/octet-stream",
+      "Content-Encoding: aes128gcm",
+      absl::StrCat("TTL: ", kTtlSeconds),
+      absl::StrCat("Urgency: ", message.urgent() ? "high" : "normal"),
+      // RFC 8030 §5.4: at most 32 characters of the base64url alphabet; a message id is 32 hex
+      // digits. A repeated delivery of the same message replaces the one still waiting.
+      absl::StrCat("Topic: ", job.due.message_id),
+      absl::StrCat("Authorization: ", *authorization),
+      "Expect:",
+  };
+  return connection.Post(request);
+}
+
+void PushDelivery::Attempt(Provider provider, PushConnection& connection, const Job& job) {
   // Read what the attempt needs; the store is not held during the request.
   std::optional<Delivery> delivery;
   std::optional<StoredDevice> device;
   std::optional<notify::Message> message;
-  std::string vapid_pem, default_language, vapid_subject, ca_file, time_zone;
-  EndpointPolicy policy;
+  std::string vapid_pem, default_language, time_zone;
+  CityPushConfig push;
   absl::Status read = cities_->Use(job.city, [&](PushCities::CityView& view) {
     absl::StatusOr<std::optional<Delivery>> d = view.store.GetDelivery(job.due);
     if (!d.ok()) return d.status();
@@ -389,14 +479,14 @@ void PushDelivery::Attempt(Sender& sender, const Job& job) {
     absl::StatusOr<std::optional<notify::Message>> m = view.store.GetMessage(job.due.message_id);
     if (!m.ok()) return m.status();
     message = *m;
-    absl::StatusOr<std::string> pem = view.store.VapidKeyPem();
-    if (!pem.ok()) return pem.status();
-    vapid_pem = *pem;
+    if (device && device->device().platform() == notify::Device::WEB_PUSH) {
+      absl::StatusOr<std::string> pem = view.store.VapidKeyPem();
+      if (!pem.ok()) return pem.status();
+      vapid_pem = *pem;
+    }
     default_language = view.config.default_language;
     time_zone = view.config.time_zone;
-    vapid_subject = view.config.push.vapid_subject;
-    ca_file = view.config.push.ca_file;
-    policy = {view.config.push.allowed_hosts, view.config.push.allow_loopback};
+    push = view.config.push;
     return absl::OkStatus();
   });
   if (!read.ok()) return;  // the city is gone, or the store failed: the next scan tries again
@@ -422,7 +512,7 @@ void PushDelivery::Attempt(Sender& sender, const Job& job) {
   if (!device || !message) {
     next.set_state(Delivery::REMOVED);
     next.set_last_error(!device ? "device unregistered" : "message missing");
-    Count(job.city, Delivery::REMOVED, "");
+    Count(job.city, provider, Delivery::REMOVED, "");
     finish(next, nullptr);
     return;
   }
@@ -437,75 +527,47 @@ void PushDelivery::Attempt(Sender& sender, const Job& job) {
       return;
     }
   }
-  if (device->device().platform() != notify::Device::WEB_PUSH) {
+  std::shared_ptr<FcmCredentials> fcm;
+  std::shared_ptr<ApnsCredentials> apns;
+  if (provider == Provider::kFcm) fcm = FcmFor(job.city, push);
+  if (provider == Provider::kApns) apns = ApnsFor(job.city, push);
+  if (provider != Provider::kWebPush && fcm == nullptr && apns == nullptr) {
+    // Not retried: the city would have to be configured first.
     next.set_state(Delivery::FAILED);
-    next.set_last_error("delivery to this platform is not built yet");
-    Count(job.city, Delivery::FAILED, "platform_not_built");
+    next.set_last_error(absl::StrCat("the city has no push.", ProviderName(provider), " config"));
+    Count(job.city, provider, Delivery::FAILED, "provider_not_configured");
+    LogOnce(job.city, provider, "push provider not configured",
+            absl::StrCat("devices of this platform are not delivered to; set push.",
+                         ProviderName(provider), " in the city's config"));
     finish(next, nullptr);
     return;
   }
   next.set_attempts(next.attempts() + 1);
+  const long timeout = static_cast<long>(config_.request_timeout_seconds);
   AttemptResult result;
-  absl::StatusOr<ResolvedEndpoint> endpoint =
-      CheckEndpoint(device->device().web_push().endpoint(), policy, resolver_);
-  if (!endpoint.ok() && endpoint.status().code() == absl::StatusCode::kInvalidArgument) {
-    // Registered when it passed, refused now (its name resolves elsewhere): never connect.
-    next.set_state(Delivery::FAILED);
-    next.set_last_error("endpoint refused");
-    Count(job.city, Delivery::FAILED, "endpoint_refused");
-    Log(LogLevel::kWarning, "push endpoint refused at send time",
-        {{"city", job.city},
-         {"device", device->device().name()},
-         {"reason", std::string(endpoint.status().message())}});
-    finish(next, nullptr);
-    return;
+  switch (provider) {
+    case Provider::kFcm:
+      result = SendFcm(connection, *fcm, *message, device->device(), default_language, timeout);
+      break;
+    case Provider::kApns:
+      result = SendApns(connection, *apns, *message, device->device(), default_language, timeout);
+      break;
+    default:
+      result = AttemptWebPush(connection, job, device->device(), *message, push, default_language,
+                              vapid_pem);
   }
-  if (!endpoint.ok()) {
-    result.error = std::string(endpoint.status().message());
-  } else {
-    std::string p256dh, auth;
-    absl::WebSafeBase64Unescape(WithoutPadding(device->device().web_push().p256dh()), &p256dh);
-    absl::WebSafeBase64Unescape(WithoutPadding(device->device().web_push().auth()), &auth);
-    absl::StatusOr<std::string> body = EncryptWebPush(
-        PayloadJson(*message, device->device().language_code(), default_language), p256dh, auth);
-    absl::StatusOr<std::unique_ptr<VapidKey>> vapid = VapidKey::FromPem(vapid_pem);
-    absl::StatusOr<std::string> authorization =
-        vapid.ok() ? (*vapid)->Authorization(endpoint->url.origin, vapid_subject, now)
-                   : absl::StatusOr<std::string>(vapid.status());
-    if (!body.ok() || !authorization.ok()) {
-      next.set_state(Delivery::FAILED);
-      next.set_last_error(
-          std::string(!body.ok() ? body.status().message() : authorization.status().message()));
-      Count(job.city, Delivery::FAILED, "encryption");
-      finish(next, nullptr);
-      return;
-    }
-    Sender::Request request;
-    request.endpoint = *endpoint;
-    request.allow_loopback = policy.allow_loopback;
-    request.ca_file = ca_file;
-    request.body = *std::move(body);
-    request.timeout_seconds = static_cast<long>(config_.request_timeout_seconds);
-    request.headers = {
-        "Content-Type: application/octet-stream",
-        "Content-Encoding: aes128gcm",
-        absl::StrCat("TTL: ", kTtlSeconds),
-        absl::StrCat("Urgency: ", message->urgent() ? "high" : "normal"),
-        // RFC 8030 §5.4: at most 32 characters of the base64url alphabet; a message id is 32 hex
-        // digits. A repeated delivery of the same message replaces the one still waiting.
-        absl::StrCat("Topic: ", job.due.message_id),
-        absl::StrCat("Authorization: ", *authorization),
-        "Expect:",
-    };
-    result = sender.Post(request);
-    if (stopping_.load()) return;  // aborted by Stop(): stays pending as it was
+  if (stopping_.load()) return;  // aborted by Stop(): stays pending as it was
+  if (result.verdict == Verdict::kBadCredentials || result.verdict == Verdict::kAuthRejected) {
+    LogOnce(
+        job.city, provider, "push provider credentials refused",
+        result.error.empty() ? absl::StrCat(result.http_status, " ", result.detail) : result.error);
   }
   thread_local std::mt19937_64 rng{std::random_device{}()};
   const NextStep step =
       Decide(result, next.attempts(), config_, std::uniform_real_distribution<double>(0, 1)(rng));
   next.set_state(step.state);
   next.set_last_error(step.reason);
-  Count(job.city, step.state, step.failure);
+  Count(job.city, provider, step.state, step.failure);
   if (step.state == Delivery::PENDING) {
     next.set_due_micros(absl::ToUnixMicros(absl::Now() + step.wait));
   }
@@ -514,6 +576,7 @@ void PushDelivery::Attempt(Sender& sender, const Job& job) {
         {{"city", job.city},
          {"message", job.due.message_id},
          {"device", device->device().name()},
+         {"provider", ProviderName(provider)},
          {"state", Delivery::State_Name(step.state)},
          {"reason", step.reason}});
   }

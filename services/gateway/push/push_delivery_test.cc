@@ -52,6 +52,69 @@ TEST(Decide, ExponentialBackoffWithJitterAndRetryAfter) {
   EXPECT_EQ(Decide(short_ask, 1, Config(), 1).wait, absl::Seconds(10));
 }
 
+TEST(Decide, ProviderVerdicts) {
+  AttemptResult gone = R(400);
+  gone.verdict = Verdict::kGone;
+  gone.detail = "BadDeviceToken";
+  NextStep s = Decide(gone, 1, Config(), 0);
+  EXPECT_EQ(s.state, Delivery::REMOVED);
+  EXPECT_TRUE(s.remove_device);
+  EXPECT_EQ(s.reason, "400 BadDeviceToken");
+  AttemptResult bad_path = R(404);
+  bad_path.verdict = Verdict::kRefused;
+  s = Decide(bad_path, 1, Config(), 0);
+  EXPECT_EQ(s.state, Delivery::FAILED);
+  EXPECT_FALSE(s.remove_device) << "APNs 404 is the endpoint's fault, not the device's";
+  EXPECT_EQ(s.failure, "refused");
+  AttemptResult encryption;
+  encryption.verdict = Verdict::kRefused;
+  encryption.failure = "encryption";
+  encryption.error = "bad key";
+  s = Decide(encryption, 1, Config(), 0);
+  EXPECT_EQ(s.failure, "encryption");
+  EXPECT_EQ(s.reason, "bad key");
+  AttemptResult auth = R(401);
+  auth.verdict = Verdict::kAuthRejected;
+  EXPECT_EQ(Decide(auth, 1, Config(), 0).failure, "auth_rejected");
+  AttemptResult key;
+  key.verdict = Verdict::kBadCredentials;
+  key.error = "cannot read push.apns.key_file";
+  s = Decide(key, 1, Config(), 0);
+  EXPECT_EQ(s.state, Delivery::FAILED);
+  EXPECT_EQ(s.failure, "credentials");
+  // A provider's 503 with its reason: retried, the reason kept.
+  AttemptResult busy = R(503, 5);
+  busy.detail = "UNAVAILABLE";
+  s = Decide(busy, 1, Config(), 0);
+  EXPECT_EQ(s.state, Delivery::PENDING);
+  EXPECT_EQ(s.reason, "503 UNAVAILABLE");
+}
+
+TEST(Providers, PoolsAndMetrics) {
+  notify::Device d;
+  d.set_platform(notify::Device::FCM);
+  EXPECT_EQ(ProviderOf(d), Provider::kFcm);
+  d.set_platform(notify::Device::APNS);
+  EXPECT_EQ(ProviderOf(d), Provider::kApns);
+  d.set_platform(notify::Device::WEB_PUSH);
+  EXPECT_EQ(ProviderOf(d), Provider::kWebPush);
+  std::map<std::string, PushCityCounts> counts;
+  counts["unna"].queued = 3;
+  counts["unna"].providers["fcm"].delivered = 2;
+  counts["unna"].providers["apns"].failed["provider_not_configured"] = 1;
+  const std::string text = RenderPushMetrics(counts, {{"unna", 0.5}});
+  EXPECT_NE(text.find("civitas_push_queued_total{city=\"unna\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("civitas_push_delivered_total{city=\"unna\",provider=\"fcm\"} 2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("civitas_push_failed_total{city=\"unna\",provider=\"apns\","
+                      "reason=\"provider_not_configured\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("civitas_push_oldest_pending_seconds{city=\"unna\"} 0.5\n"),
+            std::string::npos);
+}
+
 TEST(ParseRetryAfter, SecondsAndDates) {
   const absl::Time now = absl::FromUnixSeconds(1445412480);  // Wed, 21 Oct 2015 07:28:00 GMT
   EXPECT_EQ(ParseRetryAfter("120", now), 120);

@@ -210,8 +210,9 @@ absl::Status CheckMessage(const notify::Message& message, const std::vector<Push
   return absl::OkStatus();
 }
 
-std::string PayloadJson(const notify::Message& message, absl::string_view device_language,
-                        absl::string_view default_language) {
+const notify::MessageText* TextFor(const notify::Message& message,
+                                   absl::string_view device_language,
+                                   absl::string_view default_language) {
   const notify::MessageText* text = nullptr;
   for (absl::string_view want : {device_language, default_language}) {
     if (want.empty()) continue;
@@ -228,6 +229,12 @@ std::string PayloadJson(const notify::Message& message, absl::string_view device
     }
   }
   if (text == nullptr && !message.texts().empty()) text = &message.texts(0);
+  return text;
+}
+
+std::string PayloadJson(const notify::Message& message, absl::string_view device_language,
+                        absl::string_view default_language) {
+  const notify::MessageText* text = TextFor(message, device_language, default_language);
   std::string out = "{\"message\":";
   AppendJsonString(message.name(), &out);
   out += ",\"topic\":";

@@ -56,6 +56,12 @@ absl::Time QuietHoursEnd(const notify::QuietHours& quiet, absl::Time now, absl::
 absl::Status CheckMessage(const notify::Message& message, const std::vector<PushTopic>& topics,
                           absl::Time now, absl::Duration max_ahead = kMaxSendAhead);
 
+// The text a device receives: in the device's language ("de-AT" falls back to "de"), else the
+// city's default, else the first text; nullptr if the message has none.
+const notify::MessageText* TextFor(const notify::Message& message,
+                                   absl::string_view device_language,
+                                   absl::string_view default_language);
+
 // The JSON a device receives: {"message", "topic", "language", "title", "body", "deep_link",
 // "image", "urgent"} (deep_link and image only when set), in the device's language, else the
 // city's default, else the first text.

@@ -269,8 +269,9 @@ absl::StatusOr<notify::DeliveryCounts> PushStore::CountDeliveries(
   return counts;
 }
 
-absl::StatusOr<std::vector<DueDelivery>> PushStore::Due(int64_t now_micros, size_t limit,
-                                                        int64_t* next_due_micros) const {
+absl::StatusOr<std::vector<DueDelivery>> PushStore::Due(
+    int64_t now_micros, size_t limit, int64_t* next_due_micros,
+    const std::function<bool(const DueDelivery&)>& pass_over) const {
   std::vector<DueDelivery> out;
   *next_due_micros = 0;
   const std::string prefix = SystemKey(DuePrefix());
@@ -289,6 +290,7 @@ absl::StatusOr<std::vector<DueDelivery>> PushStore::Due(int64_t now_micros, size
       *next_due_micros = d.due_micros;
       break;
     }
+    if (pass_over && pass_over(d)) continue;
     out.push_back(std::move(d));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "read the outbox");

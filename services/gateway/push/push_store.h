@@ -5,6 +5,7 @@
 #ifndef CIVITAS_GATEWAY_PUSH_PUSH_STORE_H_
 #define CIVITAS_GATEWAY_PUSH_PUSH_STORE_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,10 +61,12 @@ class PushStore {
   // The states of the message's deliveries now.
   absl::StatusOr<notify::DeliveryCounts> CountDeliveries(const std::string& message_id) const;
 
-  // Up to `limit` deliveries due at or before `now_micros`, earliest first; *next_due_micros is
-  // the due time of the first one after them (0 = none).
-  absl::StatusOr<std::vector<DueDelivery>> Due(int64_t now_micros, size_t limit,
-                                               int64_t* next_due_micros) const;
+  // Up to `limit` deliveries due at or before `now_micros`, earliest first, passing over those
+  // `pass_over` returns true for (the delivery workers' own: already handed out); *next_due_micros
+  // is the due time of the first one after them (0 = none).
+  absl::StatusOr<std::vector<DueDelivery>> Due(
+      int64_t now_micros, size_t limit, int64_t* next_due_micros,
+      const std::function<bool(const DueDelivery&)>& pass_over = nullptr) const;
   // The due time of the earliest pending delivery; 0 if there is none.
   absl::StatusOr<int64_t> EarliestDue() const;
   absl::StatusOr<std::optional<Delivery>> GetDelivery(const DueDelivery& d) const;

@@ -70,6 +70,13 @@ TEST_F(PushStoreTest, MessageFansOutToTheTopicsDevicesInOneCommit) {
   due = push_->Due(1000, 10, &next);
   ASSERT_TRUE(due.ok());
   ASSERT_EQ(due->size(), 2u);
+  // The workers pass over what they already handed out: the limit counts the others only.
+  const std::string handed_out = (*due)[0].device_id;
+  absl::StatusOr<std::vector<DueDelivery>> rest =
+      push_->Due(1000, 1, &next, [&](const DueDelivery& d) { return d.device_id == handed_out; });
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ((*rest)[0].device_id, (*due)[1].device_id);
   absl::StatusOr<notify::DeliveryCounts> counts = push_->CountDeliveries(IdOf(m.name()));
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ(counts->pending(), 2);

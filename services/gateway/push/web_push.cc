@@ -12,6 +12,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "services/gateway/push/jwt.h"
 
 namespace civitas::gateway::push {
 
@@ -229,34 +230,9 @@ absl::StatusOr<std::string> VapidKey::Authorization(absl::string_view origin,
       absl::StrCat("{\"aud\":\"", origin, "\",\"exp\":", absl::ToUnixSeconds(now + absl::Hours(12)),
                    ",\"sub\":\"", subject, "\"}"));
   const std::string signing_input = absl::StrCat(header, ".", claims);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  absl::Cleanup free_ctx = [&] { EVP_MD_CTX_free(ctx); };
-  size_t len = 0;
-  if (ctx == nullptr ||
-      EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, static_cast<EVP_PKEY*>(pkey_)) != 1 ||
-      EVP_DigestSign(ctx, nullptr, &len,
-                     reinterpret_cast<const unsigned char*>(signing_input.data()),
-                     signing_input.size()) != 1) {
-    return Crypto("VAPID signature");
-  }
-  std::string der(len, '\0');
-  if (EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(der.data()), &len,
-                     reinterpret_cast<const unsigned char*>(signing_input.data()),
-                     signing_input.size()) != 1) {
-    return Crypto("VAPID signature");
-  }
-  // JWS wants r || s, 32 bytes each, not DER.
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
-  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len));
-  if (sig == nullptr) return Crypto("VAPID signature");
-  const BIGNUM* r = nullptr;
-  const BIGNUM* s = nullptr;
-  ECDSA_SIG_get0(sig, &r, &s);
-  std::string raw(64, '\0');
-  BN_bn2binpad(r, reinterpret_cast<unsigned char*>(raw.data()), 32);
-  BN_bn2binpad(s, reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
-  ECDSA_SIG_free(sig);
-  return absl::StrCat("vapid t=", signing_input, ".", Base64Url(raw), ", k=", public_b64_);
+  absl::StatusOr<std::string> signature = JwsSignature(pkey_, signing_input);
+  if (!signature.ok()) return Crypto("VAPID signature");
+  return absl::StrCat("vapid t=", signing_input, ".", *signature, ", k=", public_b64_);
 }
 
 }  // namespace civitas::gateway::push
