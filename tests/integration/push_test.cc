@@ -15,11 +15,14 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "civitas/gateway/v1/privacy.grpc.pb.h"
+#include "civitas/news/v1/news.grpc.pb.h"
 #include "civitas/notify/v1/notify.grpc.pb.h"
+#include "civitas/reports/v1/reports.grpc.pb.h"
 #include "tests/integration/gateway_process.h"
 
 namespace civitas::testing {
@@ -30,6 +33,7 @@ namespace nt = civitas::notify::v1;
 // unna: Web Push to the receiver on loopback (allowed for the test), quick retries.
 // soest: the production rules (no loopback). hamm: only for the registration flood.
 // lippstadt: the malformed registrations. werl: a city that allows some push service hosts only.
+// bergkamen: news and reports, which send through the host API.
 // (Anonymous registrations are limited per city and client address, and every test's client
 // is 127.0.0.1: each city's bucket is spent by one test only.)
 constexpr char kConfig[] = R"(
@@ -75,6 +79,15 @@ cities:
     push:
       allow_loopback: true
       allowed_hosts: ["*.push.example"]
+  - id: bergkamen
+    push:
+      allow_loopback: true
+      ca_file: {dir}/receiver/cert.pem
+    modules:
+      - id: civitas.news
+      - id: civitas.reports
+        config:
+          area: {min_latitude: 51.5, max_latitude: 51.7, min_longitude: 7.5, max_longitude: 7.8}
 )";
 
 std::string ReadFile(const std::string& path) {
@@ -849,6 +862,176 @@ TEST_F(PushTest, DeletingACityWhileItsDeliveriesRetry) {
   nt::ListTopicsResponse topics;
   EXPECT_TRUE(stub_->ListTopics(&ctx, nt::ListTopicsRequest(), &topics).ok())
       << "the other cities serve on";
+}
+
+// Modules send through the host API (ABI 1.3): topics they declare, a push in the same commit as
+// the change, to a topic or to one signed-in citizen's own devices.
+TEST_F(PushTest, ModulesSendWithTheChangeThatCausedIt) {
+  nt::ListTopicsResponse topics;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "bergkamen");
+    grpc::Status s = stub_->ListTopics(&ctx, nt::ListTopicsRequest(), &topics);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  std::map<std::string, nt::Topic> by_id;
+  for (const nt::Topic& t : topics.topics()) by_id[t.topic_id()] = t;
+  ASSERT_TRUE(by_id.count("civitas.news.all")) << topics.DebugString();
+  EXPECT_EQ(by_id["civitas.news.all"].module(), "civitas.news");
+  EXPECT_EQ(by_id["civitas.news.verkehr"].title(), "Verkehr");
+  EXPECT_EQ(by_id["civitas.reports.status"].titles().at("en"), "My reports");
+
+  auto add = [&](const std::string& path, const std::string& topic, const std::string& token,
+                 grpc::Status* status) {
+    nt::Device d;
+    d.set_platform(nt::Device::WEB_PUSH);
+    *d.mutable_web_push() = receiver_->Subscription(path);
+    d.add_topics(topic);
+    nt::RegisterDeviceResponse reg;
+    *status = Register("bergkamen", d, &reg, token);
+    return reg;
+  };
+  grpc::Status s;
+  add("/module/nope", "civitas.news.nope", "", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "not a topic of the city";
+  add("/module/news", "civitas.news.verkehr", "", &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const std::string anna = keys_->Mint("anna", "bergkamen", {});
+  add("/module/anna", "civitas.reports.status", anna, &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  add("/module/ben", "civitas.reports.status", keys_->Mint("ben", "bergkamen", {}), &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // An article published with notify reaches the devices of its category.
+  const std::string editor = keys_->Mint("presse", "bergkamen", {"editor"});
+  auto news = civitas::news::v1::NewsService::NewStub(gw_->channel());
+  civitas::news::v1::Article article;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "bergkamen", editor);
+    civitas::news::v1::CreateArticleRequest req;
+    req.mutable_article()->set_title("Vollsperrung der Unnaer Straße");
+    req.mutable_article()->set_teaser("Ab Montag für zwei Wochen.");
+    req.mutable_article()->set_body("Umleitung über die B233.");
+    req.mutable_article()->add_categories("verkehr");
+    s = news->CreateArticle(&ctx, req, &article);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  auto publish = [&](bool notify) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "bergkamen", editor);
+    civitas::news::v1::PublishArticleRequest req;
+    req.set_name(article.name());
+    req.set_notify(notify);
+    civitas::news::v1::Article out;
+    return news->PublishArticle(&ctx, req, &out);
+  };
+  s = publish(true);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(publish(true).error_code(), grpc::StatusCode::FAILED_PRECONDITION) << "pushed once";
+
+  // A flood of articles published with notify stops at the module's push limit: the refused
+  // publication is not written either (the article stays a draft), and says when to retry.
+  {
+    const absl::Time start = absl::Now();
+    int published = 0;
+    grpc::Status refused;
+    civitas::news::v1::Article last;
+    for (int i = 0; i < 40 && refused.ok(); ++i) {
+      grpc::ClientContext create;
+      Prepare(&create, "bergkamen", editor);
+      civitas::news::v1::CreateArticleRequest req;
+      req.mutable_article()->set_title(absl::StrCat("Meldung ", i));
+      req.mutable_article()->set_body("Text");
+      ASSERT_TRUE(news->CreateArticle(&create, req, &last).ok());
+      grpc::ClientContext ctx;
+      Prepare(&ctx, "bergkamen", editor);
+      civitas::news::v1::PublishArticleRequest pub;
+      pub.set_name(last.name());
+      pub.set_notify(true);
+      civitas::news::v1::Article out;
+      refused = news->PublishArticle(&ctx, pub, &out);
+      if (refused.ok()) ++published;
+    }
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << refused.error_message();
+    EXPECT_NE(refused.error_message().find("push messages a minute"), std::string::npos)
+        << refused.error_message();
+    // A burst of 10 (one spent above), refilled at 20 a minute while the loop ran.
+    EXPECT_GE(published, 9);
+    EXPECT_LE(published, 9 + static_cast<int>(seconds / 3) + 1) << seconds << " s";
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "bergkamen", editor);
+    civitas::news::v1::GetArticleRequest get;
+    get.set_name(last.name());
+    civitas::news::v1::Article stored;
+    ASSERT_TRUE(news->GetArticle(&ctx, get, &stored).ok());
+    EXPECT_EQ(stored.state(), civitas::news::v1::Article::DRAFT);
+  }
+
+  // A report's status change reaches its reporter's devices only.
+  auto reports = civitas::reports::v1::ReportsService::NewStub(gw_->channel());
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "bergkamen", keys_->Mint("it", "bergkamen", {"admin"}));
+    civitas::reports::v1::PutServiceRequest req;
+    req.mutable_service()->set_name("services/ampel");
+    req.mutable_service()->set_display_name("Ampel defekt");
+    civitas::reports::v1::Service out;
+    s = reports->PutService(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  civitas::reports::v1::Report report;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "bergkamen", anna);
+    civitas::reports::v1::CreateReportRequest req;
+    req.mutable_report()->set_service("services/ampel");
+    req.mutable_report()->set_description("Die Ampel am Markt bleibt rot.");
+    req.mutable_report()->mutable_location()->set_latitude(51.59);
+    req.mutable_report()->mutable_location()->set_longitude(7.66);
+    s = reports->CreateReport(&ctx, req, &report);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "bergkamen", editor);
+    civitas::reports::v1::UpdateReportStatusRequest req;
+    req.set_name(report.name());
+    req.set_status(civitas::reports::v1::Report::IN_PROGRESS);
+    req.set_note("Die Technik ist unterwegs.");
+    civitas::reports::v1::Report out;
+    s = reports->UpdateReportStatus(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // Both arrive, decrypted and signed as every Web Push; nobody else gets either.
+  std::string news_plain, anna_plain;
+  for (int i = 0; i < 100 && (news_plain.empty() || anna_plain.empty()); ++i) {
+    for (const std::string& r : receiver_->Received()) {
+      const std::string path = Field(r, "path");
+      if (path == "/module/news") news_plain = Field(r, "plaintext");
+      if (path == "/module/anna") anna_plain = Field(r, "plaintext");
+      if (path == "/module/ben" || path == "/module/nope") {
+        ADD_FAILURE() << "a device that should get nothing got: " << r;
+      }
+      if (absl::StartsWith(path, "/module/")) {
+        EXPECT_EQ(Field(r, "ok"), "true") << "VAPID: " << r;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(news_plain.find("Vollsperrung der Unnaer Straße"), std::string::npos) << news_plain;
+  EXPECT_NE(news_plain.find("civitas://" + article.name()), std::string::npos) << news_plain;
+  EXPECT_NE(news_plain.find("civitas.news.all"), std::string::npos) << news_plain;
+  EXPECT_NE(anna_plain.find("Ihre Meldung wird bearbeitet"), std::string::npos) << anna_plain;
+  EXPECT_NE(anna_plain.find("Die Technik ist unterwegs."), std::string::npos) << anna_plain;
+  EXPECT_NE(anna_plain.find("civitas.reports.status"), std::string::npos) << anna_plain;
+  int news_copies = 0;
+  for (const std::string& r : receiver_->Received())
+    news_copies += Field(r, "path") == "/module/news";
+  EXPECT_EQ(news_copies, 1);
 }
 
 }  // namespace

@@ -125,8 +125,7 @@ TEST(Fcm, SendUrlAndMessage) {
   EXPECT_TRUE(normal["notification"]["image"].is_null());
   notify::Message pictured = Sample(false);
   pictured.set_image_url("https://stadt.example/tonne.jpg");
-  const civitas::JsonValue with_image =
-      Parse(FcmMessageJson(pictured, "t", "de", "de"))["message"];
+  const civitas::JsonValue with_image = Parse(FcmMessageJson(pictured, "t", "de", "de"))["message"];
   EXPECT_EQ(with_image["notification"]["image"].AsString(), "https://stadt.example/tonne.jpg");
   EXPECT_EQ(with_image["data"]["image"].AsString(), "https://stadt.example/tonne.jpg");
 }

@@ -182,6 +182,30 @@ absl::StatusOr<notify::Message> MessageFromModule(const civitas_push_message& in
   return m;
 }
 
+absl::Status ModuleOutbox::Admit(const std::string& city, const std::string& module, bool personal,
+                                 absl::Time now) const {
+  const double per_minute =
+      personal ? kModulePersonalMessagesPerMinute : kModuleTopicMessagesPerMinute;
+  const double burst = personal ? kModulePersonalMessagesBurst : kModuleTopicMessagesBurst;
+  absl::MutexLock lock(&mu_);
+  auto [it, fresh] = buckets_.try_emplace(absl::StrCat(city, "/", module, personal ? "/p" : "/t"));
+  Bucket& b = it->second;
+  if (fresh) {
+    b.tokens = burst;
+  } else {
+    b.tokens = std::min(burst, b.tokens + absl::ToDoubleMinutes(now - b.updated) * per_minute);
+  }
+  b.updated = now;
+  if (b.tokens < 1) {
+    const int64_t wait = static_cast<int64_t>((1 - b.tokens) / per_minute * 60) + 1;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "module '", module, "' may queue at most ", per_minute, personal ? " personal" : " topic",
+        " push messages a minute in city '", city, "'; retry in ", wait, " s"));
+  }
+  b.tokens -= 1;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> ModuleOutbox::Queue(ModuleInstance& instance, rocksdb::Transaction* txn,
                                                 const civitas_push_message& in,
                                                 int64_t* deliveries) const {
@@ -192,6 +216,11 @@ absl::StatusOr<std::string> ModuleOutbox::Queue(ModuleInstance& instance, rocksd
   absl::StatusOr<notify::Message> m =
       MessageFromModule(in, instance.module().module_id(), **topics, absl::Now(), &subject, &due);
   if (!m.ok()) return m.status();
+  if (absl::Status s =
+          Admit(instance.city_id(), instance.module().module_id(), !subject.empty(), absl::Now());
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = PushStore::WriteMessage(txn, &*m, absl::ToUnixMicros(due), subject);
       !s.ok()) {
     return s;

@@ -9,11 +9,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "civitas/abi.h"
 #include "civitas/notify/v1/notify.pb.h"
@@ -59,6 +62,15 @@ absl::StatusOr<notify::Message> MessageFromModule(const civitas_push_message& in
                                                   absl::Time now, std::string* subject,
                                                   absl::Time* due);
 
+// How many messages one module may queue in one city: to a whole topic (every device of it) and
+// personal ones (one subject's devices). A flood from a module loop, or an editor publishing
+// article after article with notify, stops here: push_send answers RESOURCE_EXHAUSTED and the
+// module's change fails with it, nothing is queued.
+inline constexpr int kModuleTopicMessagesPerMinute = 20;
+inline constexpr int kModuleTopicMessagesBurst = 10;
+inline constexpr int kModulePersonalMessagesPerMinute = 600;
+inline constexpr int kModulePersonalMessagesBurst = 200;
+
 // What the host API's push entries reach. One per gateway; ModuleInstance keeps a pointer.
 class ModuleOutbox {
  public:
@@ -80,7 +92,17 @@ class ModuleOutbox {
   }
 
  private:
+  // Takes one message from the bucket of (city, module, personal); RESOURCE_EXHAUSTED if empty.
+  absl::Status Admit(const std::string& city, const std::string& module, bool personal,
+                     absl::Time now) const;
+
+  struct Bucket {
+    double tokens = 0;
+    absl::Time updated;
+  };
   std::function<void(const std::string& city, int64_t deliveries)> on_queued_;
+  mutable absl::Mutex mu_;
+  mutable std::map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace civitas::gateway::push

@@ -7,8 +7,9 @@
 //   push/q/<message>/<device>        Delivery — the state of one delivery
 //   push/due/<be64 micros><message>/<device>   "" — pending deliveries by due time (the outbox)
 //   push/vapid                       the city's VAPID private key (PEM)
-// Device and message ids are 32 lowercase hex digits; topic ids [a-z0-9-]; subjects never
-// contain 0x00 (they come from verified JWTs, which are JSON strings checked to be UTF-8).
+// Device and message ids are 32 lowercase hex digits; topic ids [a-z0-9-] (config) or "<module
+// id>.<id>" (modules), never 0x00; subjects never contain 0x00 (they come from verified JWTs, which
+// are JSON strings checked to be UTF-8).
 #ifndef CIVITAS_GATEWAY_PUSH_PUSH_KEYS_H_
 #define CIVITAS_GATEWAY_PUSH_PUSH_KEYS_H_
 
