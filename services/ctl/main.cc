@@ -54,7 +54,7 @@ constexpr char kUsage[] = R"(usage:
   push notifications (--gateway HOST:PORT, default $CIVITAS_GATEWAY or 127.0.0.1:50051, with an
   editor's --token):
     civitasctl push send --city CITY --topic TOPIC --title TEXT [--body TEXT] [--language TAG]
-                         [--link URL] [--urgent] [--at RFC3339]
+                         [--link URL] [--image HTTPS-URL] [--urgent] [--at RFC3339]
     civitasctl push status --city CITY messages/ID      (delivery counts)
     civitasctl push devices --city CITY [--language TAG] (devices per topic; never addresses)
   tokens:

@@ -21,7 +21,10 @@ void PrepareCity(const Args& args, grpc::ClientContext* ctx) {
 void PrintCounts(const nt::Message& m) {
   std::cout << m.name() << "  topic " << m.topic() << "  devices " << m.device_count()
             << "\n  pending " << m.counts().pending() << "  delivered " << m.counts().delivered()
-            << "  failed " << m.counts().failed() << "  removed " << m.counts().removed() << "\n";
+            << "  failed " << m.counts().failed() << "  removed " << m.counts().removed();
+  if (m.counts().cancelled() > 0) std::cout << "  cancelled " << m.counts().cancelled();
+  if (!m.module().empty()) std::cout << "  (sent by module " << m.module() << ")";
+  std::cout << "\n";
 }
 
 }  // namespace
@@ -38,6 +41,7 @@ int PushSend(const Args& args) {
   text->set_title(args.Get("title"));
   text->set_body(args.Get("body"));
   m->set_deep_link(args.Get("link"));
+  m->set_image_url(args.Get("image"));
   m->set_urgent(args.Has("urgent"));
   if (args.Has("at")) {
     absl::Time at;

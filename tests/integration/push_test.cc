@@ -730,7 +730,8 @@ TEST_F(PushTest, CivitasctlSendsAndReports) {
   EXPECT_NE(out.find("baustellen"), std::string::npos) << out;
   EXPECT_EQ(out.find("/push/ctl"), std::string::npos) << "never an address: " << out;
   ASSERT_EQ(ctl({"push", "send", "--topic", "baustellen", "--title", "Sperrung Bahnhofstraße",
-                 "--body", "Ab 8 Uhr.", "--link", "https://unna.example/baustellen"},
+                 "--body", "Ab 8 Uhr.", "--link", "https://unna.example/baustellen", "--image",
+                 "https://unna.example/bilder/bahnhofstrasse.jpg"},
                 &out),
             0)
       << out;
@@ -742,6 +743,9 @@ TEST_F(PushTest, CivitasctlSendsAndReports) {
     for (const std::string& r : receiver_->Received()) {
       if (Field(r, "path") == "/push/ctl" &&
           Field(r, "plaintext").find("Sperrung Bahnhofstraße") != std::string::npos) {
+        EXPECT_NE(Field(r, "plaintext").find("https://unna.example/bilder/bahnhofstrasse.jpg"),
+                  std::string::npos)
+            << "the image reaches the device: " << r;
         return true;
       }
     }
