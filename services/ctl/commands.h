@@ -63,6 +63,7 @@ int ImportEvents(const Args& args);
 
 int PushSend(const Args& args);
 int PushStatus(const Args& args);
+int PushCancel(const Args& args);
 int PushDevices(const Args& args);
 
 int BackupCreate(const Args& args);

@@ -56,6 +56,7 @@ constexpr char kUsage[] = R"(usage:
     civitasctl push send --city CITY --topic TOPIC --title TEXT [--body TEXT] [--language TAG]
                          [--link URL] [--image HTTPS-URL] [--urgent] [--at RFC3339]
     civitasctl push status --city CITY messages/ID      (delivery counts)
+    civitasctl push cancel --city CITY messages/ID      (withdraws what was not delivered yet)
     civitasctl push devices --city CITY [--language TAG] (devices per topic; never addresses)
   tokens:
     civitasctl token mint --city CITY --subject SUBJECT [--role ROLE ...] [--ttl 1h]
@@ -262,6 +263,7 @@ int main(int argc, char** argv) {
   if (is("import", "events")) return ImportEvents(args);
   if (is("push", "send")) return PushSend(args);
   if (is("push", "status")) return PushStatus(args);
+  if (is("push", "cancel")) return PushCancel(args);
   if (is("push", "devices")) return PushDevices(args);
   return Usage(w.empty() ? "" : "unknown command '" + w[0] + "'");
 }

@@ -78,6 +78,23 @@ int PushStatus(const Args& args) {
   return 0;
 }
 
+int PushCancel(const Args& args) {
+  if (!args.Has("city") || args.words.size() != 3) {
+    return Usage("push cancel needs --city and a message name (messages/...)");
+  }
+  auto stub = nt::NotifyService::NewStub(GatewayChannel(args));
+  grpc::ClientContext ctx;
+  PrepareCity(args, &ctx);
+  nt::CancelMessageRequest req;
+  req.set_name(args.words[2]);
+  nt::Message m;
+  grpc::Status s = stub->CancelMessage(&ctx, req, &m);
+  if (!s.ok()) return Failed(s);
+  std::cout << "cancelled ";
+  PrintCounts(m);
+  return 0;
+}
+
 int PushDevices(const Args& args) {
   if (!args.Has("city")) return Usage("push devices needs --city");
   auto stub = nt::NotifyService::NewStub(GatewayChannel(args));

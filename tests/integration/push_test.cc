@@ -762,6 +762,10 @@ TEST_F(PushTest, CivitasctlSendsAndReports) {
   ASSERT_EQ(ctl({"push", "status", name}, &status), 0) << status;
   EXPECT_NE(status.find(name), std::string::npos) << status;
   EXPECT_EQ(status.find("delivered 0"), std::string::npos) << status;
+  // Cancelling after delivery withdraws nothing: what was delivered stays delivered.
+  ASSERT_EQ(ctl({"push", "cancel", name}, &status), 0) << status;
+  EXPECT_NE(status.find("cancelled " + name), std::string::npos) << status;
+  EXPECT_EQ(status.find("delivered 0"), std::string::npos) << status;
   EXPECT_TRUE(got);
   // Without the editor role: refused, with the gateway's reason.
   std::vector<std::string> argv = {CtlBinary(), "push",        "send",    "--city",     "unna",
@@ -1036,6 +1040,54 @@ TEST_F(PushTest, ModulesSendWithTheChangeThatCausedIt) {
   for (const std::string& r : receiver_->Received())
     news_copies += Field(r, "path") == "/module/news";
   EXPECT_EQ(news_copies, 1);
+}
+
+TEST_F(PushTest, EditorsCancelWhatWasNotDeliveredYet) {
+  nt::Device d;
+  d.set_platform(nt::Device::FCM);
+  d.set_token("fcm-token-of-carla");
+  d.add_topics("civitas.news.all");
+  nt::RegisterDeviceResponse reg;
+  grpc::Status s = Register("bergkamen", d, &reg, keys_->Mint("carla", "bergkamen", {}));
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const std::string editor = keys_->Mint("presse2", "bergkamen", {"editor"});
+  nt::Message sent;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "bergkamen", editor);
+    nt::SendMessageRequest req;
+    req.mutable_message()->set_topic("civitas.news.all");
+    nt::MessageText* de = req.mutable_message()->add_texts();
+    de->set_language_code("de");
+    de->set_title("Weihnachtsmarkt eröffnet");
+    req.mutable_message()->mutable_send_time()->set_seconds(
+        absl::ToUnixSeconds(absl::Now() + absl::Hours(1)));
+    s = stub_->SendMessage(&ctx, req, &sent);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_GE(sent.device_count(), 1);
+  auto cancel = [&](const std::string& name, const std::string& token, nt::Message* out) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "bergkamen", token);
+    nt::CancelMessageRequest req;
+    req.set_name(name);
+    return stub_->CancelMessage(&ctx, req, out);
+  };
+  nt::Message out;
+  EXPECT_EQ(cancel(sent.name(), "", &out).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(cancel(sent.name(), keys_->Mint("carla", "bergkamen", {}), &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(cancel("messages/../../x", editor, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(cancel("messages/00000000000000000000000000000000", editor, &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  s = cancel(sent.name(), editor, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.counts().pending(), 0);
+  EXPECT_EQ(out.counts().cancelled(), sent.device_count());
+  s = cancel(sent.name(), editor, &out);  // again: nothing changes
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.counts().cancelled(), sent.device_count());
 }
 
 }  // namespace

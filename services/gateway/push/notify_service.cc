@@ -29,6 +29,7 @@ constexpr char kSetTopics[] = "/civitas.notify.v1.NotifyService/SetDeviceTopics"
 constexpr char kListTopics[] = "/civitas.notify.v1.NotifyService/ListTopics";
 constexpr char kSend[] = "/civitas.notify.v1.NotifyService/SendMessage";
 constexpr char kGetMessage[] = "/civitas.notify.v1.NotifyService/GetMessage";
+constexpr char kCancelMessage[] = "/civitas.notify.v1.NotifyService/CancelMessage";
 
 // The limits notify.proto states. Reads (ListTopics, GetMessage) are not limited.
 WriteRateConfig Limits(std::string client_ip_header) {
@@ -385,27 +386,54 @@ grpc::ServerUnaryReactor* NotifyService::SendMessage(grpc::CallbackServerContext
              });
 }
 
+namespace {
+
+// The stored message `name` with its delivery counts now.
+grpc::Status MessageWithCounts(PushStore& store, const std::string& name, notify::Message* out) {
+  const std::string id = IdOf(name, "messages/");
+  if (id.empty()) return Invalid("name must be \"messages/\" and 32 hexadecimal digits");
+  absl::StatusOr<std::optional<notify::Message>> m = store.GetMessage(id);
+  if (!m.ok()) return ToGrpc(m.status());
+  if (!m->has_value()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "message '" + name + "' does not exist");
+  }
+  absl::StatusOr<notify::DeliveryCounts> counts = store.CountDeliveries(id);
+  if (!counts.ok()) return ToGrpc(counts.status());
+  *out = **m;
+  *out->mutable_counts() = *counts;
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* NotifyService::GetMessage(grpc::CallbackServerContext* ctx,
                                                     const notify::GetMessageRequest* request,
                                                     notify::Message* response) {
   return Run(ctx, kGetMessage, CIVITAS_ROLE_EDITOR,
              [request, response](PushCities::CityView& city, const CityRoutes&, const Caller&) {
-               const std::string id = IdOf(request->name(), "messages/");
-               if (id.empty()) {
-                 return Invalid("name must be \"messages/\" and 32 hexadecimal digits");
-               }
-               absl::StatusOr<std::optional<notify::Message>> m = city.store.GetMessage(id);
-               if (!m.ok()) return ToGrpc(m.status());
-               if (!m->has_value()) {
-                 return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                     "message '" + request->name() + "' does not exist");
-               }
-               absl::StatusOr<notify::DeliveryCounts> counts = city.store.CountDeliveries(id);
-               if (!counts.ok()) return ToGrpc(counts.status());
-               *response = **m;
-               *response->mutable_counts() = *counts;
-               return grpc::Status::OK;
+               return MessageWithCounts(city.store, request->name(), response);
              });
+}
+
+grpc::ServerUnaryReactor* NotifyService::CancelMessage(grpc::CallbackServerContext* ctx,
+                                                       const notify::CancelMessageRequest* request,
+                                                       notify::Message* response) {
+  return Run(
+      ctx, kCancelMessage, CIVITAS_ROLE_EDITOR,
+      [request, response](PushCities::CityView& city, const CityRoutes&, const Caller& caller) {
+        notify::Message before;
+        if (grpc::Status s = MessageWithCounts(city.store, request->name(), &before); !s.ok()) {
+          return s;
+        }
+        const std::string id = IdOf(request->name(), "messages/");
+        if (absl::Status s = city.store.CancelMessage(id); !s.ok()) return ToGrpc(s);
+        Log(LogLevel::kInfo, "push message cancelled",
+            {{"city", city.config.id},
+             {"message", request->name()},
+             {"subject", caller.subject},
+             {"withdrawn", std::to_string(before.counts().pending())}});
+        return MessageWithCounts(city.store, request->name(), response);
+      });
 }
 
 }  // namespace civitas::gateway::push

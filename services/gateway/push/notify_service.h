@@ -60,6 +60,9 @@ class NotifyService final : public notify::NotifyService::CallbackService {
   grpc::ServerUnaryReactor* GetMessage(grpc::CallbackServerContext* ctx,
                                        const notify::GetMessageRequest* request,
                                        notify::Message* response) override;
+  grpc::ServerUnaryReactor* CancelMessage(grpc::CallbackServerContext* ctx,
+                                          const notify::CancelMessageRequest* request,
+                                          notify::Message* response) override;
 
  private:
   // `routes`: the city's modules, for the topics they declare (module_push.h CityTopics).

@@ -199,6 +199,11 @@ absl::Status PushStore::CancelMessage(rocksdb::Transaction* txn, const std::stri
   return FromRocks(s, "cancel message");
 }
 
+absl::Status PushStore::CancelMessage(const std::string& message_id) {
+  return InTransaction(store_, "cancel message",
+                       [&](rocksdb::Transaction* txn) { return CancelMessage(txn, message_id); });
+}
+
 absl::StatusOr<std::optional<notify::Message>> PushStore::GetMessage(
     const std::string& message_id) const {
   std::string value;

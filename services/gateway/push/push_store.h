@@ -55,6 +55,8 @@ class PushStore {
                                    int64_t due_micros, const std::string& subject);
   // In `txn`: every pending delivery of the message becomes CANCELLED and leaves the outbox.
   static absl::Status CancelMessage(rocksdb::Transaction* txn, const std::string& message_id);
+  // The same in a transaction of its own (NotifyService.CancelMessage).
+  absl::Status CancelMessage(const std::string& message_id);
   absl::StatusOr<std::optional<notify::Message>> GetMessage(const std::string& message_id) const;
   // Removes `subject` as the sender of every message it sent (erasure); returns how many.
   absl::StatusOr<int64_t> ForgetSender(const std::string& subject);
