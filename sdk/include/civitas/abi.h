@@ -374,8 +374,9 @@ typedef struct civitas_module_def {
    *   [{"id": "verkehr", "titles": {"de": "Verkehr", "en": "Traffic"}}, ...]
    * An id is 1 to 48 characters of a-z, 0-9, '-' and '_'; devices and ListTopics see it as
    * "<module_id>.<id>" (e.g. "civitas.news.verkehr"). At most 64 topics. The gateway calls it from
-   * any thread, outside calls, and keeps the answer until the module's next committed write; it
-   * must not call kv_ or txn_ entries that write. */
+   * any thread, also from inside push_send on the thread of the handler that called it, and keeps
+   * the answer until the module's next committed write: it must not wait for locks a handler may
+   * hold, and must not call kv_ or txn_ entries that write. */
   int32_t (*push_topics)(void* instance_module_ptr, void* sink_host_ptr, civitas_bytes_sink sink,
                          char* error, size_t error_size);
 } civitas_module_def;
