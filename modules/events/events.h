@@ -132,8 +132,8 @@ class Calendar {
   // Cancels the registration's reminder, if it has one, and forgets its name.
   civitas::Status WithdrawReminder(civitas::Transaction& txn, const std::string& id,
                                    const std::string& occurrence, std::string_view subject) const;
-  // After an update: every reminder of the event that would now read or fall differently is
-  // withdrawn and, if its occurrence is still due, queued anew.
+  // After an update, for every registration of the event: a reminder that would now read
+  // differently is withdrawn, and one is queued if the occurrence is still there and due one.
   civitas::Status FollowReminders(civitas::Transaction& txn, const pb::Event& before,
                                   const pb::Event& after, int64_t now) const;
   civitas::Status ChangeSeat(civitas::Call& call, const std::string& name,

@@ -545,12 +545,24 @@ TEST_F(EventRemindersTest, RemindersFollowTheEventWhenItMovesIsCalledOffOrDelete
   ASSERT_EQ(host_.pushes().size(), 2u);
   EXPECT_TRUE(host_.pushes()[1].cancelled);
   EXPECT_TRUE(Reminders().empty());
+  // Scheduled again: the registration has its reminder again.
+  up.mutable_event()->set_status(pb::Event::SCHEDULED);
+  ASSERT_EQ(Call("UpdateEvent", up, &out, kEditor, &error), CIVITAS_OK) << error;
+  ASSERT_EQ(host_.pushes().size(), 3u);
+  EXPECT_FALSE(host_.pushes()[2].cancelled);
+  EXPECT_EQ(host_.pushes()[2].subject, "anna");
+  EXPECT_EQ(std::get<2>(host_.pushes()[2].texts[0]),
+            "Beginn 19:30 Uhr am 13.10.2026 · Ort: Stadthalle");
+  EXPECT_EQ(Reminders().size(), 1u);
+  // Anna lets it go, so that what follows concerns the other events only.
+  ASSERT_EQ(Unregister(e, Caller::Citizen("anna")), CIVITAS_OK);
+  EXPECT_TRUE(host_.pushes()[2].cancelled);
 
   // Another event is moved: its occurrence is gone, the registration (kept, as before) has no
   // reminder left. Deleting an event withdraws its reminders too.
   const pb::Event moved = Reading(start);
   ASSERT_EQ(Register(moved, Caller::Citizen("ben")), CIVITAS_OK);
-  ASSERT_EQ(host_.pushes().size(), 3u);
+  ASSERT_EQ(host_.pushes().size(), 4u);
   up = pb::UpdateEventRequest();
   up.mutable_event()->set_name(moved.name());
   SetTime(start + 24 * kHour, up.mutable_event()->mutable_start_time());
@@ -558,16 +570,16 @@ TEST_F(EventRemindersTest, RemindersFollowTheEventWhenItMovesIsCalledOffOrDelete
   up.mutable_update_mask()->add_paths("start_time");
   up.mutable_update_mask()->add_paths("end_time");
   ASSERT_EQ(Call("UpdateEvent", up, &out, kEditor, &error), CIVITAS_OK) << error;
-  ASSERT_EQ(host_.pushes().size(), 3u);
-  EXPECT_TRUE(host_.pushes()[2].cancelled);
+  ASSERT_EQ(host_.pushes().size(), 4u);
+  EXPECT_TRUE(host_.pushes()[3].cancelled);
   const pb::Event gone = Reading(start);
   ASSERT_EQ(Register(gone, Caller::Citizen("cem")), CIVITAS_OK);
-  ASSERT_EQ(host_.pushes().size(), 4u);
+  ASSERT_EQ(host_.pushes().size(), 5u);
   pb::DeleteEventRequest del;
   del.set_name(gone.name());
   google::protobuf::Empty empty;
   ASSERT_EQ(Call("DeleteEvent", del, &empty, kEditor, &error), CIVITAS_OK) << error;
-  EXPECT_TRUE(host_.pushes()[3].cancelled);
+  EXPECT_TRUE(host_.pushes()[4].cancelled);
   EXPECT_TRUE(Reminders().empty());
 }
 

@@ -2,7 +2,8 @@
 // ("civitas.events.reminders" in ListTopics), and a reminder to a signed-in registrant's own
 // devices 24 hours before the occurrence they registered for. The reminder is queued in the
 // registration's own transaction and withdrawn in the transaction that cancels the registration,
-// deletes the event, or erases the registrant; an update of the event moves or rewrites it.
+// deletes the event, or erases the registrant; an update of the event rewrites, withdraws or
+// (scheduled again) queues it.
 //
 // Key: p/<id>/<occurrence>/<subject> -> the reminder's message name (see events.h).
 #include <optional>
@@ -128,10 +129,11 @@ Status Calendar::WithdrawReminder(civitas::Transaction& txn, const std::string& 
 Status Calendar::FollowReminders(civitas::Transaction& txn, const pb::Event& before,
                                  const pb::Event& after, int64_t now) const {
   const std::string id = after.name().substr(7);
-  // The event's reminders as this transaction sees them, in pages.
-  std::vector<std::string> keys;
+  // The event's registrations as this transaction sees them, in pages: a registration without
+  // a reminder may be due one now (the event is scheduled again, or the gateway was upgraded).
+  std::vector<std::string> seats;
   civitas::ScanOptions page;
-  page.prefix = RemindersOf(id);
+  page.prefix = "s/" + id + "/";
   page.limit = CIVITAS_SCAN_MAX_LIMIT;
   while (true) {
     size_t seen = 0;
@@ -139,27 +141,32 @@ Status Calendar::FollowReminders(civitas::Transaction& txn, const pb::Event& bef
         page,
         [&](std::string_view key, std::string_view) {
           ++seen;
-          keys.emplace_back(key);
+          seats.emplace_back(key);
           return true;
         },
         &txn);
     if (!s.ok()) return s;
     if (seen < page.limit) break;
-    page.start = keys.back() + '\0';
+    page.start = seats.back() + '\0';
   }
-  for (const std::string& key : keys) {
-    // p/<id>/<occurrence>/<subject>
-    const std::string occurrence = key.substr(2 + 16 + 1, 16);
-    const std::string subject = key.substr(2 + 16 + 1 + 16 + 1);
+  for (const std::string& seat : seats) {
+    // s/<id>/<occurrence>/<subject>
+    const std::string occurrence = seat.substr(2 + 16 + 1, 16);
+    const std::string subject = seat.substr(2 + 16 + 1 + 16 + 1);
     const int64_t start = static_cast<int64_t>(civitas::ParseHex(occurrence));
     std::optional<civitas::PushMessage> next;
     google::protobuf::Timestamp at;
     civitas::SetMicros(start, &at);
     Slot slot;
     if (FindOccurrence(after, &at, &slot).ok()) next = Reminder(after, start, subject, now);
-    const std::optional<civitas::PushMessage> was = Reminder(before, start, subject, now);
-    if (was && next && SameReminder(*was, *next)) continue;  // unchanged for this registrant
-    if (Status w = WithdrawReminder(txn, id, occurrence, subject); !w.ok()) return w;
+    std::string name;
+    Status held = txn.Get(ReminderKey(id, occurrence, subject), &name);
+    if (!held.ok() && held.code() != CIVITAS_NOT_FOUND) return held;
+    if (held.ok()) {
+      const std::optional<civitas::PushMessage> was = Reminder(before, start, subject, now);
+      if (was && next && SameReminder(*was, *next)) continue;  // unchanged for this registrant
+      if (Status w = WithdrawReminder(txn, id, occurrence, subject); !w.ok()) return w;
+    }
     if (!next) continue;  // cancelled, postponed, the occurrence gone, or too soon now
     if (Status q = QueueReminder(txn, after, start, subject, now); !q.ok()) return q;
   }
