@@ -588,7 +588,11 @@ TEST_F(EventRemindersTest, ErasureWithdrawsTheSubjectsRemindersAndForgetsTheirNa
   ASSERT_EQ(Register(e, Caller::Citizen("dora-4711")), CIVITAS_OK);
   ASSERT_EQ(Register(e, Caller::Citizen("emil")), CIVITAS_OK);
   ASSERT_EQ(host_.pushes().size(), 2u);
-  std::string error;
+  std::string json, error;
+  ASSERT_EQ(host_.ExportPersonalData("dora-4711", &json, &error), CIVITAS_OK) << error;
+  EXPECT_NE(json.find("\"reminder_push\":\"" + host_.pushes()[0].name + "\""), std::string::npos)
+      << json;
+  EXPECT_EQ(json.find(host_.pushes()[1].name), std::string::npos) << "Emil's is his: " << json;
   ASSERT_EQ(host_.ErasePersonalData("dora-4711", &error), CIVITAS_OK) << error;
   EXPECT_TRUE(host_.pushes()[0].cancelled);
   EXPECT_FALSE(host_.pushes()[1].cancelled) << "Emil's stays";

@@ -243,13 +243,18 @@ Status Calendar::ExportPersonalData(std::string_view subject, std::string* json)
     if (!s.ok()) return s;
     pb::Registration r;
     if (!r.ParseFromString(bytes)) return civitas::Internal("stored registration is corrupt");
+    // The reminder push queued for it, if any (its message name at the gateway).
+    std::string reminder;
+    Status p = city_.store().Get(ReminderKey(id, occ, subject), &reminder);
+    if (!p.ok() && p.code() != CIVITAS_NOT_FOUND) return p;
     if (!first) *json += ",";
     first = false;
     *json += "{\"name\":" + civitas::JsonQuote(r.name()) +
              ",\"event\":" + civitas::JsonQuote(r.event()) +
              ",\"event_title\":" + civitas::JsonQuote(r.event_title()) +
              ",\"occurrence_start_unix\":" + std::to_string(r.occurrence_start().seconds()) +
-             ",\"create_time_unix\":" + std::to_string(r.create_time().seconds()) + "}";
+             ",\"create_time_unix\":" + std::to_string(r.create_time().seconds()) +
+             (p.ok() ? ",\"reminder_push\":" + civitas::JsonQuote(reminder) : "") + "}";
   }
   *json += "]}";
   return OkStatus();
