@@ -56,8 +56,7 @@ struct Slot {
 std::vector<Slot> Occurrences(const pb::Event& event, const absl::TimeZone& zone, int64_t from,
                               int64_t to, size_t limit = 10000);
 
-// Keys of reminders (p/): all of an event's, and one registration's.
-std::string RemindersOf(std::string_view id);
+// The key of a registration's reminder, p/<id>/<occurrence>/<subject>.
 std::string ReminderKey(std::string_view id, std::string_view occurrence, std::string_view subject);
 
 class Calendar {
@@ -122,8 +121,8 @@ class Calendar {
   civitas::Status FindOccurrence(const pb::Event& event, const google::protobuf::Timestamp* start,
                                  Slot* slot) const;
   // The reminder of `subject`'s registration for the occurrence of `event` at `start`, sent 24
-  // hours before it; none for an anonymous caller, a start less than 24 hours or more than 400
-  // days (plus a day) ahead, or an event that is cancelled or postponed.
+  // hours before it; none for an anonymous caller, a start 24 hours or less or more than 401
+  // days ahead, or an event that is cancelled or postponed.
   std::optional<civitas::PushMessage> Reminder(const pb::Event& event, int64_t start,
                                                std::string_view subject, int64_t now) const;
   // Queues that reminder in `txn` and stores its name; OK without one on a gateway before 1.3.

@@ -58,11 +58,9 @@ bool SameReminder(const civitas::PushMessage& a, const civitas::PushMessage& b) 
 
 }  // namespace
 
-std::string RemindersOf(std::string_view id) { return "p/" + std::string(id) + "/"; }
-
 std::string ReminderKey(std::string_view id, std::string_view occurrence,
                         std::string_view subject) {
-  return RemindersOf(id) + std::string(occurrence) + "/" + std::string(subject);
+  return "p/" + std::string(id) + "/" + std::string(occurrence) + "/" + std::string(subject);
 }
 
 Status Calendar::PushTopics(std::vector<civitas::PushTopic>* topics) {
