@@ -402,6 +402,7 @@ Status Calendar::UpdateEvent(civitas::Call&, const pb::UpdateEventRequest& reque
     if (Status v = Normalize(&after); !v.ok()) return v;
     civitas::SetMicros(now, after.mutable_update_time());
     after.set_etag(civitas::NextEtag(before.etag(), now));
+    if (Status f = FollowReminders(txn, before, after, now); !f.ok()) return f;
     return Save(txn, &before, &after, now);
   });
   if (!s.ok()) return s;
@@ -439,6 +440,7 @@ Status Calendar::DeleteEvent(civitas::Call&, const pb::DeleteEventRequest& reque
       Status d = txn.Delete(key);
       if (d.ok()) d = txn.Delete("m/" + subject + '\0' + occurrence + id);
       if (d.ok()) d = txn.Delete("n/" + id + "/" + occurrence);
+      if (d.ok()) d = WithdrawReminder(txn, id, occurrence, subject);
       if (!d.ok()) return d;
     }
     return Save(txn, &before, nullptr, now);
@@ -513,4 +515,5 @@ CIVITAS_MODULE(
         .Unary("ListChanges", civitas::Role::kAnonymous, &events::Calendar::ListChanges)
         .Unary("ExportCalendar", civitas::Role::kAnonymous, &events::Calendar::ExportCalendar)
         .Unary("ImportCalendar", civitas::Role::kEditor, &events::Calendar::ImportCalendar)
-        .PersonalData(&events::Calendar::ExportPersonalData, &events::Calendar::ErasePersonalData))
+        .PersonalData(&events::Calendar::ExportPersonalData, &events::Calendar::ErasePersonalData)
+        .PushTopics(&events::Calendar::PushTopics))

@@ -10,6 +10,8 @@
 //   s/<id>/<occurrence>/<subject>   Registration
 //   n/<id>/<occurrence>             seats taken (8-byte counter, read and written under a lock)
 //   m/<subject>\0<occurrence><id>   the subject's registrations, soonest first
+//   p/<id>/<occurrence>/<subject>   message name of the registration's reminder push (ABI 1.3,
+//                                   reminders.cc); only while one is queued
 //   ~...                            change log (civitas/changes.h)
 #ifndef CIVITAS_MODULES_EVENTS_EVENTS_H_
 #define CIVITAS_MODULES_EVENTS_EVENTS_H_
@@ -28,6 +30,7 @@
 #include "civitas/content.h"
 #include "civitas/events/v1/events.pb.h"
 #include "civitas/module.h"
+#include "civitas/push.h"
 #include "rrule.h"
 
 namespace events {
@@ -52,6 +55,9 @@ struct Slot {
 // The occurrences of `event` that overlap [from, to), in order (EXDATEs removed).
 std::vector<Slot> Occurrences(const pb::Event& event, const absl::TimeZone& zone, int64_t from,
                               int64_t to, size_t limit = 10000);
+
+// The key of a registration's reminder, p/<id>/<occurrence>/<subject>.
+std::string ReminderKey(std::string_view id, std::string_view occurrence, std::string_view subject);
 
 class Calendar {
  public:
@@ -94,6 +100,8 @@ class Calendar {
   civitas::Status ErasePersonalData(std::string_view subject);
   civitas::Status ImportCalendar(civitas::Call& call, const pb::ImportCalendarRequest& request,
                                  pb::ImportCalendarResponse* response);
+  // Push topics (ABI 1.3): "reminders", a registrant's reminder the day before.
+  civitas::Status PushTopics(std::vector<civitas::PushTopic>* topics);
 
  private:
   civitas::Status Load(const std::string& id, pb::Event* event, civitas::Transaction* txn = nullptr,
@@ -112,6 +120,21 @@ class Calendar {
                                      std::vector<std::string>* keys) const;
   civitas::Status FindOccurrence(const pb::Event& event, const google::protobuf::Timestamp* start,
                                  Slot* slot) const;
+  // The reminder of `subject`'s registration for the occurrence of `event` at `start`, sent 24
+  // hours before it; none for an anonymous caller, a start 24 hours or less or more than 401
+  // days ahead, or an event that is cancelled or postponed.
+  std::optional<civitas::PushMessage> Reminder(const pb::Event& event, int64_t start,
+                                               std::string_view subject, int64_t now) const;
+  // Queues that reminder in `txn` and stores its name; OK without one on a gateway before 1.3.
+  civitas::Status QueueReminder(civitas::Transaction& txn, const pb::Event& event, int64_t start,
+                                std::string_view subject, int64_t now) const;
+  // Cancels the registration's reminder, if it has one, and forgets its name.
+  civitas::Status WithdrawReminder(civitas::Transaction& txn, const std::string& id,
+                                   const std::string& occurrence, std::string_view subject) const;
+  // After an update, for every registration of the event: a reminder that would now read
+  // differently is withdrawn, and one is queued if the occurrence is still there and due one.
+  civitas::Status FollowReminders(civitas::Transaction& txn, const pb::Event& before,
+                                  const pb::Event& after, int64_t now) const;
   civitas::Status ChangeSeat(civitas::Call& call, const std::string& name,
                              const google::protobuf::Timestamp* start, bool take,
                              pb::Registration* out);

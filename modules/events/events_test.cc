@@ -394,6 +394,214 @@ TEST_F(EventsTest, ExportsICalendarAndImportsItIdempotently) {
 }
 
 // The time rules the module's files share (event_time.h), apart from the handlers.
+// Reminders (ABI 1.3 push): one to the registrant's own devices 24 hours before the start.
+class EventRemindersTest : public EventsTest {
+ protected:
+  static constexpr int64_t kHour = 3600 * events::kSecond;
+
+  pb::Event Reading(int64_t start, int capacity = 10) {
+    pb::Event e = Simple("Lesung im Rathaus", start, 90);
+    e.set_capacity(capacity);
+    e.set_registration_open(true);
+    e.mutable_location()->set_name("Rathaus");
+    e.mutable_location()->set_address("Friedensplatz 1");
+    pb::Localization* en = e.add_localizations();
+    en->set_language_code("en");
+    en->set_title("Reading at the town hall");
+    return Create(e);
+  }
+  int32_t Register(const pb::Event& e, const Caller& caller, std::string* error = nullptr) {
+    pb::RegisterForEventRequest reg;
+    reg.set_name(e.name());
+    pb::Registration r;
+    return Call("RegisterForEvent", reg, &r, caller, error);
+  }
+  int32_t Unregister(const pb::Event& e, const Caller& caller) {
+    pb::CancelRegistrationRequest cancel;
+    cancel.set_name(e.name());
+    google::protobuf::Empty empty;
+    return Call("CancelRegistration", cancel, &empty, caller);
+  }
+  // The stored reminder names (p/ keys).
+  std::map<std::string, std::string> Reminders() {
+    std::map<std::string, std::string> out;
+    for (const auto& [key, value] : host_.data()) {
+      if (key.rfind("p/", 0) == 0) out[key] = value;
+    }
+    return out;
+  }
+};
+
+TEST_F(EventRemindersTest, DeclaresTheRemindersTopic) {
+  std::string json, error;
+  ASSERT_EQ(host_.PushTopicsJson(&json, &error), CIVITAS_OK) << error;
+  EXPECT_EQ(json, R"([{"id":"reminders","titles":{"de":"Erinnerungen an meine Termine",)"
+                  R"("en":"Reminders of my events"}}])");
+}
+
+TEST_F(EventRemindersTest, ARegistrationQueuesOneReminderADayAheadAndCancellingWithdrawsIt) {
+  const int64_t start = LocalMicros(2026, 10, 13, 19, 30);
+  const pb::Event e = Reading(start);
+  std::string error;
+  ASSERT_EQ(Register(e, Caller::Citizen("anna"), &error), CIVITAS_OK) << error;
+  ASSERT_EQ(host_.pushes().size(), 1u);
+  const civitas::testing::RecordedPush p = host_.pushes()[0];
+  EXPECT_EQ(p.topic, "reminders");
+  EXPECT_EQ(p.subject, "anna");
+  EXPECT_EQ(p.send_time_unix_micros, start - 24 * kHour);
+  EXPECT_EQ(p.deep_link, "civitas://" + e.name());
+  EXPECT_FALSE(p.urgent);
+  ASSERT_EQ(p.texts.size(), 2u);
+  EXPECT_EQ(p.texts[0], std::make_tuple(std::string("de"), std::string("Morgen: Lesung im Rathaus"),
+                                        std::string("Beginn 19:30 Uhr am 13.10.2026 · Ort: "
+                                                    "Rathaus, Friedensplatz 1")));
+  EXPECT_EQ(p.texts[1],
+            std::make_tuple(std::string("en"), std::string("Tomorrow: Reading at the town hall"),
+                            std::string("Starts 19:30 on Tuesday, 13 October 2026 · Place: "
+                                        "Rathaus, Friedensplatz 1")));
+  const std::string id = e.name().substr(7);
+  EXPECT_EQ(Reminders(), (std::map<std::string, std::string>{
+                             {"p/" + id + "/" + events::Hex(start) + "/anna", p.name}}));
+
+  // Someone else's cancellation touches nothing; Anna's withdraws her reminder in its commit.
+  EXPECT_EQ(Unregister(e, Caller::Citizen("ben")), CIVITAS_NOT_FOUND);
+  EXPECT_FALSE(host_.pushes()[0].cancelled);
+  ASSERT_EQ(Unregister(e, Caller::Citizen("anna")), CIVITAS_OK);
+  ASSERT_EQ(host_.pushes().size(), 1u);
+  EXPECT_TRUE(host_.pushes()[0].cancelled);
+  EXPECT_TRUE(Reminders().empty());
+  // Registering again queues a fresh one.
+  ASSERT_EQ(Register(e, Caller::Citizen("anna")), CIVITAS_OK);
+  ASSERT_EQ(host_.pushes().size(), 2u);
+  EXPECT_FALSE(host_.pushes()[1].cancelled);
+  EXPECT_EQ(Reminders().size(), 1u);
+}
+
+TEST_F(EventRemindersTest, NoneWithinADayOfTheStartBeyond400DaysOrForARefusedRegistration) {
+  const int64_t now = LocalMicros(2026, 10, 1, 9);
+  std::string error;
+  // 23 hours ahead: the registration stands, without a reminder.
+  ASSERT_EQ(Register(Reading(now + 23 * kHour), Caller::Citizen("anna"), &error), CIVITAS_OK)
+      << error;
+  // Exactly 24 hours ahead: the reminder would go now, which is no reminder either.
+  ASSERT_EQ(Register(Reading(now + 24 * kHour), Caller::Citizen("anna"), &error), CIVITAS_OK)
+      << error;
+  // Beyond the gateway's 400 days for a send time.
+  ASSERT_EQ(Register(Reading(now + 402 * 24 * kHour), Caller::Citizen("anna"), &error), CIVITAS_OK)
+      << error;
+  EXPECT_TRUE(host_.pushes().empty());
+  EXPECT_TRUE(Reminders().empty());
+
+  // A full event: the one seat's holder has a reminder, the refused citizen none.
+  const pb::Event full = Reading(now + 72 * kHour, /*capacity=*/1);
+  ASSERT_EQ(Register(full, Caller::Citizen("ben"), &error), CIVITAS_OK) << error;
+  ASSERT_EQ(host_.pushes().size(), 1u);
+  EXPECT_EQ(Register(full, Caller::Citizen("cem"), &error), CIVITAS_FAILED_PRECONDITION);
+  EXPECT_EQ(Register(full, Caller::Citizen("ben"), &error), CIVITAS_ALREADY_EXISTS);
+  // Registration closed.
+  pb::Event closed = Simple("Geschlossene Gesellschaft", now + 72 * kHour, 60);
+  closed.set_capacity(5);
+  const pb::Event shut = Create(closed);
+  EXPECT_EQ(Register(shut, Caller::Citizen("cem"), &error), CIVITAS_FAILED_PRECONDITION);
+  // Nobody to remind without a subject (the gateway lets only signed-in citizens register).
+  (void)Register(Reading(now + 72 * kHour), Caller::Anonymous(), &error);
+  ASSERT_EQ(host_.pushes().size(), 1u);
+  EXPECT_EQ(host_.pushes()[0].subject, "ben");
+  EXPECT_EQ(Reminders().size(), 1u);
+}
+
+TEST_F(EventRemindersTest, RemindersFollowTheEventWhenItMovesIsCalledOffOrDeleted) {
+  const int64_t start = LocalMicros(2026, 10, 13, 19, 30);
+  const pb::Event e = Reading(start);
+  ASSERT_EQ(Register(e, Caller::Citizen("anna")), CIVITAS_OK);
+  ASSERT_EQ(host_.pushes().size(), 1u);
+  pb::Event out;
+  std::string error;
+  // A new description changes no reminder.
+  pb::UpdateEventRequest up;
+  up.mutable_event()->set_name(e.name());
+  up.mutable_event()->set_description("Mit Musik");
+  up.mutable_update_mask()->add_paths("description");
+  ASSERT_EQ(Call("UpdateEvent", up, &out, kEditor, &error), CIVITAS_OK) << error;
+  EXPECT_EQ(host_.pushes().size(), 1u);
+  // A new place rewrites it.
+  up = pb::UpdateEventRequest();
+  up.mutable_event()->set_name(e.name());
+  up.mutable_event()->mutable_location()->set_name("Stadthalle");
+  up.mutable_update_mask()->add_paths("location");
+  ASSERT_EQ(Call("UpdateEvent", up, &out, kEditor, &error), CIVITAS_OK) << error;
+  ASSERT_EQ(host_.pushes().size(), 2u);
+  EXPECT_TRUE(host_.pushes()[0].cancelled);
+  EXPECT_FALSE(host_.pushes()[1].cancelled);
+  EXPECT_EQ(std::get<2>(host_.pushes()[1].texts[0]),
+            "Beginn 19:30 Uhr am 13.10.2026 · Ort: Stadthalle");
+  EXPECT_EQ(host_.pushes()[1].send_time_unix_micros, start - 24 * kHour);
+  // Called off: withdrawn, and nothing new.
+  up = pb::UpdateEventRequest();
+  up.mutable_event()->set_name(e.name());
+  up.mutable_event()->set_status(pb::Event::CANCELLED);
+  up.mutable_update_mask()->add_paths("status");
+  ASSERT_EQ(Call("UpdateEvent", up, &out, kEditor, &error), CIVITAS_OK) << error;
+  ASSERT_EQ(host_.pushes().size(), 2u);
+  EXPECT_TRUE(host_.pushes()[1].cancelled);
+  EXPECT_TRUE(Reminders().empty());
+  // Scheduled again: the registration has its reminder again.
+  up.mutable_event()->set_status(pb::Event::SCHEDULED);
+  ASSERT_EQ(Call("UpdateEvent", up, &out, kEditor, &error), CIVITAS_OK) << error;
+  ASSERT_EQ(host_.pushes().size(), 3u);
+  EXPECT_FALSE(host_.pushes()[2].cancelled);
+  EXPECT_EQ(host_.pushes()[2].subject, "anna");
+  EXPECT_EQ(std::get<2>(host_.pushes()[2].texts[0]),
+            "Beginn 19:30 Uhr am 13.10.2026 · Ort: Stadthalle");
+  EXPECT_EQ(Reminders().size(), 1u);
+  // Anna lets it go, so that what follows concerns the other events only.
+  ASSERT_EQ(Unregister(e, Caller::Citizen("anna")), CIVITAS_OK);
+  EXPECT_TRUE(host_.pushes()[2].cancelled);
+
+  // Another event is moved: its occurrence is gone, the registration (kept, as before) has no
+  // reminder left. Deleting an event withdraws its reminders too.
+  const pb::Event moved = Reading(start);
+  ASSERT_EQ(Register(moved, Caller::Citizen("ben")), CIVITAS_OK);
+  ASSERT_EQ(host_.pushes().size(), 4u);
+  up = pb::UpdateEventRequest();
+  up.mutable_event()->set_name(moved.name());
+  SetTime(start + 24 * kHour, up.mutable_event()->mutable_start_time());
+  SetTime(start + 25 * kHour, up.mutable_event()->mutable_end_time());
+  up.mutable_update_mask()->add_paths("start_time");
+  up.mutable_update_mask()->add_paths("end_time");
+  ASSERT_EQ(Call("UpdateEvent", up, &out, kEditor, &error), CIVITAS_OK) << error;
+  ASSERT_EQ(host_.pushes().size(), 4u);
+  EXPECT_TRUE(host_.pushes()[3].cancelled);
+  const pb::Event gone = Reading(start);
+  ASSERT_EQ(Register(gone, Caller::Citizen("cem")), CIVITAS_OK);
+  ASSERT_EQ(host_.pushes().size(), 5u);
+  pb::DeleteEventRequest del;
+  del.set_name(gone.name());
+  google::protobuf::Empty empty;
+  ASSERT_EQ(Call("DeleteEvent", del, &empty, kEditor, &error), CIVITAS_OK) << error;
+  EXPECT_TRUE(host_.pushes()[4].cancelled);
+  EXPECT_TRUE(Reminders().empty());
+}
+
+TEST_F(EventRemindersTest, ErasureWithdrawsTheSubjectsRemindersAndForgetsTheirNames) {
+  const pb::Event e = Reading(LocalMicros(2026, 10, 13, 19, 30));
+  ASSERT_EQ(Register(e, Caller::Citizen("dora-4711")), CIVITAS_OK);
+  ASSERT_EQ(Register(e, Caller::Citizen("emil")), CIVITAS_OK);
+  ASSERT_EQ(host_.pushes().size(), 2u);
+  std::string json, error;
+  ASSERT_EQ(host_.ExportPersonalData("dora-4711", &json, &error), CIVITAS_OK) << error;
+  EXPECT_NE(json.find("\"reminder_push\":\"" + host_.pushes()[0].name + "\""), std::string::npos)
+      << json;
+  EXPECT_EQ(json.find(host_.pushes()[1].name), std::string::npos) << "Emil's is his: " << json;
+  ASSERT_EQ(host_.ErasePersonalData("dora-4711", &error), CIVITAS_OK) << error;
+  EXPECT_TRUE(host_.pushes()[0].cancelled);
+  EXPECT_FALSE(host_.pushes()[1].cancelled) << "Emil's stays";
+  for (const auto& [key, value] : Reminders()) {
+    EXPECT_EQ(key.find("dora-4711"), std::string::npos) << key;
+  }
+  EXPECT_EQ(Reminders().size(), 1u);
+}
+
 TEST(EventTimeTest, ZonesWindowsAndKeysOrder) {
   const absl::TimeZone berlin = absl::FixedTimeZone(3600);
   pb::Event e;

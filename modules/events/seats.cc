@@ -69,6 +69,7 @@ Status Calendar::ChangeSeat(civitas::Call& call, const std::string& name,
       }
       Status d = txn.Delete(seat);
       if (d.ok()) d = txn.Delete(mine);
+      if (d.ok()) d = WithdrawReminder(txn, id, occ, subject);
       if (d.ok())
         d = taken <= 1 ? txn.Delete(count_key) : txn.Put(count_key, civitas::EncodeU64(taken - 1));
       return d;
@@ -110,6 +111,7 @@ Status Calendar::ChangeSeat(civitas::Call& call, const std::string& name,
     Status w = txn.Put(seat, r.SerializeAsString());
     if (w.ok()) w = txn.Put(mine, "");
     if (w.ok()) w = txn.Put(count_key, civitas::EncodeU64(taken + 1));
+    if (w.ok()) w = QueueReminder(txn, current, slot.start, subject, now);
     if (w.ok() && out) *out = r;
     return w;
   });
@@ -241,13 +243,18 @@ Status Calendar::ExportPersonalData(std::string_view subject, std::string* json)
     if (!s.ok()) return s;
     pb::Registration r;
     if (!r.ParseFromString(bytes)) return civitas::Internal("stored registration is corrupt");
+    // The reminder push queued for it, if any (its message name at the gateway).
+    std::string reminder;
+    Status p = city_.store().Get(ReminderKey(id, occ, subject), &reminder);
+    if (!p.ok() && p.code() != CIVITAS_NOT_FOUND) return p;
     if (!first) *json += ",";
     first = false;
     *json += "{\"name\":" + civitas::JsonQuote(r.name()) +
              ",\"event\":" + civitas::JsonQuote(r.event()) +
              ",\"event_title\":" + civitas::JsonQuote(r.event_title()) +
              ",\"occurrence_start_unix\":" + std::to_string(r.occurrence_start().seconds()) +
-             ",\"create_time_unix\":" + std::to_string(r.create_time().seconds()) + "}";
+             ",\"create_time_unix\":" + std::to_string(r.create_time().seconds()) +
+             (p.ok() ? ",\"reminder_push\":" + civitas::JsonQuote(reminder) : "") + "}";
   }
   *json += "]}";
   return OkStatus();
@@ -267,6 +274,7 @@ Status Calendar::ErasePersonalData(std::string_view subject) {
       if (!held.ok() && held.code() != CIVITAS_NOT_FOUND) return held;
       Status d = txn.Delete(key);
       if (d.ok() && held.ok()) d = txn.Delete(seat);
+      if (d.ok()) d = WithdrawReminder(txn, id, occ, subject);
       const int64_t start = static_cast<int64_t>(civitas::ParseHex(occ));
       if (d.ok() && held.ok() && start > now) {
         // A seat still ahead goes back to the others.
