@@ -468,10 +468,8 @@ void PushDelivery::Attempt(Sender& sender, const Job& job) {
     absl::WebSafeBase64Unescape(WithoutPadding(device->device().web_push().auth()), &auth);
     absl::StatusOr<std::string> body = EncryptWebPush(
         PayloadJson(*message, device->device().language_code(), default_language), p256dh, auth);
-    absl::StatusOr<std::unique_ptr<VapidKey>> vapid = VapidKey::FromPem(vapid_pem);
     absl::StatusOr<std::string> authorization =
-        vapid.ok() ? (*vapid)->Authorization(endpoint->url.origin, vapid_subject, now)
-                   : absl::StatusOr<std::string>(vapid.status());
+        vapid_.Get(vapid_pem, vapid_subject, endpoint->url.origin, now);
     if (!body.ok() || !authorization.ok()) {
       next.set_state(Delivery::FAILED);
       next.set_last_error(
