@@ -13,9 +13,10 @@ absl::StatusOr<std::string> VapidAuthorizationCache::Get(absl::string_view key_p
                                        absl::string_view("\0", 1), origin);
   absl::MutexLock lock(&mu_);
   if (auto it = headers_.find(key); it != headers_.end()) {
-    // A clock that went back counts as a fresh header only within the same window.
+    // Threads read the clock before they wait for the lock, so `now` may be a little older than
+    // the signature; a clock set back by more than the window signs again.
     const absl::Duration age = now - it->second.signed_at;
-    if (age >= absl::ZeroDuration() && age < options_.reuse) return it->second.header;
+    if (age > -options_.reuse && age < options_.reuse) return it->second.header;
   }
   auto parsed = keys_.find(key_pem);
   if (parsed == keys_.end()) {
