@@ -154,7 +154,17 @@ class PushDelivery::Sender {
     curl_easy_setopt(curl_, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl_, CURLOPT_XFERINFOFUNCTION, &Sender::Progress);
     curl_easy_setopt(curl_, CURLOPT_XFERINFODATA, this);
-    const CURLcode rc = curl_easy_perform(curl_);
+    CURLcode rc = curl_easy_perform(curl_);
+    long new_connections = 0;
+    curl_easy_getinfo(curl_, CURLINFO_NUM_CONNECTS, &new_connections);
+    if (new_connections == 0 && DiedOnReuse(rc) && !stopping_->load()) {
+      // A reused connection the push service had closed: servers end an HTTP/2 connection after
+      // so many streams (nginx and Node.js after 1,000), and libcurl 7.88 fails the next request
+      // on it instead of opening a new one (curl issues #2365, #3750). Once more on a fresh
+      // connection, at once, instead of a retry with backoff for every 1,000 deliveries.
+      curl_easy_setopt(curl_, CURLOPT_FRESH_CONNECT, 1L);
+      rc = curl_easy_perform(curl_);
+    }
     if (rc == CURLE_OK) {
       curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &out.http_status);
       if (!retry_after_.empty())
@@ -168,6 +178,10 @@ class PushDelivery::Sender {
   }
 
  private:
+  static bool DiedOnReuse(CURLcode rc) {
+    return rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM || rc == CURLE_SEND_ERROR ||
+           rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING;
+  }
   static size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
   static size_t Header(char* data, size_t size, size_t n, void* self) {
     const absl::string_view line(data, size * n);
