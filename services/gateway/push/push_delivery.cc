@@ -325,19 +325,37 @@ std::string RenderPushMetrics(const std::map<std::string, PushCityCounts>& count
 }
 
 void PushDelivery::ScanLoop() {
+  // Per city, the first due entry the last scan found: every entry before it was gone then, so
+  // the next scan starts there instead of stepping over the tombstones of all the deliveries
+  // done since the fan-out began (measured: 21 % of the gateway's CPU in a fan-out to 100,000
+  // devices, more the further it got). An entry can appear before the cursor only if it was
+  // written with a due time already past (a SendMessage whose large transaction committed after
+  // a scan); the cursors are dropped every second and whenever a scan finds nothing, so such an
+  // entry waits a second at most.
+  std::map<std::string, std::string> cursors;
+  absl::Time cursors_since = absl::Now();
   while (true) {
     int64_t next_due = 0;
     const int64_t now = absl::ToUnixMicros(absl::Now());
+    if (absl::Now() - cursors_since > absl::Seconds(1)) {
+      cursors.clear();
+      cursors_since = absl::Now();
+    }
     for (const std::string& city : cities_->CityIds()) {
       std::vector<DueDelivery> due;
       int64_t city_next = 0;
+      std::string& cursor = cursors[city];
       absl::Status s = cities_->Use(city, [&](PushCities::CityView& view) {
-        absl::StatusOr<std::vector<DueDelivery>> d = view.store.Due(now, kScanBatch, &city_next);
+        absl::StatusOr<std::vector<DueDelivery>> d =
+            view.store.Due(now, kScanBatch, &city_next, cursor);
         if (!d.ok()) return d.status();
         due = *std::move(d);
         return absl::OkStatus();
       });
       if (!s.ok()) continue;
+      cursor = due.empty()
+                   ? std::string()
+                   : DueKey(due.front().due_micros, due.front().message_id, due.front().device_id);
       if (city_next > 0 && (next_due == 0 || city_next < next_due)) next_due = city_next;
       absl::MutexLock lock(&mu_);
       for (DueDelivery& d : due) {
