@@ -38,6 +38,7 @@ auth:
 logging:
   access_log: false
 push:
+  web_push_connections: 4  # DeletingACityWhileItsDeliveriesRetry: at most 4 requests in flight
   retry_base_seconds: 1
   retry_max_seconds: 2
   max_attempts: 4
