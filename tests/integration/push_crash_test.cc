@@ -152,7 +152,7 @@ TEST(PushCrashTest, EveryDeviceHasTheMessageAfterAKillDuplicatesOnlyWhatWasInFli
   ASSERT_NE(gw, nullptr);
   auto stub = nt::NotifyService::NewStub(gw->channel());
   nt::Message state;
-  for (int i = 0; i < 600; ++i) {
+  for (int i = 0; i < 1200; ++i) {
     grpc::ClientContext ctx;
     Prepare(&ctx, "unna", editor);
     nt::GetMessageRequest req;
