@@ -37,6 +37,8 @@ wait_port() {
   echo "server did not start" >&2; exit 1
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime of a process
+# Busy ticks of the whole machine (user, nice, system, irq, softirq, steal), for the others' share.
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 tck=$(getconf CLK_TCK)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -109,10 +111,10 @@ if [ -n "${PERF:-}" ]; then
   perf record -F 499 -g -p "$gw" -o "$PERF" >/dev/null 2>&1 &
   perf_pid=$!; sleep 0.5
 fi
-stats > "$dir/before.json"; cpu0=$(cpu_ticks $gw); rcpu0=$(cpu_ticks $receiver)
+stats > "$dir/before.json"; cpu0=$(cpu_ticks $gw); rcpu0=$(cpu_ticks $receiver); busy0=$(busy_ticks)
 read -r message queued delivered not_delivered send_s send_rate < <("$build/bin/bench_client" \
   push-send --target "127.0.0.1:$port" --key "$key" --timeout_s 900)
-cpu1=$(cpu_ticks $gw); rcpu1=$(cpu_ticks $receiver)
+cpu1=$(cpu_ticks $gw); rcpu1=$(cpu_ticks $receiver); busy1=$(busy_ticks)
 if [ -n "${PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 stats '?paths=1' > "$dir/stats.json"
@@ -140,6 +142,9 @@ if [ "$missing" != 0 ] || [ "$dups" != 0 ] || [ "$dfail" != 0 ] || [ "$vfail" !=
 fi
 cpu_ms=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$tck" 'BEGIN{printf "%.0f", (b-a)*1000/t}')
 rcpu_ms=$(awk -v a="$rcpu0" -v b="$rcpu1" -v t="$tck" 'BEGIN{printf "%.0f", (b-a)*1000/t}')
+# What the rest of the machine used meanwhile (other people's builds, the benchmark's client).
+others_cores=$(awk -v b0="$busy0" -v b1="$busy1" -v g="$((cpu1 - cpu0))" -v r="$((rcpu1 - rcpu0))" \
+  -v t="$tck" -v s="$send_s" 'BEGIN{printf "%.2f", ((b1-b0) - g - r) / t / s}')
 window_rate=$(awk -v n="$devices" -v w="$window_s" 'BEGIN{printf "%.0f", n/w}')
 
 report() {
@@ -156,6 +161,7 @@ echo "| **fan-out, SendMessage to nothing pending** | **${send_s} s, $send_rate 
 echo "| fan-out, the receiver's first to last push | ${window_s} s, $window_rate deliveries/s |"
 echo "| gateway CPU over the fan-out (utime+stime) | $cpu_ms ms, $(awk -v c="$cpu_ms" -v n="$devices" 'BEGIN{printf "%.3f", c/n}') ms per delivery |"
 echo "| receiver CPU over the fan-out | $rcpu_ms ms, $(awk -v c="$rcpu_ms" -v n="$devices" 'BEGIN{printf "%.3f", c/n}') ms per push |"
+echo "| CPU of everything else on the machine over the fan-out (others' builds, bench_client) | $others_cores of $(nproc) cores |"
 echo "| receiver raw accept rate, h2load ${connections}×1 streams (the gateway's shape) | $(printf '%.0f' "$raw_shape") req/s |"
 echo "| receiver raw accept rate, h2load ${connections}×16 streams | $(printf '%.0f' "$raw_max") req/s |"
 echo "| fan-out ÷ raw rate in the same shape | $(awk -v a="$send_rate" -v b="$raw_shape" 'BEGIN{printf "%.2f", a/b}') |"
