@@ -8,6 +8,18 @@
 //                         [--users PREFIX]
 //     durable SupportIdea writes (every one a new user/idea pair) from C concurrent callers for N
 //     seconds; prints "<writes/s> <p50 ms> <p99 ms> <errors>".
+//   bench_client push-devices --target HOST:PORT --endpoint URL_PREFIX --p256dh K --auth A
+//                             --count N [--topic T] [--concurrency C]
+//     registers N anonymous Web Push devices of topic T (default "alle") in city "bench", the
+//     i-th with endpoint <URL_PREFIX><i>, from C concurrent callers (default 32); the client
+//     address of each call is x-real-ip, a new one every 5 calls (the per-address burst), so the
+//     gateway must set limits.write_rate.client_ip_header: x-real-ip. Prints
+//     "<registered> <seconds> <registrations/s>".
+//   bench_client push-send --target HOST:PORT --key PEM [--topic T] [--timeout_s S]
+//     sends one urgent message to topic T as an editor, then polls GetMessage (about once a
+//     second, faster near the end) until no delivery is pending; prints
+//     "<message> <devices> <delivered> <failed+removed> <seconds> <deliveries/s>", the seconds
+//     from the SendMessage call to the first answer without a pending delivery.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -21,10 +33,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "civitas/events/v1/events.grpc.pb.h"
 #include "civitas/news/v1/news.grpc.pb.h"
+#include "civitas/notify/v1/notify.grpc.pb.h"
 #include "civitas/participation/v1/participation.grpc.pb.h"
 #include "services/auth/token.h"
 
@@ -33,6 +47,7 @@ namespace {
 namespace news = civitas::news::v1;
 namespace events = civitas::events::v1;
 namespace part = civitas::participation::v1;
+namespace nt = civitas::notify::v1;
 
 std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback = "") {
   for (int i = 1; i + 1 < argc; ++i) {
@@ -353,16 +368,114 @@ int Supports(int argc, char** argv) {
   return 0;
 }
 
+int PushDevices(int argc, char** argv) {
+  auto channel =
+      grpc::CreateChannel(Flag(argc, argv, "target"), grpc::InsecureChannelCredentials());
+  const std::string prefix = Flag(argc, argv, "endpoint");
+  const std::string p256dh = Flag(argc, argv, "p256dh"), auth = Flag(argc, argv, "auth");
+  const std::string topic = Flag(argc, argv, "topic", "alle");
+  const int count = std::stoi(Flag(argc, argv, "count", "1000"));
+  const int concurrency = std::stoi(Flag(argc, argv, "concurrency", "32"));
+  if (prefix.empty() || p256dh.empty() || auth.empty()) {
+    std::cerr << "push-devices needs --endpoint, --p256dh and --auth\n";
+    return 2;
+  }
+  auto stub = nt::NotifyService::NewStub(channel);
+  std::atomic<int> next{0}, failed{0};
+  const auto begin = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < concurrency; ++t) {
+    threads.emplace_back([&] {
+      for (int i; (i = next++) < count;) {
+        grpc::ClientContext ctx;
+        Prepare(&ctx, "");
+        const int address = i / 5;  // the anonymous registration burst per address
+        ctx.AddMetadata("x-real-ip", absl::StrCat("10.", address / 65536, ".",
+                                                  (address / 256) % 256, ".", address % 256));
+        nt::RegisterDeviceRequest req;
+        nt::Device* d = req.mutable_device();
+        d->set_platform(nt::Device::WEB_PUSH);
+        d->mutable_web_push()->set_endpoint(absl::StrCat(prefix, i));
+        d->mutable_web_push()->set_p256dh(p256dh);
+        d->mutable_web_push()->set_auth(auth);
+        d->add_topics(topic);
+        nt::RegisterDeviceResponse out;
+        grpc::Status s = stub->RegisterDevice(&ctx, req, &out);
+        if (!s.ok() && failed++ == 0) {
+          std::cerr << "RegisterDevice failed: " << s.error_code() << " " << s.error_message()
+                    << "\n";
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  if (failed > 0) return 1;
+  std::printf("%d %.2f %.0f\n", count, seconds, count / seconds);
+  return 0;
+}
+
+int PushSend(int argc, char** argv) {
+  auto channel =
+      grpc::CreateChannel(Flag(argc, argv, "target"), grpc::InsecureChannelCredentials());
+  Minter minter(Flag(argc, argv, "key"));
+  const std::string editor = minter.Mint("redaktion", {"editor"});
+  const std::string topic = Flag(argc, argv, "topic", "alle");
+  const double timeout_s = std::stod(Flag(argc, argv, "timeout_s", "600"));
+  auto stub = nt::NotifyService::NewStub(channel);
+  const auto begin = std::chrono::steady_clock::now();
+  nt::Message sent;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, editor);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    nt::SendMessageRequest req;
+    req.mutable_message()->set_topic(topic);
+    nt::MessageText* de = req.mutable_message()->add_texts();
+    de->set_language_code("de");
+    de->set_title("Hochwasserwarnung: Pegel der Ruhr steigt");
+    de->set_body("Bitte meiden Sie die Uferwege bis auf Weiteres. Mehr in der App.");
+    req.mutable_message()->set_deep_link("civitas://warnungen/hochwasser");
+    req.mutable_message()->set_urgent(true);
+    Check(stub->SendMessage(&ctx, req, &sent), "SendMessage");
+  }
+  nt::Message state;
+  double seconds = 0;
+  while (true) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, editor);
+    nt::GetMessageRequest req;
+    req.set_name(sent.name());
+    Check(stub->GetMessage(&ctx, req, &state), "GetMessage");
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    const int64_t pending = state.counts().pending();
+    if (pending == 0 || seconds > timeout_s) break;
+    // Each GetMessage counts every delivery of the message (a scan of device_count records):
+    // about once a second, and just as long as the rest should take near the end.
+    const double rate = std::max(1.0, (sent.device_count() - pending) / seconds);
+    const double wait = std::clamp(pending / rate, 0.02, 1.0);
+    std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+  }
+  const int64_t delivered = state.counts().delivered();
+  std::printf("%s %lld %lld %lld %.2f %.0f\n", sent.name().c_str(),
+              static_cast<long long>(sent.device_count()), static_cast<long long>(delivered),
+              static_cast<long long>(state.counts().failed() + state.counts().removed()), seconds,
+              delivered / seconds);
+  return state.counts().pending() == 0 ? 0 : 1;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: bench_client seed|supports ...\n";
+    std::cerr << "usage: bench_client seed|supports|push-devices|push-send ...\n";
     return 2;
   }
   const std::string command = argv[1];
   if (command == "seed") return Seed(argc, argv);
   if (command == "supports") return Supports(argc, argv);
+  if (command == "push-devices") return PushDevices(argc, argv);
+  if (command == "push-send") return PushSend(argc, argv);
   std::cerr << "unknown command " << command << "\n";
   return 2;
 }

@@ -2,12 +2,10 @@
 // request-forgery guard, and Web Push end to end against a push service built on code nobody
 // here wrote (tests/push/receiver.js: npm http_ece decrypts, Node's crypto verifies VAPID).
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -24,6 +22,7 @@
 #include "civitas/notify/v1/notify.grpc.pb.h"
 #include "civitas/reports/v1/reports.grpc.pb.h"
 #include "tests/integration/gateway_process.h"
+#include "tests/integration/push_receiver.h"
 
 namespace civitas::testing {
 namespace {
@@ -43,6 +42,7 @@ auth:
 logging:
   access_log: false
 push:
+  web_push_connections: 4  # DeletingACityWhileItsDeliveriesRetry: at most 4 requests in flight
   retry_base_seconds: 1
   retry_max_seconds: 2
   max_attempts: 4
@@ -90,104 +90,12 @@ cities:
           area: {min_latitude: 51.5, max_latitude: 51.7, min_longitude: 7.5, max_longitude: 7.8}
 )";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A tiny JSON field reader for the receiver's flat records (no nesting needed but "vapid").
-std::string Field(const std::string& json, const std::string& key) {
-  const std::string k = "\"" + key + "\":";
-  size_t at = json.find(k);
-  if (at == std::string::npos) return "";
-  at += k.size();
-  if (json[at] == '"') {
-    std::string out;
-    for (size_t i = at + 1; i < json.size() && json[i] != '"'; ++i) {
-      if (json[i] == '\\' && i + 1 < json.size()) ++i;
-      out.push_back(json[i]);
-    }
-    return out;
-  }
-  const size_t end = json.find_first_of(",}", at);
-  return json.substr(at, end - at);
-}
-
-// The receiver: node tests/push/receiver.js with a fresh certificate for 127.0.0.1.
-class Receiver {
- public:
-  explicit Receiver(const std::string& dir) : dir_(dir) {
-    std::filesystem::create_directories(dir_);
-    std::string out;
-    const int rc = RunCommand(
-        {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
-         "-keyout", dir_ + "/key.pem", "-out", dir_ + "/cert.pem"},
-        &out);
-    EXPECT_EQ(rc, 0) << out;
-    const std::string script = std::string(CIVITAS_SOURCE_DIR) + "/tests/push/receiver.js";
-    EXPECT_TRUE(std::filesystem::exists(std::string(CIVITAS_SOURCE_DIR) +
-                                        "/tests/push/node_modules/http_ece"))
-        << "npm packages of tests/push are missing: run `make tools`";
-    pid_ = fork();
-    if (pid_ == 0) {
-      const int log = open((dir_ + "/receiver.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(log, 1);
-      dup2(log, 2);
-      execlp("node", "node", script.c_str(), (dir_ + "/cert.pem").c_str(),
-             (dir_ + "/key.pem").c_str(), dir_.c_str(), nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 200 && !std::filesystem::exists(dir_ + "/subscription.json"); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    const std::string sub = ReadFile(dir_ + "/subscription.json");
-    EXPECT_FALSE(sub.empty()) << "the receiver did not start: " << ReadFile(dir_ + "/receiver.log");
-    port_ = std::atoi(Field(sub, "port").c_str());
-    p256dh_ = Field(sub, "p256dh");
-    auth_ = Field(sub, "auth");
-  }
-  ~Receiver() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  std::string Endpoint(const std::string& path) const {
-    return absl::StrCat("https://127.0.0.1:", port_, path);
-  }
-  nt::WebPushSubscription Subscription(const std::string& path) const {
-    nt::WebPushSubscription s;
-    s.set_endpoint(Endpoint(path));
-    s.set_p256dh(p256dh_);
-    s.set_auth(auth_);
-    return s;
-  }
-  // The requests it received, one JSON object each.
-  std::vector<std::string> Received() const {
-    std::vector<std::string> out;
-    for (absl::string_view line : absl::StrSplit(ReadFile(dir_ + "/received.jsonl"), '\n')) {
-      if (!line.empty()) out.emplace_back(line);
-    }
-    return out;
-  }
-  std::string log() const { return ReadFile(dir_ + "/receiver.log"); }
-
- private:
-  std::string dir_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  std::string p256dh_, auth_;
-};
-
 class PushTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(NewTempDir("push"));
     keys_ = new TestKeys(*dir_);
-    receiver_ = new Receiver(*dir_ + "/receiver");
+    receiver_ = new Receiver(*dir_ + "/receiver", std::string(CIVITAS_SOURCE_DIR) + "/tests/push");
     gw_ = GatewayProcess::Start(*dir_, kConfig).release();
   }
   static void TearDownTestSuite() {

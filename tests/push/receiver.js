@@ -7,7 +7,18 @@
 // Writes <state dir>/subscription.json ({port, p256dh, auth}: one subscription key pair for
 // every path) once it listens, and one JSON line per request to <state dir>/received.jsonl.
 // Paths: /push/<x> answers 201; /gone/<x> 410; /busy/<x> 429 with Retry-After: 1 the first
-// time, then 201.
+// time, then 201. GET /stats answers what it has counted (below).
+//
+// For the crash test and the fan-out benchmark (environment):
+//   RECEIVER_DELAY_MS=N     every push is answered N ms after its body arrived, so deliveries
+//                           are in flight when the gateway is killed (default 0)
+//   RECEIVER_RECORD=counts  no line per request in received.jsonl: only the counts (default all)
+//   RECEIVER_DECRYPT_EVERY=N  decrypt and check VAPID of every Nth push only (default 1)
+// GET /stats: {requests, statuses: {code: n}, decrypted, decrypt_failures, vapid_failures,
+// unanswered (the gateway went away before the answer), held (bodies received, not answered
+// yet), distinct_jwts (VAPID signatures verified), connections (TLS connections accepted),
+// aborted (requests cut off before their whole body arrived: not counted as pushes), failures
+// (the first 20 decryption or VAPID failures), plaintexts: {text: n}, first_ms, last_ms}, and with ?paths=1 by_path: {path: n}.
 'use strict';
 const crypto = require('crypto');
 const fs = require('fs');
@@ -21,6 +32,17 @@ ecdh.generateKeys();
 const auth = crypto.randomBytes(16);
 const b64url = (b) => Buffer.from(b).toString('base64url');
 const busySeen = new Set();
+const delayMs = Number(process.env.RECEIVER_DELAY_MS || 0);
+const recordAll = (process.env.RECEIVER_RECORD || 'all') !== 'counts';
+const decryptEvery = Math.max(1, Number(process.env.RECEIVER_DECRYPT_EVERY || 1));
+const stats = {requests: 0, statuses: {}, decrypted: 0, decrypt_failures: 0, vapid_failures: 0,
+               unanswered: 0, held: 0, distinct_jwts: 0, connections: 0, aborted: 0,
+               failures: [], plaintexts: {}, first_ms: 0,
+               last_ms: 0};
+const byPath = new Map();
+// A VAPID JWT is the same for many pushes (the gateway signs once per origin and hour): its
+// signature is verified once; aud and exp are checked every time.
+const verifiedJwts = new Map();
 
 function verifyVapid(header, origin) {
   // "vapid t=<jwt>, k=<key>"
@@ -34,13 +56,18 @@ function verifyVapid(header, origin) {
   if (head.alg !== 'ES256') return {ok: false, why: 'alg ' + head.alg};
   const point = Buffer.from(k, 'base64url');
   if (point.length !== 65 || point[0] !== 4) return {ok: false, why: 'bad k'};
-  const key = crypto.createPublicKey({
-    key: {kty: 'EC', crv: 'P-256', x: b64url(point.subarray(1, 33)), y: b64url(point.subarray(33))},
-    format: 'jwk',
-  });
-  const good = crypto.verify('sha256', Buffer.from(parts[0] + '.' + parts[1]),
-                             {key, dsaEncoding: 'ieee-p1363'}, Buffer.from(parts[2], 'base64url'));
-  if (!good) return {ok: false, why: 'signature does not verify'};
+  if (!verifiedJwts.has(jwt + ' ' + k)) {
+    const key = crypto.createPublicKey({
+      key: {kty: 'EC', crv: 'P-256', x: b64url(point.subarray(1, 33)), y: b64url(point.subarray(33))},
+      format: 'jwk',
+    });
+    const good = crypto.verify('sha256', Buffer.from(parts[0] + '.' + parts[1]),
+                               {key, dsaEncoding: 'ieee-p1363'}, Buffer.from(parts[2], 'base64url'));
+    if (!good) return {ok: false, why: 'signature does not verify'};
+    if (verifiedJwts.size > 10000) verifiedJwts.clear();
+    verifiedJwts.set(jwt + ' ' + k, true);
+    ++stats.distinct_jwts;
+  }
   const now = Date.now() / 1000;
   if (claims.aud !== origin) return {ok: false, why: 'aud ' + claims.aud + ' is not ' + origin};
   if (!(claims.exp > now && claims.exp <= now + 86400)) return {ok: false, why: 'exp'};
@@ -53,6 +80,15 @@ const server = http2.createSecureServer({
   key: fs.readFileSync(keyFile),
   allowHTTP1: true,
 }, (req, res) => {
+  req.on('error', () => {});
+  res.on('error', () => {});
+  if (req.method === 'GET' && req.url.startsWith('/stats')) {
+    const out = Object.assign({}, stats);
+    if (req.url.includes('paths=1')) out.by_path = Object.fromEntries(byPath);
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(out));
+    return;
+  }
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -67,12 +103,40 @@ const server = http2.createSecureServer({
       urgency: req.headers['urgency'] || '',
       topic: req.headers['topic'] || '',
     };
-    record.vapid = verifyVapid(req.headers['authorization'], 'https://127.0.0.1:' + port);
-    try {
-      record.plaintext = ece.decrypt(body, {version: 'aes128gcm', privateKey: ecdh,
-                                            authSecret: b64url(auth)}).toString('utf8');
-    } catch (e) {
-      record.decrypt_error = String(e.message || e);
+    // A request cut off before its whole body arrived (the gateway was killed while sending it)
+    // is no push: counted apart, never as a request.
+    const length = Number(req.headers['content-length']);
+    if (req.aborted || (req.headers['content-length'] !== undefined && body.length !== length)) {
+      ++stats.aborted;
+      if (stats.failures.length < 20) {
+        stats.failures.push({path: req.url, why: 'aborted', bytes: body.length, length,
+                             at_ms: Date.now(), req_aborted: req.aborted,
+                             seen: byPath.get(req.url) || 0});
+      }
+      return;
+    }
+    const n = ++stats.requests;
+    stats.last_ms = Date.now();
+    if (n === 1) stats.first_ms = stats.last_ms;
+    byPath.set(req.url, (byPath.get(req.url) || 0) + 1);
+    if (n % decryptEvery === 0 || recordAll) {
+      record.vapid = verifyVapid(req.headers['authorization'], 'https://127.0.0.1:' + port);
+      if (!record.vapid.ok) {
+        ++stats.vapid_failures;
+        if (stats.failures.length < 20) stats.failures.push({path: req.url, why: record.vapid.why});
+      }
+      try {
+        record.plaintext = ece.decrypt(body, {version: 'aes128gcm', privateKey: ecdh,
+                                              authSecret: b64url(auth)}).toString('utf8');
+        ++stats.decrypted;
+        stats.plaintexts[record.plaintext] = (stats.plaintexts[record.plaintext] || 0) + 1;
+      } catch (e) {
+        record.decrypt_error = String(e.message || e);
+        ++stats.decrypt_failures;
+        if (stats.failures.length < 20) {
+          stats.failures.push({path: req.url, why: record.decrypt_error, bytes: body.length});
+        }
+      }
     }
     let status = 201;
     if (req.url.startsWith('/gone/')) status = 410;
@@ -82,11 +146,29 @@ const server = http2.createSecureServer({
       res.setHeader('retry-after', '1');
     }
     record.status = status;
-    fs.appendFileSync(path.join(stateDir, 'received.jsonl'), JSON.stringify(record) + '\n');
-    res.statusCode = status;
-    res.end();
+    stats.statuses[status] = (stats.statuses[status] || 0) + 1;
+    if (recordAll) {
+      fs.appendFileSync(path.join(stateDir, 'received.jsonl'), JSON.stringify(record) + '\n');
+    }
+    const answer = () => {
+      const gone = res.stream ? res.stream.destroyed : (!res.socket || res.socket.destroyed);
+      if (gone) {
+        ++stats.unanswered;  // the gateway went away (killed) before this answer
+        return;
+      }
+      res.statusCode = status;
+      res.end();
+    };
+    if (delayMs > 0) {
+      ++stats.held;
+      setTimeout(() => { --stats.held; answer(); }, delayMs);
+    } else {
+      answer();
+    }
   });
 });
+
+server.on('secureConnection', () => { ++stats.connections; });
 
 server.listen(0, '127.0.0.1', () => {
   const info = {port: server.address().port, p256dh: b64url(ecdh.getPublicKey()), auth: b64url(auth)};

@@ -18,6 +18,12 @@ namespace {
 // The most of an answer's body kept (the providers' error details are small).
 constexpr size_t kMaxBody = 16 * 1024;
 
+// What a request that died on a reused connection fails with.
+bool DiedOnReuse(CURLcode rc) {
+  return rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM || rc == CURLE_SEND_ERROR ||
+         rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING;
+}
+
 }  // namespace
 
 int64_t ParseRetryAfter(absl::string_view value, absl::Time now) {
@@ -130,7 +136,19 @@ AttemptResult PushConnection::Post(const PushRequest& r) {
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &State::Progress);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, state_.get());
-  const CURLcode rc = curl_easy_perform(curl);
+  CURLcode rc = curl_easy_perform(curl);
+  long new_connections = 0;
+  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &new_connections);
+  if (new_connections == 0 && DiedOnReuse(rc) && !state_->stopping->load()) {
+    // A reused connection the server had closed: servers end an HTTP/2 connection after so many
+    // streams (nginx and Node.js after 1,000), and libcurl 7.88 fails the next request on it
+    // instead of opening a new one (curl issues #2365, #3750). Once more on a fresh connection,
+    // at once, instead of a retry with backoff for every 1,000 deliveries.
+    state_->retry_after.clear();
+    state_->body.clear();
+    curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+    rc = curl_easy_perform(curl);
+  }
   if (rc == CURLE_OK) {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.http_status);
     curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &out.http_version);

@@ -269,13 +269,27 @@ std::string RenderPushMetrics(const std::map<std::string, PushCityCounts>& count
 }
 
 void PushDelivery::ScanLoop() {
+  // Per city, the first due entry the last scan found: every entry before it was gone then, so
+  // the next scan starts there instead of stepping over the tombstones of all the deliveries
+  // done since the fan-out began (measured: 21 % of the gateway's CPU in a fan-out to 100,000
+  // devices, more the further it got). An entry can appear before the cursor only if it was
+  // written with a due time already past (a SendMessage whose large transaction committed after
+  // a scan); the cursors are dropped every second and whenever a scan finds nothing, so such an
+  // entry waits a second at most.
+  std::map<std::string, std::string> cursors;
+  absl::Time cursors_since = absl::Now();
   while (true) {
     int64_t next_due = 0;
     const int64_t now = absl::ToUnixMicros(absl::Now());
+    if (absl::Now() - cursors_since > absl::Seconds(1)) {
+      cursors.clear();
+      cursors_since = absl::Now();
+    }
     for (const std::string& city : cities_->CityIds()) {
       std::vector<std::pair<Provider, DueDelivery>> due;
       int64_t city_next = 0;
       size_t scanned = 0;
+      std::string& cursor = cursors[city];
       absl::Status s = cities_->Use(city, [&](PushCities::CityView& view) {
         // The pool of a device (its platform never changes); a device that is gone ends in any
         // pool (REMOVED).
@@ -305,7 +319,7 @@ void PushDelivery::ScanLoop() {
           return pools_[static_cast<int>(p)].queue.size() >= kMaxQueued;
         };
         absl::StatusOr<std::vector<DueDelivery>> d =
-            view.store.Due(now, kScanBatch, &city_next, pass_over);
+            view.store.Due(now, kScanBatch, &city_next, pass_over, cursor);
         if (!d.ok()) return d.status();
         scanned = d->size();
         for (DueDelivery& one : *d) {
@@ -315,6 +329,9 @@ void PushDelivery::ScanLoop() {
         return absl::OkStatus();
       });
       if (!s.ok()) continue;
+      cursor = due.empty() ? std::string()
+                           : DueKey(due.front().second.due_micros, due.front().second.message_id,
+                                    due.front().second.device_id);
       if (city_next > 0 && (next_due == 0 || city_next < next_due)) next_due = city_next;
       absl::MutexLock lock(&mu_);
       for (auto& [provider, d] : due) {
@@ -429,10 +446,8 @@ AttemptResult PushDelivery::AttemptWebPush(PushConnection& connection, const Job
   absl::WebSafeBase64Unescape(WithoutPadding(device.web_push().auth()), &auth);
   absl::StatusOr<std::string> body =
       EncryptWebPush(PayloadJson(message, device.language_code(), default_language), p256dh, auth);
-  absl::StatusOr<std::unique_ptr<VapidKey>> vapid = VapidKey::FromPem(vapid_pem);
   absl::StatusOr<std::string> authorization =
-      vapid.ok() ? (*vapid)->Authorization(endpoint->url.origin, push.vapid_subject, absl::Now())
-                 : absl::StatusOr<std::string>(vapid.status());
+      vapid_.Get(vapid_pem, push.vapid_subject, endpoint->url.origin, absl::Now());
   if (!body.ok() || !authorization.ok()) {
     result.verdict = Verdict::kRefused;
     result.failure = "encryption";

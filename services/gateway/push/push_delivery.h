@@ -40,6 +40,7 @@
 #include "services/gateway/push/push_cities.h"
 #include "services/gateway/push/push_connection.h"
 #include "services/gateway/push/push_endpoint.h"
+#include "services/gateway/push/vapid_cache.h"
 
 namespace civitas::gateway::push {
 
@@ -127,6 +128,7 @@ class PushDelivery {
   const PushDeliveryConfig config_;
   const PushCities* cities_;
   Resolver resolver_;
+  VapidAuthorizationCache vapid_;  // one signature per (city key, origin) and hour
   mutable absl::Mutex counts_mu_;
   std::map<std::string, PushCityCounts> counts_ ABSL_GUARDED_BY(counts_mu_);
   std::atomic<bool> stopping_{false};

@@ -1,5 +1,6 @@
 #include "services/gateway/push/push_store.h"
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <set>
@@ -276,7 +277,7 @@ absl::StatusOr<notify::DeliveryCounts> PushStore::CountDeliveries(
 
 absl::StatusOr<std::vector<DueDelivery>> PushStore::Due(
     int64_t now_micros, size_t limit, int64_t* next_due_micros,
-    const std::function<bool(const DueDelivery&)>& pass_over) const {
+    const std::function<bool(const DueDelivery&)>& pass_over, const std::string& from) const {
   std::vector<DueDelivery> out;
   *next_due_micros = 0;
   const std::string prefix = SystemKey(DuePrefix());
@@ -287,7 +288,8 @@ absl::StatusOr<std::vector<DueDelivery>> PushStore::Due(
   rocksdb::Slice upper_slice(upper);
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ro));
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
+  const std::string start = from.empty() ? prefix : SystemKey(from);
+  for (it->Seek(std::max(start, prefix)); it->Valid(); it->Next()) {
     DueDelivery d;
     const absl::string_view key(it->key().data() + skip, it->key().size() - skip);
     if (!ParseDueKey(key, &d.due_micros, &d.message_id, &d.device_id)) continue;

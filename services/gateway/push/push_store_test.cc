@@ -182,6 +182,42 @@ TEST_F(PushStoreTest, ModuleMessagesGoInTheModulesTransaction) {
   EXPECT_EQ((*due)[0].message_id, IdOf(personal.name()));
 }
 
+TEST_F(PushStoreTest, DueReadsFromACursorOn) {
+  std::vector<StoredDevice> devices;
+  for (int i = 0; i < 5; ++i) {
+    devices.push_back(Device({"abfall"}));
+    ASSERT_TRUE(push_->PutNewDevice(devices.back()).ok());
+  }
+  notify::Message early, late;
+  early.set_name("messages/" + NewId());
+  early.set_topic("abfall");
+  late = early;
+  late.set_name("messages/" + NewId());
+  ASSERT_TRUE(push_->CreateMessage(&early, 1000).ok());
+  ASSERT_TRUE(push_->CreateMessage(&late, 2000).ok());
+  int64_t next = 0;
+  absl::StatusOr<std::vector<DueDelivery>> all = push_->Due(5000, 100, &next);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 10u);
+  // From the third entry on: the two before it are not read, the rest is as before.
+  const DueDelivery& third = (*all)[2];
+  absl::StatusOr<std::vector<DueDelivery>> from = push_->Due(
+      5000, 100, &next, nullptr, DueKey(third.due_micros, third.message_id, third.device_id));
+  ASSERT_TRUE(from.ok());
+  ASSERT_EQ(from->size(), 8u);
+  EXPECT_EQ((*from)[0].device_id, third.device_id);
+  EXPECT_EQ(from->back().message_id, all->back().message_id);
+  // Limits and the next due time work the same from a cursor.
+  from = push_->Due(1500, 100, &next, nullptr,
+                    DueKey(third.due_micros, third.message_id, third.device_id));
+  EXPECT_EQ(from->size(), 3u);
+  EXPECT_EQ(next, 2000);
+  // A cursor past every entry finds none, and no next due time.
+  from = push_->Due(5000, 100, &next, nullptr, DueKey(3000, NewId(), NewId()));
+  EXPECT_TRUE(from->empty());
+  EXPECT_EQ(next, 0);
+}
+
 TEST_F(PushStoreTest, ReplaceAndDeleteKeepTheTopicIndex) {
   StoredDevice a = Device({"abfall"}, "citizen-1");
   ASSERT_TRUE(push_->PutNewDevice(a).ok());

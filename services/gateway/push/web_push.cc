@@ -72,35 +72,45 @@ std::string PublicPoint(EVP_PKEY* pkey) {
   return std::string(reinterpret_cast<char*>(buf), len);
 }
 
-std::string PrivateScalar(EVP_PKEY* pkey) {
-  BIGNUM* priv = nullptr;
-  if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &priv) != 1) return "";
-  std::string out(32, '\0');
-  BN_bn2binpad(priv, reinterpret_cast<unsigned char*>(out.data()), 32);
-  BN_clear_free(priv);
-  return out;
-}
-
 EVP_PKEY* NewP256() { return EVP_EC_gen("P-256"); }
+
+// An ephemeral key pair, from a key generation context kept per thread (its setup, a lookup of
+// the algorithm and the group by name, costs as much as the generation).
+EVP_PKEY* NewEphemeralP256() {
+  struct Context {
+    Context() : ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr)) {
+      if (ctx != nullptr &&
+          (EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_CTX_set_group_name(ctx, "P-256") != 1)) {
+        EVP_PKEY_CTX_free(ctx);
+        ctx = nullptr;
+      }
+    }
+    ~Context() { EVP_PKEY_CTX_free(ctx); }
+    EVP_PKEY_CTX* ctx;
+  };
+  thread_local Context context;
+  if (context.ctx == nullptr) return nullptr;
+  EVP_PKEY* key = nullptr;
+  if (EVP_PKEY_keygen(context.ctx, &key) != 1) return nullptr;
+  return key;
+}
 
 }  // namespace
 
 std::string Base64Url(absl::string_view bytes) { return absl::WebSafeBase64Escape(bytes); }
 
-absl::StatusOr<WebPushKeys> DeriveWebPushKeys(absl::string_view as_private_raw,
-                                              absl::string_view as_public,
-                                              absl::string_view ua_public,
-                                              absl::string_view auth_secret,
-                                              absl::string_view salt) {
+namespace {
+
+// RFC 8291 §3.3-3.4 with the application server's key pair `own` (public point `as_public`).
+absl::StatusOr<WebPushKeys> DeriveWith(EVP_PKEY* own, absl::string_view as_public,
+                                       absl::string_view ua_public, absl::string_view auth_secret,
+                                       absl::string_view salt) {
   if (ua_public.size() != 65 || as_public.size() != 65 || auth_secret.size() != 16 ||
       salt.size() != 16) {
     return absl::InvalidArgumentError("web push keys have the wrong sizes");
   }
-  EVP_PKEY* own = P256Key(as_public, as_private_raw);
-  absl::Cleanup free_own = [&] { EVP_PKEY_free(own); };
   EVP_PKEY* peer = P256Key(ua_public, "");
   absl::Cleanup free_peer = [&] { EVP_PKEY_free(peer); };
-  if (own == nullptr) return Crypto("the application server key");
   if (peer == nullptr) {
     return absl::InvalidArgumentError("the subscription's p256dh is not a point on P-256");
   }
@@ -109,7 +119,11 @@ absl::StatusOr<WebPushKeys> DeriveWebPushKeys(absl::string_view as_private_raw,
   WebPushKeys keys;
   size_t len = 0;
   if (ctx == nullptr || EVP_PKEY_derive_init(ctx) != 1 ||
-      EVP_PKEY_derive_set_peer(ctx, peer) != 1 || EVP_PKEY_derive(ctx, nullptr, &len) != 1) {
+      // No full check of the peer key (it costs another scalar multiplication, half the
+      // ECDH): P256Key decoded the point, which refuses one that is not on the curve, and
+      // P-256 has cofactor 1, so every point on it is in the group.
+      EVP_PKEY_derive_set_peer_ex(ctx, peer, /*validate_peer=*/0) != 1 ||
+      EVP_PKEY_derive(ctx, nullptr, &len) != 1) {
     return Crypto("ECDH");
   }
   keys.ecdh_secret.resize(len);
@@ -130,15 +144,15 @@ absl::StatusOr<WebPushKeys> DeriveWebPushKeys(absl::string_view as_private_raw,
   return keys;
 }
 
-absl::StatusOr<std::string> EncryptWebPushWith(
-    absl::string_view plaintext, absl::string_view ua_public, absl::string_view auth_secret,
-    absl::string_view as_private_raw, absl::string_view as_public, absl::string_view salt) {
+// The body, encrypted with the key pair `own` (public point `as_public`) and `salt`.
+absl::StatusOr<std::string> EncryptWith(absl::string_view plaintext, absl::string_view ua_public,
+                                        absl::string_view auth_secret, EVP_PKEY* own,
+                                        absl::string_view as_public, absl::string_view salt) {
   // One record: the plaintext, the delimiter 0x02, the 16-byte tag, within the record size.
   if (plaintext.size() + 1 + 16 > kRecordSize) {
     return absl::InvalidArgumentError("a push payload must fit one 4096-byte record");
   }
-  absl::StatusOr<WebPushKeys> keys =
-      DeriveWebPushKeys(as_private_raw, as_public, ua_public, auth_secret, salt);
+  absl::StatusOr<WebPushKeys> keys = DeriveWith(own, as_public, ua_public, auth_secret, salt);
   if (!keys.ok()) return keys.status();
   std::string padded = absl::StrCat(plaintext, "\x02");
   std::string out;
@@ -173,17 +187,40 @@ absl::StatusOr<std::string> EncryptWebPushWith(
   return out;
 }
 
+}  // namespace
+
+absl::StatusOr<WebPushKeys> DeriveWebPushKeys(absl::string_view as_private_raw,
+                                              absl::string_view as_public,
+                                              absl::string_view ua_public,
+                                              absl::string_view auth_secret,
+                                              absl::string_view salt) {
+  EVP_PKEY* own = P256Key(as_public, as_private_raw);
+  absl::Cleanup free_own = [&] { EVP_PKEY_free(own); };
+  if (own == nullptr) return Crypto("the application server key");
+  return DeriveWith(own, as_public, ua_public, auth_secret, salt);
+}
+
+absl::StatusOr<std::string> EncryptWebPushWith(
+    absl::string_view plaintext, absl::string_view ua_public, absl::string_view auth_secret,
+    absl::string_view as_private_raw, absl::string_view as_public, absl::string_view salt) {
+  EVP_PKEY* own = P256Key(as_public, as_private_raw);
+  absl::Cleanup free_own = [&] { EVP_PKEY_free(own); };
+  if (own == nullptr) return Crypto("the application server key");
+  return EncryptWith(plaintext, ua_public, auth_secret, own, as_public, salt);
+}
+
 absl::StatusOr<std::string> EncryptWebPush(absl::string_view plaintext, absl::string_view ua_public,
                                            absl::string_view auth_secret) {
-  EVP_PKEY* ephemeral = NewP256();
+  EVP_PKEY* ephemeral = NewEphemeralP256();
   absl::Cleanup free_key = [&] { EVP_PKEY_free(ephemeral); };
   if (ephemeral == nullptr) return Crypto("generating an ephemeral key");
   std::string salt(16, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), 16) != 1) return Crypto("salt");
-  const std::string priv = PrivateScalar(ephemeral);
+  // The generated key is used as it is: taking it apart into its scalar and building it again
+  // cost more than generating it.
   const std::string pub = PublicPoint(ephemeral);
-  if (priv.empty() || pub.size() != 65) return Crypto("reading the ephemeral key");
-  return EncryptWebPushWith(plaintext, ua_public, auth_secret, priv, pub, salt);
+  if (pub.size() != 65) return Crypto("reading the ephemeral key");
+  return EncryptWith(plaintext, ua_public, auth_secret, ephemeral, pub, salt);
 }
 
 VapidKey::VapidKey(void* pkey) : pkey_(pkey) {
