@@ -27,6 +27,10 @@ constexpr size_t kScanBatch = 256;
 // Deliveries waiting in one provider's queue at most (beyond them they wait in the due index):
 // memory stays bounded while a provider is slow or hangs and a large fan-out is due.
 constexpr size_t kMaxQueued = 1024;
+// Deliveries of full queues a scan passes over before it stops (see ScanLoop).
+constexpr size_t kMaxPassedOver = 4096;
+// Devices whose provider the scanner remembers (their platform never changes).
+constexpr size_t kMaxRemembered = 1 << 18;
 // The longest a Retry-After is honoured.
 constexpr int64_t kMaxRetryAfterSeconds = 86400;
 // How long the push service keeps an undelivered message (Web Push TTL header).
@@ -291,32 +295,40 @@ void PushDelivery::ScanLoop() {
       size_t scanned = 0;
       std::string& cursor = cursors[city];
       absl::Status s = cities_->Use(city, [&](PushCities::CityView& view) {
-        // The pool of a device (its platform never changes); a device that is gone ends in any
-        // pool (REMOVED).
-        std::map<std::string, Provider> routed;
+        // The pool of a device (its platform never changes, so it is remembered across scans);
+        // a device that is gone ends in any pool (REMOVED).
         auto provider_of = [&](const std::string& device_id) {
-          auto it = routed.find(device_id);
-          if (it != routed.end()) return it->second;
+          {
+            absl::MutexLock lock(&mu_);
+            auto it = providers_.find(device_id);
+            if (it != providers_.end()) return it->second;
+          }
           absl::StatusOr<std::optional<StoredDevice>> device = view.store.GetDevice(device_id);
           const Provider p = device.ok() && device->has_value() ? ProviderOf((*device)->device())
                                                                 : Provider::kWebPush;
-          routed.emplace(device_id, p);
+          absl::MutexLock lock(&mu_);
+          if (providers_.size() >= kMaxRemembered) providers_.clear();
+          providers_.emplace(device_id, p);
           return p;
         };
         // Passed over: deliveries already handed out, and those of a provider whose queue is
         // full. So a provider that hangs does not hide the others' due deliveries behind its
-        // own (the price: while a queue is full, one device read per passed-over delivery).
+        // own. The walk past a full queue's deliveries is bounded (kMaxPassedOver a scan): in a
+        // fan-out to 100,000 devices the rest would otherwise be read in every scan.
+        size_t passed_full = 0;
         auto pass_over = [&](const DueDelivery& d) {
+          using Step = PushStore::DueStep;
           {
             absl::MutexLock lock(&mu_);
-            if (claimed_.count(ClaimKey(city, d)) > 0) return true;
+            if (claimed_.count(ClaimKey(city, d)) > 0) return Step::kPassOver;
             bool any_full = false;
             for (const Pool& pool : pools_) any_full |= pool.queue.size() >= kMaxQueued;
-            if (!any_full) return false;
+            if (!any_full) return Step::kTake;
           }
           const Provider p = provider_of(d.device_id);
           absl::MutexLock lock(&mu_);
-          return pools_[static_cast<int>(p)].queue.size() >= kMaxQueued;
+          if (pools_[static_cast<int>(p)].queue.size() < kMaxQueued) return Step::kTake;
+          return ++passed_full > kMaxPassedOver ? Step::kStop : Step::kPassOver;
         };
         absl::StatusOr<std::vector<DueDelivery>> d =
             view.store.Due(now, kScanBatch, &city_next, pass_over, cursor);
@@ -380,6 +392,9 @@ void PushDelivery::SendLoop(Provider provider) {
       if (stop_) return;
       job = std::move(pool.queue.front());
       pool.queue.pop_front();
+      // Room again in a queue the scanner found full (or an empty one): scan now rather than
+      // at the next tick, so that the senders do not run dry during a large fan-out.
+      if (pool.queue.size() == kMaxQueued / 2 || pool.queue.empty()) wake_ = true;
     }
     Attempt(provider, connection, job);
     absl::MutexLock lock(&mu_);

@@ -144,6 +144,7 @@ class PushDelivery {
   Pool pools_[kProviders] ABSL_GUARDED_BY(mu_);
   // Deliveries queued or in flight (city \0 due key), so a scan does not hand them out twice.
   std::set<std::string> claimed_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Provider> providers_ ABSL_GUARDED_BY(mu_);  // device id -> its pool
   std::thread scanner_;
   std::vector<std::thread> senders_;
 };

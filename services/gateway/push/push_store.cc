@@ -277,7 +277,7 @@ absl::StatusOr<notify::DeliveryCounts> PushStore::CountDeliveries(
 
 absl::StatusOr<std::vector<DueDelivery>> PushStore::Due(
     int64_t now_micros, size_t limit, int64_t* next_due_micros,
-    const std::function<bool(const DueDelivery&)>& pass_over, const std::string& from) const {
+    const std::function<DueStep(const DueDelivery&)>& step, const std::string& from) const {
   std::vector<DueDelivery> out;
   *next_due_micros = 0;
   const std::string prefix = SystemKey(DuePrefix());
@@ -297,7 +297,9 @@ absl::StatusOr<std::vector<DueDelivery>> PushStore::Due(
       *next_due_micros = d.due_micros;
       break;
     }
-    if (pass_over && pass_over(d)) continue;
+    const DueStep what = step ? step(d) : DueStep::kTake;
+    if (what == DueStep::kStop) break;
+    if (what == DueStep::kPassOver) continue;
     out.push_back(std::move(d));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "read the outbox");

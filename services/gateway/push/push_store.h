@@ -63,14 +63,17 @@ class PushStore {
   // The states of the message's deliveries now.
   absl::StatusOr<notify::DeliveryCounts> CountDeliveries(const std::string& message_id) const;
 
+  // What Due does with one due entry.
+  enum class DueStep { kTake, kPassOver, kStop };
   // Up to `limit` deliveries due at or before `now_micros`, earliest first, passing over those
-  // `pass_over` returns true for (the delivery workers' own: already handed out); *next_due_micros
-  // is the due time of the first one after them (0 = none). With `from` (a DueKey), the index is
-  // read from that entry on: the deleted entries before it are not stepped over again (after a
-  // fan-out they are tombstones a full read would skip one by one, PushDelivery's scan cursor).
+  // `step` says kPassOver for (the delivery workers' own: already handed out, or of a provider
+  // whose queue is full) and ending at the first kStop; *next_due_micros is the due time of the
+  // first one after them (0 = none). With `from` (a DueKey), the index is read from that entry
+  // on: the deleted entries before it are not stepped over again (after a fan-out they are
+  // tombstones a full read would skip one by one, PushDelivery's scan cursor).
   absl::StatusOr<std::vector<DueDelivery>> Due(
       int64_t now_micros, size_t limit, int64_t* next_due_micros,
-      const std::function<bool(const DueDelivery&)>& pass_over = nullptr,
+      const std::function<DueStep(const DueDelivery&)>& step = nullptr,
       const std::string& from = "") const;
   // The due time of the earliest pending delivery; 0 if there is none.
   absl::StatusOr<int64_t> EarliestDue() const;

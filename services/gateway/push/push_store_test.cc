@@ -73,7 +73,10 @@ TEST_F(PushStoreTest, MessageFansOutToTheTopicsDevicesInOneCommit) {
   // The workers pass over what they already handed out: the limit counts the others only.
   const std::string handed_out = (*due)[0].device_id;
   absl::StatusOr<std::vector<DueDelivery>> rest =
-      push_->Due(1000, 1, &next, [&](const DueDelivery& d) { return d.device_id == handed_out; });
+      push_->Due(1000, 1, &next, [&](const DueDelivery& d) {
+        return d.device_id == handed_out ? PushStore::DueStep::kPassOver
+                                         : PushStore::DueStep::kTake;
+      });
   ASSERT_TRUE(rest.ok());
   ASSERT_EQ(rest->size(), 1u);
   EXPECT_EQ((*rest)[0].device_id, (*due)[1].device_id);
