@@ -94,8 +94,10 @@ class StreamReader final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc
     AddHold();
     StartWrite(source_->request());
     StartRead(&message_);
-    StartCall();
+    // Before StartCall: from then on the call may end, and OnDone delete this reader, on a gRPC
+    // thread before this one goes on (a refusal comes back that fast).
     source_->Started(this);
+    StartCall();
   }
   void ReadMore() { StartRead(&message_); }
   void Release() { RemoveHold(); }
