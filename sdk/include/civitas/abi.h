@@ -272,7 +272,6 @@ typedef struct civitas_host_api {
                          size_t message_name_size);
 } civitas_host_api;
 
-
 /* True if the host table has entry `field` (for modules built against a newer minor). */
 #define CIVITAS_HOST_HAS(host, field) \
   ((host)->struct_size >= offsetof(civitas_host_api, field) + sizeof((host)->field))
