@@ -8,6 +8,7 @@
 #include <iostream>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "civitas/bench/v1/echo.grpc.pb.h"
 
 namespace {
@@ -36,6 +37,9 @@ class SyncEcho final : public EchoService::Service {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The same setting as the gateway's (services/gateway/main.cc): no deadlock detector on every
+  // lock, so the ratio compares like with like.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::string listen = "127.0.0.1:0", port_file, api = "callback";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
