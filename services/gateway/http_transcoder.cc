@@ -1,5 +1,6 @@
 #include "services/gateway/http_transcoder.h"
 
+#include <google/protobuf/arena.h>
 #include <google/protobuf/descriptor.pb.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/byte_buffer.h>
@@ -589,8 +590,13 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
         // answer or the field that response_body names.
         const pb::Descriptor* type = m.descriptor->output_type();
         const JsonCodec& codec = JsonCodec::Of(type);
-        std::unique_ptr<pb::Message> response = codec.New(type);
-        const pb::Message* shown = response.get();
+        // On an arena sized for the answer: the page's strings and messages are one allocation.
+        pb::ArenaOptions arena_options;
+        arena_options.start_block_size = std::clamp<size_t>(4 * out_bytes.size(), 1024, 1 << 20);
+        arena_options.max_block_size = 1 << 20;
+        pb::Arena arena(arena_options);
+        pb::Message* response = codec.New(type, &arena);
+        const pb::Message* shown = response;
         bool printable = response->ParsePartialFromString(out_bytes);
         if (printable && !exchange->binding->response_body.empty()) {
           const pb::FieldDescriptor* f = type->FindFieldByName(exchange->binding->response_body);
@@ -599,6 +605,7 @@ void HttpTranscoder::Handle(HttpRequest request, HttpServer::Respond respond) {
           }
         }
         std::string json;
+        json.reserve(2 * out_bytes.size() + 64);  // field names and quotes: about twice the wire
         if (!printable || !codec.Print(*shown, &json).ok()) {
           finish(JsonError(GatewayError(grpc::StatusCode::INTERNAL,
                                         "the module sent a broken response",

@@ -40,6 +40,10 @@ class JsonCodec {
 
   // A new, empty message of `type`, a type of this codec's pool.
   std::unique_ptr<google::protobuf::Message> New(const google::protobuf::Descriptor* type) const;
+  // ... on `arena`, which owns it (a response that is parsed, printed and dropped: its strings
+  // and sub-messages then cost no allocation of their own).
+  google::protobuf::Message* New(const google::protobuf::Descriptor* type,
+                                 google::protobuf::Arena* arena) const;
 
   // The wire bytes of a `type` message as JSON, with every scalar field, zero values too (a
   // client reads "seatsLeft": 0 instead of finding the field gone when an event is full).
@@ -59,6 +63,7 @@ class JsonCodec {
   // True if every type reachable from `type` is one the codec's own printer writes (all but
   // the well-known Any, Struct, Value and ListValue, which go to protobuf's converter).
   bool PrintsItself(const google::protobuf::Descriptor* type) const;
+  const google::protobuf::Message* Prototype(const google::protobuf::Descriptor* type) const;
   const google::protobuf::DescriptorPool* pool_;
   // The generated pool's messages come from the generated factory; other pools' from this one
   // (GetPrototype is thread-safe).

@@ -3,6 +3,7 @@
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/type_resolver_util.h>
@@ -205,6 +206,45 @@ void Fill(pb::Message* m, std::mt19937* rng, int depth) {
       }
     }
   }
+}
+
+// Timestamps over RFC 3339's whole range, where a calendar computation goes wrong first: the
+// ends of the range, before 1970, leap days, century years with and without a 29 February, the
+// last second of a day; then seconds at random across the range.
+TEST(JsonCodecTest, PrintsTimestampsAsProtobufDoesOverTheirWholeRange) {
+  std::vector<int64_t> seconds = {-62135596800,
+                                  -62135596799,
+                                  253402300799,
+                                  253402300800 - 86400,
+                                  0,
+                                  -1,
+                                  -86400,
+                                  -86401,
+                                  951782400,
+                                  951868799,
+                                  4107542399,
+                                  4107542400,
+                                  -2203891200,
+                                  -12219292800,
+                                  1709164800,
+                                  1764719999};
+  std::mt19937_64 rng(20261203);
+  std::uniform_int_distribution<int64_t> any(-62135596800, 253402300799);
+  for (int i = 0; i < 20000; ++i) seconds.push_back(any(rng));
+  const JsonCodec& codec = JsonCodec::Of(pb::DescriptorPool::generated_pool());
+  for (int64_t s : seconds) {
+    pb::Timestamp t;
+    t.set_seconds(s);
+    t.set_nanos(s % 3 == 0 ? 0 : 120000000);
+    std::string ours, theirs;
+    ASSERT_TRUE(codec.Print(t, &ours).ok()) << s;
+    ASSERT_TRUE(pb::util::MessageToJsonString(t, &theirs).ok()) << s;
+    ASSERT_EQ(ours, theirs) << "seconds " << s;
+  }
+  pb::Timestamp out_of_range;
+  out_of_range.set_seconds(253402300800);
+  std::string json;
+  EXPECT_FALSE(codec.Print(out_of_range, &json).ok());
 }
 
 // Every message type of the bundled modules' and the gateway's APIs, filled at random many
