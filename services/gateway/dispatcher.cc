@@ -3,9 +3,9 @@
 #include <grpcpp/support/byte_buffer.h>
 
 #include <chrono>
-#include <deque>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -73,6 +73,34 @@ grpc::Status ModuleCallStatus(int32_t code, const std::string& message, const Me
   return ModuleError(static_cast<grpc::StatusCode>(code), message, module.module_id(),
                      method.full_path);
 }
+
+// A FIFO of slices that allocates nothing until it is used: most calls are unary and never
+// queue a message, and a std::deque allocates its map and a first block even when empty (four
+// allocations per call for the two queues of a call, a few per cent of a cached read's CPU).
+class SliceQueue {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+  grpc::Slice& front() { return items_[head_]; }
+  void push_back(grpc::Slice slice) { items_.push_back(std::move(slice)); }
+  void pop_front() {
+    items_[head_++] = grpc::Slice();
+    if (head_ == items_.size()) {
+      clear();
+    } else if (head_ >= 64 && 2 * head_ >= items_.size()) {  // a long stream: drop what was sent
+      items_.erase(items_.begin(), items_.begin() + static_cast<ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  void clear() {
+    items_.clear();
+    head_ = 0;
+  }
+
+ private:
+  std::vector<grpc::Slice> items_;
+  size_t head_ = 0;  // items_[0, head_) were sent (and emptied)
+};
 
 }  // namespace
 
@@ -505,7 +533,7 @@ class GenericCall final : public HostCall, public StreamFollower {
           StartFinishLocked();
         }
       } else {
-        std::deque<grpc::Slice> meanwhile = std::exchange(published_meanwhile_, {});
+        std::vector<grpc::Slice> meanwhile = std::exchange(published_meanwhile_, {});
         if (code == CIVITAS_OK && following_ && !broken_) {
           for (grpc::Slice& m : meanwhile) EnqueueLocked(std::move(m));
         }
@@ -667,10 +695,10 @@ class GenericCall final : public HostCall, public StreamFollower {
 
   absl::Mutex mu_;
   absl::CondVar cv_;
-  std::deque<grpc::Slice> outbox_ ABSL_GUARDED_BY(mu_);
+  SliceQueue outbox_ ABSL_GUARDED_BY(mu_);
   // Published on the followed topic while the handler was still running: sent after its own
   // messages, once it returns OK.
-  std::deque<grpc::Slice> published_meanwhile_ ABSL_GUARDED_BY(mu_);
+  std::vector<grpc::Slice> published_meanwhile_ ABSL_GUARDED_BY(mu_);
   std::string refused_follow_ ABSL_GUARDED_BY(mu_);  // why Follow answered RESOURCE_EXHAUSTED
   std::string refused_limit_ ABSL_GUARDED_BY(mu_);   // ... and which limit (the config key)
   std::string peer_;                                 // the connection, for the per-connection cap
