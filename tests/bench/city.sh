@@ -15,14 +15,7 @@ requests=${2:-100000}
 clients=16 streams=16
 command -v h2load >/dev/null || { echo "h2load missing: apt-get install nghttp2-client"; exit 1; }
 
-dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
-trap cleanup EXIT
-wait_port() {
-  for _ in $(seq 1 3000); do [ -s "$1" ] && { head -1 "$1"; return; }; sleep 0.005; done
-  echo "server did not start" >&2; exit 1
-}
+source "$(dirname "$0")/common.sh"
 percentile() {  # percentile LOGFILE P -> milliseconds
   cut -f3 "$1" | sort -n | awk -v p="$2" '{v[NR]=$1} END {i=int(p*NR); if (i<1) i=1; printf "%.2f", v[i]/1000}'
 }
@@ -123,9 +116,7 @@ YAML
   city_yaml bench
 } > "$dir/gateway.yaml"
 # A development key pair for tokens: the demo writes one into its data dir.
-"$build/bin/civitas-gateway" --data_dir "$dir/keys" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 \
-  --port_file "$dir/keys.port" --log_level error >/dev/null 2>&1 &
-pids+=($!); wait_port "$dir/keys.port" >/dev/null; kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+dev_keys "$build"
 cp "$dir/keys/dev-jwks.json" "$dir/jwks.json"
 key="$dir/keys/dev-signing-key.pem"
 
@@ -275,18 +266,4 @@ echo "| RSS per added idle city | $(awk -v a="$rss100" -v b="$rss1" 'BEGIN{print
 }
 report | tee "$dir/report.md"
 # The latest run replaces the one in docs/performance.md (between the two markers).
-if [ "${WRITE_DOC:-1}" = 1 ]; then
-  /usr/bin/python3 - "$repo/docs/performance.md" "$dir/report.md" <<'PY'
-import sys
-doc, report = sys.argv[1], open(sys.argv[2]).read().strip()
-begin, end = "<!-- city.sh: latest run begin -->", "<!-- city.sh: latest run end -->"
-text = open(doc).read()
-if begin in text and end in text:
-    head, rest = text.split(begin, 1)
-    text = head + begin + "\n" + report + "\n" + end + rest.split(end, 1)[1]
-    open(doc, "w").write(text)
-    print("written to", doc)
-else:
-    print("markers missing in", doc, "- table not written", file=sys.stderr)
-PY
-fi
+write_doc_section city.sh "$dir/report.md"

@@ -28,14 +28,7 @@ decrypt_every=${DECRYPT_EVERY:-50}
 command -v h2load >/dev/null || { echo "h2load missing: apt-get install nghttp2-client"; exit 1; }
 [ -d "$repo/tests/push/node_modules/http_ece" ] || { echo "run make tools (tests/push)"; exit 1; }
 
-dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
-trap cleanup EXIT
-wait_port() {
-  for _ in $(seq 1 3000); do [ -s "$1" ] && { head -1 "$1"; return; }; sleep 0.005; done
-  echo "server did not start" >&2; exit 1
-}
+source "$(dirname "$0")/common.sh"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime of a process
 # Busy ticks of the whole machine (user, nice, system, irq, softirq, steal), for the others' share.
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
@@ -92,9 +85,7 @@ cities:
         - id: alle
           titles: {de: "Alle Meldungen"}
 YAML
-"$build/bin/civitas-gateway" --data_dir "$dir/keys" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 \
-  --port_file "$dir/keys.port" --log_level error >/dev/null 2>&1 &
-pids+=($!); wait_port "$dir/keys.port" >/dev/null; kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+dev_keys "$build"
 cp "$dir/keys/dev-jwks.json" "$dir/jwks.json"
 key="$dir/keys/dev-signing-key.pem"
 start_receiver fanout
@@ -168,18 +159,4 @@ echo "| fan-out ÷ raw rate in the same shape | $(awk -v a="$send_rate" -v b="$r
 echo "| every device exactly once / decrypted sample / VAPID JWTs signed / TLS connections | $once of $devices / $matching of $sampled / $jwts / $conns |"
 }
 report | tee "$dir/report.md"
-if [ "${WRITE_DOC:-1}" = 1 ]; then
-  /usr/bin/python3 - "$repo/docs/performance.md" "$dir/report.md" <<'PY'
-import sys
-doc, report = sys.argv[1], open(sys.argv[2]).read().strip()
-begin, end = "<!-- push_fanout.sh: latest run begin -->", "<!-- push_fanout.sh: latest run end -->"
-text = open(doc).read()
-if begin in text and end in text:
-    head, rest = text.split(begin, 1)
-    text = head + begin + "\n" + report + "\n" + end + rest.split(end, 1)[1]
-    open(doc, "w").write(text)
-    print("written to", doc)
-else:
-    print("markers missing in", doc, "- table not written", file=sys.stderr)
-PY
-fi
+write_doc_section push_fanout.sh "$dir/report.md"

@@ -10,15 +10,7 @@ requests=${2:-200000}
 clients=16 streams=16
 command -v h2load >/dev/null || { echo "h2load missing: apt-get install nghttp2-client"; exit 1; }
 
-dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
-trap cleanup EXIT
-
-wait_port() {  # wait_port FILE -> prints port
-  for _ in $(seq 1 1000); do [ -s "$1" ] && { head -1 "$1"; return; }; sleep 0.005; done
-  echo "server did not start" >&2; exit 1
-}
+source "$(dirname "$0")/common.sh"
 
 # One gRPC frame: no compression, 4-byte length, then EchoRequest{payload: 16 bytes}.
 body=$dir/echo.bin

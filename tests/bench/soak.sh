@@ -12,17 +12,8 @@ set -euo pipefail
 build=$(realpath "${1:-build-release}")
 minutes=${2:-10}
 clients=16 streams=8
-dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
-trap cleanup EXIT
-wait_port() {
-  for _ in $(seq 1 3000); do [ -s "$1" ] && { head -1 "$1"; return; }; sleep 0.005; done
-  echo "server did not start" >&2; exit 1
-}
-"$build/bin/civitas-gateway" --data_dir "$dir/keys" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 --metrics_listen 127.0.0.1:0 \
-  --port_file "$dir/keys.port" --log_level error >/dev/null 2>&1 &
-pids+=($!); wait_port "$dir/keys.port" >/dev/null; kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+source "$(dirname "$0")/common.sh"
+dev_keys "$build"
 cat > "$dir/gateway.yaml" <<YAML
 data_dir: $dir/data
 module_dir: $build/lib/civitas/modules

@@ -10,14 +10,7 @@ set -euo pipefail
 build=$(realpath "${1:-build-release}")
 cities=${2:-396}
 seconds=${3:-20}
-dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
-trap cleanup EXIT
-wait_port() {
-  for _ in $(seq 1 6000); do [ -s "$1" ] && { head -1 "$1"; return; }; sleep 0.005; done
-  echo "server did not start" >&2; exit 1
-}
+source "$(dirname "$0")/common.sh"
 {
   echo "data_dir: $dir/data"
   echo "module_dir: $build/lib/civitas/modules"
